@@ -1,0 +1,51 @@
+# llmmon — `make build` to build, `make test` to run every test.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w -X github.com/llmmon/llmmon/internal/buildinfo.Version=$(VERSION) \
+             -X github.com/llmmon/llmmon/internal/buildinfo.Commit=$(COMMIT)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Integration tests start real Prometheus processes and containers; on
+# 2 cores they are kept from starving each other.
+TESTFLAGS ?= -p 2 -timeout 30m
+
+.PHONY: all build test test-unit test-images fuzz lint bench fmt clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/llmmon ./cmd/llmmon
+
+# Everything: unit and integration (needs dockerd and Debian's prometheus; see .ci/run).
+test: test-images
+	$(GO) test $(TESTFLAGS) -race ./...
+	$(MAKE) fuzz
+
+# Fast tests only: no Docker, no Prometheus process.
+test-unit:
+	$(GO) test -short ./...
+
+test-images:
+	bash hack/build-test-images.sh
+
+# A short fuzz of every Fuzz target, so CI exercises the corpus and beyond.
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fmt:
+	gofmt -s -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

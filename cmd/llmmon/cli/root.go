@@ -1,0 +1,120 @@
+// Package cli is llmmon's command line. Each command fills an Options
+// struct from flags and hands it to one call into stack/...; nothing here
+// writes to os.Stdout or exits, so Run drives the whole CLI in tests.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/llmmon/llmmon/stack"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitError   = 1
+	ExitWarning = 2 // doctor: only warnings
+)
+
+// IOStreams are the command's input and output, injected so tests capture them.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// IsTerminal turns on colour, ✓/✗ marks and live progress.
+	IsTerminal bool
+}
+
+// Globals are the flags every command shares.
+type Globals struct {
+	Dir        string
+	ConfigPath string
+	Verbose    bool
+}
+
+// Factory hands commands what they need, lazily, like gh's cmdutil.Factory.
+type Factory struct {
+	IO      IOStreams
+	Globals *Globals
+}
+
+// ExitError lets a command choose its exit code after printing its own
+// output (doctor's "warnings only" is 2), without calling os.Exit.
+type ExitCodeError struct{ Code int }
+
+func (e ExitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// Main runs llmmon with the process's arguments and streams, and returns the exit code.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	streams := IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		IsTerminal: isatty.IsTerminal(os.Stdout.Fd())}
+	err := Run(ctx, streams, os.Args[1:])
+	return exitCode(streams, err)
+}
+
+func exitCode(streams IOStreams, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ec ExitCodeError
+	if errors.As(err, &ec) {
+		return ec.Code
+	}
+	fmt.Fprintln(streams.ErrOut, "Error:", err)
+	return ExitError
+}
+
+// Run executes one llmmon command line in-process.
+func Run(ctx context.Context, streams IOStreams, args []string) error {
+	root := NewRootCmd(&Factory{IO: streams, Globals: &Globals{}})
+	root.SetArgs(args)
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	return root.ExecuteContext(ctx)
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "llmmon",
+		Short: "Production monitoring for any LLM inference server, in one command",
+		Long: `llmmon gives an LLM inference server Prometheus scraping, alert rules and a
+Grafana dashboard, started through the Docker Engine API with no manual steps.
+
+  LLM server (:8000 /metrics) → Prometheus (:9090) → Grafana (:3000)`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	defDir := stack.DefaultDir
+	if env := os.Getenv("LLMMON_DIR"); env != "" {
+		defDir = env
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&f.Globals.Dir, "dir", defDir, "the stack's working folder (env LLMMON_DIR)")
+	pf.StringVar(&f.Globals.ConfigPath, "config", "", "settings file (default ./llmmon.yaml when it exists)")
+	pf.BoolVarP(&f.Globals.Verbose, "verbose", "v", false, "print more detail")
+
+	for _, add := range commands {
+		root.AddCommand(add(f))
+	}
+	return root
+}
+
+// commands lists each command's constructor; each file registers its own.
+var commands = []func(*Factory) *cobra.Command{
+	newVersionCmd,
+	newCompletionCmd,
+	func(f *Factory) *cobra.Command { return newRenderCmd(f, nil) },
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds llmmon's test images without a registry, with `docker import`:
+#  - llmmon-test/prometheus:debian      Debian's /usr/bin/prometheus (real Prometheus)
+#  - llmmon-test/grafana-double:dev     the Grafana test double (test/grafana-double)
+# Tags are our own, never upstream names.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+build_prometheus() {
+  local root="$work/prom"
+  mkdir -p "$root"/{bin,etc,lib/x86_64-linux-gnu,lib64,usr/share,prometheus,etc/prometheus}
+  cp /usr/bin/prometheus /usr/bin/promtool "$root/bin/"
+  cp -L /lib/x86_64-linux-gnu/libc.so.6 "$root/lib/x86_64-linux-gnu/"
+  cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
+  cp -r /usr/share/prometheus "$root/usr/share/" 2>/dev/null || true
+  printf 'root:x:0:0:root:/:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+  chown -R 65534:65534 "$root/prometheus" "$root/etc/prometheus"
+  tar -C "$root" -c . | docker import \
+    -c 'ENTRYPOINT ["/bin/prometheus"]' \
+    -c 'CMD ["--config.file=/etc/prometheus/prometheus.yml","--storage.tsdb.path=/prometheus"]' \
+    -c 'USER nobody' -c 'EXPOSE 9090' -c 'WORKDIR /prometheus' \
+    - llmmon-test/prometheus:debian >/dev/null
+  echo "built llmmon-test/prometheus:debian"
+}
+
+build_grafana_double() {
+  [[ -d test/grafana-double ]] || return 0
+  local root="$work/grafana"
+  mkdir -p "$root"/{bin,etc,var/lib/grafana,etc/grafana/provisioning,etc/grafana/dashboards}
+  CGO_ENABLED=0 go build -trimpath -o "$root/bin/grafana-double" ./test/grafana-double
+  printf 'root:x:0:0:root:/:/bin/false\ngrafana:x:472:0:grafana:/var/lib/grafana:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\n' >"$root/etc/group"
+  chown -R 472:0 "$root/var/lib/grafana" "$root/etc/grafana"
+  tar -C "$root" -c . | docker import \
+    -c 'ENTRYPOINT ["/bin/grafana-double"]' \
+    -c 'USER 472' -c 'EXPOSE 3000' \
+    - llmmon-test/grafana-double:dev >/dev/null
+  echo "built llmmon-test/grafana-double:dev"
+}
+
+build_prometheus
+build_grafana_double

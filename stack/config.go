@@ -1,0 +1,284 @@
+// Package stack describes an llmmon monitoring stack (the seed's
+// LLM server → Prometheus → Grafana) and orchestrates its lifecycle.
+// Settings resolve as flags, then llmmon.yaml, then defaults.
+package stack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults that mirror the seed's hand-run setup.
+const (
+	DefaultDir               = "./llm_monitor"
+	DefaultScrapeInterval    = 15 * time.Second
+	DefaultLLMJob            = "llm-server"
+	DefaultLLMTarget         = "host.docker.internal:8000"
+	DefaultMetricsPath       = "/metrics"
+	DefaultPrometheusPort    = 9090
+	DefaultGrafanaPort       = 3000
+	DefaultBind              = "127.0.0.1"
+	DefaultPrometheusImage   = "prom/prometheus:v3.7.3"
+	DefaultGrafanaImage      = "grafana/grafana:12.2.1"
+	DatasourceUID            = "llmmon-prometheus"
+	DashboardFolder          = "LLM Monitoring"
+	PrometheusAlias          = "prometheus"
+	GrafanaAlias             = "grafana"
+	prometheusSelfJob        = "prometheus"
+	defaultP95LatencySeconds = 10.0
+	defaultTTFTP95Seconds    = 2.0
+	defaultQueueBacklog      = 10
+	defaultErrorRatio        = 0.05
+	defaultKVCacheRatio      = 0.9
+)
+
+// Duration is a time.Duration that reads and writes Go duration strings
+// ("15s") in llmmon.yaml.
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// PromString renders the duration in Prometheus' own syntax (15s, 1m30s, 500ms).
+func (d Duration) PromString() string {
+	t := time.Duration(d)
+	if t%time.Second != 0 {
+		return strconv.FormatInt(t.Milliseconds(), 10) + "ms"
+	}
+	s := int64(t / time.Second)
+	var b strings.Builder
+	for _, u := range []struct {
+		n   int64
+		sfx string
+	}{{3600, "h"}, {60, "m"}, {1, "s"}} {
+		if s >= u.n {
+			b.WriteString(strconv.FormatInt(s/u.n, 10) + u.sfx)
+			s %= u.n
+		}
+	}
+	return b.String()
+}
+
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: invalid duration %q (use Go syntax such as 15s or 1m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Target is one Prometheus scrape job: NAME=HOST:PORT[/PATH].
+type Target struct {
+	Name    string `yaml:"name" json:"name"`
+	Address string `yaml:"address" json:"address"`
+	Path    string `yaml:"path,omitempty" json:"path,omitempty"`
+}
+
+func (t Target) String() string {
+	return t.Name + "=" + t.Address + t.MetricsPath()
+}
+
+// MetricsPath is the path Prometheus scrapes, /metrics unless given.
+func (t Target) MetricsPath() string {
+	if t.Path == "" {
+		return DefaultMetricsPath
+	}
+	return t.Path
+}
+
+// ParseTarget reads the --target flag form NAME=HOST:PORT[/PATH].
+func ParseTarget(s string) (Target, error) {
+	name, rest, ok := strings.Cut(s, "=")
+	if !ok || name == "" || rest == "" {
+		return Target{}, fmt.Errorf("invalid target %q: want NAME=HOST:PORT[/PATH], e.g. vllm=host.docker.internal:8001", s)
+	}
+	t := Target{Name: name, Address: rest}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		t.Address, t.Path = rest[:i], rest[i:]
+	}
+	return t, nil
+}
+
+// Alerts holds the thresholds the alert rules render from.
+type Alerts struct {
+	P95LatencySeconds float64 `yaml:"p95_latency_seconds" json:"p95_latency_seconds"`
+	TTFTP95Seconds    float64 `yaml:"ttft_p95_seconds" json:"ttft_p95_seconds"`
+	QueueBacklog      int     `yaml:"queue_backlog" json:"queue_backlog"`
+	ErrorRatio        float64 `yaml:"error_ratio" json:"error_ratio"`
+	KVCacheRatio      float64 `yaml:"kv_cache_ratio" json:"kv_cache_ratio"`
+}
+
+// Component is the per-container part of the settings.
+type Component struct {
+	Image string `yaml:"image" json:"image"`
+	Port  int    `yaml:"port" json:"port"`
+}
+
+// Config is the whole resolved description of a stack.
+type Config struct {
+	// Name prefixes every Docker object, so two stacks can coexist.
+	Name               string    `yaml:"name" json:"name"`
+	ScrapeInterval     Duration  `yaml:"scrape_interval" json:"scrape_interval"`
+	EvaluationInterval Duration  `yaml:"evaluation_interval" json:"evaluation_interval"`
+	LLMServer          Target    `yaml:"llm_server" json:"llm_server"`
+	Targets            []Target  `yaml:"targets" json:"targets"`
+	Bind               string    `yaml:"bind" json:"bind"`
+	Prometheus         Component `yaml:"prometheus" json:"prometheus"`
+	Grafana            Component `yaml:"grafana" json:"grafana"`
+	Alerts             Alerts    `yaml:"alerts" json:"alerts"`
+}
+
+// Default returns the seed's settings.
+func Default() Config {
+	return Config{
+		ScrapeInterval:     Duration(DefaultScrapeInterval),
+		EvaluationInterval: Duration(DefaultScrapeInterval),
+		LLMServer:          Target{Name: DefaultLLMJob, Address: DefaultLLMTarget, Path: DefaultMetricsPath},
+		Bind:               DefaultBind,
+		Prometheus:         Component{Image: DefaultPrometheusImage, Port: DefaultPrometheusPort},
+		Grafana:            Component{Image: DefaultGrafanaImage, Port: DefaultGrafanaPort},
+		Alerts: Alerts{
+			P95LatencySeconds: defaultP95LatencySeconds,
+			TTFTP95Seconds:    defaultTTFTP95Seconds,
+			QueueBacklog:      defaultQueueBacklog,
+			ErrorRatio:        defaultErrorRatio,
+			KVCacheRatio:      defaultKVCacheRatio,
+		},
+	}
+}
+
+// LoadFile overlays the llmmon.yaml at path onto cfg. Unknown keys are an
+// error naming the key and its line, so a typo never silently does nothing.
+func LoadFile(path string, cfg *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read settings file: %w", err)
+	}
+	if err := decodeStrict(data, cfg); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func decodeStrict(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // an empty file is just defaults
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("%s", strings.Join(cleanYAMLErrors(te.Errors), "; "))
+		}
+		return err
+	}
+	return nil
+}
+
+// yaml.v3 says "field foo not found in type stack.Config"; users know keys, not Go types.
+var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
+
+func cleanYAMLErrors(errs []string) []string {
+	out := make([]string, len(errs))
+	for i, e := range errs {
+		if m := unknownField.FindStringSubmatch(e); m != nil {
+			out[i] = fmt.Sprintf("line %s: unknown key %q", m[1], m[2])
+			continue
+		}
+		out[i] = e
+	}
+	return out
+}
+
+// AllTargets is the LLM server job followed by the extra targets.
+func (c Config) AllTargets() []Target {
+	return append([]Target{c.LLMServer}, c.Targets...)
+}
+
+var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
+var stackNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+
+// Validate reports every problem at once, each naming the setting to fix.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	if c.Name != "" && !stackNameRE.MatchString(c.Name) {
+		add("invalid stack name %q: use lower-case letters, digits, '-', '_' or '.'", c.Name)
+	}
+	if c.ScrapeInterval <= 0 {
+		add("scrape interval must be positive, got %s", c.ScrapeInterval)
+	}
+	if c.EvaluationInterval <= 0 {
+		add("evaluation interval must be positive, got %s", c.EvaluationInterval)
+	}
+	seen := map[string]bool{prometheusSelfJob: true}
+	for _, t := range c.AllTargets() {
+		if !utf8.ValidString(t.Name) || !jobNameRE.MatchString(t.Name) {
+			add("invalid job name %q: it must be a valid Prometheus label value made of letters, digits, '_', '.', ':' or '-'", t.Name)
+		} else if seen[t.Name] {
+			add("duplicate job name %q: each --target needs its own NAME", t.Name)
+		}
+		seen[t.Name] = true
+		if err := validateHostPort(t.Address); err != nil {
+			add("target %q: %v", t.Name, err)
+		}
+		if t.Path != "" && !strings.HasPrefix(t.Path, "/") {
+			add("target %q: metrics path %q must start with /", t.Name, t.Path)
+		}
+	}
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"--prometheus-port", c.Prometheus.Port}, {"--grafana-port", c.Grafana.Port}} {
+		if p.port < 1 || p.port > 65535 {
+			add("invalid port %d for %s: must be 1-65535", p.port, p.flag)
+		}
+	}
+	if c.Prometheus.Port == c.Grafana.Port {
+		add("--prometheus-port and --grafana-port are both %d: they must differ", c.Grafana.Port)
+	}
+	if net.ParseIP(c.Bind) == nil {
+		add("invalid --bind address %q: want an IP such as 127.0.0.1 or 0.0.0.0", c.Bind)
+	}
+	if c.Prometheus.Image == "" || c.Grafana.Image == "" {
+		add("image names must not be empty")
+	}
+	a := c.Alerts
+	if a.P95LatencySeconds <= 0 || a.TTFTP95Seconds <= 0 {
+		add("alert latency thresholds must be positive")
+	}
+	if a.ErrorRatio <= 0 || a.ErrorRatio >= 1 || a.KVCacheRatio <= 0 || a.KVCacheRatio > 1 {
+		add("alert ratios must be between 0 and 1")
+	}
+	if a.QueueBacklog < 1 {
+		add("alerts.queue_backlog must be at least 1")
+	}
+	return errors.Join(errs...)
+}
+
+func validateHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return fmt.Errorf("invalid address %q: want HOST:PORT, e.g. host.docker.internal:8000", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("invalid port %q in %q: must be 1-65535", port, addr)
+	}
+	return nil
+}

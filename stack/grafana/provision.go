@@ -1,0 +1,36 @@
+// Package grafana renders Grafana's provisioning files, imports llmmon's
+// dashboard through the HTTP API, and checks Grafana's health.
+package grafana
+
+import (
+	"github.com/llmmon/llmmon/templates"
+)
+
+// Paths of the rendered files, relative to --dir.
+const (
+	DatasourceFile        = "grafana/provisioning/datasources/prometheus.yml"
+	DashboardProviderFile = "grafana/provisioning/dashboards/llmmon.yml"
+	// UserDashboardsDir holds dashboard JSON the user drops in; the
+	// provider above loads it from DashboardsPathInContainer.
+	UserDashboardsDir         = "grafana/dashboards"
+	DashboardsPathInContainer = "/etc/grafana/dashboards"
+)
+
+// Datasource is the provisioned Prometheus datasource.
+type Datasource struct {
+	Name         string
+	UID          string
+	URL          string
+	TimeInterval string
+}
+
+// RenderDatasource returns the datasource provisioning YAML.
+func RenderDatasource(d Datasource) ([]byte, error) {
+	return templates.Render("grafana-datasource.yml.tmpl", d)
+}
+
+// RenderDashboardProvider returns the dashboard provider YAML for the
+// user's own dashboards folder.
+func RenderDashboardProvider(folder string) ([]byte, error) {
+	return templates.Render("grafana-dashboards.yml.tmpl", struct{ Folder, Path string }{folder, DashboardsPathInContainer})
+}

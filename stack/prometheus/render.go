@@ -1,0 +1,54 @@
+// Package prometheus renders Prometheus' configuration and alert rules for
+// the stack, and talks to Prometheus' HTTP API.
+package prometheus
+
+import (
+	"github.com/llmmon/llmmon/templates"
+)
+
+// Paths of the rendered files, relative to --dir. Inside the container the
+// prometheus/ folder becomes /etc/prometheus, so rule_files stays relative.
+const (
+	ConfigFile = "prometheus/prometheus.yml"
+	RulesFile  = "prometheus/rules/llmmon.rules.yml"
+	// RuleFilesGlob is relative to prometheus.yml, so the same file works in
+	// the container and for a local prometheus process.
+	RuleFilesGlob = "rules/*.yml"
+)
+
+// Job is one scrape job.
+type Job struct {
+	Name        string
+	Address     string
+	MetricsPath string
+}
+
+// Settings is what prometheus.yml renders from.
+type Settings struct {
+	ScrapeInterval     string // Prometheus duration syntax
+	EvaluationInterval string
+	Jobs               []Job
+}
+
+// Thresholds feed the alert rules.
+type Thresholds struct {
+	LLMJob            string
+	P95LatencySeconds float64
+	TTFTP95Seconds    float64
+	QueueBacklog      int
+	ErrorRatio        float64
+	KVCacheRatio      float64
+}
+
+// RenderConfig returns prometheus.yml.
+func RenderConfig(s Settings) ([]byte, error) {
+	return templates.Render("prometheus.yml.tmpl", struct {
+		Settings
+		RuleFiles string
+	}{s, RuleFilesGlob})
+}
+
+// RenderRules returns the llmmon alert rules file.
+func RenderRules(t Thresholds) ([]byte, error) {
+	return templates.Render("llmmon.rules.yml.tmpl", t)
+}

@@ -1,0 +1,174 @@
+package stack
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/llmmon/llmmon/stack/grafana"
+	"github.com/llmmon/llmmon/stack/prometheus"
+)
+
+// File is one rendered configuration file, relative to --dir.
+type File struct {
+	Path    string
+	Content []byte
+	Mode    os.FileMode
+}
+
+// Rendered is the stack's configuration, split by the container that reads it.
+type Rendered struct {
+	Prometheus []File
+	Grafana    []File
+}
+
+// All returns every file, in a stable order.
+func (r Rendered) All() []File { return append(append([]File{}, r.Prometheus...), r.Grafana...) }
+
+// PrometheusHash and GrafanaHash identify what each container was started
+// with, so a changed setting recreates only the affected container.
+func (r Rendered) PrometheusHash(c Config) string {
+	return hashFiles(r.Prometheus, c.Prometheus.Image, strconv.Itoa(c.Prometheus.Port), c.Bind)
+}
+
+func (r Rendered) GrafanaHash(c Config) string {
+	return hashFiles(r.Grafana, c.Grafana.Image, strconv.Itoa(c.Grafana.Port), c.Bind)
+}
+
+func hashFiles(files []File, extra ...string) string {
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00%d\x00", f.Path, len(f.Content))
+		h.Write(f.Content)
+	}
+	for _, e := range extra {
+		fmt.Fprintf(h, "%s\x00", e)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Render builds every file from the embedded templates; it touches no disk.
+func Render(c Config) (Rendered, error) {
+	if err := c.Validate(); err != nil {
+		return Rendered{}, err
+	}
+	jobs := []prometheus.Job{{Name: prometheusSelfJob, Address: "localhost:9090", MetricsPath: DefaultMetricsPath}}
+	for _, t := range c.AllTargets() {
+		jobs = append(jobs, prometheus.Job{Name: t.Name, Address: t.Address, MetricsPath: t.MetricsPath()})
+	}
+	promYML, err := prometheus.RenderConfig(prometheus.Settings{
+		ScrapeInterval:     c.ScrapeInterval.PromString(),
+		EvaluationInterval: c.EvaluationInterval.PromString(),
+		Jobs:               jobs,
+	})
+	if err != nil {
+		return Rendered{}, err
+	}
+	rules, err := prometheus.RenderRules(prometheus.Thresholds{
+		LLMJob:            c.LLMServer.Name,
+		P95LatencySeconds: c.Alerts.P95LatencySeconds,
+		TTFTP95Seconds:    c.Alerts.TTFTP95Seconds,
+		QueueBacklog:      c.Alerts.QueueBacklog,
+		ErrorRatio:        c.Alerts.ErrorRatio,
+		KVCacheRatio:      c.Alerts.KVCacheRatio,
+	})
+	if err != nil {
+		return Rendered{}, err
+	}
+	ds, err := grafana.RenderDatasource(grafana.Datasource{
+		Name:         "Prometheus",
+		UID:          DatasourceUID,
+		URL:          fmt.Sprintf("http://%s:9090", PrometheusAlias),
+		TimeInterval: c.ScrapeInterval.PromString(),
+	})
+	if err != nil {
+		return Rendered{}, err
+	}
+	provider, err := grafana.RenderDashboardProvider(DashboardFolder)
+	if err != nil {
+		return Rendered{}, err
+	}
+	return Rendered{
+		Prometheus: []File{
+			{Path: prometheus.ConfigFile, Content: promYML, Mode: 0o644},
+			{Path: prometheus.RulesFile, Content: rules, Mode: 0o644},
+		},
+		Grafana: []File{
+			{Path: grafana.DatasourceFile, Content: ds, Mode: 0o644},
+			{Path: grafana.DashboardProviderFile, Content: provider, Mode: 0o644},
+		},
+	}, nil
+}
+
+// WriteResult says what WriteFiles did with one file.
+type WriteResult struct {
+	Path    string // as written, joined with dir
+	Changed bool
+}
+
+// WriteFiles writes files under dir atomically (temp file + rename) and
+// leaves a file alone when its content is already right, so a second
+// render changes nothing on disk. It also creates the user's dashboards folder.
+func WriteFiles(dir string, files []File) ([]WriteResult, error) {
+	if err := os.MkdirAll(filepath.Join(dir, grafana.UserDashboardsDir), 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	sorted := append([]File(nil), files...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	var out []WriteResult
+	for _, f := range sorted {
+		path := filepath.Join(dir, filepath.FromSlash(f.Path))
+		changed, err := writeAtomic(path, f.Content, f.Mode)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, WriteResult{Path: path, Changed: changed})
+	}
+	return out, nil
+}
+
+func writeAtomic(path string, content []byte, mode os.FileMode) (bool, error) {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, content) {
+		if st, err := os.Stat(path); err == nil && st.Mode().Perm() == mode.Perm() {
+			return false, nil
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return false, fmt.Errorf("create folder for %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(content); err != nil {
+		tmp.Close()
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// WriteSecret atomically writes a file only its owner may read (mode 0600).
+func WriteSecret(path string, content []byte) error {
+	_, err := writeAtomic(path, content, 0o600)
+	return err
+}

@@ -1,0 +1,199 @@
+package stack
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/llmmon/llmmon/internal/testenv"
+	"github.com/llmmon/llmmon/stack/prometheus"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// renderCases are the settings every render test covers: the seed's
+// defaults, and a settings file with extra targets.
+func renderCases(t *testing.T) map[string]Config {
+	t.Helper()
+	withTargets := Default()
+	if err := LoadFile("testdata/llmmon-targets.yaml", &withTargets); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]Config{"default": Default(), "targets": withTargets}
+}
+
+func TestRenderGolden(t *testing.T) {
+	for name, cfg := range renderCases(t) {
+		t.Run(name, func(t *testing.T) {
+			r, err := Render(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range r.All() {
+				golden := filepath.Join("testdata", "golden", name, filepath.FromSlash(f.Path))
+				if *update {
+					os.MkdirAll(filepath.Dir(golden), 0o755)
+					if err := os.WriteFile(golden, f.Content, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./stack -run TestRenderGolden -update)", err)
+				}
+				if !bytes.Equal(f.Content, want) {
+					t.Errorf("%s differs from %s:\n--- got\n%s\n--- want\n%s", f.Path, golden, f.Content, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderIsDeterministicAndIdempotentOnDisk(t *testing.T) {
+	cfg := renderCases(t)["targets"]
+	dir := t.TempDir()
+	r1, err := Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := WriteFiles(dir, r1.All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range first {
+		if !res.Changed {
+			t.Errorf("first write of %s reported unchanged", res.Path)
+		}
+	}
+	mtimes := map[string]int64{}
+	for _, res := range first {
+		st, _ := os.Stat(res.Path)
+		mtimes[res.Path] = st.ModTime().UnixNano()
+	}
+	r2, err := Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := WriteFiles(dir, r2.All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range second {
+		if res.Changed {
+			t.Errorf("second render rewrote %s", res.Path)
+		}
+		st, _ := os.Stat(res.Path)
+		if st.ModTime().UnixNano() != mtimes[res.Path] {
+			t.Errorf("second render touched %s", res.Path)
+		}
+	}
+	if r1.PrometheusHash(cfg) != r2.PrometheusHash(cfg) || r1.GrafanaHash(cfg) != r2.GrafanaHash(cfg) {
+		t.Error("config hashes differ for the same settings")
+	}
+	// No temp files are left behind.
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if strings.Contains(filepath.Base(p), ".tmp-") {
+			t.Errorf("temp file left behind: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestConfigHashTracksOnlyItsContainer(t *testing.T) {
+	a := Default()
+	b := Default()
+	b.ScrapeInterval = Duration(5e9)
+	ra, _ := Render(a)
+	rb, _ := Render(b)
+	if ra.PrometheusHash(a) == rb.PrometheusHash(b) {
+		t.Error("scrape interval change must change Prometheus' hash")
+	}
+	// The datasource's timeInterval follows the scrape interval, so Grafana
+	// changes too; a Grafana-only setting must leave Prometheus alone.
+	c := Default()
+	c.Grafana.Port = 3001
+	rc, _ := Render(c)
+	if ra.PrometheusHash(a) != rc.PrometheusHash(c) {
+		t.Error("grafana port change must not change Prometheus' hash")
+	}
+	if ra.GrafanaHash(a) == rc.GrafanaHash(c) {
+		t.Error("grafana port change must change Grafana's hash")
+	}
+}
+
+func TestRenderRefusesInvalidSettings(t *testing.T) {
+	c := Default()
+	c.Targets = []Target{{Name: "x", Address: "nope"}}
+	if _, err := Render(c); err == nil {
+		t.Fatal("Render accepted an invalid target")
+	}
+}
+
+func TestWriteFilesKeepsOldFileWhenDirIsReadOnly(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root ignores permission bits; use a path whose parent is a file instead.
+		dir := t.TempDir()
+		blocker := filepath.Join(dir, "prometheus")
+		os.WriteFile(blocker, []byte("keep me"), 0o644)
+		r, _ := Render(Default())
+		if _, err := WriteFiles(dir, r.All()); err == nil {
+			t.Fatal("want an error when a folder cannot be created")
+		}
+		if b, _ := os.ReadFile(blocker); string(b) != "keep me" {
+			t.Fatal("existing file was lost")
+		}
+		return
+	}
+	dir := t.TempDir()
+	r, _ := Render(Default())
+	if _, err := WriteFiles(dir, r.All()); err != nil {
+		t.Fatal(err)
+	}
+	promDir := filepath.Join(dir, "prometheus")
+	os.Chmod(promDir, 0o555)
+	defer os.Chmod(promDir, 0o755)
+	c := Default()
+	c.ScrapeInterval = Duration(5e9)
+	r2, _ := Render(c)
+	if _, err := WriteFiles(dir, r2.All()); err == nil {
+		t.Fatal("want an error writing into a read-only folder")
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, prometheus.ConfigFile))
+	if !bytes.Equal(got, r.Prometheus[0].Content) {
+		t.Fatal("failed write corrupted the old file")
+	}
+}
+
+// TestPromtoolAcceptsRenderedFiles runs the real promtool on what we render.
+func TestPromtoolAcceptsRenderedFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs promtool")
+	}
+	for name, cfg := range renderCases(t) {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			r, err := Render(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := WriteFiles(dir, r.All()); err != nil {
+				t.Fatal(err)
+			}
+			// check config also follows rule_files, proving the glob resolves.
+			out, err := testenv.Promtool(t, "check", "config", filepath.Join(dir, prometheus.ConfigFile))
+			if err != nil {
+				t.Fatalf("promtool check config: %v\n%s", err, out)
+			}
+			if !strings.Contains(out, "1 rule files found") {
+				t.Errorf("rule_files glob did not find the rules file:\n%s", out)
+			}
+			out, err = testenv.Promtool(t, "check", "rules", filepath.Join(dir, prometheus.RulesFile))
+			if err != nil {
+				t.Fatalf("promtool check rules: %v\n%s", err, out)
+			}
+		})
+	}
+}
