@@ -41,8 +41,10 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
+# Go benchmarks, then each load comparison script (hack/bench-*.sh).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@for s in hack/bench-*.sh; do [ -e "$$s" ] || continue; echo "== $$s"; bash "$$s" || exit 1; done
 
 fmt:
 	gofmt -s -w $$(git ls-files '*.go')

@@ -80,7 +80,7 @@ func Render(c Config) (Rendered, error) {
 	if err != nil {
 		return Rendered{}, err
 	}
-	ds, err := grafana.RenderDatasource(grafana.Datasource{
+	ds, err := grafana.RenderDatasource(grafana.ProvisionedDatasource{
 		Name:         "Prometheus",
 		UID:          DatasourceUID,
 		URL:          fmt.Sprintf("http://%s:9090", PrometheusAlias),

@@ -16,8 +16,8 @@ const (
 	DashboardsPathInContainer = "/etc/grafana/dashboards"
 )
 
-// Datasource is the provisioned Prometheus datasource.
-type Datasource struct {
+// ProvisionedDatasource is the Prometheus datasource written to provisioning YAML.
+type ProvisionedDatasource struct {
 	Name         string
 	UID          string
 	URL          string
@@ -25,7 +25,7 @@ type Datasource struct {
 }
 
 // RenderDatasource returns the datasource provisioning YAML.
-func RenderDatasource(d Datasource) ([]byte, error) {
+func RenderDatasource(d ProvisionedDatasource) ([]byte, error) {
 	return templates.Render("grafana-datasource.yml.tmpl", d)
 }
 
