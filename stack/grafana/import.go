@@ -1,0 +1,610 @@
+package grafana
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/grafana-tools/sdk"
+
+	"github.com/llmmon/llmmon/dashboards"
+)
+
+// DefaultFolder is the Grafana folder llmmon's dashboard goes into.
+const DefaultFolder = "LLM Monitoring"
+
+// markerKey is the top-level dashboard field where llmmon records a hash of
+// the content it wrote. A dashboard whose content no longer matches its hash
+// was changed in Grafana after llmmon wrote it.
+const markerKey = "llmmon"
+
+// Action says what ImportDashboard did.
+type Action string
+
+const (
+	ActionCreated Action = "created"
+	ActionUpdated Action = "updated"
+	// ActionUnchanged: Grafana already holds exactly this revision, untouched.
+	ActionUnchanged Action = "unchanged"
+	// ActionKeptUserEdits: the dashboard was edited in Grafana since llmmon
+	// wrote it; it was left alone. Force replaces it.
+	ActionKeptUserEdits Action = "kept-user-edits"
+	// ActionKeptNewer: Grafana holds a newer revision (from a newer llmmon).
+	ActionKeptNewer Action = "kept-newer"
+)
+
+// ImportOptions says where the dashboard goes and how careful to be.
+type ImportOptions struct {
+	// Folder is the folder title, created when missing; "" means DefaultFolder.
+	Folder string
+	// DatasourceUID is the Prometheus datasource the dashboard's datasource
+	// variable defaults to. It must exist in Grafana.
+	DatasourceUID string
+	// Force replaces the dashboard even when it was edited in Grafana or is
+	// a newer revision (up --force-dashboard, import --force).
+	Force bool
+	// LastWrittenVersion is the Grafana version llmmon got back the last
+	// time it wrote the dashboard (ImportResult.TrackedVersion, kept in the
+	// stack's state). When set, any other version in Grafana means a user
+	// saved it. 0 means unknown: the content hash decides instead.
+	LastWrittenVersion int
+	// Dashboard overrides the embedded dashboard JSON (tests).
+	Dashboard []byte
+}
+
+// ImportResult reports what happened, for the user and for the state file.
+type ImportResult struct {
+	UID       string
+	URL       string // absolute URL of the dashboard in Grafana
+	Title     string
+	FolderUID string
+	Folder    string
+	// Version is the dashboard's Grafana version after the call.
+	Version int
+	// TrackedVersion is what to store and pass back as
+	// ImportOptions.LastWrittenVersion next time: the version llmmon wrote
+	// (or found untouched), or the previous LastWrittenVersion when the
+	// dashboard was kept because of user edits.
+	TrackedVersion int
+	Action         Action
+	// Revision is the embedded dashboard's revision; GrafanaRevision is the
+	// revision that was in Grafana before the call (0 when missing).
+	Revision        int
+	GrafanaRevision int
+	// Reason explains a kept dashboard in one line, naming the fix.
+	Reason string
+}
+
+// ImportDashboard puts llmmon's dashboard into Grafana through
+// grafana-tools/sdk, sending raw JSON (never sdk.Board, which drops fields).
+// It creates the folder when missing, writes only when the dashboard is
+// missing or older than the embedded one, and never overwrites a dashboard a
+// user changed in Grafana unless opts.Force is set.
+func (c *Client) ImportDashboard(ctx context.Context, opts ImportOptions) (ImportResult, error) {
+	if opts.Folder == "" {
+		opts.Folder = DefaultFolder
+	}
+	raw := opts.Dashboard
+	if raw == nil {
+		raw = dashboards.JSON()
+	}
+	if opts.DatasourceUID == "" {
+		return ImportResult{}, errors.New("import dashboard: no datasource uid given")
+	}
+	ds, err := c.DatasourceByUID(ctx, opts.DatasourceUID)
+	if err != nil {
+		if IsStatus(err, http.StatusNotFound) {
+			return ImportResult{}, fmt.Errorf("grafana at %s has no datasource with uid %q: provision it, or pick another with --datasource", c.BaseURL, opts.DatasourceUID)
+		}
+		return ImportResult{}, c.explain(fmt.Errorf("look up datasource %q: %w", opts.DatasourceUID, err))
+	}
+	if ds.Type != "prometheus" {
+		return ImportResult{}, fmt.Errorf("datasource %q (uid %s) is of type %q, not prometheus", ds.Name, ds.UID, ds.Type)
+	}
+	want, err := prepareDashboard(raw, ds)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	res := ImportResult{UID: want.uid, Title: want.title, Revision: want.revision, TrackedVersion: opts.LastWrittenVersion}
+
+	folder, err := c.ensureFolder(ctx, opts.Folder)
+	if err != nil {
+		return res, c.explain(err)
+	}
+	res.Folder, res.FolderUID = folder.Title, folder.UID
+
+	var (
+		storedRaw []byte
+		props     sdk.BoardProperties
+	)
+	err = c.sdkCall(ctx, "get dashboard "+want.uid, func(s *sdk.Client) error {
+		var err error
+		storedRaw, props, err = s.GetRawDashboardByUID(ctx, want.uid)
+		return err
+	})
+	switch {
+	case IsStatus(err, http.StatusNotFound):
+		msg, err := c.saveDashboard(ctx, want.body, folder.ID, false)
+		if err != nil {
+			return res, c.explain(err)
+		}
+		res.Action = ActionCreated
+		return c.finish(res, msg), nil
+	case err != nil:
+		return res, c.explain(err)
+	}
+
+	stored, err := parseStored(storedRaw)
+	if err != nil {
+		return res, err
+	}
+	res.GrafanaRevision = stored.revision
+	res.Version = props.Version
+	if res.Version == 0 {
+		res.Version = stored.version
+	}
+	res.Folder = props.FolderTitle
+	res.URL = c.BaseURL + "/d/" + want.uid
+
+	edited, why := stored.edited(opts.LastWrittenVersion, res.Version)
+	switch {
+	case opts.Force:
+		// replace below, in the requested folder
+	case edited:
+		res.Action = ActionKeptUserEdits
+		res.Reason = fmt.Sprintf("dashboard %q was changed in Grafana since llmmon wrote it (%s); kept it. Pass --force-dashboard (up) or --force (import) to replace it", want.title, why)
+		return res, nil
+	case stored.revision > want.revision:
+		res.Action = ActionKeptNewer
+		res.TrackedVersion = res.Version
+		res.Reason = fmt.Sprintf("Grafana holds revision %d of %q, newer than this llmmon's revision %d; kept it", stored.revision, want.title, want.revision)
+		return res, nil
+	case stored.revision == want.revision && stored.hash == want.hash:
+		res.Action = ActionUnchanged
+		res.TrackedVersion = res.Version
+		return res, nil
+	}
+
+	folderID := folder.ID
+	if !opts.Force {
+		// An untouched dashboard the user moved stays where they put it.
+		folderID = props.FolderID
+	} else {
+		res.Folder = folder.Title
+	}
+	// Without Force, send the version we read: Grafana answers 412 if a
+	// user saved in between, instead of silently losing that save.
+	body, err := withVersion(want.body, res.Version)
+	if err != nil {
+		return res, err
+	}
+	msg, err := c.saveDashboard(ctx, body, folderID, opts.Force)
+	if err != nil {
+		return res, c.explain(err)
+	}
+	res.Action = ActionUpdated
+	return c.finish(res, msg), nil
+}
+
+func (c *Client) finish(res ImportResult, msg sdk.StatusMessage) ImportResult {
+	if msg.Version != nil {
+		res.Version = *msg.Version
+	}
+	res.TrackedVersion = res.Version
+	if msg.URL != nil && *msg.URL != "" {
+		res.URL = c.BaseURL + *msg.URL
+	} else {
+		res.URL = c.BaseURL + "/d/" + res.UID
+	}
+	return res
+}
+
+// saveDashboard posts raw dashboard JSON through the sdk.
+func (c *Client) saveDashboard(ctx context.Context, body []byte, folderID int, overwrite bool) (sdk.StatusMessage, error) {
+	var msg sdk.StatusMessage
+	err := c.sdkCall(ctx, "save dashboard", func(s *sdk.Client) error {
+		var err error
+		msg, err = s.SetRawDashboardWithParam(ctx, sdk.RawBoardRequest{
+			Dashboard:  body,
+			Parameters: sdk.SetDashboardParams{FolderID: folderID, Overwrite: overwrite},
+		})
+		return err
+	})
+	if err != nil {
+		return msg, err
+	}
+	// Guard: a 200 answer must say it saved, with the uid and version.
+	if msg.UID == nil || msg.Version == nil || (msg.Status != nil && *msg.Status != "success") {
+		return msg, fmt.Errorf("grafana at %s answered the dashboard save without a uid, version or success status; it may not have saved it", c.BaseURL)
+	}
+	return msg, nil
+}
+
+// folderRef is the folder the dashboard goes into.
+type folderRef struct {
+	ID    int
+	UID   string
+	Title string
+}
+
+// ensureFolder finds the folder by title, or creates it.
+func (c *Client) ensureFolder(ctx context.Context, title string) (folderRef, error) {
+	var folders []sdk.Folder
+	err := c.sdkCall(ctx, "list folders", func(s *sdk.Client) error {
+		var err error
+		folders, err = s.GetAllFolders(ctx, sdk.Limit(1000))
+		return err
+	})
+	if err != nil {
+		return folderRef{}, err
+	}
+	for _, f := range folders {
+		if f.Title == title {
+			return folderRef{ID: f.ID, UID: f.UID, Title: f.Title}, nil
+		}
+	}
+	var created sdk.Folder
+	err = c.sdkCall(ctx, fmt.Sprintf("create folder %q", title), func(s *sdk.Client) error {
+		var err error
+		created, err = s.CreateFolder(ctx, sdk.Folder{Title: title})
+		return err
+	})
+	if err != nil {
+		return folderRef{}, err
+	}
+	if created.UID == "" {
+		return folderRef{}, fmt.Errorf("grafana at %s answered the creation of folder %q without a uid", c.BaseURL, title)
+	}
+	return folderRef{ID: created.ID, UID: created.UID, Title: created.Title}, nil
+}
+
+// prepared is the dashboard JSON llmmon is about to write.
+type prepared struct {
+	body     []byte
+	uid      string
+	title    string
+	revision int
+	hash     string
+}
+
+// prepareDashboard points the datasource variable's default at ds, drops
+// any id, and records the content hash in the marker field.
+func prepareDashboard(raw []byte, ds Datasource) (prepared, error) {
+	var d map[string]any
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return prepared{}, fmt.Errorf("dashboard JSON: %w", err)
+	}
+	uid, _ := d["uid"].(string)
+	title, _ := d["title"].(string)
+	if uid == "" || title == "" {
+		return prepared{}, errors.New("dashboard JSON has no uid or title")
+	}
+	if err := setDatasourceDefault(d, ds); err != nil {
+		return prepared{}, err
+	}
+	delete(d, "id")
+	delete(d, "version")
+	h, err := contentHash(d)
+	if err != nil {
+		return prepared{}, err
+	}
+	d[markerKey] = map[string]any{"contentHash": h}
+	body, err := json.Marshal(d)
+	if err != nil {
+		return prepared{}, err
+	}
+	return prepared{body: body, uid: uid, title: title, revision: intField(d, "revision"), hash: h}, nil
+}
+
+// setDatasourceDefault makes the one datasource variable default to ds.
+func setDatasourceDefault(d map[string]any, ds Datasource) error {
+	tmpl, _ := d["templating"].(map[string]any)
+	list, _ := tmpl["list"].([]any)
+	for _, v := range list {
+		m, _ := v.(map[string]any)
+		if m["type"] == "datasource" && m["name"] == "datasource" {
+			m["current"] = map[string]any{"selected": true, "text": ds.Name, "value": ds.UID}
+			return nil
+		}
+	}
+	return errors.New("dashboard JSON has no datasource variable named \"datasource\"")
+}
+
+func withVersion(body []byte, version int) ([]byte, error) {
+	var d map[string]any
+	if err := json.Unmarshal(body, &d); err != nil {
+		return nil, err
+	}
+	d["version"] = version
+	return json.Marshal(d)
+}
+
+// storedDashboard is what Grafana holds.
+type storedDashboard struct {
+	revision int
+	version  int
+	marker   string // content hash llmmon recorded; "" when absent
+	hash     string // hash of the content as it is now
+}
+
+func parseStored(raw []byte) (storedDashboard, error) {
+	var d map[string]any
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return storedDashboard{}, fmt.Errorf("dashboard from grafana: %w", err)
+	}
+	s := storedDashboard{revision: intField(d, "revision"), version: intField(d, "version")}
+	if m, ok := d[markerKey].(map[string]any); ok {
+		s.marker, _ = m["contentHash"].(string)
+	}
+	delete(d, markerKey)
+	delete(d, "id")
+	delete(d, "version")
+	h, err := contentHash(d)
+	if err != nil {
+		return s, err
+	}
+	s.hash = h
+	return s, nil
+}
+
+// edited decides whether a user changed the dashboard since llmmon wrote
+// it: by Grafana's version when llmmon remembers the one it wrote, else by
+// the content hash llmmon stored in the dashboard itself.
+func (s storedDashboard) edited(lastWritten, current int) (bool, string) {
+	if lastWritten > 0 {
+		if current != lastWritten {
+			return true, fmt.Sprintf("version %d, llmmon wrote version %d", current, lastWritten)
+		}
+		return false, ""
+	}
+	if s.marker == "" {
+		return true, "it carries no llmmon content hash"
+	}
+	if s.marker != s.hash {
+		return true, fmt.Sprintf("its content differs from what llmmon wrote; Grafana version %d", current)
+	}
+	return false, ""
+}
+
+// contentHash hashes a dashboard's JSON model canonically: map keys sorted,
+// numbers as float64, so Grafana's re-encoding of the same content matches.
+func contentHash(d map[string]any) (string, error) {
+	b, err := json.Marshal(d) // encoding/json sorts map keys
+	if err != nil {
+		return "", err
+	}
+	var norm any
+	if err := json.Unmarshal(b, &norm); err != nil {
+		return "", err
+	}
+	b, err = json.Marshal(norm)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func intField(d map[string]any, key string) int {
+	switch v := d[key].(type) {
+	case float64:
+		return int(v)
+	case json.Number:
+		n, _ := v.Int64()
+		return int(n)
+	}
+	return 0
+}
+
+// PickPrometheusDatasource chooses the datasource import points the
+// dashboard at: the one named (by uid or name), else Grafana's default
+// datasource when it is Prometheus, else the only Prometheus datasource.
+func (c *Client) PickPrometheusDatasource(ctx context.Context, want string) (Datasource, error) {
+	all, err := c.Datasources(ctx)
+	if err != nil {
+		return Datasource{}, c.explain(fmt.Errorf("list datasources: %w", err))
+	}
+	var proms []Datasource
+	for _, d := range all {
+		if d.Type == "prometheus" {
+			proms = append(proms, d)
+		}
+	}
+	names := func() string {
+		var n []string
+		for _, d := range proms {
+			n = append(n, fmt.Sprintf("%q (uid %s)", d.Name, d.UID))
+		}
+		sort.Strings(n)
+		if len(n) == 0 {
+			return "none"
+		}
+		return strings.Join(n, ", ")
+	}
+	if want != "" {
+		for _, d := range all {
+			if d.UID == want || d.Name == want {
+				if d.Type != "prometheus" {
+					return Datasource{}, fmt.Errorf("datasource %q is of type %q, not prometheus; Prometheus datasources: %s", want, d.Type, names())
+				}
+				return d, nil
+			}
+		}
+		return Datasource{}, fmt.Errorf("grafana at %s has no datasource named or with uid %q; Prometheus datasources: %s", c.BaseURL, want, names())
+	}
+	for _, d := range proms {
+		if d.IsDefault {
+			return d, nil
+		}
+	}
+	switch len(proms) {
+	case 0:
+		return Datasource{}, fmt.Errorf("grafana at %s has no Prometheus datasource: add one pointing at your Prometheus, then run import again", c.BaseURL)
+	case 1:
+		return proms[0], nil
+	}
+	return Datasource{}, fmt.Errorf("grafana at %s has several Prometheus datasources and none is the default: pick one with --datasource (%s)", c.BaseURL, names())
+}
+
+// sdkCall runs one grafana-tools/sdk call with the guards its traps need.
+// Every HTTP answer passes through a recorder, so a non-2xx status becomes
+// an *APIError even when the sdk returns a nil error, and the sdk's panic on
+// an error body without "message" becomes that same error.
+func (c *Client) sdkCall(ctx context.Context, what string, call func(*sdk.Client) error) (err error) {
+	rec := &recorder{auth: c.Auth, base: http.DefaultTransport}
+	hc := &http.Client{Transport: rec}
+	if c.HTTP != nil {
+		hc.Timeout = c.HTTP.Timeout
+		if c.HTTP.Transport != nil {
+			rec.base = c.HTTP.Transport
+		}
+	}
+	s, err := sdk.NewClient(c.BaseURL, "", hc)
+	if err != nil {
+		return fmt.Errorf("grafana url %q: %w", c.BaseURL, err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			if ae := rec.failure(); ae != nil {
+				err = ae
+				return
+			}
+			err = fmt.Errorf("%s: grafana-tools/sdk failed on grafana's answer: %v", what, p)
+		}
+	}()
+	callErr := call(s)
+	if ae := rec.failure(); ae != nil {
+		return ae
+	}
+	if callErr != nil {
+		var ue *url.Error
+		if errors.As(callErr, &ue) {
+			return fmt.Errorf("grafana at %s: %w", c.BaseURL, ue.Err)
+		}
+		return fmt.Errorf("%s: %w", what, callErr)
+	}
+	return nil
+}
+
+// recorder signs requests and keeps the first failed answer it sees.
+type recorder struct {
+	base http.RoundTripper
+	auth Auth
+	mu   sync.Mutex
+	fail *APIError
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.URL.User = nil
+	switch {
+	case r.auth.Token != "":
+		req.Header.Set("Authorization", "Bearer "+r.auth.Token)
+	case r.auth.User != "":
+		req.SetBasicAuth(r.auth.User, r.auth.Password)
+	}
+	resp, err := r.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		ae := &APIError{Method: req.Method, Path: req.URL.Path, StatusCode: resp.StatusCode}
+		var m struct{ Message, Status string }
+		if json.Unmarshal(data, &m) == nil {
+			ae.Message, ae.Status = m.Message, m.Status
+		}
+		r.mu.Lock()
+		if r.fail == nil {
+			r.fail = ae
+		}
+		r.mu.Unlock()
+	}
+	return resp, nil
+}
+
+func (r *recorder) failure() *APIError {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fail
+}
+
+// hinted is an error with a one-line cause and fix in front of the original.
+type hinted struct {
+	hint string
+	err  error
+}
+
+func (h *hinted) Error() string { return h.hint + " (" + h.err.Error() + ")" }
+func (h *hinted) Unwrap() error { return h.err }
+
+// Explain turns a failed Grafana call into an error that names the cause
+// and the fix: bad credentials, missing permissions, a wrong URL, a
+// conflict, a refused connection or a TLS problem. Others pass through.
+func (c *Client) Explain(err error) error { return c.explain(err) }
+
+func (c *Client) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	var h *hinted
+	if errors.As(err, &h) {
+		return err
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		switch ae.StatusCode {
+		case http.StatusUnauthorized:
+			return &hinted{fmt.Sprintf("grafana at %s rejected the credentials (HTTP 401): check --token, or --user and --password", c.BaseURL), err}
+		case http.StatusForbidden:
+			return &hinted{fmt.Sprintf("grafana at %s refused the call (HTTP 403): the token or user needs the Editor or Admin role", c.BaseURL), err}
+		case http.StatusNotFound:
+			return &hinted{fmt.Sprintf("grafana at %s answered 404 for %s: check that --grafana-url is Grafana's root URL (with its sub-path, if any)", c.BaseURL, ae.Path), err}
+		case http.StatusPreconditionFailed:
+			switch ae.Status {
+			case "name-exists":
+				return &hinted{"another dashboard with the same title already exists in that folder: rename or move it, or pick another --folder", err}
+			case "version-mismatch":
+				return &hinted{"the dashboard was saved in Grafana while llmmon was updating it: run the command again", err}
+			}
+			return &hinted{"grafana refused the dashboard (HTTP 412, conflict)", err}
+		}
+		return err
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return &hinted{fmt.Sprintf("cannot connect to grafana at %s: connection refused; is Grafana running, and are the host and port right?", c.BaseURL), err}
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return &hinted{fmt.Sprintf("cannot resolve the host of %s: check --grafana-url", c.BaseURL), err}
+	}
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.As(err, &certErr):
+		return &hinted{fmt.Sprintf("TLS: grafana's certificate at %s is not trusted: install its CA in the system trust store, or use its trusted host name", c.BaseURL), err}
+	case errors.As(err, &recErr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return &hinted{fmt.Sprintf("TLS: %s speaks plain HTTP, not HTTPS: use an http:// URL", c.BaseURL), err}
+	case strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "tls:"):
+		return &hinted{fmt.Sprintf("TLS handshake with %s failed: check the URL's scheme and port, and the certificate", c.BaseURL), err}
+	}
+	return err
+}
