@@ -1,0 +1,232 @@
+package grafanadouble
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type folder struct {
+	ID        int64     `json:"id"`
+	UID       string    `json:"uid"`
+	Title     string    `json:"title"`
+	Version   int64     `json:"version"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
+	CreatedBy string    `json:"createdBy"`
+	UpdatedBy string    `json:"updatedBy"`
+}
+
+func folderURL(f *folder) string { return "/dashboards/f/" + f.UID + "/" + slugify(f.Title) }
+
+func (f *folder) full() map[string]any {
+	return map[string]any{
+		"id": f.ID, "uid": f.UID, "orgId": 1, "title": f.Title, "url": folderURL(f),
+		"hasAcl": false, "canSave": true, "canEdit": true, "canAdmin": true, "canDelete": true,
+		"createdBy": f.CreatedBy, "created": f.Created.Format(time.RFC3339),
+		"updatedBy": f.UpdatedBy, "updated": f.Updated.Format(time.RFC3339), "version": f.Version,
+	}
+}
+
+func (s *Server) folderByUID(uid string) *folder {
+	if uid == "" {
+		return nil
+	}
+	for _, f := range s.st.Folders {
+		if f.UID == uid {
+			return f
+		}
+	}
+	return nil
+}
+
+func (s *Server) folderByID(id int64) *folder {
+	for _, f := range s.st.Folders {
+		if f.ID == id {
+			return f
+		}
+	}
+	return nil
+}
+
+func (s *Server) folderByTitle(title string) *folder {
+	for _, f := range s.st.Folders {
+		if f.Title == title {
+			return f
+		}
+	}
+	return nil
+}
+
+var folderNotFound = map[string]string{"status": "not-found", "message": "Folder not found"}
+
+// createFolderLocked applies Grafana's folder rules; errors carry the status.
+func (s *Server) createFolderLocked(uid, title, user string) (*folder, *saveError) {
+	if strings.TrimSpace(title) == "" {
+		return nil, &saveError{code: 400, message: "Folder title cannot be empty"}
+	}
+	if len(uid) > 40 {
+		return nil, &saveError{code: 400, message: "uid too long, max 40 characters"}
+	}
+	if !validUID(uid) {
+		return nil, &saveError{code: 400, message: "uid contains illegal characters"}
+	}
+	if uid != "" && (s.folderByUID(uid) != nil || s.dashboardByUID(uid) != nil) {
+		return nil, &saveError{code: 409, message: "A folder/dashboard with the same uid already exists"}
+	}
+	if s.sameNameInGeneral(title, 0) {
+		return nil, &saveError{code: 409, message: "A folder or dashboard in the general folder with the same name already exists"}
+	}
+	if uid == "" {
+		uid = randomString(14)
+	}
+	now := time.Now().UTC()
+	f := &folder{ID: s.st.NextID, UID: uid, Title: title, Version: 1, Created: now, Updated: now, CreatedBy: user, UpdatedBy: user}
+	s.st.NextID++
+	s.st.Folders = append(s.st.Folders, f)
+	return f, nil
+}
+
+// sameNameInGeneral reports a folder, or a dashboard in the General folder,
+// titled title, other than the folder with id except.
+func (s *Server) sameNameInGeneral(title string, except int64) bool {
+	for _, f := range s.st.Folders {
+		if f.Title == title && f.ID != except {
+			return true
+		}
+	}
+	for _, d := range s.st.Dashboards {
+		if d.FolderUID == "" && d.Title == title {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	out := []map[string]any{}
+	fs := append([]*folder(nil), s.st.Folders...)
+	sort.Slice(fs, func(i, j int) bool { return strings.ToLower(fs[i].Title) < strings.ToLower(fs[j].Title) })
+	for _, f := range fs {
+		out = append(out, map[string]any{"id": f.ID, "uid": f.UID, "title": f.Title})
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getFolder(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.folderByUID(r.PathValue("uid"))
+	if f == nil {
+		writeJSON(w, http.StatusNotFound, folderNotFound)
+		return
+	}
+	writeJSON(w, http.StatusOK, f.full())
+}
+
+func (s *Server) getFolderByID(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, msg("id is invalid"))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.folderByID(id)
+	if f == nil {
+		writeJSON(w, http.StatusNotFound, folderNotFound)
+		return
+	}
+	writeJSON(w, http.StatusOK, f.full())
+}
+
+func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		UID   string `json:"uid"`
+		Title string `json:"title"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, se := s.createFolderLocked(body.UID, body.Title, who(r).Login)
+	if se != nil {
+		writeJSON(w, se.code, se.body())
+		return
+	}
+	if err := s.saveLocked(); err != nil {
+		writeJSON(w, http.StatusInternalServerError, msg("Folder API error"))
+		return
+	}
+	writeJSON(w, http.StatusOK, f.full())
+}
+
+func (s *Server) updateFolder(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Title     string `json:"title"`
+		Version   int64  `json:"version"`
+		Overwrite bool   `json:"overwrite"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.folderByUID(r.PathValue("uid"))
+	if f == nil {
+		writeJSON(w, http.StatusNotFound, folderNotFound)
+		return
+	}
+	if !body.Overwrite && body.Version != f.Version {
+		writeJSON(w, http.StatusPreconditionFailed, map[string]string{"status": "version-mismatch", "message": "The folder has been changed by someone else"})
+		return
+	}
+	if strings.TrimSpace(body.Title) == "" {
+		writeJSON(w, http.StatusBadRequest, msg("Folder title cannot be empty"))
+		return
+	}
+	if s.sameNameInGeneral(body.Title, f.ID) {
+		writeJSON(w, http.StatusConflict, msg("A folder or dashboard in the general folder with the same name already exists"))
+		return
+	}
+	f.Title, f.Version, f.Updated, f.UpdatedBy = body.Title, f.Version+1, time.Now().UTC(), who(r).Login
+	if err := s.saveLocked(); err != nil {
+		writeJSON(w, http.StatusInternalServerError, msg("Folder API error"))
+		return
+	}
+	writeJSON(w, http.StatusOK, f.full())
+}
+
+func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.folderByUID(r.PathValue("uid"))
+	if f == nil {
+		writeJSON(w, http.StatusNotFound, folderNotFound)
+		return
+	}
+	kept := s.st.Dashboards[:0]
+	for _, d := range s.st.Dashboards {
+		if d.FolderUID != f.UID {
+			kept = append(kept, d)
+		}
+	}
+	s.st.Dashboards = kept
+	for i, o := range s.st.Folders {
+		if o == f {
+			s.st.Folders = append(s.st.Folders[:i], s.st.Folders[i+1:]...)
+			break
+		}
+	}
+	if err := s.saveLocked(); err != nil {
+		writeJSON(w, http.StatusInternalServerError, msg("Folder API error"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"message": fmt.Sprintf("Folder %s deleted", f.Title), "id": f.ID, "title": f.Title})
+}
