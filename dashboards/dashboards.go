@@ -240,3 +240,16 @@ func References(expr string) []string {
 	sort.Strings(out)
 	return out
 }
+
+var labelValuesRE = regexp.MustCompile(`^\s*label_values\(\s*(.*?)\s*,\s*(\w+)\s*\)\s*$`)
+
+// VariablePromQL turns a Prometheus query variable's label_values(SELECTOR,
+// LABEL) into the PromQL that returns the same label values, so tests can
+// run it against a real Prometheus.
+func VariablePromQL(query string) (string, bool) {
+	m := labelValuesRE.FindStringSubmatch(query)
+	if m == nil {
+		return "", false
+	}
+	return fmt.Sprintf("count by (%s) (%s)", m[2], m[1]), true
+}
