@@ -1,0 +1,523 @@
+// Package load drives traffic at any OpenAI-compatible server (llmmon serve,
+// vLLM, llama.cpp, TGI, SGLang, Ollama's /v1) and measures what users feel:
+// time to first token, inter-token latency and end-to-end latency, with exact
+// percentiles. It is the client side of the "LLM server" box: `llmmon load`
+// makes the metrics appear that Prometheus and Grafana then show.
+//
+// Two arrival processes: an open loop (Poisson arrivals at a set rate,
+// scheduled independently of how fast the server answers, which is the
+// honest way to load a server) and a closed loop (a fixed number of requests
+// in flight). One shared keep-alive HTTP client carries every request, and
+// streamed answers are parsed in place, so the generator is not the
+// bottleneck.
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Run loads the server until Requests or Duration is reached, or ctx is
+// cancelled (Ctrl-C), and reports on every request that finished. Requests
+// in flight when sending stops are waited for, except on cancellation, when
+// they are abandoned and counted as cancelled. An error means no load ran:
+// bad options, or a server that is unreachable, refuses the API key, or is
+// not an OpenAI-compatible API.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	g := newGenerator(opts)
+	defer g.client.CloseIdleConnections()
+	model, err := g.preflight(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g.setModel(model)
+	return g.run(ctx), nil
+}
+
+type generator struct {
+	opts     Options
+	client   *http.Client
+	base     string // URL without a trailing slash
+	endpoint string // full URL of the endpoint
+	header   http.Header
+	model    string
+	head     []byte // request body before the prompt
+	tail     []byte // request body after the prompt
+
+	// Live counters, read by the progress line.
+	sent, done, failed, dropped, tokens atomic.Int64
+	inFlight                            atomic.Int64
+
+	mu   sync.Mutex
+	agg  aggregate
+	stop chan struct{} // closed when no more requests may start
+	once sync.Once
+}
+
+// aggregate is every finished request's measurements.
+type aggregate struct {
+	ttft, e2e              []float64
+	itl                    []float32
+	ok, failed, cancelled  int
+	outTokens, inTokens    int64
+	errors                 map[string]*ErrorCount
+	errorOrder             []string
+	firstStart, lastFinish time.Time
+}
+
+func newGenerator(opts Options) *generator {
+	conns := opts.Concurrency
+	if opts.Rate > 0 {
+		conns = opts.MaxInFlight
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          conns + 16,
+		MaxIdleConnsPerHost:   conns + 16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		// Token streams are small and latency-bound; gzip would only add
+		// buffering between the server and the TTFT measurement.
+		DisableCompression: true,
+		ForceAttemptHTTP2:  true,
+	}
+	base := strings.TrimRight(opts.URL, "/")
+	path := "/chat/completions"
+	if opts.Endpoint == EndpointCompletions {
+		path = "/completions"
+	}
+	h := http.Header{"Content-Type": {"application/json"}, "User-Agent": {"llmmon-load"}}
+	if opts.Stream {
+		h.Set("Accept", "text/event-stream")
+	} else {
+		h.Set("Accept", "application/json")
+	}
+	if opts.APIKey != "" {
+		h.Set("Authorization", "Bearer "+opts.APIKey)
+	}
+	return &generator{
+		opts:     opts,
+		client:   &http.Client{Transport: tr},
+		base:     base,
+		endpoint: base + path,
+		header:   h,
+		stop:     make(chan struct{}),
+		agg:      aggregate{errors: map[string]*ErrorCount{}},
+	}
+}
+
+// setModel prepares the parts of the request body around the prompt.
+func (g *generator) setModel(model string) {
+	g.model = model
+	m, _ := json.Marshal(model)
+	var head, tail bytes.Buffer
+	head.WriteString(`{"model":`)
+	head.Write(m)
+	if g.opts.Endpoint == EndpointChat {
+		head.WriteString(`,"messages":[{"role":"user","content":"`)
+		tail.WriteString(`"}]`)
+	} else {
+		head.WriteString(`,"prompt":"`)
+		tail.WriteString(`"`)
+	}
+	fmt.Fprintf(&tail, `,"max_tokens":%d`, g.opts.MaxTokens)
+	if g.opts.Stream {
+		tail.WriteString(`,"stream":true,"stream_options":{"include_usage":true}}`)
+	} else {
+		tail.WriteString(`,"stream":false}`)
+	}
+	g.head, g.tail = head.Bytes(), tail.Bytes()
+}
+
+// promptWords are common English words that are one token each in the
+// usual BPE vocabularies, so n words make a prompt of about n tokens. Each
+// prompt is drawn at random, so a server's prefix cache does not flatter it.
+var promptWords = strings.Fields(`the of and to in is that for it as was with be by on not he this are or
+his from at which but have an they you were her she there been one all we their has would when if so no
+will more can other into some time only new could these two may first then do any like my now over such
+our man me even most made after also did many off before must well back through years much where your way
+down should because long each just state people those how too little good very make world still own see
+men work last here might great day old year come since against go came right used take three small part
+place since point water`)
+
+// body builds one request body with a prompt of n words.
+func (g *generator) body(n int) []byte {
+	b := make([]byte, 0, len(g.head)+len(g.tail)+n*6)
+	b = append(b, g.head...)
+	for i := range n {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, promptWords[rand.IntN(len(promptWords))]...)
+	}
+	return append(b, g.tail...)
+}
+
+func (g *generator) promptLen() int {
+	r := g.opts.PromptTokens
+	if r.Max == r.Min {
+		return r.Min
+	}
+	return r.Min + rand.IntN(r.Max-r.Min+1)
+}
+
+func (g *generator) stopSending() { g.once.Do(func() { close(g.stop) }) }
+
+func (g *generator) stopped() bool {
+	select {
+	case <-g.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// take claims the right to start one more request.
+func (g *generator) take() bool {
+	if g.stopped() {
+		return false
+	}
+	if g.opts.Requests > 0 && g.sent.Add(1) > int64(g.opts.Requests) {
+		g.sent.Add(-1)
+		g.stopSending()
+		return false
+	}
+	if g.opts.Requests == 0 {
+		g.sent.Add(1)
+	}
+	return true
+}
+
+func (g *generator) run(ctx context.Context) *Report {
+	start := time.Now()
+	g.agg.firstStart = start
+	if g.opts.Duration > 0 {
+		t := time.AfterFunc(g.opts.Duration, g.stopSending)
+		defer t.Stop()
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			g.stopSending()
+		case <-g.stop:
+		}
+	}()
+	progressDone := make(chan struct{})
+	var progressWG sync.WaitGroup
+	if g.opts.Progress != nil {
+		progressWG.Add(1)
+		go func() {
+			defer progressWG.Done()
+			g.progressLoop(start, progressDone)
+		}()
+	}
+
+	var wg sync.WaitGroup
+	if g.opts.Rate > 0 {
+		g.openLoop(ctx, start, &wg)
+	} else {
+		for range g.opts.Concurrency {
+			wg.Go(func() {
+				for g.take() {
+					g.inFlight.Add(1)
+					g.do(ctx)
+					g.inFlight.Add(-1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(progressDone)
+	progressWG.Wait()
+	return g.report(ctx, start)
+}
+
+// openLoop schedules Poisson arrivals on absolute times, so a slow answer
+// never delays the next arrival; when the scheduler wakes late it catches
+// up at once. Arrivals beyond MaxInFlight are dropped and counted.
+func (g *generator) openLoop(ctx context.Context, start time.Time, wg *sync.WaitGroup) {
+	exp := rand.ExpFloat64
+	if g.opts.Seed != 0 {
+		exp = rand.New(rand.NewPCG(g.opts.Seed, g.opts.Seed)).ExpFloat64
+	}
+	next := start
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next = next.Add(time.Duration(exp() / g.opts.Rate * float64(time.Second)))
+		if d := time.Until(next); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-g.stop:
+				return
+			}
+		}
+		if !g.take() {
+			return
+		}
+		if g.inFlight.Load() >= int64(g.opts.MaxInFlight) {
+			g.dropped.Add(1)
+			continue
+		}
+		g.inFlight.Add(1)
+		wg.Go(func() {
+			g.do(ctx)
+			g.inFlight.Add(-1)
+		})
+	}
+}
+
+// outcome is one request's measurements.
+type outcome struct {
+	status    string // "" on success, else an HTTP status code or an error kind
+	detail    string
+	ttft      time.Duration
+	hasTTFT   bool
+	e2e       time.Duration
+	outTokens int
+	inTokens  int
+	gaps      []float32
+}
+
+var gapPool = sync.Pool{New: func() any { s := make([]float32, 0, 256); return &s }}
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+
+func (g *generator) do(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
+	defer cancel()
+	gp := gapPool.Get().(*[]float32)
+	o := outcome{gaps: (*gp)[:0]}
+	body := g.body(g.promptLen())
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, g.endpoint, bytes.NewReader(body))
+	if err != nil {
+		o.status, o.detail = "bad_request", err.Error()
+	} else {
+		req.Header = g.header // read-only; shared by every request
+		g.send(rctx, req, &o)
+	}
+	if o.status != "" && ctx.Err() != nil {
+		o.status = "cancelled"
+	}
+	g.record(&o)
+	*gp = o.gaps[:0]
+	gapPool.Put(gp)
+}
+
+func (g *generator) send(ctx context.Context, req *http.Request, o *outcome) {
+	start := time.Now()
+	resp, err := g.client.Do(req)
+	if err != nil {
+		o.status, o.detail = classify(ctx, err)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		o.status = strconv.Itoa(resp.StatusCode)
+		o.detail = resp.Status + ": " + snippet(resp.Body)
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return
+	}
+	if g.opts.Stream {
+		g.readStream(ctx, resp.Body, start, o)
+	} else {
+		g.readJSON(ctx, resp.Body, o)
+	}
+	o.e2e = time.Since(start)
+}
+
+// readStream times every content chunk as it arrives.
+func (g *generator) readStream(ctx context.Context, body io.Reader, start time.Time, o *outcome) {
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(body)
+	defer func() { br.Reset(nil); readerPool.Put(br) }()
+	sr := sseReader{br: br}
+	var last time.Time
+	var u *usage
+	events, chunks, done := 0, 0, false
+	for {
+		p, err := sr.next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				o.status, o.detail = classify(ctx, err)
+				return
+			}
+			break
+		}
+		events++
+		if bytes.Equal(p, doneMarker) {
+			done = true
+			continue // read on to EOF so the connection is reused
+		}
+		c := scanChunk(p)
+		if c.failed {
+			o.status, o.detail = "stream_error", oneLine(c.errText, 160)
+			return
+		}
+		if c.usage != nil {
+			u = c.usage
+		}
+		if c.content {
+			now := time.Now()
+			if chunks == 0 {
+				o.ttft, o.hasTTFT = now.Sub(start), true
+			} else {
+				o.gaps = append(o.gaps, float32(now.Sub(last).Seconds()))
+			}
+			last = now
+			chunks++
+		}
+	}
+	switch {
+	case events == 0:
+		o.status, o.detail = "bad_response", "the answer has no server-sent events (not an OpenAI stream)"
+	case !done && chunks == 0 && u == nil:
+		o.status, o.detail = "bad_response", "the stream ended without tokens or [DONE]"
+	}
+	o.outTokens = chunks
+	if u != nil {
+		o.outTokens, o.inTokens = u.CompletionTokens, u.PromptTokens
+	}
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// completion is what a non-streamed answer must contain.
+type completion struct {
+	Choices []struct {
+		Text    *string `json:"text"`
+		Message *struct {
+			Content          *string `json:"content"`
+			ReasoningContent *string `json:"reasoning_content"`
+		} `json:"message"`
+	} `json:"choices"`
+	Usage *usage          `json:"usage"`
+	Error json.RawMessage `json:"error"`
+}
+
+func (g *generator) readJSON(ctx context.Context, body io.Reader, o *outcome) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	if _, err := buf.ReadFrom(body); err != nil {
+		o.status, o.detail = classify(ctx, err)
+		return
+	}
+	var c completion
+	if err := json.Unmarshal(buf.Bytes(), &c); err != nil {
+		o.status, o.detail = "bad_response", "not JSON: "+oneLine(buf.Bytes(), 80)
+		return
+	}
+	if len(c.Error) > 0 && string(c.Error) != "null" {
+		o.status, o.detail = "response_error", oneLine(c.Error, 160)
+		return
+	}
+	if len(c.Choices) == 0 {
+		o.status, o.detail = "bad_response", "no choices in the answer: "+oneLine(buf.Bytes(), 80)
+		return
+	}
+	if c.Usage != nil {
+		o.outTokens, o.inTokens = c.Usage.CompletionTokens, c.Usage.PromptTokens
+		return
+	}
+	var text strings.Builder
+	for _, ch := range c.Choices {
+		switch {
+		case ch.Text != nil:
+			text.WriteString(*ch.Text)
+		case ch.Message != nil && ch.Message.Content != nil:
+			text.WriteString(*ch.Message.Content)
+		}
+	}
+	o.outTokens = countTokens(text.String())
+}
+
+func (g *generator) record(o *outcome) {
+	now := time.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	a := &g.agg
+	switch o.status {
+	case "":
+		a.ok++
+		a.e2e = append(a.e2e, o.e2e.Seconds())
+		if o.hasTTFT {
+			a.ttft = append(a.ttft, o.ttft.Seconds())
+		}
+		a.itl = append(a.itl, o.gaps...)
+		a.outTokens += int64(o.outTokens)
+		a.inTokens += int64(o.inTokens)
+		g.tokens.Add(int64(o.outTokens))
+		g.done.Add(1)
+	case "cancelled":
+		a.cancelled++
+		return
+	default:
+		a.failed++
+		e := a.errors[o.status]
+		if e == nil {
+			e = &ErrorCount{Status: o.status, Example: o.detail}
+			a.errors[o.status] = e
+			a.errorOrder = append(a.errorOrder, o.status)
+		}
+		e.Count++
+		g.failed.Add(1)
+		g.done.Add(1)
+	}
+	a.lastFinish = now
+}
+
+// classify names a transport error by what the user can do about it.
+func classify(ctx context.Context, err error) (status, detail string) {
+	var dns *net.DNSError
+	switch {
+	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return "timeout", "no complete answer within --timeout"
+	case ctx.Err() != nil:
+		return "cancelled", "cancelled"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection_refused", "connection refused"
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		return "connection_reset", "connection reset by the server"
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return "connection_closed", "the server closed the connection mid-answer"
+	case errors.As(err, &dns):
+		return "dns", dns.Error()
+	}
+	return "transport", err.Error()
+}
+
+// snippet reads the start of an error body for the report.
+func snippet(r io.Reader) string {
+	b := make([]byte, 512)
+	n, _ := io.ReadFull(r, b)
+	return oneLine(b[:n], 160)
+}
+
+// oneLine squeezes b onto one line of at most max bytes.
+func oneLine(b []byte, max int) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}

@@ -1,0 +1,230 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is the outcome of one run; `llmmon load -o json` prints it as is,
+// so its JSON names are a contract (see testdata/report.schema).
+type Report struct {
+	URL          string  `json:"url"`
+	Model        string  `json:"model"`
+	Endpoint     string  `json:"endpoint"`
+	Stream       bool    `json:"stream"`
+	Mode         string  `json:"mode"` // "rate" (open loop) or "concurrency" (closed loop)
+	Rate         float64 `json:"rate"`
+	Concurrency  int     `json:"concurrency"`
+	MaxTokens    int     `json:"max_tokens"`
+	PromptTokens string  `json:"prompt_tokens"`
+
+	// Interrupted is true when the run was cancelled (Ctrl-C) before its end.
+	Interrupted     bool    `json:"interrupted"`
+	DurationSeconds float64 `json:"duration_seconds"`
+
+	Requests   Counts       `json:"requests"`
+	Errors     []ErrorCount `json:"errors"` // by status, in order of first appearance
+	ErrorRatio float64      `json:"error_ratio"`
+
+	RequestsPerSecond     float64 `json:"requests_per_second"`      // successful requests
+	OutputTokensPerSecond float64 `json:"output_tokens_per_second"` // of successful requests
+	OutputTokens          int64   `json:"output_tokens"`
+	InputTokens           int64   `json:"input_tokens"` // from usage; 0 when the server sends none
+
+	// Latencies of successful requests in seconds; null when there is no
+	// sample (TTFT and ITL need --stream).
+	TTFT *Summary `json:"ttft_seconds"`
+	ITL  *Summary `json:"itl_seconds"` // over every gap between tokens of every request
+	E2E  *Summary `json:"e2e_seconds"`
+}
+
+// Counts tallies requests. Sent = Succeeded + Failed + Cancelled.
+type Counts struct {
+	Sent      int `json:"sent"`
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	Cancelled int `json:"cancelled"` // abandoned in flight by Ctrl-C
+	Dropped   int `json:"dropped"`   // open loop: arrivals not sent because --max-in-flight were in flight
+}
+
+// ErrorCount is one kind of failure: an HTTP status code ("500", "429") or
+// an error kind ("timeout", "connection_refused", "stream_error",
+// "bad_response"), with the first message seen.
+type ErrorCount struct {
+	Status  string `json:"status"`
+	Count   int    `json:"count"`
+	Example string `json:"example"`
+}
+
+func (g *generator) report(ctx context.Context, start time.Time) *Report {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	a := &g.agg
+	end := a.lastFinish
+	if end.IsZero() || ctx.Err() != nil {
+		end = time.Now()
+	}
+	elapsed := end.Sub(start)
+	r := &Report{
+		URL: g.base, Model: g.model, Endpoint: g.opts.Endpoint, Stream: g.opts.Stream,
+		Mode: g.opts.Mode(), Rate: g.opts.Rate, MaxTokens: g.opts.MaxTokens,
+		PromptTokens:    g.opts.PromptTokens.String(),
+		Interrupted:     ctx.Err() != nil,
+		DurationSeconds: elapsed.Seconds(),
+		Requests: Counts{
+			Sent:      a.ok + a.failed + a.cancelled,
+			Succeeded: a.ok, Failed: a.failed, Cancelled: a.cancelled,
+			Dropped: int(g.dropped.Load()),
+		},
+		Errors:       []ErrorCount{},
+		OutputTokens: a.outTokens,
+		InputTokens:  a.inTokens,
+		TTFT:         summarize(a.ttft),
+		ITL:          summarize(a.itl),
+		E2E:          summarize(a.e2e),
+	}
+	if g.opts.Rate == 0 {
+		r.Concurrency = g.opts.Concurrency
+	}
+	for _, s := range a.errorOrder {
+		r.Errors = append(r.Errors, *a.errors[s])
+	}
+	if n := a.ok + a.failed; n > 0 {
+		r.ErrorRatio = float64(a.failed) / float64(n)
+	}
+	if secs := elapsed.Seconds(); secs > 0 {
+		r.RequestsPerSecond = float64(a.ok) / secs
+		r.OutputTokensPerSecond = float64(a.outTokens) / secs
+	}
+	return r
+}
+
+// WriteText prints the report as a short summary and a latency table.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	stream := "streamed"
+	if !r.Stream {
+		stream = "not streamed"
+	}
+	load := fmt.Sprintf("closed loop, concurrency %d", r.Concurrency)
+	if r.Mode == "rate" {
+		load = fmt.Sprintf("open loop, Poisson %g req/s", r.Rate)
+	}
+	fmt.Fprintf(&b, "target      %s  model %s  (%s, %s, %s)\n", r.URL, r.Model, r.Endpoint, stream, load)
+	fmt.Fprintf(&b, "requests    %d sent: %d ok, %d failed", r.Requests.Sent, r.Requests.Succeeded, r.Requests.Failed)
+	if r.Requests.Cancelled > 0 {
+		fmt.Fprintf(&b, ", %d cancelled", r.Requests.Cancelled)
+	}
+	if r.Requests.Dropped > 0 {
+		fmt.Fprintf(&b, ", %d dropped (over --max-in-flight)", r.Requests.Dropped)
+	}
+	fmt.Fprintf(&b, " in %s", fmtDuration(r.DurationSeconds))
+	if r.Interrupted {
+		b.WriteString(" (interrupted)")
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "throughput  %.2f req/s, %.1f output tokens/s (%d output tokens", r.RequestsPerSecond, r.OutputTokensPerSecond, r.OutputTokens)
+	if r.InputTokens > 0 {
+		fmt.Fprintf(&b, ", %d input", r.InputTokens)
+	}
+	b.WriteString(")\n")
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(&b, "errors      %.1f%% of requests\n", 100*r.ErrorRatio)
+		for _, e := range r.Errors {
+			fmt.Fprintf(&b, "  %-20s %6d  %s\n", e.Status, e.Count, e.Example)
+		}
+	}
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "latency (ms)\tcount\tmean\tp50\tp90\tp95\tp99\tmax\t")
+	row := func(name string, s *Summary) {
+		if s == nil {
+			fmt.Fprintf(tw, "%s\t0\t-\t-\t-\t-\t-\t-\t\n", name)
+			return
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, s.Count,
+			ms(s.Mean), ms(s.P50), ms(s.P90), ms(s.P95), ms(s.P99), ms(s.Max))
+	}
+	row("TTFT", r.TTFT)
+	row("ITL", r.ITL)
+	row("E2E", r.E2E)
+	tw.Flush()
+	if !r.Stream {
+		b.WriteString("(TTFT and ITL need a streamed answer: drop --stream=false)\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func ms(sec float64) string {
+	v := sec * 1000
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func fmtDuration(sec float64) string {
+	return time.Duration(sec * float64(time.Second)).Round(10 * time.Millisecond).String()
+}
+
+// Progress is a live view of a run, for the progress line.
+type Progress struct {
+	Elapsed  time.Duration
+	Sent     int64
+	Done     int64 // finished, successfully or not
+	Failed   int64
+	InFlight int64
+	Dropped  int64
+	Tokens   int64   // output tokens of successful requests
+	Rate     float64 // finished requests per second over the last interval
+	Draining bool    // sending has stopped; waiting for requests in flight
+}
+
+func (p Progress) String() string {
+	s := fmt.Sprintf("%s  sent %d  done %d  errors %d  in flight %d  %.1f req/s  %d tokens",
+		p.Elapsed.Round(100*time.Millisecond), p.Sent, p.Done, p.Failed, p.InFlight, p.Rate, p.Tokens)
+	if p.Dropped > 0 {
+		s += fmt.Sprintf("  dropped %d", p.Dropped)
+	}
+	if p.Draining {
+		s += "  (waiting for requests in flight)"
+	}
+	return s
+}
+
+func (g *generator) progressLoop(start time.Time, done <-chan struct{}) {
+	every := g.opts.ProgressEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lastDone, lastAt := int64(0), start
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			d := g.done.Load()
+			p := Progress{
+				Elapsed: now.Sub(start), Sent: g.sent.Load() - g.dropped.Load(), Done: d,
+				Failed: g.failed.Load(), InFlight: g.inFlight.Load(), Dropped: g.dropped.Load(),
+				Tokens: g.tokens.Load(), Draining: g.stopped(),
+			}
+			if secs := now.Sub(lastAt).Seconds(); secs > 0 {
+				p.Rate = float64(d-lastDone) / secs
+			}
+			lastDone, lastAt = d, now
+			g.opts.Progress(p)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package load
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestQuantileMatchesNumpy(t *testing.T) {
+	// numpy.percentile([1..10], [50, 90, 95, 99]) = 5.5, 9.1, 9.55, 9.91
+	xs := []float64{10, 3, 1, 7, 2, 9, 4, 8, 6, 5}
+	s := summarize(xs)
+	want := Summary{Count: 10, Mean: 5.5, Min: 1, P50: 5.5, P90: 9.1, P95: 9.55, P99: 9.91, Max: 10}
+	if !near(s.P50, want.P50) || !near(s.P90, want.P90) || !near(s.P95, want.P95) || !near(s.P99, want.P99) ||
+		s.Count != want.Count || s.Mean != want.Mean || s.Min != want.Min || s.Max != want.Max {
+		t.Fatalf("summary = %+v, want %+v", *s, want)
+	}
+	if one := summarize([]float32{0.25}); one.P50 != 0.25 || one.P99 != 0.25 {
+		t.Fatalf("one sample: %+v", *one)
+	}
+	if summarize([]float64{}) != nil {
+		t.Fatal("no samples must give a nil summary")
+	}
+}
+
+// A percentile is a rank in the pooled gaps of every request: one slow
+// request among many fast ones moves only the top ranks.
+func TestQuantilePooledNotAveraged(t *testing.T) {
+	var gaps []float32
+	for range 99 {
+		for range 10 {
+			gaps = append(gaps, 0.010)
+		}
+	}
+	for range 10 {
+		gaps = append(gaps, 1.0)
+	}
+	s := summarize(gaps)
+	// p99 sits at rank 989.01 of 1000: interpolated between the last fast
+	// gap and the first slow one.
+	if !near(s.P50, 0.010) || !near(s.P95, 0.010) || !near(s.P99, 0.010+0.01*0.99) || s.Max != 1.0 {
+		t.Fatalf("pooled: %+v", *s)
+	}
+}
+
+func TestQuantileBounds(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := 1; n < 200; n += 7 {
+		xs := make([]float64, n)
+		for i := range xs {
+			xs[i] = r.ExpFloat64()
+		}
+		slices.Sort(xs)
+		prev := math.Inf(-1)
+		for _, q := range []float64{0, 0.5, 0.9, 0.95, 0.99, 1} {
+			v := quantile(xs, q)
+			// At least a fraction q of the samples lie at or below it.
+			below := 0
+			for _, x := range xs {
+				if x <= v+1e-12 {
+					below++
+				}
+			}
+			if v < xs[0] || v > xs[n-1] || v < prev || float64(below) < q*float64(n-1) {
+				t.Fatalf("n=%d q=%v: %v out of order or range", n, q, v)
+			}
+			prev = v
+		}
+	}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
