@@ -117,4 +117,6 @@ var commands = []func(*Factory) *cobra.Command{
 	newVersionCmd,
 	newCompletionCmd,
 	func(f *Factory) *cobra.Command { return newRenderCmd(f, nil) },
+	func(f *Factory) *cobra.Command { return newServeCmd(f, nil) },
+	func(f *Factory) *cobra.Command { return newLoadCmd(f, nil) },
 }

@@ -1,0 +1,410 @@
+package llmserver
+
+import (
+	"crypto/subtle"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/llmmon/llmmon/stack/llmserver/backend"
+)
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	switch path := r.URL.Path; {
+	case path == "/v1/completions":
+		s.completion(w, r, false)
+	case path == "/v1/chat/completions":
+		s.completion(w, r, true)
+	case path == "/metrics":
+		if !getOrHead(w, r) {
+			return
+		}
+		s.metricsH.ServeHTTP(w, r)
+	case path == "/health":
+		if !getOrHead(w, r) {
+			return
+		}
+		if s.draining.Load() {
+			writeError(w, &backend.Error{Status: http.StatusServiceUnavailable, Type: "server_error",
+				Code: "shutting_down", Message: "the server is shutting down"})
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`)
+	case path == "/v1/models" || strings.HasPrefix(path, "/v1/models/"):
+		if !getOrHead(w, r) || !s.authorized(w, r) {
+			return
+		}
+		s.listModels(w, strings.TrimPrefix(strings.TrimPrefix(path, "/v1/models"), "/"))
+	default:
+		// Counted: a client sending completions to the wrong path should
+		// show up on the error panels.
+		start := time.Now()
+		writeError(w, &backend.Error{Status: http.StatusNotFound, Type: "invalid_request_error",
+			Code: "unknown_url", Message: "Unknown request URL: " + r.Method + " " + path +
+				". llmmon serve offers POST /v1/completions, POST /v1/chat/completions, GET /v1/models, /health and /metrics."})
+		s.metrics.record(endpointNonStreamIdx, statusErrorIdx, start, 0)
+	}
+}
+
+func getOrHead(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	writeError(w, methodNotAllowed(r, "GET"))
+	return false
+}
+
+func methodNotAllowed(r *http.Request, want string) *backend.Error {
+	return &backend.Error{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error",
+		Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + want}
+}
+
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if s.opts.APIKey == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.opts.APIKey)) == 1 {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="llmmon"`)
+	writeError(w, &backend.Error{Status: http.StatusUnauthorized, Type: "invalid_request_error",
+		Code: "invalid_api_key", Message: "Incorrect or missing API key: send the key given to llmmon serve --api-key as \"Authorization: Bearer KEY\"."})
+	return false
+}
+
+func (s *Server) listModels(w http.ResponseWriter, id string) {
+	b := getBuf()
+	defer putBuf(b)
+	model := func(b []byte, name string) []byte {
+		b = append(b, `{"id":`...)
+		b = appendJSONString(b, name)
+		b = append(b, `,"object":"model","created":`...)
+		b = strconv.AppendInt(b, s.created, 10)
+		return append(b, `,"owned_by":"llmmon"}`...)
+	}
+	if id != "" {
+		if !s.models[id] {
+			writeError(w, modelNotFound(id))
+			return
+		}
+		*b = model(*b, id)
+	} else {
+		*b = append(*b, `{"object":"list","data":[`...)
+		for i, m := range s.modelIDs {
+			if i > 0 {
+				*b = append(*b, ',')
+			}
+			*b = model(*b, m)
+		}
+		*b = append(*b, "]}"...)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(*b)
+}
+
+func modelNotFound(name string) *backend.Error {
+	return &backend.Error{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "model_not_found",
+		Param: "model", Message: "The model `" + name + "` does not exist. GET /v1/models lists the served model."}
+}
+
+// record counts one finished request in the seed's metrics.
+func (m *gatewayMetrics) record(ep, status int, start time.Time, size int) {
+	if m == nil {
+		return
+	}
+	m.requests[ep][status].Inc()
+	m.duration[ep].Observe(time.Since(start).Seconds())
+	m.size[ep].Observe(float64(size))
+}
+
+// completion serves /v1/completions and /v1/chat/completions. Every request
+// is counted exactly once in llm_requests_total, rejected ones as errors.
+func (s *Server) completion(w http.ResponseWriter, r *http.Request, chat bool) {
+	start := time.Now()
+	m := s.metrics
+	ep, status, size := endpointNonStreamIdx, statusErrorIdx, 0
+	defer func() { m.record(ep, status, start, size) }()
+
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeError(w, methodNotAllowed(r, "POST"))
+		return
+	}
+	if !s.authorized(w, r) {
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			writeError(w, &backend.Error{Status: http.StatusUnsupportedMediaType, Type: "invalid_request_error",
+				Message: "Content-Type must be application/json, got " + strconv.Quote(ct)})
+			return
+		}
+	}
+	body, err := s.readBody(w, r)
+	size = len(body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	req, derr := decodeRequest(body, chat)
+	if derr != nil {
+		writeError(w, derr)
+		return
+	}
+	if req.Stream {
+		ep = endpointStreamIdx
+	}
+	if m != nil {
+		m.active[ep].Inc()
+		defer m.active[ep].Dec()
+	}
+	if req.Model == "" {
+		req.Model = s.modelIDs[0]
+	} else if !s.models[req.Model] {
+		writeError(w, modelNotFound(req.Model))
+		return
+	}
+	if req.Stream {
+		if s.stream(w, r, req, start) {
+			status = statusSuccessIdx
+		}
+		return
+	}
+	if s.nonStream(w, r, req) {
+		status = statusSuccessIdx
+	}
+}
+
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *backend.Error) {
+	if s.opts.BodyReadTimeout > 0 {
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(s.opts.BodyReadTimeout)) == nil {
+			defer rc.SetReadDeadline(time.Time{})
+		}
+	}
+	max := s.opts.MaxBody
+	if r.ContentLength > max {
+		return nil, tooLarge(max)
+	}
+	n := r.ContentLength
+	if n < 0 || n > 64<<10 {
+		n = 512
+	}
+	buf := make([]byte, 0, n+1)
+	body, err := readAll(http.MaxBytesReader(w, r.Body, max), buf)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return body, tooLarge(max)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return body, &backend.Error{Status: http.StatusRequestTimeout, Type: "invalid_request_error",
+				Code: "request_timeout", Message: "the request body was not received in time"}
+		}
+		return body, &backend.Error{Status: http.StatusBadRequest, Type: "invalid_request_error",
+			Message: "could not read the request body: " + err.Error()}
+	}
+	return body, nil
+}
+
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				return b, nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
+func tooLarge(max int64) *backend.Error {
+	return &backend.Error{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
+		Code: "request_too_large", Message: "the request body is larger than " + strconv.FormatInt(max, 10) +
+			" bytes (llmmon serve --max-body)"}
+}
+
+func (s *Server) nonStream(w http.ResponseWriter, r *http.Request, req *decodedRequest) bool {
+	var text strings.Builder
+	res, err := s.backend.Generate(r.Context(), &req.Request, func(chunks []backend.Chunk) error {
+		for _, c := range chunks {
+			text.WriteString(c.Text)
+		}
+		return nil
+	})
+	if err != nil {
+		if r.Context().Err() == nil {
+			writeError(w, asAPIError(err))
+		}
+		return false
+	}
+	b := getBuf()
+	defer putBuf(b)
+	*b = s.appendResponse(*b, req, text.String(), res)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(*b)))
+	if _, err := w.Write(*b); err != nil {
+		return false
+	}
+	if m := s.metrics; m != nil {
+		ep := endpointNonStreamIdx
+		m.tokens[ep].Add(float64(res.CompletionTokens))
+		m.promptTokens[ep].Add(float64(res.PromptTokens))
+	}
+	return true
+}
+
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *decodedRequest, start time.Time) bool {
+	ctx := r.Context()
+	rc := http.NewResponseController(w)
+	m := s.metrics
+	ep := endpointStreamIdx
+	id := newID(req.Chat)
+	created := time.Now().Unix()
+	started := false
+	var first, last time.Time
+	sent := 0
+	b := getBuf()
+	defer putBuf(b)
+
+	res, err := s.backend.Generate(ctx, &req.Request, func(chunks []backend.Chunk) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		buf := (*b)[:0]
+		if !started {
+			h := w.Header()
+			h.Set("Content-Type", "text/event-stream")
+			h.Set("Cache-Control", "no-cache")
+			h.Set("X-Accel-Buffering", "no")
+			w.WriteHeader(http.StatusOK)
+			if req.Chat {
+				buf = s.appendChunk(buf, req, id, created, "", true, "")
+			}
+		}
+		n := 0
+		for _, c := range chunks {
+			buf = s.appendChunk(buf, req, id, created, c.Text, false, "")
+			n += c.Tokens
+		}
+		*b = buf
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+		if err := rc.Flush(); err != nil {
+			return err
+		}
+		now := time.Now()
+		if !started {
+			started, first = true, now
+			if m != nil {
+				m.ttft.Observe(now.Sub(start).Seconds())
+			}
+		}
+		last = now
+		sent += n
+		if m != nil {
+			m.tokens[ep].Add(float64(n))
+		}
+		return nil
+	})
+	if sent > 0 && m != nil {
+		m.promptTokens[ep].Add(float64(res.PromptTokens))
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return false // the client is gone
+		}
+		apiErr := asAPIError(err)
+		if !started {
+			writeError(w, apiErr)
+			return false
+		}
+		buf := append((*b)[:0], "data: "...)
+		buf = appendErrorJSON(buf, apiErr)
+		buf = append(buf, "\n\ndata: [DONE]\n\n"...)
+		w.Write(buf)
+		rc.Flush()
+		return false
+	}
+	if !started { // nothing generated: still a well-formed stream
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+	}
+	buf := s.appendChunk((*b)[:0], req, id, created, "", false, res.FinishReason)
+	if req.IncludeUsage {
+		buf = s.appendUsageChunk(buf, req, id, created, res)
+	}
+	buf = append(buf, "data: [DONE]\n\n"...)
+	*b = buf
+	if _, err := w.Write(buf); err != nil {
+		return false
+	}
+	if err := rc.Flush(); err != nil {
+		return false
+	}
+	if m != nil && sent > 1 {
+		m.tpot.Observe(last.Sub(first).Seconds() / float64(sent-1))
+	}
+	return true
+}
+
+func asAPIError(err error) *backend.Error {
+	var e *backend.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &backend.Error{Status: http.StatusInternalServerError, Type: "server_error", Message: err.Error()}
+}
+
+func writeError(w http.ResponseWriter, e *backend.Error) {
+	b := getBuf()
+	defer putBuf(b)
+	*b = appendErrorJSON(*b, e)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(*b)))
+	w.WriteHeader(e.Status)
+	w.Write(*b)
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+func getBuf() *[]byte { b := bufPool.Get().(*[]byte); *b = (*b)[:0]; return b }
+func putBuf(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		bufPool.Put(b)
+	}
+}
+
+func newID(chat bool) string {
+	const hex = "0123456789abcdef"
+	prefix := "cmpl-"
+	if chat {
+		prefix = "chatcmpl-"
+	}
+	b := make([]byte, len(prefix)+24)
+	copy(b, prefix)
+	for i := len(prefix); i < len(b); i += 16 {
+		v := rand.Uint64()
+		for j := 0; j < 16 && i+j < len(b); j++ {
+			b[i+j] = hex[v&15]
+			v >>= 4
+		}
+	}
+	return string(b)
+}

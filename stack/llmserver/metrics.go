@@ -1,0 +1,90 @@
+package llmserver
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/llmmon/llmmon/stack/llmserver/sim"
+)
+
+// Metric names the gateway exports. The first five are the seed's.
+const (
+	MetricRequests       = "llm_requests_total"
+	MetricDuration       = "llm_request_duration_seconds"
+	MetricTokens         = "llm_tokens_generated_total"
+	MetricRequestSize    = "llm_request_size_bytes"
+	MetricActive         = "llm_active_requests"
+	MetricTTFT           = "llm_time_to_first_token_seconds"
+	MetricTPOT           = "llm_time_per_output_token_seconds"
+	MetricPromptTokens   = "llm_prompt_tokens_total"
+	EndpointStream       = "stream"
+	EndpointNonStream    = "nonstream"
+	StatusSuccess        = "success"
+	StatusError          = "error"
+	endpointNonStreamIdx = 0
+	endpointStreamIdx    = 1
+	statusSuccessIdx     = 0
+	statusErrorIdx       = 1
+)
+
+var (
+	endpoints = [2]string{EndpointNonStream, EndpointStream}
+	statuses  = [2]string{StatusSuccess, StatusError}
+
+	// The seed's Python prometheus_client default buckets, extended for
+	// long generations.
+	durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
+		1, 2.5, 5, 7.5, 10, 20, 30, 60, 120, 300}
+	// The seed's byte buckets.
+	sizeBuckets = []float64{64, 256, 1024, 4096, 16384, 65536, 262144, 1048576}
+)
+
+// gatewayMetrics are the llm_* series; every label combination exists from
+// the start, so dashboards show 0 rather than "no data" before traffic.
+// A nil *gatewayMetrics records nothing (the benchmark's baseline).
+type gatewayMetrics struct {
+	requests     [2][2]prometheus.Counter // [endpoint][status]
+	duration     [2]prometheus.Observer
+	tokens       [2]prometheus.Counter
+	size         [2]prometheus.Observer
+	active       [2]prometheus.Gauge
+	promptTokens [2]prometheus.Counter
+	ttft, tpot   prometheus.Observer // streams only: only they show token timing
+}
+
+func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
+	ep := []string{"endpoint"}
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRequests,
+		Help: "LLM completion requests by endpoint (stream, nonstream) and status (success, error)."},
+		[]string{"endpoint", "status"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricDuration,
+		Help: "End-to-end request time in seconds.", Buckets: durationBuckets}, ep)
+	tokens := prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricTokens,
+		Help: "Completion tokens sent to clients."}, ep)
+	size := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricRequestSize,
+		Help: "Request body size in bytes.", Buckets: sizeBuckets}, ep)
+	active := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricActive,
+		Help: "Requests in flight."}, ep)
+	prompt := prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricPromptTokens,
+		Help: "Prompt tokens of requests the backend processed."}, ep)
+	ttft := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricTTFT,
+		Help: "Time from request arrival to the first streamed token, in seconds.", Buckets: sim.TTFTBuckets()}, ep)
+	tpot := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricTPOT,
+		Help: "Mean time between streamed tokens after the first, per request, in seconds.", Buckets: sim.ITLBuckets()}, ep)
+	reg.MustRegister(requests, duration, tokens, size, active, prompt, ttft, tpot)
+
+	m := &gatewayMetrics{
+		ttft: ttft.WithLabelValues(EndpointStream),
+		tpot: tpot.WithLabelValues(EndpointStream),
+	}
+	for i, e := range endpoints {
+		for j, s := range statuses {
+			m.requests[i][j] = requests.WithLabelValues(e, s)
+		}
+		m.duration[i] = duration.WithLabelValues(e)
+		m.tokens[i] = tokens.WithLabelValues(e)
+		m.size[i] = size.WithLabelValues(e)
+		m.active[i] = active.WithLabelValues(e)
+		m.promptTokens[i] = prompt.WithLabelValues(e)
+	}
+	return m
+}

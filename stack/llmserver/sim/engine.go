@@ -1,0 +1,615 @@
+// Package sim is llmmon serve's embedded engine: a simulation, on the CPU,
+// of a vLLM-like continuous-batching engine. It does not run a model. It
+// schedules requests into a bounded batch, holds their KV cache in blocks,
+// paces prefill and decode steps with configurable timings, produces real
+// BPE tokens (fluent text from an embedded corpus, or an echo of the
+// prompt), and exports vLLM v1's vllm:* metrics from that model, so the
+// monitoring stack has realistic traffic to watch on a machine without a
+// GPU.
+package sim
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/llmmon/llmmon/stack/llmserver/backend"
+)
+
+//go:embed corpus.txt
+var corpusText string
+
+// Text modes.
+const (
+	ModeRandom = "random" // fluent text from the embedded corpus
+	ModeEcho   = "echo"   // the prompt (or last user message) back
+)
+
+// Config is the engine's shape and pacing. Durations of 0 mean no delay.
+type Config struct {
+	Model           string
+	MaxNumSeqs      int           // running slots (vLLM --max-num-seqs)
+	MaxQueue        int           // waiting requests before 429
+	PrefillOverhead time.Duration // fixed cost of a step that prefills
+	PrefillPerToken time.Duration // per prompt token prefilled
+	ITL             time.Duration // decode step time for a batch of one
+	BatchSlowdown   float64       // each extra running sequence adds this fraction of ITL
+	TTFT            time.Duration // if > 0, a prefill takes exactly this long
+	Jitter          float64       // ± fraction applied to each step time
+	Seed            int64         // seeds jitter, text choice and faults
+	BlockSize       int           // tokens per KV block
+	KVBlocks        int           // KV blocks in total
+	MaxModelLen     int           // prompt + completion tokens allowed
+	Mode            string        // ModeRandom or ModeEcho
+	FailRate        float64       // fraction of requests failed on purpose
+	// Registerer receives the vllm:* metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+}
+
+// DefaultConfig is a small GPU's worth of engine: visible queueing and KV
+// usage under a few dozen concurrent streams.
+func DefaultConfig() Config {
+	return Config{
+		Model:           "llmmon-sim",
+		MaxNumSeqs:      64,
+		MaxQueue:        1024,
+		PrefillOverhead: 20 * time.Millisecond,
+		PrefillPerToken: 100 * time.Microsecond,
+		ITL:             20 * time.Millisecond,
+		BatchSlowdown:   0.02,
+		Jitter:          0.1,
+		BlockSize:       16,
+		KVBlocks:        2048,
+		MaxModelLen:     4096,
+		Mode:            ModeRandom,
+	}
+}
+
+// Validate reports the first bad setting, naming its flag.
+func (c Config) Validate() error {
+	switch {
+	case c.Model == "":
+		return errors.New("--model must not be empty")
+	case c.MaxNumSeqs < 1:
+		return fmt.Errorf("--max-num-seqs must be at least 1, got %d", c.MaxNumSeqs)
+	case c.MaxQueue < 0:
+		return fmt.Errorf("--max-queue must not be negative, got %d", c.MaxQueue)
+	case c.PrefillOverhead < 0 || c.PrefillPerToken < 0 || c.ITL < 0 || c.TTFT < 0:
+		return errors.New("--prefill-overhead, --prefill-per-token, --itl and --ttft must not be negative")
+	case c.BatchSlowdown < 0:
+		return fmt.Errorf("--batch-slowdown must not be negative, got %g", c.BatchSlowdown)
+	case c.Jitter < 0 || c.Jitter >= 1:
+		return fmt.Errorf("--jitter must be in [0, 1), got %g", c.Jitter)
+	case c.BlockSize < 1:
+		return fmt.Errorf("--block-size must be at least 1, got %d", c.BlockSize)
+	case c.MaxModelLen < 2:
+		return fmt.Errorf("--max-model-len must be at least 2, got %d", c.MaxModelLen)
+	case c.KVBlocks < 1 || c.KVBlocks*c.BlockSize < c.MaxModelLen:
+		return fmt.Errorf("--kv-blocks %d × --block-size %d holds %d tokens, fewer than --max-model-len %d; raise --kv-blocks",
+			c.KVBlocks, c.BlockSize, c.KVBlocks*c.BlockSize, c.MaxModelLen)
+	case c.Mode != ModeRandom && c.Mode != ModeEcho:
+		return fmt.Errorf("--mode must be %q or %q, got %q", ModeRandom, ModeEcho, c.Mode)
+	case c.FailRate < 0 || c.FailRate > 1:
+		return fmt.Errorf("--fail-rate must be in [0, 1], got %g", c.FailRate)
+	}
+	return nil
+}
+
+// Engine is the simulated engine; it implements backend.Backend.
+type Engine struct {
+	cfg    Config
+	tok    *Tokenizer
+	corpus []string
+	// sentences are the corpus offsets where a sentence starts.
+	sentences []int
+	m         *engineMetrics
+
+	wake chan struct{} // cap 1: new work or an abort
+	stop chan struct{} // closed by Close
+	done chan struct{} // closed when the loop exits
+
+	mu         sync.Mutex
+	rng        *rand.Rand
+	waiting    []*seq // FCFS; preempted sequences go back to the front
+	running    []*seq
+	freeBlocks int
+	closed     bool
+}
+
+var _ backend.Backend = (*Engine)(nil)
+
+// New starts an engine; Close stops it.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tok, err := NewTokenizer()
+	if err != nil {
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	reg := cfg.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	seed := uint64(cfg.Seed)
+	e := &Engine{
+		cfg:        cfg,
+		tok:        tok,
+		corpus:     tok.codecTokens(corpusText),
+		m:          newEngineMetrics(reg, cfg.Model, cfg.MaxModelLen),
+		wake:       make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+		rng:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		freeBlocks: cfg.KVBlocks,
+	}
+	e.sentences = []int{0}
+	for i, t := range e.corpus[:len(e.corpus)-1] {
+		if endsSentence(t) {
+			e.sentences = append(e.sentences, i+1)
+		}
+	}
+	go e.loop()
+	return e, nil
+}
+
+// Models lists the one served model.
+func (e *Engine) Models() []string { return []string{e.cfg.Model} }
+
+// Tokenizer is the engine's tokenizer.
+func (e *Engine) Tokenizer() *Tokenizer { return e.tok }
+
+// Stats is a snapshot of the scheduler, for tests and logs.
+type Stats struct {
+	Running, Waiting int
+	UsedBlocks       int
+	KVUsage          float64
+}
+
+// Stats returns the scheduler's current state.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	used := e.cfg.KVBlocks - e.freeBlocks
+	return Stats{Running: len(e.running), Waiting: len(e.waiting), UsedBlocks: used,
+		KVUsage: float64(used) / float64(e.cfg.KVBlocks)}
+}
+
+// Close fails what is queued or running and stops the scheduler.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		<-e.done
+		return nil
+	}
+	e.closed = true
+	errClosed := &backend.Error{Status: http.StatusServiceUnavailable, Type: "server_error",
+		Code: "shutting_down", Message: "the server is shutting down"}
+	for _, s := range e.waiting {
+		s.fail(errClosed)
+	}
+	for _, s := range e.running {
+		e.freeBlocks += s.blocks
+		s.blocks = 0
+		s.fail(errClosed)
+	}
+	e.waiting, e.running = nil, nil
+	e.setGauges()
+	close(e.stop)
+	e.mu.Unlock()
+	<-e.done
+	return nil
+}
+
+// seq is one request inside the engine.
+type seq struct {
+	stream       bool
+	promptTokens int
+	maxTokens    int  // hard limit on generated tokens
+	explicitMax  bool // the client set max_tokens
+	minLen       int  // without max_tokens: stop at a sentence end after this many
+	source       []string
+	pos          int
+	echo         bool // source is the prompt: stop when it runs out
+	stop         []string
+	text         []byte // generated text, kept only when stop strings are set
+
+	// Owned by the engine loop, under Engine.mu.
+	generated   int
+	blocks      int
+	prefilled   bool
+	arrival     time.Time
+	scheduled   time.Time
+	firstToken  time.Time
+	lastToken   time.Time
+	countedFill bool
+
+	aborted atomic.Bool
+
+	mu       sync.Mutex
+	out      []backend.Chunk
+	finished bool
+	finish   string
+	err      error
+	notify   chan struct{}
+}
+
+func (s *seq) signal() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (s *seq) deliver(c backend.Chunk, finish string) {
+	s.mu.Lock()
+	s.out = append(s.out, c)
+	if finish != "" {
+		s.finished, s.finish = true, finish
+	}
+	s.mu.Unlock()
+	if s.stream || finish != "" {
+		s.signal()
+	}
+}
+
+func (s *seq) fail(err error) {
+	s.mu.Lock()
+	s.finished, s.err = true, err
+	s.mu.Unlock()
+	s.signal()
+}
+
+// next produces the sequence's next token and, if it is the last, why.
+func (s *seq) next() (backend.Chunk, string) {
+	tok := s.source[s.pos%len(s.source)]
+	s.pos++
+	chunk := backend.Chunk{Text: tok, Tokens: 1}
+	n := s.generated + 1
+	if len(s.stop) > 0 {
+		before := len(s.text)
+		s.text = append(s.text, tok...)
+		for _, st := range s.stop {
+			from := max(0, before-len(st)+1)
+			if i := strings.Index(string(s.text[from:]), st); i >= 0 {
+				cut := from + i - before // may be negative: the stop began in earlier text
+				chunk.Text = tok[:max(0, cut)]
+				return chunk, "stop"
+			}
+		}
+	}
+	switch {
+	case s.echo && s.pos >= len(s.source): // the prompt is exhausted
+		return chunk, "stop"
+	case n >= s.maxTokens:
+		return chunk, "length"
+	case s.minLen > 0 && n >= s.minLen && endsSentence(tok):
+		return chunk, "stop"
+	}
+	return chunk, ""
+}
+
+func endsSentence(tok string) bool {
+	t := strings.TrimRight(tok, " \n")
+	return strings.HasSuffix(t, ".") || strings.HasSuffix(t, "!") || strings.HasSuffix(t, "?")
+}
+
+// Generate queues req, waits for the scheduler, and hands tokens to emit.
+func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backend.Emit) (backend.Result, error) {
+	var res backend.Result
+	if err := e.injectFault(); err != nil {
+		return res, err
+	}
+	var prompt, echo []string
+	if req.Chat {
+		// OpenAI's documented approximation of the chat template: each
+		// message costs 3 tokens plus its role and content, and the reply
+		// is primed with 3 more.
+		res.PromptTokens = 3
+		for _, m := range req.Messages {
+			res.PromptTokens += 3 + e.tok.Count(m.Role) + e.tok.Count(m.Content)
+			if m.Role == "user" {
+				echo = e.tok.Tokens(m.Content)
+			}
+		}
+	} else {
+		prompt = e.tok.Tokens(req.Prompt)
+		res.PromptTokens = max(1, len(prompt))
+		echo = prompt
+	}
+	limit := e.cfg.MaxModelLen
+	if res.PromptTokens+req.MaxTokens > limit || res.PromptTokens >= limit {
+		return res, &backend.Error{Status: http.StatusBadRequest, Type: "invalid_request_error",
+			Code: "context_length_exceeded", Param: "max_tokens",
+			Message: fmt.Sprintf("This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the prompt, %d for the completion). Please reduce the length of the prompt or max_tokens.",
+				limit, res.PromptTokens+req.MaxTokens, res.PromptTokens, req.MaxTokens)}
+	}
+	s := &seq{
+		stream:       req.Stream,
+		promptTokens: res.PromptTokens,
+		maxTokens:    req.MaxTokens,
+		explicitMax:  req.MaxTokens > 0,
+		stop:         req.Stop,
+		notify:       make(chan struct{}, 1),
+		arrival:      time.Now(),
+	}
+	if !s.explicitMax {
+		s.maxTokens = limit - res.PromptTokens
+	}
+
+	e.mu.Lock()
+	rng := e.rng
+	if req.Seed != nil {
+		sd := uint64(*req.Seed)
+		rng = rand.New(rand.NewPCG(sd, sd^0x9e3779b97f4a7c15))
+	}
+	if e.cfg.Mode == ModeEcho && len(echo) > 0 {
+		s.source, s.echo = echo, true
+	} else {
+		s.source = e.corpus
+		s.pos = e.sentences[rng.IntN(len(e.sentences))]
+		if !s.explicitMax {
+			s.minLen = 8 + rng.IntN(56)
+		}
+	}
+	switch {
+	case e.closed:
+		e.mu.Unlock()
+		return res, &backend.Error{Status: http.StatusServiceUnavailable, Type: "server_error",
+			Code: "shutting_down", Message: "the server is shutting down"}
+	case len(e.waiting) >= e.cfg.MaxQueue:
+		e.mu.Unlock()
+		return res, &backend.Error{Status: http.StatusTooManyRequests, Type: "rate_limit_error",
+			Code: "queue_full", Message: fmt.Sprintf(
+				"the engine's waiting queue is full (%d requests, --max-queue); retry later", e.cfg.MaxQueue)}
+	}
+	e.waiting = append(e.waiting, s)
+	e.m.waiting.Set(float64(len(e.waiting)))
+	e.mu.Unlock()
+	e.kick()
+
+	var buf []backend.Chunk
+	for {
+		select {
+		case <-s.notify:
+		case <-ctx.Done():
+			s.aborted.Store(true)
+			e.kick()
+			return res, ctx.Err()
+		}
+		s.mu.Lock()
+		chunks := s.out
+		s.out = buf[:0]
+		finished, finish, err := s.finished, s.finish, s.err
+		s.mu.Unlock()
+		if len(chunks) > 0 {
+			if eerr := emit(chunks); eerr != nil {
+				s.aborted.Store(true)
+				e.kick()
+				return res, eerr
+			}
+			for _, c := range chunks {
+				res.CompletionTokens += c.Tokens
+			}
+			clear(chunks)
+			buf = chunks
+		}
+		if finished {
+			res.FinishReason = finish
+			return res, err
+		}
+	}
+}
+
+func (e *Engine) kick() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Faults injected by --fail-rate, chosen evenly.
+var faults = []backend.Error{
+	{Status: http.StatusInternalServerError, Type: "server_error", Code: "internal_error",
+		Message: "simulated engine failure (--fail-rate)"},
+	{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "engine_overloaded",
+		Message: "simulated engine overload (--fail-rate); retry later"},
+	{Status: http.StatusTooManyRequests, Type: "rate_limit_error", Code: "rate_limit_exceeded",
+		Message: "simulated rate limit (--fail-rate); retry later"},
+}
+
+func (e *Engine) injectFault() error {
+	if e.cfg.FailRate <= 0 {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.rng.Float64() >= e.cfg.FailRate {
+		return nil
+	}
+	f := faults[e.rng.IntN(len(faults))]
+	return &f
+}
+
+func (e *Engine) blocksFor(tokens int) int {
+	return (tokens + e.cfg.BlockSize - 1) / e.cfg.BlockSize
+}
+
+func (e *Engine) jitter(d time.Duration) time.Duration {
+	if d <= 0 || e.cfg.Jitter == 0 {
+		return d
+	}
+	return time.Duration(float64(d) * (1 + e.cfg.Jitter*(2*e.rng.Float64()-1)))
+}
+
+func (e *Engine) setGauges() {
+	e.m.running.Set(float64(len(e.running)))
+	e.m.waiting.Set(float64(len(e.waiting)))
+	e.m.kvUsage.Set(float64(e.cfg.KVBlocks-e.freeBlocks) / float64(e.cfg.KVBlocks))
+}
+
+// loop is the scheduler: admit what fits, run one step (prefill of the
+// newly admitted plus one decode token for every running sequence), repeat.
+func (e *Engine) loop() {
+	defer close(e.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		e.mu.Lock()
+		e.dropAbortedWaiting()
+		now := time.Now()
+		prefillTokens := 0
+		for len(e.waiting) > 0 && len(e.running) < e.cfg.MaxNumSeqs {
+			s := e.waiting[0]
+			need := e.blocksFor(s.promptTokens + s.generated + 1)
+			if need > e.freeBlocks {
+				break // head of line waits for KV blocks, as in vLLM's FCFS policy
+			}
+			e.freeBlocks -= need
+			s.blocks = need
+			e.waiting[0] = nil
+			e.waiting = e.waiting[1:]
+			if s.scheduled.IsZero() {
+				s.scheduled = now
+			}
+			s.prefilled = false
+			prefillTokens += s.promptTokens + s.generated
+			e.running = append(e.running, s)
+		}
+		e.setGauges()
+		if len(e.running) == 0 {
+			closed := e.closed
+			e.mu.Unlock()
+			if closed {
+				return
+			}
+			select {
+			case <-e.wake:
+			case <-e.stop:
+			}
+			continue
+		}
+		var d time.Duration
+		if prefillTokens > 0 {
+			if e.cfg.TTFT > 0 {
+				d = e.jitter(e.cfg.TTFT)
+			} else {
+				d = e.jitter(e.cfg.PrefillOverhead + time.Duration(prefillTokens)*e.cfg.PrefillPerToken)
+			}
+		}
+		d += e.jitter(time.Duration(float64(e.cfg.ITL) * (1 + e.cfg.BatchSlowdown*float64(len(e.running)-1))))
+		e.mu.Unlock()
+
+		if d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-e.stop:
+				timer.Stop()
+			}
+		}
+		e.mu.Lock()
+		if !e.closed {
+			e.step(time.Now())
+		}
+		e.mu.Unlock()
+	}
+}
+
+func (e *Engine) dropAbortedWaiting() {
+	kept := e.waiting[:0]
+	for _, s := range e.waiting {
+		if s.aborted.Load() {
+			e.m.success["abort"].Inc()
+			continue
+		}
+		kept = append(kept, s)
+	}
+	clear(e.waiting[len(kept):])
+	e.waiting = kept
+}
+
+// step produces one token for every running sequence; e.mu is held.
+func (e *Engine) step(now time.Time) {
+	kept := e.running[:0]
+	var preempted []*seq
+	for _, s := range e.running {
+		if s.aborted.Load() {
+			e.release(s)
+			e.m.success["abort"].Inc()
+			continue
+		}
+		if need := e.blocksFor(s.promptTokens+s.generated+1) - s.blocks; need > 0 {
+			if need > e.freeBlocks {
+				// Out of KV blocks: preempt by recompute, as vLLM does.
+				e.release(s)
+				e.m.preemptions.Inc()
+				preempted = append(preempted, s)
+				continue
+			}
+			e.freeBlocks -= need
+			s.blocks += need
+		}
+		if !s.countedFill {
+			s.countedFill = true
+			e.m.promptTokens.Add(float64(s.promptTokens))
+		}
+		s.prefilled = true
+		chunk, finish := s.next()
+		s.generated++
+		e.m.generationTokens.Inc()
+		if s.firstToken.IsZero() {
+			s.firstToken = now
+			e.m.ttft.Observe(now.Sub(s.arrival).Seconds())
+		} else {
+			gap := now.Sub(s.lastToken).Seconds()
+			e.m.itl.Observe(gap)
+			e.m.tpot.Observe(gap)
+		}
+		s.lastToken = now
+		if finish != "" {
+			e.release(s)
+			e.finished(s, finish, now)
+		}
+		s.deliver(chunk, finish)
+		if finish == "" {
+			kept = append(kept, s)
+		}
+	}
+	clear(e.running[len(kept):])
+	e.running = kept
+	if len(preempted) > 0 {
+		e.waiting = append(preempted, e.waiting...)
+	}
+	e.setGauges()
+}
+
+func (e *Engine) release(s *seq) {
+	e.freeBlocks += s.blocks
+	s.blocks = 0
+}
+
+func (e *Engine) finished(s *seq, reason string, now time.Time) {
+	m := e.m
+	m.success[reason].Inc()
+	m.e2e.Observe(now.Sub(s.arrival).Seconds())
+	m.queue.Observe(s.scheduled.Sub(s.arrival).Seconds())
+	m.inference.Observe(now.Sub(s.scheduled).Seconds())
+	m.prefill.Observe(s.firstToken.Sub(s.scheduled).Seconds())
+	m.decode.Observe(now.Sub(s.firstToken).Seconds())
+	m.reqPromptTokens.Observe(float64(s.promptTokens))
+	m.reqGenTokens.Observe(float64(s.generated))
+	if s.explicitMax {
+		m.reqMaxTokens.Observe(float64(s.maxTokens))
+	}
+}
