@@ -3,9 +3,13 @@ package load
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -407,5 +411,86 @@ func TestPromptLengthRange(t *testing.T) {
 	}
 	if len(seen) < 3 {
 		t.Errorf("prompt lengths not spread over the range: %v", seen)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/report.schema")
+
+// The JSON report is a contract for scripts: every field, its type and
+// nothing else, checked against testdata/report.schema.
+func TestReportJSONSchema(t *testing.T) {
+	f := &fakeServer{failEvery: 5, tokens: 3}
+	o := quickOptions(f.start(t))
+	o.Requests = 10
+	r, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	schemaOf("", v, &lines)
+	slices.Sort(lines)
+	lines = slices.Compact(lines)
+	got := strings.Join(lines, "\n") + "\n"
+	golden := filepath.Join("testdata", "report.schema")
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestReportJSONSchema -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("JSON report schema changed; if intended, run with -update and note it in README\ngot:\n%s\nwant:\n%s", got, want)
+	}
+	// Values agree with each other.
+	q := r.Requests
+	if q.Sent != q.Succeeded+q.Failed+q.Cancelled || q.Failed != 2 || r.Errors[0].Count != 2 || r.E2E.Count != q.Succeeded {
+		t.Errorf("inconsistent report: %+v %+v", q, r.Errors)
+	}
+	if !(r.TTFT.P50 <= r.TTFT.P90 && r.TTFT.P90 <= r.TTFT.P95 && r.TTFT.P95 <= r.TTFT.P99 && r.TTFT.P99 <= r.TTFT.Max) {
+		t.Errorf("percentiles out of order: %+v", r.TTFT)
+	}
+}
+
+// schemaOf lists "path type" for every value in v.
+func schemaOf(path string, v any, out *[]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		if path == "" {
+			*out = append(*out, "$ object")
+		} else {
+			*out = append(*out, path+" object")
+		}
+		for k, e := range x {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			schemaOf(p, e, out)
+		}
+	case []any:
+		*out = append(*out, path+" array")
+		for _, e := range x {
+			schemaOf(path+"[]", e, out)
+		}
+	case string:
+		*out = append(*out, path+" string")
+	case float64:
+		*out = append(*out, path+" number")
+	case bool:
+		*out = append(*out, path+" bool")
+	case nil:
+		*out = append(*out, path+" null")
 	}
 }

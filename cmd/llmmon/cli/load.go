@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/llmmon/llmmon/stack/load"
+)
+
+type loadOptions struct {
+	IO            IOStreams
+	Load          load.Options
+	Output        string
+	MaxErrorRatio float64
+}
+
+func newLoadCmd(f *Factory, runF func(context.Context, *loadOptions) error) *cobra.Command {
+	opts := &loadOptions{IO: f.IO, Load: load.DefaultOptions(), MaxErrorRatio: 0.05}
+	var promptTokens string
+	var progressEvery time.Duration
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "Drive traffic at an OpenAI-compatible server and report TTFT, ITL and latency percentiles",
+		Long: `load sends chat or completion requests to any OpenAI-compatible server
+(llmmon serve, vLLM, llama.cpp, TGI, SGLang, Ollama's /v1) and reports what
+users feel: time to first token (TTFT), inter-token latency (ITL) and
+end-to-end latency at p50/p90/p95/p99, requests/s and output tokens/s, and
+errors by status. It is also how metrics appear on a new dashboard: they
+only exist after requests.
+
+Two ways to load a server:
+  --rate R          open loop: Poisson arrivals at R requests/s, sent on time
+                    however slowly the server answers (the honest way to find
+                    a server's limits); more than --max-in-flight at once are
+                    dropped and counted
+  --concurrency C   closed loop: C requests always in flight (default 4)
+
+It stops after --requests N (default 100) or --duration D, whichever comes
+first; Ctrl-C stops early and still reports. Percentiles are exact: every
+sample is kept and sorted, and ITL is over every gap between tokens of every
+request. TTFT and ITL need a streamed answer (the default).
+
+The exit status is non-zero when more than --max-error-ratio of the
+requests failed.`,
+		Example: `  llmmon load                                   # 100 chat requests, 4 at a time, to :8000
+  llmmon load --rate 5 --duration 1m            # Poisson arrivals, 5 req/s
+  llmmon load --url http://gpu1:8000/v1 --model meta-llama/Llama-3.1-8B-Instruct \
+      --concurrency 32 --prompt-tokens 256-1024 --max-tokens 256 --duration 2m
+  llmmon load --endpoint completions --stream=false -o json > run.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fl := cmd.Flags()
+			if fl.Changed("rate") && fl.Changed("concurrency") {
+				return fmt.Errorf("--rate (open loop) and --concurrency (closed loop) exclude each other; pass one")
+			}
+			if fl.Changed("rate") && opts.Load.Rate <= 0 {
+				return fmt.Errorf("invalid --rate %g: want requests per second above 0", opts.Load.Rate)
+			}
+			if fl.Changed("duration") && !fl.Changed("requests") {
+				opts.Load.Requests = 0 // the duration alone stops the run
+			}
+			if fl.Changed("requests") && opts.Load.Requests < 1 {
+				return fmt.Errorf("invalid --requests %d: want at least 1", opts.Load.Requests)
+			}
+			if fl.Changed("duration") && opts.Load.Duration <= 0 {
+				return fmt.Errorf("invalid --duration %s: want a positive duration like 30s", opts.Load.Duration)
+			}
+			r, err := load.ParseRange(promptTokens)
+			if err != nil {
+				return fmt.Errorf("--prompt-tokens: %w", err)
+			}
+			opts.Load.PromptTokens = r
+			if opts.MaxErrorRatio < 0 || opts.MaxErrorRatio > 1 {
+				return fmt.Errorf("invalid --max-error-ratio %g: want a fraction from 0 to 1, like 0.05", opts.MaxErrorRatio)
+			}
+			if progressEvery <= 0 {
+				progressEvery = 5 * time.Second
+				if opts.IO.IsTerminal {
+					progressEvery = 500 * time.Millisecond
+				}
+			}
+			opts.Load.ProgressEvery = progressEvery
+			if err := opts.Load.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runLoad(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	lo := &opts.Load
+	fl.StringVar(&lo.URL, "url", lo.URL, "the server's OpenAI API base URL")
+	fl.StringVar(&lo.Model, "model", "", "model to request (default: the first one /models lists)")
+	fl.StringVar(&lo.APIKey, "api-key", os.Getenv("OPENAI_API_KEY"), "Bearer token for the server (default $OPENAI_API_KEY)")
+	fl.StringVar(&lo.Endpoint, "endpoint", lo.Endpoint, "chat (/chat/completions) or completions (/completions)")
+	fl.BoolVar(&lo.Stream, "stream", lo.Stream, "ask for streamed answers (needed for TTFT and ITL)")
+	fl.IntVar(&lo.MaxTokens, "max-tokens", lo.MaxTokens, "max_tokens of each request")
+	fl.StringVar(&promptTokens, "prompt-tokens", lo.PromptTokens.String(), "prompt length in tokens: a count like 128, or a range like 64-256 drawn uniformly")
+	fl.Float64Var(&lo.Rate, "rate", 0, "open loop: Poisson arrivals at this many requests/s")
+	fl.IntVarP(&lo.Concurrency, "concurrency", "c", lo.Concurrency, "closed loop: requests kept in flight")
+	fl.IntVar(&lo.MaxInFlight, "max-in-flight", lo.MaxInFlight, "open loop: arrivals beyond this many in flight are dropped and counted")
+	fl.IntVarP(&lo.Requests, "requests", "n", lo.Requests, "stop after this many requests")
+	fl.DurationVarP(&lo.Duration, "duration", "d", 0, "stop sending after this long, like 30s or 5m")
+	fl.DurationVar(&lo.Timeout, "timeout", lo.Timeout, "give up on one request after this long")
+	fl.Float64Var(&opts.MaxErrorRatio, "max-error-ratio", opts.MaxErrorRatio, "exit non-zero when more than this fraction of requests fail")
+	fl.Uint64Var(&lo.Seed, "seed", 0, "seed the open loop's arrival times, for repeatable runs (0: random)")
+	fl.DurationVar(&progressEvery, "progress-every", 0, "progress line interval (default 500ms on a terminal, else 5s)")
+	fl.MarkHidden("progress-every")
+	addOutputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+func runLoad(ctx context.Context, opts *loadOptions) error {
+	errOut := opts.IO.ErrOut
+	live := opts.IO.IsTerminal
+	opts.Load.Progress = func(p load.Progress) {
+		if live {
+			fmt.Fprintf(errOut, "\r\033[K%s", p)
+		} else {
+			fmt.Fprintln(errOut, p)
+		}
+	}
+	rep, err := load.Run(ctx, opts.Load)
+	if live {
+		fmt.Fprint(errOut, "\r\033[K")
+	}
+	if err != nil {
+		return err
+	}
+	if opts.Output == "json" {
+		err = writeJSON(opts.IO.Out, rep)
+	} else {
+		err = rep.WriteText(opts.IO.Out)
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Requests.Dropped > 0 {
+		fmt.Fprintf(errOut, "warning: %d arrivals were dropped with --max-in-flight %d requests in flight; the server cannot keep up with --rate %g\n",
+			rep.Requests.Dropped, opts.Load.MaxInFlight, opts.Load.Rate)
+	}
+	if rep.ErrorRatio > opts.MaxErrorRatio {
+		fmt.Fprintf(errOut, "FAILED: %.1f%% of requests failed (%d of %d), above --max-error-ratio %.1f%%\n",
+			100*rep.ErrorRatio, rep.Requests.Failed, rep.Requests.Succeeded+rep.Requests.Failed, 100*opts.MaxErrorRatio)
+		return ExitCodeError{Code: ExitError}
+	}
+	return nil
+}
