@@ -41,8 +41,6 @@ type adminFile struct {
 	Salt    string    `json:"salt"`
 	Hash    string    `json:"hash"`
 	Created time.Time `json:"created"`
-
-	modTime time.Time
 }
 
 type serviceAccount struct {
@@ -115,10 +113,6 @@ func loadOrInit(cfg Config) (*state, adminFile, error) {
 
 func readAdmin(dir string) (adminFile, error) {
 	p := filepath.Join(dir, AdminFile)
-	fi, err := os.Stat(p)
-	if err != nil {
-		return adminFile{}, err
-	}
 	data, err := os.ReadFile(p)
 	if err != nil {
 		return adminFile{}, err
@@ -127,7 +121,6 @@ func readAdmin(dir string) (adminFile, error) {
 	if err := json.Unmarshal(data, &a); err != nil {
 		return adminFile{}, fmt.Errorf("corrupt %s: %w", p, err)
 	}
-	a.modTime = fi.ModTime()
 	return a, nil
 }
 
@@ -136,13 +129,7 @@ func writeAdmin(dir string, a *adminFile) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, AdminFile), b, 0o600); err != nil {
-		return err
-	}
-	if fi, err := os.Stat(filepath.Join(dir, AdminFile)); err == nil {
-		a.modTime = fi.ModTime()
-	}
-	return nil
+	return writeFileAtomic(filepath.Join(dir, AdminFile), b, 0o600)
 }
 
 // ResetAdminPassword rewrites the stored admin password in dataDir, like
@@ -178,10 +165,10 @@ func (s *Server) currentAdmin() adminFile {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cfg.DataDir != "" {
-		if fi, err := os.Stat(filepath.Join(s.cfg.DataDir, AdminFile)); err == nil && !fi.ModTime().Equal(s.admin.modTime) {
-			if a, err := readAdmin(s.cfg.DataDir); err == nil {
-				s.admin = a
-			}
+		// Read it every time: it is tiny, and an mtime check can miss a
+		// reset within the file system's timestamp granularity.
+		if a, err := readAdmin(s.cfg.DataDir); err == nil {
+			s.admin = a
 		}
 	}
 	return s.admin
