@@ -32,6 +32,9 @@ build_grafana_double() {
   local root="$work/grafana"
   mkdir -p "$root"/{bin,etc,var/lib/grafana,etc/grafana/provisioning,etc/grafana/dashboards}
   CGO_ENABLED=0 go build -trimpath -o "$root/bin/grafana-double" ./test/grafana-double
+  # `grafana cli admin reset-admin-password X` works as in the real image.
+  ln -s grafana-double "$root/bin/grafana"
+  ln -s grafana-double "$root/bin/grafana-cli"
   printf 'root:x:0:0:root:/:/bin/false\ngrafana:x:472:0:grafana:/var/lib/grafana:/bin/false\n' >"$root/etc/passwd"
   printf 'root:x:0:\n' >"$root/etc/group"
   chown -R 472:0 "$root/var/lib/grafana" "$root/etc/grafana"

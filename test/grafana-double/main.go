@@ -79,6 +79,8 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 			tokens = append(tokens, t)
 		}
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
 	srv, err := grafanadouble.New(grafanadouble.Config{
 		AdminUser:        env("GF_SECURITY_ADMIN_USER", "admin"),
 		AdminPassword:    env("GF_SECURITY_ADMIN_PASSWORD", "admin"),
@@ -102,8 +104,6 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "grafana-double (test double, not Grafana; claims version %s): HTTP server listening on %s\n", grafanadouble.Version, ln.Addr())
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
