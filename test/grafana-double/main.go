@@ -14,6 +14,9 @@
 //	GF_AUTH_ANONYMOUS_ENABLED  true|false (false)
 //	GRAFANA_DOUBLE_TOKENS      double-only: comma-separated Bearer tokens accepted as Admin
 //
+// Each GF_* variable may instead be given as NAME__FILE naming a file, as
+// in the Grafana image (for example GF_SECURITY_ADMIN_PASSWORD__FILE).
+//
 // Commands:
 //
 //	grafana-double [server]                         serve
@@ -43,15 +46,22 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stderr))
 }
 
+// env reads a GF_* setting. Like the Grafana image, NAME__FILE names a file
+// holding the value (for secrets).
 func env(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
+	}
+	if p := os.Getenv(key + "__FILE"); p != "" {
+		if b, err := os.ReadFile(p); err == nil {
+			return strings.TrimRight(string(b), "\r\n")
+		}
 	}
 	return def
 }
 
 func envBool(key string) bool {
-	b, _ := strconv.ParseBool(os.Getenv(key))
+	b, _ := strconv.ParseBool(env(key, "false"))
 	return b
 }
 

@@ -49,6 +49,9 @@ func setEnv(t *testing.T, data, prov string) {
 	t.Setenv("GF_SECURITY_ADMIN_PASSWORD", "envpw")
 	t.Setenv("GF_SERVER_HTTP_ADDR", "127.0.0.1")
 	t.Setenv("GRAFANA_DOUBLE_TOKENS", "")
+	for _, k := range []string{"GF_SECURITY_ADMIN_PASSWORD__FILE", "GF_AUTH_ANONYMOUS_ENABLED", "GF_USERS_ALLOW_SIGN_UP"} {
+		t.Setenv(k, "")
+	}
 }
 
 func TestRefusesBadProvisioning(t *testing.T) {
@@ -66,6 +69,60 @@ func TestRefusesBadProvisioning(t *testing.T) {
 	}
 }
 
+// serve runs the command's server on a free port until the test stops it
+// with stop (SIGTERM), which returns the exit code.
+func serve(t *testing.T, log *syncBuffer) (base string, stop func() int) {
+	t.Helper()
+	port := freePort(t)
+	t.Setenv("GF_SERVER_HTTP_PORT", fmt.Sprint(port))
+	done := make(chan int, 1)
+	go func() { done <- run([]string{"server"}, nil, log) }()
+	base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/api/health")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("server exited %d: %s", code, log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not answer: %v; log: %s", err, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return base, func() int {
+		syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(15 * time.Second):
+			t.Fatal("no shutdown after SIGTERM")
+			return -1
+		}
+	}
+}
+
+func status(t *testing.T, base, user, pass, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/api/user", nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	} else {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func TestResetAdminPasswordCommand(t *testing.T) {
 	data := t.TempDir()
 	setEnv(t, data, t.TempDir())
@@ -73,7 +130,7 @@ func TestResetAdminPasswordCommand(t *testing.T) {
 	for _, args := range [][]string{
 		{"reset-admin-password", "one"},
 		{"cli", "admin", "reset-admin-password", "two"},
-		{"admin", "reset-admin-password", "--password-from-stdin"},
+		{"admin", "--homepath=/usr/share/grafana", "reset-admin-password", "--password-from-stdin"},
 	} {
 		if code := run(args, strings.NewReader("three\n"), &log); code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, code, log.String())
@@ -86,59 +143,37 @@ func TestResetAdminPasswordCommand(t *testing.T) {
 		t.Errorf("unknown command: exit %d, want 2", code)
 	}
 
-	// Serve on that data dir: the reset password works, the env one does not,
-	// and SIGTERM shuts the server down cleanly.
-	port := freePort(t)
-	t.Setenv("GF_SERVER_HTTP_PORT", fmt.Sprint(port))
+	// Serve on that data dir: the reset password works, the env one does
+	// not, and SIGTERM shuts the server down cleanly.
 	t.Setenv("GRAFANA_DOUBLE_TOKENS", "tok1, tok2")
-	done := make(chan int, 1)
-	go func() { done <- run([]string{"server"}, nil, &log) }()
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(base + "/api/health")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not answer: %v; log: %s", err, log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	get := func(user, pass, token string) int {
-		req, _ := http.NewRequest("GET", base+"/api/user", nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		} else {
-			req.SetBasicAuth(user, pass)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if code := get("admin", "three", ""); code != 200 {
+	base, stop := serve(t, &log)
+	if code := status(t, base, "admin", "three", ""); code != 200 {
 		t.Errorf("reset password: HTTP %d, want 200", code)
 	}
-	if code := get("admin", "envpw", ""); code != 401 {
+	if code := status(t, base, "admin", "envpw", ""); code != 401 {
 		t.Errorf("env password after reset: HTTP %d, want 401", code)
 	}
-	if code := get("", "", "tok2"); code != 200 {
+	if code := status(t, base, "", "", "tok2"); code != 200 {
 		t.Errorf("GRAFANA_DOUBLE_TOKENS token: HTTP %d, want 200", code)
 	}
-	syscall.Kill(os.Getpid(), syscall.SIGTERM)
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit %d after SIGTERM, want 0", code)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("no shutdown after SIGTERM")
+	if code := stop(); code != 0 {
+		t.Errorf("exit %d after SIGTERM, want 0", code)
 	}
 	if !strings.Contains(log.String(), "GET /api/user 200") || !strings.Contains(log.String(), "shutting down") {
 		t.Errorf("log lacks request lines or shutdown: %s", log.String())
+	}
+}
+
+func TestPasswordFromFile(t *testing.T) {
+	setEnv(t, t.TempDir(), t.TempDir())
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pwFile, []byte("from-file\n"), 0o600)
+	t.Setenv("GF_SECURITY_ADMIN_PASSWORD", "")
+	t.Setenv("GF_SECURITY_ADMIN_PASSWORD__FILE", pwFile)
+	var log syncBuffer
+	base, stop := serve(t, &log)
+	defer stop()
+	if code := status(t, base, "admin", "from-file", ""); code != 200 {
+		t.Errorf("password from GF_SECURITY_ADMIN_PASSWORD__FILE: HTTP %d, want 200", code)
 	}
 }

@@ -208,7 +208,6 @@ func (s *Server) routes() {
 	s.route("GET /api/folders/id/{id}", false, s.getFolderByID)
 
 	s.route("POST /api/dashboards/db", true, s.saveDashboard)
-	s.route("POST /api/dashboards/db/", true, s.saveDashboard)
 	s.route("GET /api/dashboards/uid/{uid}", false, s.getDashboard)
 	s.route("DELETE /api/dashboards/uid/{uid}", true, s.deleteDashboard)
 	s.route("GET /api/dashboards/uid/{uid}/versions", false, s.dashboardVersions)
