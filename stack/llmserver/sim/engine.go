@@ -223,6 +223,7 @@ type seq struct {
 	echo         bool // source is the prompt: stop when it runs out
 	stop         []string
 	text         []byte // generated text, kept only when stop strings are set
+	sent         int    // bytes of text released to the client
 
 	// Owned by the engine loop, under Engine.mu.
 	generated   int
@@ -271,22 +272,41 @@ func (s *seq) fail(err error) {
 }
 
 // next produces the sequence's next token and, if it is the last, why.
-func (s *seq) next() (backend.Chunk, string) {
+func (s *seq) next() (chunk backend.Chunk, finish string) {
 	tok := s.source[s.pos%len(s.source)]
 	s.pos++
-	chunk := backend.Chunk{Text: tok, Tokens: 1}
+	chunk = backend.Chunk{Text: tok, Tokens: 1}
 	n := s.generated + 1
 	if len(s.stop) > 0 {
-		before := len(s.text)
+		// Stop strings never reach the client: text that could be the start
+		// of one is held back until the next token settles it.
 		s.text = append(s.text, tok...)
 		for _, st := range s.stop {
-			from := max(0, before-len(st)+1)
+			from := max(0, len(s.text)-len(tok)-len(st)+1)
 			if i := strings.Index(string(s.text[from:]), st); i >= 0 {
-				cut := from + i - before // may be negative: the stop began in earlier text
-				chunk.Text = tok[:max(0, cut)]
+				chunk.Text = string(s.text[s.sent : from+i])
+				s.sent = len(s.text)
 				return chunk, "stop"
 			}
 		}
+		hold := 0
+		for _, st := range s.stop {
+			for k := min(len(st)-1, len(s.text)-s.sent); k > hold; k-- {
+				if strings.HasSuffix(string(s.text), st[:k]) {
+					hold = k
+					break
+				}
+			}
+		}
+		end := len(s.text) - hold
+		chunk.Text = string(s.text[s.sent:end])
+		s.sent = end
+		defer func() {
+			if finish != "" { // finished for another reason: release what was held
+				chunk.Text += string(s.text[s.sent:])
+				s.sent = len(s.text)
+			}
+		}()
 	}
 	switch {
 	case s.echo && s.pos >= len(s.source): // the prompt is exhausted
