@@ -25,6 +25,19 @@ type State struct {
 	PrometheusHash string    `json:"prometheus_config_hash"`
 	GrafanaHash    string    `json:"grafana_config_hash"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// Written by up: the object names, where the stack answers from this
+	// machine, the engine it runs on, and the dashboard version llmmon
+	// last imported (0 when none).
+	Names            Names  `json:"names"`
+	PrometheusURL    string `json:"prometheus_url"`
+	GrafanaURL       string `json:"grafana_url"`
+	AdminUser        string `json:"grafana_admin_user"`
+	EngineHost       string `json:"engine_host"`
+	DashboardVersion int    `json:"dashboard_version,omitempty"`
+	// GrafanaFilesHash is the content last copied into the Grafana
+	// container GrafanaContainerID (see LabelFilesHash).
+	GrafanaContainerID string `json:"grafana_container_id,omitempty"`
+	GrafanaFilesHash   string `json:"grafana_files_hash,omitempty"`
 }
 
 // SaveState records s in dir atomically.

@@ -117,6 +117,9 @@ var commands = []func(*Factory) *cobra.Command{
 	newVersionCmd,
 	newCompletionCmd,
 	func(f *Factory) *cobra.Command { return newRenderCmd(f, nil) },
+	func(f *Factory) *cobra.Command { return newUpCmd(f, nil) },
+	func(f *Factory) *cobra.Command { return newDownCmd(f, nil) },
+	func(f *Factory) *cobra.Command { return newStatusCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newServeCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newLoadCmd(f, nil) },
 }

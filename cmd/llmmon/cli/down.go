@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/llmmon/llmmon/stack"
+)
+
+type downOptions struct {
+	IO      IOStreams
+	Globals *Globals
+	Name    string
+	NameSet bool
+	Volumes bool
+	Engine  func() (stack.Engine, error)
+}
+
+func newDownCmd(f *Factory, runF func(context.Context, *downOptions) error) *cobra.Command {
+	opts := &downOptions{IO: f.IO, Globals: f.Globals, Engine: newEngine}
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Stop and remove the stack's containers and network (volumes are kept)",
+		Long: `down removes the Prometheus and Grafana containers and the monitoring network
+that llmmon created, found by their dev.llmmon.stack label; an object without
+that label is never touched, whatever its name. The data volumes are kept, so
+a later up finds the metrics and dashboards again, unless --volumes is given.
+
+The stack is the one recorded in --dir by up, or --name. Running down twice
+is fine.`,
+		Example: `  llmmon down
+  llmmon down --volumes          # also delete the metrics and Grafana data
+  llmmon down --name staging`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.NameSet = cmd.Flags().Changed("name")
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runDown(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Name, "name", "", "the stack's --name (default: the one recorded in --dir)")
+	cmd.Flags().BoolVar(&opts.Volumes, "volumes", false, "also remove the stack's data volumes (metrics and Grafana data are lost)")
+	return cmd
+}
+
+func runDown(ctx context.Context, opts *downOptions) error {
+	name, err := stack.ResolveName(opts.Globals.Dir, opts.Name, opts.NameSet)
+	if err != nil {
+		return err
+	}
+	eng, err := opts.Engine()
+	if err != nil {
+		return err
+	}
+	res, err := stack.Down(ctx, eng, name, opts.Volumes)
+	out := opts.IO.Out
+	for _, o := range res.Removed {
+		fmt.Fprintf(out, "removed %s %s\n", o.Kind, o.Name)
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(res.Removed) == 0:
+		fmt.Fprintf(out, "nothing to remove: no llmmon objects of stack %q\n", res.Stack)
+	case !opts.Volumes:
+		fmt.Fprintln(out, "volumes kept (the data survives); llmmon down --volumes removes them")
+	}
+	return nil
+}

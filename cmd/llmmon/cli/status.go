@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/llmmon/llmmon/stack"
+)
+
+type statusOptions struct {
+	IO           IOStreams
+	Globals      *Globals
+	Name         string
+	NameSet      bool
+	Output       string
+	ShowPassword bool
+	Engine       func() (stack.Engine, error)
+}
+
+func newStatusCmd(f *Factory, runF func(context.Context, *statusOptions) error) *cobra.Command {
+	opts := &statusOptions{IO: f.IO, Globals: f.Globals, Engine: newEngine}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the stack's containers, URLs and scrape targets",
+		Long: `status shows each container's state, health, ports and URL, whether Grafana
+can query Prometheus, and every scrape target with its health and last error.
+
+It exits non-zero when the stack is not fully up. The Grafana admin password
+is only printed with --show-password.`,
+		Example: `  llmmon status
+  llmmon status -o json
+  llmmon status --show-password`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.NameSet = cmd.Flags().Changed("name")
+			if opts.Output != "text" && opts.Output != "json" {
+				return fmt.Errorf("invalid --output %q: want text or json", opts.Output)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runStatus(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Name, "name", "", "the stack's --name (default: the one recorded in --dir)")
+	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	fl.BoolVar(&opts.ShowPassword, "show-password", false, "print the Grafana admin password")
+	return cmd
+}
+
+func runStatus(ctx context.Context, opts *statusOptions) error {
+	name, err := stack.ResolveName(opts.Globals.Dir, opts.Name, opts.NameSet)
+	if err != nil {
+		return err
+	}
+	eng, err := opts.Engine()
+	if err != nil {
+		return err
+	}
+	r, err := stack.Status(ctx, eng, stack.StatusOptions{Dir: opts.Globals.Dir, Name: name, ShowPassword: opts.ShowPassword})
+	if err != nil {
+		return err
+	}
+	if opts.Output == "json" {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	} else {
+		printStatus(opts.IO.Out, r, opts.IO.IsTerminal)
+	}
+	if !r.Up {
+		if opts.Output == "text" {
+			fmt.Fprintln(opts.IO.ErrOut, notUpMessage(r))
+		}
+		return ExitCodeError{Code: ExitError}
+	}
+	return nil
+}
+
+func notUpMessage(r stack.StatusReport) string {
+	running := 0
+	for _, c := range r.Components {
+		if c.State == "running" {
+			running++
+		}
+	}
+	if running == 0 {
+		return fmt.Sprintf("nothing is up: llmmon stack %q is not running (start it with llmmon up)", r.Stack)
+	}
+	return fmt.Sprintf("llmmon stack %q is only partly up: run llmmon up to restore it, or llmmon doctor", r.Stack)
+}
+
+func printStatus(out io.Writer, r stack.StatusReport, tty bool) {
+	fmt.Fprintf(out, "stack %s (%s)\n", r.Stack, r.Dir)
+	for _, c := range r.Components {
+		mark := ""
+		if tty {
+			mark = "✗ "
+			if c.Healthy {
+				mark = "✓ "
+			}
+		}
+		fmt.Fprintf(out, "  %s%-10s %-15s %-8s %s\n", mark, c.Component, c.Container, c.State, c.Health)
+		if c.URL != "" {
+			fmt.Fprintf(out, "      url      %s\n", c.URL)
+		}
+		for _, p := range c.Ports {
+			fmt.Fprintf(out, "      port     %s\n", p)
+		}
+		if c.RestartCount > 0 {
+			fmt.Fprintf(out, "      restarts %d\n", c.RestartCount)
+		}
+	}
+	if r.Datasource != "" {
+		fmt.Fprintf(out, "  datasource   %s: %s\n", stack.DatasourceUID, r.Datasource)
+	}
+	fmt.Fprintf(out, "  grafana login %s, password in %s\n", r.AdminUser, r.PasswordFile)
+	if r.Password != "" {
+		fmt.Fprintf(out, "  grafana password %s\n", r.Password)
+	}
+	if r.Components[0].State != "running" {
+		return
+	}
+	fmt.Fprintln(out, "Scrape targets:")
+	if r.TargetsError != "" {
+		fmt.Fprintf(out, "  unknown: %s\n", r.TargetsError)
+		return
+	}
+	printTargets(out, r.Targets, tty)
+}

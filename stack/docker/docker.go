@@ -1,0 +1,435 @@
+// Package docker implements stack.Engine over the Docker Engine API. It is
+// the only package that imports the Docker client library; everything
+// above it sees stack's own types.
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/llmmon/llmmon/stack"
+)
+
+// Engine is a stack.Engine backed by one Docker client.
+type Engine struct {
+	cli *client.Client
+}
+
+var _ stack.Engine = (*Engine)(nil)
+
+// New connects as the docker CLI does: DOCKER_HOST, DOCKER_TLS_VERIFY and
+// DOCKER_CERT_PATH from the environment, and the API version negotiated
+// with the engine (1.41 on Engine 20.10). It does not contact the engine.
+func New() (*Engine, error) {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w (check DOCKER_HOST)", err)
+	}
+	return &Engine{cli: cli}, nil
+}
+
+// Close releases the client's connections.
+func (e *Engine) Close() error { return e.cli.Close() }
+
+// Host is the engine address the client uses.
+func (e *Engine) Host() string { return e.cli.DaemonHost() }
+
+func (e *Engine) Info(ctx context.Context) (stack.EngineInfo, error) {
+	info := stack.EngineInfo{Host: e.cli.DaemonHost()}
+	v, err := e.cli.ServerVersion(ctx)
+	if err != nil {
+		if client.IsErrConnectionFailed(err) || isConnErr(err) {
+			return info, fmt.Errorf("%w: %v", stack.ErrEngineUnreachable, err)
+		}
+		return info, fmt.Errorf("docker engine at %s: %w", info.Host, err)
+	}
+	info.Version, info.OS = v.Version, v.Os
+	info.APIVersion = e.cli.ClientVersion()
+	si, err := e.cli.Info(ctx)
+	if err != nil {
+		return info, fmt.Errorf("docker engine at %s: info: %w", info.Host, err)
+	}
+	info.OperatingSystem = si.OperatingSystem
+	return info, nil
+}
+
+// isConnErr catches dial failures the client does not classify (a
+// DOCKER_HOST pointing at nothing, a socket without permission).
+func isConnErr(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "connect: ") || strings.Contains(s, "dial ") || strings.Contains(s, "no such host")
+}
+
+func (e *Engine) ImageID(ctx context.Context, ref string) (string, error) {
+	img, err := e.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return "", fmt.Errorf("image %s: %w", ref, stack.ErrNotFound)
+		}
+		return "", fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	return img.ID, nil
+}
+
+func (e *Engine) PullImage(ctx context.Context, ref string, p stack.Progress) error {
+	rc, err := e.cli.ImagePull(ctx, ref, image.PullOptions{})
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	out := p.Out
+	if out == nil {
+		out = io.Discard
+	}
+	var fd uintptr
+	if f, ok := out.(interface{ Fd() uintptr }); ok {
+		fd = f.Fd()
+	}
+	// Per-layer bars with cursor movement on a terminal, one line per
+	// status change otherwise: the docker CLI's own renderer.
+	if err := jsonmessage.DisplayJSONMessagesStream(rc, out, fd, p.Terminal, nil); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (e *Engine) Find(ctx context.Context, kind stack.Kind, name string) (stack.Object, error) {
+	notFound := fmt.Errorf("%s %q: %w", kind, name, stack.ErrNotFound)
+	switch kind {
+	case stack.KindContainer:
+		c, err := e.cli.ContainerInspect(ctx, name)
+		if cerrdefs.IsNotFound(err) {
+			return stack.Object{}, notFound
+		}
+		if err != nil {
+			return stack.Object{}, fmt.Errorf("inspect container %q: %w", name, err)
+		}
+		if strings.TrimPrefix(c.Name, "/") != name && c.ID != name {
+			return stack.Object{}, notFound
+		}
+		return containerObject(c), nil
+	case stack.KindNetwork:
+		n, err := e.cli.NetworkInspect(ctx, name, network.InspectOptions{})
+		if cerrdefs.IsNotFound(err) {
+			return stack.Object{}, notFound
+		}
+		if err != nil {
+			return stack.Object{}, fmt.Errorf("inspect network %q: %w", name, err)
+		}
+		// The API also matches ID prefixes; only an exact name counts.
+		if n.Name != name && n.ID != name {
+			return stack.Object{}, notFound
+		}
+		return networkObject(n), nil
+	case stack.KindVolume:
+		v, err := e.cli.VolumeInspect(ctx, name)
+		if cerrdefs.IsNotFound(err) {
+			return stack.Object{}, notFound
+		}
+		if err != nil {
+			return stack.Object{}, fmt.Errorf("inspect volume %q: %w", name, err)
+		}
+		return stack.Object{Kind: stack.KindVolume, ID: v.Name, Name: v.Name, Labels: v.Labels}, nil
+	}
+	return stack.Object{}, fmt.Errorf("unknown kind %q", kind)
+}
+
+func labelFilter(labels map[string]string) filters.Args {
+	f := filters.NewArgs()
+	for k, v := range labels {
+		f.Add("label", k+"="+v)
+	}
+	return f
+}
+
+func (e *Engine) List(ctx context.Context, kind stack.Kind, labels map[string]string) ([]stack.Object, error) {
+	var out []stack.Object
+	switch kind {
+	case stack.KindContainer:
+		cs, err := e.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: labelFilter(labels)})
+		if err != nil {
+			return nil, fmt.Errorf("list containers: %w", err)
+		}
+		for _, c := range cs {
+			// Inspect for what the list lacks: restart count, health, networks.
+			full, err := e.cli.ContainerInspect(ctx, c.ID)
+			if cerrdefs.IsNotFound(err) {
+				continue // removed meanwhile
+			}
+			if err != nil {
+				return nil, fmt.Errorf("inspect container %s: %w", c.ID[:12], err)
+			}
+			out = append(out, containerObject(full))
+		}
+	case stack.KindNetwork:
+		ns, err := e.cli.NetworkList(ctx, network.ListOptions{Filters: labelFilter(labels)})
+		if err != nil {
+			return nil, fmt.Errorf("list networks: %w", err)
+		}
+		for _, n := range ns {
+			out = append(out, networkObject(n))
+		}
+	case stack.KindVolume:
+		vs, err := e.cli.VolumeList(ctx, volume.ListOptions{Filters: labelFilter(labels)})
+		if err != nil {
+			return nil, fmt.Errorf("list volumes: %w", err)
+		}
+		for _, v := range vs.Volumes {
+			out = append(out, stack.Object{Kind: stack.KindVolume, ID: v.Name, Name: v.Name, Labels: v.Labels})
+		}
+	default:
+		return nil, fmt.Errorf("unknown kind %q", kind)
+	}
+	return out, nil
+}
+
+func (e *Engine) CreateNetwork(ctx context.Context, spec stack.NetworkSpec) (stack.Object, error) {
+	resp, err := e.cli.NetworkCreate(ctx, spec.Name, network.CreateOptions{Driver: "bridge", Labels: spec.Labels})
+	if err != nil {
+		return stack.Object{}, fmt.Errorf("create network %q: %w", spec.Name, err)
+	}
+	n, err := e.cli.NetworkInspect(ctx, resp.ID, network.InspectOptions{})
+	if err != nil {
+		return stack.Object{}, fmt.Errorf("inspect network %q: %w", spec.Name, err)
+	}
+	return networkObject(n), nil
+}
+
+func (e *Engine) CreateVolume(ctx context.Context, spec stack.VolumeSpec) (stack.Object, error) {
+	v, err := e.cli.VolumeCreate(ctx, volume.CreateOptions{Name: spec.Name, Labels: spec.Labels})
+	if err != nil {
+		return stack.Object{}, fmt.Errorf("create volume %q: %w", spec.Name, err)
+	}
+	return stack.Object{Kind: stack.KindVolume, ID: v.Name, Name: v.Name, Labels: v.Labels}, nil
+}
+
+// containerConfig translates a spec into the API's three config structs.
+func containerConfig(s stack.ContainerSpec) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
+	exposed := nat.PortSet{}
+	bindings := nat.PortMap{}
+	for _, p := range s.Ports {
+		port := nat.Port(strconv.Itoa(p.ContainerPort) + "/tcp")
+		// Without ExposedPorts the engine silently drops the binding.
+		exposed[port] = struct{}{}
+		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: p.HostIP, HostPort: strconv.Itoa(p.HostPort)})
+	}
+	var mounts []mount.Mount
+	for _, m := range s.Mounts {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: m.Volume, Target: m.Target})
+	}
+	cfg := &container.Config{
+		Image:        s.Image,
+		Cmd:          s.Cmd,
+		Env:          s.Env,
+		User:         s.User,
+		Labels:       s.Labels,
+		ExposedPorts: exposed,
+	}
+	hc := &container.HostConfig{
+		PortBindings:  bindings,
+		ExtraHosts:    s.ExtraHosts,
+		Mounts:        mounts,
+		NetworkMode:   container.NetworkMode(s.Network),
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(s.RestartPolicy)},
+		LogConfig:     container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "3"}},
+	}
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		s.Network: {Aliases: s.Aliases},
+	}}
+	return cfg, hc, nc
+}
+
+func (e *Engine) CreateContainer(ctx context.Context, s stack.ContainerSpec) (string, error) {
+	cfg, hc, nc := containerConfig(s)
+	resp, err := e.cli.ContainerCreate(ctx, cfg, hc, nc, nil, s.Name)
+	if err != nil {
+		return "", fmt.Errorf("create container %q: %w", s.Name, err)
+	}
+	if err := e.CopyFiles(ctx, resp.ID, s.Dirs, s.Files); err != nil {
+		e.cli.ContainerRemove(context.WithoutCancel(ctx), resp.ID, container.RemoveOptions{Force: true})
+		return "", fmt.Errorf("container %q: %w", s.Name, err)
+	}
+	return resp.ID, nil
+}
+
+func (e *Engine) CopyFiles(ctx context.Context, id string, dirs []stack.ContainerDir, files []stack.ContainerFile) error {
+	if len(dirs)+len(files) == 0 {
+		return nil
+	}
+	archive, err := tarball(dirs, files)
+	if err == nil {
+		err = e.cli.CopyToContainer(ctx, id, "/", bytes.NewReader(archive), container.CopyToContainerOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("copy configuration into container %s: %w", shortID(id), err)
+	}
+	return nil
+}
+
+func (e *Engine) RestartContainer(ctx context.Context, id string) error {
+	timeout := 10
+	if err := e.cli.ContainerRestart(ctx, id, container.StopOptions{Timeout: &timeout}); err != nil {
+		return fmt.Errorf("restart container %s: %w", shortID(id), err)
+	}
+	return nil
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// tarball holds the folders and files to extract at the container's /,
+// with their owners and modes in the headers (the engine applies them).
+func tarball(dirs []stack.ContainerDir, files []stack.ContainerFile) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	now := time.Now()
+	for _, d := range dirs {
+		if err := tw.WriteHeader(&tar.Header{
+			Typeflag: tar.TypeDir, Name: strings.TrimPrefix(path.Clean(d.Path), "/") + "/",
+			Mode: int64(d.Mode.Perm()), Uid: d.UID, Gid: d.GID, ModTime: now,
+		}); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{
+			Typeflag: tar.TypeReg, Name: strings.TrimPrefix(path.Clean(f.Path), "/"),
+			Mode: int64(f.Mode.Perm()), Uid: f.UID, Gid: f.GID, Size: int64(len(f.Content)), ModTime: now,
+		}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.Content); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (e *Engine) StartContainer(ctx context.Context, id string) error {
+	if err := e.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use") {
+			return fmt.Errorf("start container %s: %w: %v", id, stack.ErrPortAllocated, err)
+		}
+		return fmt.Errorf("start container %s: %w", id, err)
+	}
+	return nil
+}
+
+func (e *Engine) Remove(ctx context.Context, kind stack.Kind, id string) error {
+	var err error
+	switch kind {
+	case stack.KindContainer:
+		// Anonymous volumes go with the container; named ones stay.
+		err = e.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	case stack.KindNetwork:
+		err = e.cli.NetworkRemove(ctx, id)
+	case stack.KindVolume:
+		err = e.cli.VolumeRemove(ctx, id, false)
+	default:
+		return fmt.Errorf("unknown kind %q", kind)
+	}
+	if cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("%s %s: %w", kind, id, stack.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s %s: %w", kind, id, err)
+	}
+	return nil
+}
+
+func (e *Engine) Logs(ctx context.Context, id string, tail int) (string, error) {
+	rc, err := e.cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(tail)})
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return "", fmt.Errorf("container %s: %w", id, stack.ErrNotFound)
+		}
+		return "", fmt.Errorf("logs of %s: %w", id, err)
+	}
+	defer rc.Close()
+	// Containers without a TTY multiplex stdout and stderr into frames.
+	var buf bytes.Buffer
+	if _, err := stdcopy.StdCopy(&buf, &buf, io.LimitReader(rc, 4<<20)); err != nil && !errors.Is(err, io.EOF) {
+		return buf.String(), fmt.Errorf("logs of %s: %w", id, err)
+	}
+	return buf.String(), nil
+}
+
+func containerObject(c container.InspectResponse) stack.Object {
+	st := &stack.ContainerState{Networks: map[string]stack.Endpoint{}}
+	if c.Config != nil {
+		st.Image = c.Config.Image
+	}
+	if c.State != nil {
+		st.Status = string(c.State.Status)
+		st.ExitCode = c.State.ExitCode
+		st.Error = c.State.Error
+		st.OOMKilled = c.State.OOMKilled
+		if t, err := time.Parse(time.RFC3339Nano, c.State.StartedAt); err == nil && t.Year() > 1 {
+			st.StartedAt = t
+		}
+		if c.State.Health != nil {
+			st.Health = string(c.State.Health.Status)
+		}
+	}
+	st.RestartCount = c.RestartCount
+	if c.HostConfig != nil {
+		for port, bs := range c.HostConfig.PortBindings {
+			for _, b := range bs {
+				hp, _ := strconv.Atoi(b.HostPort)
+				st.Ports = append(st.Ports, stack.PortSpec{HostIP: b.HostIP, HostPort: hp, ContainerPort: port.Int()})
+			}
+		}
+	}
+	if c.NetworkSettings != nil {
+		for name, ep := range c.NetworkSettings.Networks {
+			if ep == nil {
+				continue
+			}
+			st.Networks[name] = stack.Endpoint{IP: ep.IPAddress, Aliases: ep.Aliases}
+		}
+	}
+	var labels map[string]string
+	if c.Config != nil {
+		labels = c.Config.Labels
+	}
+	return stack.Object{Kind: stack.KindContainer, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Labels: labels, Container: st}
+}
+
+func networkObject(n network.Inspect) stack.Object {
+	o := stack.Object{Kind: stack.KindNetwork, ID: n.ID, Name: n.Name, Labels: n.Labels}
+	for _, c := range n.IPAM.Config {
+		if c.Gateway != "" && !strings.Contains(c.Gateway, ":") {
+			o.Gateway, o.Subnet = c.Gateway, c.Subnet
+			break
+		}
+	}
+	return o
+}

@@ -1,0 +1,291 @@
+package stack
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Users the containers run as: the official images' own non-root users.
+const (
+	PrometheusUser = "65534:65534" // nobody
+	GrafanaUser    = "472:0"       // grafana, root group as in the official image
+	prometheusUID  = 65534
+	grafanaUID     = 472
+	grafanaGID     = 0
+
+	// AdminUser is Grafana's admin login.
+	AdminUser = "admin"
+	// HostGatewayName is how containers reach the host, as on Docker Desktop.
+	HostGatewayName = "host.docker.internal"
+	// HostGateway is the engine's own placeholder for the host's address.
+	HostGateway = "host-gateway"
+
+	prometheusContainerPort = 9090
+	grafanaContainerPort    = 3000
+	restartPolicy           = "unless-stopped"
+	passwordEnv             = "GF_SECURITY_ADMIN_PASSWORD"
+)
+
+// Components, as in the dev.llmmon.component label.
+const (
+	ComponentPrometheus = "prometheus"
+	ComponentGrafana    = "grafana"
+)
+
+// PortSpec publishes ContainerPort (tcp) on HostIP:HostPort.
+type PortSpec struct {
+	HostIP        string `json:"host_ip"`
+	HostPort      int    `json:"host_port"`
+	ContainerPort int    `json:"container_port"`
+}
+
+// Mount puts a named volume at Target.
+type Mount struct {
+	Volume string `json:"volume"`
+	Target string `json:"target"`
+}
+
+// ContainerFile is a file copied into a container before it starts.
+type ContainerFile struct {
+	Path    string      `json:"path"` // absolute, in the container
+	Content []byte      `json:"content"`
+	Mode    os.FileMode `json:"mode"`
+	UID     int         `json:"uid"`
+	GID     int         `json:"gid"`
+}
+
+// ContainerDir is a folder created (or re-owned) in a container before it starts.
+type ContainerDir struct {
+	Path string      `json:"path"`
+	Mode os.FileMode `json:"mode"`
+	UID  int         `json:"uid"`
+	GID  int         `json:"gid"`
+}
+
+// ContainerSpec is everything a container is created from. It holds no
+// engine types; stack/docker translates it.
+type ContainerSpec struct {
+	Name          string            `json:"name"`
+	Image         string            `json:"image"`
+	Cmd           []string          `json:"cmd,omitempty"` // arguments to the image's entrypoint
+	Env           []string          `json:"env,omitempty"`
+	User          string            `json:"user"`
+	Labels        map[string]string `json:"labels"`
+	Ports         []PortSpec        `json:"ports,omitempty"`
+	ExtraHosts    []string          `json:"extra_hosts,omitempty"`
+	Network       string            `json:"network"`
+	Aliases       []string          `json:"aliases,omitempty"`
+	Mounts        []Mount           `json:"mounts,omitempty"`
+	Dirs          []ContainerDir    `json:"dirs,omitempty"`
+	Files         []ContainerFile   `json:"files,omitempty"`
+	RestartPolicy string            `json:"restart_policy"`
+}
+
+// NetworkSpec is the stack's bridge network.
+type NetworkSpec struct {
+	Name   string
+	Labels map[string]string
+}
+
+// VolumeSpec is one of the stack's named volumes.
+type VolumeSpec struct {
+	Name   string
+	Labels map[string]string
+}
+
+// Specs are all the engine objects of one stack.
+type Specs struct {
+	Names      Names
+	Network    NetworkSpec
+	Volumes    []VolumeSpec
+	Prometheus ContainerSpec
+	Grafana    ContainerSpec
+}
+
+// Containers returns the container specs in start order.
+func (s Specs) Containers() []ContainerSpec { return []ContainerSpec{s.Prometheus, s.Grafana} }
+
+// SpecInput is what the specs are built from.
+type SpecInput struct {
+	Config   Config
+	Rendered Rendered
+	// UserDashboards are the JSON files found in DIR/grafana/dashboards,
+	// with paths relative to --dir.
+	UserDashboards []File
+	AdminPassword  string
+	// HostGateway is what host.docker.internal resolves to in Prometheus:
+	// HostGateway, a gateway IP, or "" to leave it to the engine (Docker Desktop).
+	HostGateway string
+	// Image IDs as resolved on the engine, so a re-pulled tag recreates.
+	PrometheusImageID, GrafanaImageID string
+}
+
+// BuildSpecs turns the settings into engine object specs. It is a pure
+// function: no engine, no disk. Each container's LabelConfigHash covers
+// everything in its spec except the admin password, so a second up with
+// the same settings recreates nothing and a changed setting recreates
+// only the container it concerns.
+func BuildSpecs(in SpecInput) Specs {
+	c := in.Config
+	n := NamesFor(c.Name)
+	labels := func(component string) map[string]string {
+		l := map[string]string{LabelStack: n.Stack}
+		if component != "" {
+			l[LabelComponent] = component
+		}
+		return l
+	}
+
+	prom := ContainerSpec{
+		Name:  n.Prometheus,
+		Image: c.Prometheus.Image,
+		// The image's entrypoint is /bin/prometheus; its default flags are
+		// not relied on, so any Prometheus image (or a plain binary
+		// image) starts the same.
+		Cmd: []string{
+			"--config.file=/etc/prometheus/prometheus.yml",
+			"--storage.tsdb.path=/prometheus",
+			"--web.listen-address=:9090",
+		},
+		User:          PrometheusUser,
+		Labels:        labels(ComponentPrometheus),
+		Ports:         []PortSpec{{HostIP: c.Bind, HostPort: c.Prometheus.Port, ContainerPort: prometheusContainerPort}},
+		Network:       n.Network,
+		Aliases:       []string{PrometheusAlias},
+		Mounts:        []Mount{{Volume: n.PrometheusData, Target: "/prometheus"}},
+		RestartPolicy: restartPolicy,
+	}
+	if in.HostGateway != "" {
+		prom.ExtraHosts = []string{HostGatewayName + ":" + in.HostGateway}
+	}
+	prom.Dirs, prom.Files = containerFiles(in.Rendered.Prometheus, 2, prometheusUID, prometheusUID)
+
+	graf := ContainerSpec{
+		Name:  n.Grafana,
+		Image: c.Grafana.Image,
+		Env: []string{
+			"GF_SECURITY_ADMIN_USER=" + AdminUser,
+			passwordEnv + "=" + in.AdminPassword,
+			"GF_USERS_ALLOW_SIGN_UP=false",
+			"GF_USERS_ALLOW_ORG_CREATE=false",
+			"GF_AUTH_ANONYMOUS_ENABLED=false",
+			"GF_PATHS_PROVISIONING=/etc/grafana/provisioning",
+			"GF_ANALYTICS_REPORTING_ENABLED=false",
+			"GF_ANALYTICS_CHECK_FOR_UPDATES=false",
+		},
+		User:          GrafanaUser,
+		Labels:        labels(ComponentGrafana),
+		Ports:         []PortSpec{{HostIP: c.Bind, HostPort: c.Grafana.Port, ContainerPort: grafanaContainerPort}},
+		Network:       n.Network,
+		Aliases:       []string{GrafanaAlias},
+		Mounts:        []Mount{{Volume: n.GrafanaData, Target: "/var/lib/grafana"}},
+		RestartPolicy: restartPolicy,
+	}
+	gfiles := append(append([]File{}, in.Rendered.Grafana...), in.UserDashboards...)
+	graf.Dirs, graf.Files = containerFiles(gfiles, 3, grafanaUID, grafanaGID)
+	// The user-dashboards folder exists even when empty: the provider reads it.
+	graf.Dirs = addDir(graf.Dirs, ContainerDir{Path: containerPath("grafana/dashboards"), Mode: 0o755, UID: grafanaUID, GID: grafanaGID})
+
+	prom.Labels[LabelConfigHash] = specHash(prom, in.PrometheusImageID, true)
+	// Grafana's file contents (provisioning, dashboards) are delivered to
+	// the running container instead, followed by a restart: a changed
+	// scrape interval (the datasource's timeInterval) must not cost
+	// Grafana its container. Adding or removing a file still recreates it.
+	graf.Labels[LabelConfigHash] = specHash(graf, in.GrafanaImageID, false)
+	graf.Labels[LabelFilesHash] = FilesHash(graf)
+
+	return Specs{
+		Names:   n,
+		Network: NetworkSpec{Name: n.Network, Labels: labels("")},
+		Volumes: []VolumeSpec{
+			{Name: n.PrometheusData, Labels: labels(ComponentPrometheus)},
+			{Name: n.GrafanaData, Labels: labels(ComponentGrafana)},
+		},
+		Prometheus: prom,
+		Grafana:    graf,
+	}
+}
+
+// containerPath maps a path under --dir to where its container reads it:
+// prometheus/... → /etc/prometheus/..., grafana/... → /etc/grafana/...
+func containerPath(rel string) string { return "/etc/" + strings.TrimPrefix(path.Clean(rel), "/") }
+
+// containerFiles places files in the container, owned by the container's
+// user, with each folder they need owned too, from depth from down
+// (2: /etc/prometheus; 3: /etc/grafana/provisioning, leaving /etc/grafana
+// and its grafana.ini as the image has them).
+func containerFiles(files []File, from, uid, gid int) ([]ContainerDir, []ContainerFile) {
+	var dirs []ContainerDir
+	var out []ContainerFile
+	for _, f := range files {
+		p := containerPath(f.Path)
+		parts := strings.Split(strings.TrimPrefix(path.Dir(p), "/"), "/")
+		for i := from; i <= len(parts); i++ {
+			dirs = addDir(dirs, ContainerDir{Path: "/" + strings.Join(parts[:i], "/"), Mode: 0o755, UID: uid, GID: gid})
+		}
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		out = append(out, ContainerFile{Path: p, Content: f.Content, Mode: mode, UID: uid, GID: gid})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return dirs, out
+}
+
+func addDir(dirs []ContainerDir, d ContainerDir) []ContainerDir {
+	for _, x := range dirs {
+		if x.Path == d.Path {
+			return dirs
+		}
+	}
+	dirs = append(dirs, d)
+	sort.Slice(dirs, func(i, j int) bool { return dirs[i].Path < dirs[j].Path })
+	return dirs
+}
+
+// LabelFilesHash is on Grafana's container: the content of the files it
+// was created with. up records later deliveries in its state.
+const LabelFilesHash = "dev.llmmon.files-hash"
+
+// FilesHash identifies the content of the files a spec copies in.
+func FilesHash(s ContainerSpec) string {
+	b, _ := json.Marshal(struct {
+		Dirs  []ContainerDir
+		Files []ContainerFile
+	}{s.Dirs, s.Files})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])[:16]
+}
+
+// specHash identifies a container's whole spec (minus the admin password,
+// which only matters on Grafana's first start) and the image it runs;
+// with withContent false, files count by path and owner only.
+func specHash(s ContainerSpec, imageID string, withContent bool) string {
+	s.Labels = nil
+	if !withContent {
+		files := make([]ContainerFile, len(s.Files))
+		for i, f := range s.Files {
+			f.Content = nil
+			files[i] = f
+		}
+		s.Files = files
+	}
+	s.Env = append([]string(nil), s.Env...)
+	for i, e := range s.Env {
+		if strings.HasPrefix(e, passwordEnv+"=") {
+			s.Env[i] = passwordEnv + "=<secret>"
+		}
+	}
+	b, _ := json.Marshal(struct {
+		Spec    ContainerSpec
+		ImageID string
+	}{s, imageID})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])[:16]
+}

@@ -1,0 +1,184 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/llmmon/llmmon/stack/grafana"
+	"github.com/llmmon/llmmon/stack/prometheus"
+)
+
+// ComponentStatus is one container as status reports it.
+type ComponentStatus struct {
+	Component    string   `json:"component"`
+	Container    string   `json:"container"`
+	ID           string   `json:"id,omitempty"`
+	Image        string   `json:"image,omitempty"`
+	State        string   `json:"state"`  // the engine's state, or "missing"
+	Health       string   `json:"health"` // what its HTTP API says: ready, or why not
+	Healthy      bool     `json:"healthy"`
+	RestartCount int      `json:"restart_count"`
+	Ports        []string `json:"ports,omitempty"` // 127.0.0.1:9090->9090/tcp
+	URL          string   `json:"url,omitempty"`
+}
+
+// StatusReport is the stack as status shows it.
+type StatusReport struct {
+	Stack      string            `json:"stack"`
+	Dir        string            `json:"dir"`
+	Up         bool              `json:"up"` // every container runs
+	Components []ComponentStatus `json:"components"`
+	// Datasource is "ok" when Grafana can query Prometheus, else why not.
+	Datasource   string              `json:"datasource,omitempty"`
+	Targets      []prometheus.Target `json:"targets"`
+	TargetsError string              `json:"targets_error,omitempty"`
+	AdminUser    string              `json:"grafana_admin_user"`
+	PasswordFile string              `json:"grafana_password_file"`
+	// Password is only filled when asked (--show-password).
+	Password string `json:"grafana_password,omitempty"`
+}
+
+// StatusOptions selects the stack and what to reveal.
+type StatusOptions struct {
+	Dir          string
+	Name         string
+	ShowPassword bool
+}
+
+// Status inspects the stack's containers by label and asks Prometheus
+// and Grafana how they are.
+func Status(ctx context.Context, eng Engine, o StatusOptions) (StatusReport, error) {
+	n := NamesFor(o.Name)
+	r := StatusReport{Stack: n.Stack, Dir: o.Dir, AdminUser: AdminUser, PasswordFile: filepath.Join(o.Dir, AdminPasswordFile)}
+	info, err := engineInfo(ctx, eng)
+	if err != nil {
+		return r, err
+	}
+	objs, err := eng.List(ctx, KindContainer, map[string]string{LabelStack: n.Stack})
+	if err != nil {
+		return r, err
+	}
+	byComponent := map[string]Object{}
+	for _, obj := range objs {
+		byComponent[obj.Labels[LabelComponent]] = obj
+	}
+	password := ""
+	if b, err := os.ReadFile(r.PasswordFile); err == nil {
+		password = strings.TrimSpace(string(b))
+	}
+	if o.ShowPassword {
+		if password == "" {
+			return r, fmt.Errorf("no Grafana admin password stored in %s: run llmmon up --dir %s first", r.PasswordFile, o.Dir)
+		}
+		r.Password = password
+	}
+
+	r.Up = true
+	var promURL, grafURL string
+	for _, c := range []struct{ component, name string }{
+		{ComponentPrometheus, n.Prometheus}, {ComponentGrafana, n.Grafana},
+	} {
+		cs := ComponentStatus{Component: c.component, Container: c.name, State: "missing", Health: "not created"}
+		obj, ok := byComponent[c.component]
+		if ok && obj.Container != nil {
+			st := obj.Container
+			cs.Container, cs.ID, cs.Image, cs.State, cs.RestartCount = obj.Name, shortID(obj.ID), st.Image, st.Status, st.RestartCount
+			cs.Health = "not running"
+			sort.Slice(st.Ports, func(i, j int) bool { return st.Ports[i].HostPort < st.Ports[j].HostPort })
+			for _, p := range st.Ports {
+				cs.Ports = append(cs.Ports, fmt.Sprintf("%s->%d/tcp", net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort)), p.ContainerPort))
+				if cs.URL == "" {
+					cs.URL = "http://" + net.JoinHostPort(endpointHost(p.HostIP, info), strconv.Itoa(p.HostPort))
+				}
+			}
+		}
+		if cs.State != "running" {
+			r.Up = false
+		} else {
+			cs.Healthy, cs.Health = probeHealth(ctx, c.component, cs.URL, obj.Container)
+		}
+		if c.component == ComponentPrometheus {
+			promURL = cs.URL
+		} else {
+			grafURL = cs.URL
+		}
+		r.Components = append(r.Components, cs)
+	}
+
+	if promURL != "" && r.Components[0].State == "running" {
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		r.Targets, err = prometheus.NewClient(promURL).Targets(tctx)
+		cancel()
+		if err != nil {
+			r.TargetsError = err.Error()
+		}
+		sort.SliceStable(r.Targets, func(i, j int) bool { return r.Targets[i].Job < r.Targets[j].Job })
+	}
+	if grafURL != "" && r.Components[1].Healthy {
+		g := grafana.NewClient(grafURL, grafana.Auth{User: AdminUser, Password: password})
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := g.DatasourceHealth(dctx, DatasourceUID)
+		cancel()
+		switch {
+		case err == nil:
+			r.Datasource = "ok"
+		case grafana.IsStatus(err, 401):
+			r.Datasource = fmt.Sprintf("unknown: grafana rejects the password in %s", r.PasswordFile)
+		default:
+			r.Datasource = err.Error()
+		}
+	}
+	return r, nil
+}
+
+func probeHealth(ctx context.Context, component, url string, s *ContainerState) (bool, string) {
+	if url == "" {
+		return false, "no published port"
+	}
+	if s != nil && s.Health == "unhealthy" {
+		return false, "unhealthy (engine healthcheck)"
+	}
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var err error
+	if component == ComponentPrometheus {
+		err = prometheus.NewClient(url).Ready(cctx)
+	} else {
+		_, err = grafana.NewClient(url, grafana.Auth{}).Health(cctx)
+	}
+	if err != nil {
+		return false, "not ready: " + err.Error()
+	}
+	return true, "ready"
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// ResolveName picks the stack a command acts on: --name when given, else
+// the one up recorded in dir, else the default stack.
+func ResolveName(dir, flagName string, flagSet bool) (string, error) {
+	if flagSet {
+		return flagName, nil
+	}
+	s, err := LoadState(dir)
+	if errors.Is(err, ErrNoState) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return s.Config.Name, nil
+}
