@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/llmmon/llmmon/stack/grafana"
+	"github.com/llmmon/llmmon/test/grafanadouble"
+)
+
+func TestImportFlagsToOptions(t *testing.T) {
+	t.Setenv("LLMMON_GRAFANA_TOKEN", "")
+	t.Setenv("LLMMON_GRAFANA_PASSWORD", "")
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    importOptions
+		wantErr string
+	}{
+		{name: "token", args: []string{"--grafana-url", "http://g:3000", "--token", "T"},
+			want: importOptions{GrafanaURL: "http://g:3000", Auth: grafana.Auth{Token: "T"}, Folder: grafana.DefaultFolder}},
+		{name: "basic, folder, datasource, force", args: []string{"--grafana-url", "https://g/x", "--user", "u", "--password", "p", "--folder", "AI", "--datasource", "Prom", "--force"},
+			want: importOptions{GrafanaURL: "https://g/x", Auth: grafana.Auth{User: "u", Password: "p"}, Folder: "AI", Datasource: "Prom", Force: true}},
+		{name: "token from env", args: []string{"--grafana-url", "http://g:3000"}, env: map[string]string{"LLMMON_GRAFANA_TOKEN": "E"},
+			want: importOptions{GrafanaURL: "http://g:3000", Auth: grafana.Auth{Token: "E"}, Folder: grafana.DefaultFolder}},
+		{name: "password from env", args: []string{"--grafana-url", "http://g:3000", "--user", "u"}, env: map[string]string{"LLMMON_GRAFANA_PASSWORD": "pw"},
+			want: importOptions{GrafanaURL: "http://g:3000", Auth: grafana.Auth{User: "u", Password: "pw"}, Folder: grafana.DefaultFolder}},
+		{name: "no url", args: []string{"--token", "T"}, wantErr: "--grafana-url is required"},
+		{name: "bad url", args: []string{"--grafana-url", "localhost:3000", "--token", "T"}, wantErr: "invalid --grafana-url"},
+		{name: "no credentials", args: []string{"--grafana-url", "http://g"}, wantErr: "no credentials"},
+		{name: "both", args: []string{"--grafana-url", "http://g", "--token", "T", "--user", "u", "--password", "p"}, wantErr: "not both"},
+		{name: "user without password", args: []string{"--grafana-url", "http://g", "--user", "u"}, wantErr: "--user needs --password"},
+		{name: "args", args: []string{"--grafana-url", "http://g", "--token", "T", "extra"}, wantErr: "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var got *importOptions
+			cmd := newImportCmd(&Factory{Globals: &Globals{}}, func(_ context.Context, o *importOptions) error { got = o; return nil })
+			cmd.SetArgs(tt.args)
+			cmd.SetOut(&strings.Builder{})
+			cmd.SetErr(&strings.Builder{})
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.IO = IOStreams{}
+			if *got != tt.want {
+				t.Errorf("options = %+v\nwant      %+v", *got, tt.want)
+			}
+		})
+	}
+}
+
+func TestImportAgainstGrafanaDouble(t *testing.T) {
+	srv, err := grafanadouble.New(grafanadouble.Config{AdminPassword: "pw", Tokens: []string{"tok"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	admin := grafana.NewClient(ts.URL, grafana.Auth{Token: "tok"})
+	for _, ds := range []map[string]any{
+		{"name": "Prometheus", "uid": "prom-main", "type": "prometheus", "url": "http://p:9090", "isDefault": true},
+		{"name": "Prom staging", "uid": "prom-staging", "type": "prometheus", "url": "http://s:9090"},
+	} {
+		if err := admin.Do(context.Background(), http.MethodPost, "/api/datasources", ds, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	out, _, err := run(t, "import", "--grafana-url", ts.URL, "--user", "admin", "--password", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`datasource "Prometheus" (uid prom-main)`, `created in folder "LLM Monitoring" (version 1`, ts.URL + "/d/llmmon-llm-server"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first import output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, err = run(t, "import", "--grafana-url", ts.URL, "--token", "tok")
+	if err != nil || !strings.Contains(out, "unchanged") {
+		t.Fatalf("second import: %v\n%s", err, out)
+	}
+	// Another datasource makes a different dashboard default: updated.
+	out, _, err = run(t, "import", "--grafana-url", ts.URL, "--token", "tok", "--datasource", "Prom staging")
+	if err != nil || !strings.Contains(out, `(uid prom-staging)`) || !strings.Contains(out, "updated") {
+		t.Fatalf("import --datasource: %v\n%s", err, out)
+	}
+	if _, err := srv.EditDashboard("llmmon-llm-server", func(d map[string]any) { d["title"] = "mine" }); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = run(t, "import", "--grafana-url", ts.URL, "--token", "tok")
+	if err != nil || !strings.Contains(out, "kept-user-edits") || !strings.Contains(out, "--force") {
+		t.Fatalf("import after a user edit: %v\n%s", err, out)
+	}
+	out, _, err = run(t, "import", "--grafana-url", ts.URL, "--token", "tok", "--force")
+	if err != nil || !strings.Contains(out, "updated") {
+		t.Fatalf("import --force: %v\n%s", err, out)
+	}
+
+	_, _, err = run(t, "import", "--grafana-url", ts.URL, "--token", "wrong")
+	if err == nil || !strings.Contains(err.Error(), "rejected the credentials (HTTP 401)") {
+		t.Errorf("bad token: %v", err)
+	}
+	_, _, err = run(t, "import", "--grafana-url", ts.URL+"/sub", "--token", "tok")
+	if err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("wrong path: %v", err)
+	}
+	ts2 := httptest.NewServer(http.NotFoundHandler())
+	ts2.Close()
+	_, _, err = run(t, "import", "--grafana-url", ts2.URL, "--token", "tok")
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("refused: %v", err)
+	}
+}
