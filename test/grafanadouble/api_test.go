@@ -11,12 +11,18 @@ import (
 	"testing"
 )
 
-// fakePrometheus answers /api/v1/query like Prometheus does.
-func fakePrometheus(t *testing.T, code int) string {
+// fakePrometheus answers /api/v1/query like Prometheus does, but only to
+// the given method.
+func fakePrometheus(t *testing.T, code int, method string) string {
 	t.Helper()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/query" || r.URL.Query().Get("query") != "1+1" {
+		r.ParseForm()
+		if r.URL.Path != "/api/v1/query" || r.Form.Get("query") != "1+1" {
 			http.NotFound(w, r)
+			return
+		}
+		if r.Method != method {
+			http.Error(w, "wrong method", http.StatusMethodNotAllowed)
 			return
 		}
 		w.WriteHeader(code)
@@ -129,12 +135,18 @@ datasources:
   - name: Prometheus
     uid: prom
     type: prometheus
-    url: ` + fakePrometheus(t, 200) + `
+    url: ` + fakePrometheus(t, 200, "POST") + `
     isDefault: true
+  - name: Prometheus by GET
+    uid: prom-get
+    type: prometheus
+    url: ` + fakePrometheus(t, 200, "GET") + `
+    jsonData:
+      httpMethod: GET
   - name: Broken
     uid: broken
     type: prometheus
-    url: ` + fakePrometheus(t, 503) + `
+    url: ` + fakePrometheus(t, 503, "POST") + `
   - name: Nowhere
     uid: nowhere
     type: prometheus
@@ -147,7 +159,7 @@ datasources:
 	_, base := StartTest(t, Config{AdminPassword: "pw", ProvisioningDir: prov})
 
 	code, list := call(t, base, admin, "GET", "/api/datasources", nil)
-	if arr, _ := list.([]any); code != 200 || len(arr) != 4 {
+	if arr, _ := list.([]any); code != 200 || len(arr) != 5 {
 		t.Fatalf("list: HTTP %d %v", code, list)
 	}
 	tests := []struct {
@@ -161,7 +173,9 @@ datasources:
 		{"by name", "GET", "/api/datasources/name/Prometheus", nil, 200, ""},
 		{"unknown name", "GET", "/api/datasources/name/None", nil, 404, "Data source not found"},
 		{"by id", "GET", "/api/datasources/1", nil, 200, ""},
-		{"health ok", "GET", "/api/datasources/uid/prom/health", nil, 200, "Successfully queried the Prometheus API."},
+		{"health ok (POST, Grafana's default)", "GET", "/api/datasources/uid/prom/health", nil, 200, "Successfully queried the Prometheus API."},
+		{"health ok with httpMethod GET", "GET", "/api/datasources/uid/prom-get/health", nil, 200, "Successfully queried the Prometheus API."},
+		{"health of a non-prometheus type", "GET", "/api/datasources/uid/loki/health", nil, 501, ""},
 		{"health of unknown uid", "GET", "/api/datasources/uid/none/health", nil, 404, "Data source not found"},
 		{"health when prometheus answers 503", "GET", "/api/datasources/uid/broken/health", nil, 400, ""},
 		{"health when the host does not resolve", "GET", "/api/datasources/uid/nowhere/health", nil, 400, ""},
@@ -238,6 +252,10 @@ func TestFolders(t *testing.T) {
 	arr, _ := list.([]any)
 	if len(arr) != 2 || str(arr[0], "title") != "Another" || str(arr[1], "uid") != "llm" {
 		t.Errorf("list = %v", list)
+	}
+	_, list = call(t, base, admin, "GET", "/api/folders?limit=1&page=2", nil)
+	if arr, _ := list.([]any); len(arr) != 1 || str(arr[0], "uid") != "llm" {
+		t.Errorf("page 2 of 1 = %v", list)
 	}
 	if code, body := call(t, base, admin, "DELETE", "/api/folders/llm", nil); code != 200 || str(body, "message") != "Folder LLM Monitoring deleted" {
 		t.Errorf("delete: HTTP %d %v", code, body)

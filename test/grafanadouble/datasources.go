@@ -266,7 +266,19 @@ func (s *Server) queryPrometheus(ctx context.Context, ds datasource) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.HealthTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(ds.URL, "/")+"/api/v1/query?query=1%2B1", nil)
+	// Like Grafana's Prometheus plugin: query 1+1 with the datasource's
+	// jsonData.httpMethod, POST (a form) unless it says GET.
+	endpoint := strings.TrimRight(ds.URL, "/") + "/api/v1/query"
+	var req *http.Request
+	var err error
+	if m, _ := ds.JSONData["httpMethod"].(string); strings.EqualFold(m, http.MethodGet) {
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"?query=1%2B1", nil)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader("query=1%2B1"))
+		if req != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	}
 	if err != nil {
 		return err
 	}

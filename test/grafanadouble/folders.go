@@ -111,8 +111,17 @@ func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) {
 	out := []map[string]any{}
 	fs := append([]*folder(nil), s.st.Folders...)
 	sort.Slice(fs, func(i, j int) bool { return strings.ToLower(fs[i].Title) < strings.ToLower(fs[j].Title) })
-	for _, f := range fs {
-		out = append(out, map[string]any{"id": f.ID, "uid": f.UID, "title": f.Title})
+	limit, page := 1000, 1
+	if l, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && l > 0 {
+		limit = l
+	}
+	if p, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil && p > 0 {
+		page = p
+	}
+	for i, f := range fs {
+		if i >= (page-1)*limit && i < page*limit {
+			out = append(out, map[string]any{"id": f.ID, "uid": f.UID, "title": f.Title})
+		}
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
