@@ -122,5 +122,6 @@ var commands = []func(*Factory) *cobra.Command{
 	func(f *Factory) *cobra.Command { return newStatusCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newServeCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newLoadCmd(f, nil) },
+	func(f *Factory) *cobra.Command { return newDoctorCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newImportCmd(f, nil) },
 }

@@ -1,0 +1,251 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"syscall"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// SeedMetrics are the five metrics the seed's FastAPI server exposes and
+// the dashboard's LLM panels are built on.
+var SeedMetrics = []string{
+	"llm_requests_total",
+	"llm_request_duration_seconds",
+	"llm_tokens_generated_total",
+	"llm_request_size_bytes",
+	"llm_active_requests",
+}
+
+// requestCounter is the seed metric that counts requests.
+const requestCounter = "llm_requests_total"
+
+// scrapeResult is the LLM server's /metrics as this machine sees it.
+type scrapeResult struct {
+	families map[string]*dto.MetricFamily
+}
+
+// scrapeError is a failed scrape of /metrics, with what it means.
+type scrapeError struct {
+	msg, cause, fix string
+	refused         bool
+}
+
+func (e *scrapeError) Error() string { return e.msg }
+
+func (d *doctor) llmChecks() []Check {
+	return []Check{
+		{Group: "LLM server", Name: "/metrics", Timeout: 2 * httpTimeout, Run: d.checkMetrics},
+		{Group: "LLM server", Name: "bind address", Timeout: 2 * httpTimeout, Run: d.checkBind},
+		{Group: "LLM server", Name: "requests", Timeout: 2 * httpTimeout, Run: d.checkRequests},
+	}
+}
+
+func (d *doctor) serveCmd() string {
+	_, port := d.llmHostPort()
+	return fmt.Sprintf("`llmmon serve --host 0.0.0.0 --port %s`", port)
+}
+
+func (d *doctor) llmHostPort() (host, port string) {
+	u, err := url.Parse(d.o.MetricsURL)
+	if err != nil {
+		return "127.0.0.1", "8000"
+	}
+	port = u.Port()
+	if port == "" {
+		port = "80"
+	}
+	return u.Hostname(), port
+}
+
+// scrapeMetrics fetches and parses /metrics the way Prometheus would.
+func (d *doctor) scrapeMetrics(ctx context.Context) (scrapeResult, error) {
+	u := d.o.MetricsURL
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return scrapeResult{}, &scrapeError{msg: fmt.Sprintf("bad metrics URL %s: %v", u, err)}
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
+	resp, err := d.http.Do(req)
+	if err != nil {
+		host, port := d.llmHostPort()
+		var ne net.Error
+		switch {
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return scrapeResult{}, &scrapeError{refused: true,
+				msg:   fmt.Sprintf("nothing listens on %s", net.JoinHostPort(host, port)),
+				cause: "the LLM server is not running",
+				fix:   "start it: " + d.serveCmd() + " (or your own server, bound to 0.0.0.0)"}
+		case errors.As(err, &ne) && ne.Timeout():
+			return scrapeResult{}, &scrapeError{
+				msg:   fmt.Sprintf("%s accepts connections but did not answer within %s", u, httpTimeout),
+				cause: "the server is overloaded or stuck, or this port belongs to something that is not an HTTP server",
+				fix:   fmt.Sprintf("check the server's logs; `curl -sv %s` shows where it hangs", u)}
+		}
+		return scrapeResult{}, &scrapeError{msg: fmt.Sprintf("cannot fetch %s: %v", u, err),
+			fix: fmt.Sprintf("check the address: `curl -sv %s`", u)}
+	}
+	defer resp.Body.Close()
+	body := io.LimitReader(resp.Body, 32<<20)
+	if resp.StatusCode == http.StatusNotFound {
+		return scrapeResult{}, &scrapeError{msg: fmt.Sprintf("%s answers HTTP 404", u),
+			cause: "the server on this port has no metrics at this path: wrong metrics path, or another program holds the port",
+			fix:   "find the server's metrics path (most use /metrics) and set it: " + d.upCmd("--llm-target host.docker.internal:PORT/PATH")}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return scrapeResult{}, &scrapeError{msg: fmt.Sprintf("%s answers HTTP %d", u, resp.StatusCode),
+			cause: "the server refuses or fails the scrape",
+			fix:   "keep /metrics open and working (`llmmon serve --api-key` protects /v1 only); see the server's logs"}
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	notMetrics := &scrapeError{
+		cause: "something answers on this port, but it is not a Prometheus exposition: wrong port",
+		fix:   "point Prometheus at the port that serves /metrics: " + d.upCmd("--llm-target host.docker.internal:PORT"),
+	}
+	if mt == "text/html" || mt == "application/json" {
+		notMetrics.msg = fmt.Sprintf("%s answers %s, not Prometheus metrics", u, mt)
+		return scrapeResult{}, notMetrics
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(body)
+	if err != nil {
+		notMetrics.msg = fmt.Sprintf("%s is not a Prometheus exposition: %v", u, err)
+		return scrapeResult{}, notMetrics
+	}
+	return scrapeResult{families: fams}, nil
+}
+
+func (d *doctor) checkMetrics(ctx context.Context) Result {
+	sr, err := d.metrics.get(ctx)
+	if err != nil {
+		var se *scrapeError
+		if errors.As(err, &se) {
+			return Fail(se.msg, se.cause, se.fix)
+		}
+		return Fail(err.Error(), "", "")
+	}
+	var missing []string
+	for _, m := range SeedMetrics {
+		if _, ok := sr.families[m]; !ok {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) == len(SeedMetrics) {
+		if engine := engineMetrics(sr.families); engine != "" {
+			return Pass("%s serves %s metrics (%s); the seed's llm_* metrics are absent, the dashboard's engine panels use these",
+				d.o.MetricsURL, engine, plural(len(sr.families), "family", "families"))
+		}
+		return Fail(fmt.Sprintf("%s serves %s, none of them the seed's LLM metrics (%s)", d.o.MetricsURL,
+			plural(len(sr.families), "metric family", "metric families"), strings.Join(SeedMetrics, ", ")),
+			"this port belongs to another program's exporter, not the LLM server: wrong port",
+			"point Prometheus at the LLM server's port: "+d.upCmd("--llm-target host.docker.internal:PORT")+
+				", or put llmmon's instrumented gateway in front of your engine: `llmmon serve --upstream URL`")
+	}
+	if len(missing) > 0 {
+		return Warn(fmt.Sprintf("%s lacks %s of the seed's five metrics: %s", d.o.MetricsURL, plural(len(missing), "", ""), strings.Join(missing, ", ")),
+			"the dashboard panels built on them stay empty",
+			"serve them (llmmon serve exposes all five), or put `llmmon serve --upstream URL` in front of your engine")
+	}
+	return Pass("%s serves the seed's five metrics (%s)", d.o.MetricsURL, plural(len(sr.families), "family", "families"))
+}
+
+// engineMetrics names the inference engine whose native metrics are present.
+func engineMetrics(fams map[string]*dto.MetricFamily) string {
+	prefixes := []struct{ prefix, name string }{{"vllm:", "vLLM"}, {"llamacpp:", "llama.cpp"}, {"tgi_", "TGI"}, {"sglang:", "SGLang"}}
+	for _, p := range prefixes {
+		for name := range fams {
+			if strings.HasPrefix(name, p.prefix) {
+				return p.name
+			}
+		}
+	}
+	return ""
+}
+
+func (d *doctor) checkRequests(ctx context.Context) Result {
+	sr, err := d.metrics.get(ctx)
+	if err != nil {
+		return Skip("no metrics to read (see LLM server › /metrics)")
+	}
+	fam, ok := sr.families[requestCounter]
+	if !ok {
+		if engineMetrics(sr.families) != "" {
+			return Skip("no %s: this engine counts requests with its own metrics", requestCounter)
+		}
+	}
+	var total float64
+	if ok {
+		for _, m := range fam.GetMetric() {
+			switch {
+			case m.GetCounter() != nil:
+				total += m.GetCounter().GetValue()
+			case m.GetUntyped() != nil:
+				total += m.GetUntyped().GetValue()
+			}
+		}
+	}
+	if total == 0 {
+		return Warn("no requests yet; metrics appear after requests",
+			fmt.Sprintf("%s is 0 or absent: nothing has called the server since it started, so the dashboard's rate and latency panels are empty", requestCounter),
+			fmt.Sprintf("send some: `llmmon load --url %s --requests 20`", d.o.LoadURL))
+	}
+	return Pass("%.0f requests served (%s)", total, labelsSummary(fam))
+}
+
+func labelsSummary(fam *dto.MetricFamily) string {
+	status := map[string]float64{}
+	for _, m := range fam.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "status" {
+				status[l.GetValue()] += m.GetCounter().GetValue()
+			}
+		}
+	}
+	if len(status) == 0 {
+		return plural(len(fam.GetMetric()), "series", "series")
+	}
+	var parts []string
+	for k, v := range status {
+		parts = append(parts, fmt.Sprintf("%s %.0f", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// checkBind finds a server that listens on 127.0.0.1 only, which
+// Prometheus in Docker cannot reach, even while Prometheus is down.
+func (d *doctor) checkBind(ctx context.Context) Result {
+	host, port, err := net.SplitHostPort(d.o.Config.LLMServer.Address)
+	if err != nil || !isHostAlias(host) {
+		return Skip("the LLM target %s is not on this machine", d.o.Config.LLMServer.Address)
+	}
+	loop := dialState(ctx, net.JoinHostPort("127.0.0.1", port))
+	if loop != nil {
+		return Skip("the LLM server is not listening (see LLM server › /metrics)")
+	}
+	gw := d.bridgeGateway(ctx)
+	if gw == "" {
+		return Skip("no local Docker bridge to test the bind address from")
+	}
+	switch err := dialState(ctx, net.JoinHostPort(gw, port)); {
+	case err == nil:
+		return Pass("the server on port %s accepts connections from the Docker bridge (%s)", port, gw)
+	case err == errRefused:
+		return Fail(fmt.Sprintf("the LLM server listens on 127.0.0.1:%s only", port),
+			fmt.Sprintf("Prometheus reaches the host through the Docker bridge (host.docker.internal → %s), and a server bound to 127.0.0.1 refuses it (connection refused)", gw),
+			fmt.Sprintf("restart it on all interfaces: %s (your own server: `--host 0.0.0.0`, e.g. `vllm serve MODEL --host 0.0.0.0 --port %s`)", d.serveCmd(), port))
+	default:
+		return Warn(fmt.Sprintf("cannot test port %s from the Docker bridge address %s: %v", port, gw, err), "", "")
+	}
+}

@@ -1,0 +1,224 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/grafana"
+	"github.com/llmmon/llmmon/stack/prometheus"
+)
+
+// Options describe the stack doctor examines: what up recorded in Dir,
+// or the defaults when nothing was started.
+type Options struct {
+	Dir    string
+	Config stack.Config
+	// State is what up recorded; nil when nothing was started from Dir.
+	State *stack.State
+	// Engine is the container engine; nil with EngineErr when no client
+	// could even be made.
+	Engine    stack.Engine
+	EngineErr error
+	// Getenv reads DOCKER_HOST and DOCKER_CONTEXT (os.Getenv when nil).
+	Getenv func(string) string
+
+	// Endpoints as seen from this machine; derived from Config when empty.
+	PrometheusURL string
+	GrafanaURL    string
+	MetricsURL    string // the LLM server's /metrics
+	// LoadURL is the OpenAI base URL printed in the "no requests yet" fix.
+	LoadURL string
+}
+
+// Timeouts of the checks. They run concurrently, so a run where every
+// part is down takes about the longest of them, well under 10 s.
+const (
+	dockerTimeout = 4 * time.Second
+	httpTimeout   = 3 * time.Second
+	dialTimeout   = time.Second
+)
+
+// doctor holds the shared probes the checks depend on.
+type doctor struct {
+	o     Options
+	names stack.Names
+	prom  *prometheus.Client
+	graf  *grafana.Client
+	http  *http.Client
+
+	info       *memo[stack.EngineInfo]
+	promObj    *memo[stack.Object]
+	grafObj    *memo[stack.Object]
+	netObj     *memo[stack.Object]
+	promReady  *memo[struct{}]
+	targets    *memo[[]prometheus.Target]
+	grafHealth *memo[grafana.Health]
+	password   *memo[string] // the stored admin password, once it is known to work
+	metrics    *memo[scrapeResult]
+}
+
+// Checks returns every check for the stack described by o. ctx bounds the
+// shared probes (the Docker ping, the target list) the checks reuse.
+func Checks(ctx context.Context, o Options) []Check {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	c := o.Config
+	local := loopbackFor(c.Bind)
+	if o.PrometheusURL == "" {
+		o.PrometheusURL = fmt.Sprintf("http://%s", net.JoinHostPort(local, strconv.Itoa(c.Prometheus.Port)))
+	}
+	if o.GrafanaURL == "" {
+		o.GrafanaURL = fmt.Sprintf("http://%s", net.JoinHostPort(local, strconv.Itoa(c.Grafana.Port)))
+	}
+	if o.MetricsURL == "" {
+		o.MetricsURL = HostURL(c.LLMServer)
+	}
+	if o.LoadURL == "" {
+		host, port, _ := net.SplitHostPort(strings.TrimPrefix(strings.TrimPrefix(o.MetricsURL, "http://"), "https://"))
+		if i := strings.IndexByte(port, '/'); i >= 0 {
+			port = port[:i]
+		}
+		o.LoadURL = "http://" + net.JoinHostPort(host, port) + "/v1"
+	}
+	d := &doctor{
+		o:     o,
+		names: stack.NamesFor(c.Name),
+		prom:  prometheus.NewClient(o.PrometheusURL),
+		graf:  grafana.NewClient(o.GrafanaURL, grafana.Auth{}),
+		http:  &http.Client{Timeout: httpTimeout},
+	}
+	d.prom.HTTP.Timeout = httpTimeout
+	d.graf.HTTP.Timeout = httpTimeout
+	probe := func(timeout time.Duration) (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, timeout)
+	}
+	d.info = newMemo(func() (stack.EngineInfo, error) {
+		if o.Engine == nil {
+			return stack.EngineInfo{}, o.EngineErr
+		}
+		pctx, cancel := probe(dockerTimeout)
+		defer cancel()
+		return o.Engine.Info(pctx)
+	})
+	find := func(kind stack.Kind, name string) *memo[stack.Object] {
+		return newMemo(func() (stack.Object, error) {
+			pctx, cancel := probe(dockerTimeout)
+			defer cancel()
+			if _, err := d.info.get(pctx); err != nil {
+				return stack.Object{}, errDockerDown
+			}
+			return o.Engine.Find(pctx, kind, name)
+		})
+	}
+	d.promObj = find(stack.KindContainer, d.names.Prometheus)
+	d.grafObj = find(stack.KindContainer, d.names.Grafana)
+	d.netObj = find(stack.KindNetwork, d.names.Network)
+	d.promReady = newMemo(func() (struct{}, error) {
+		pctx, cancel := probe(httpTimeout)
+		defer cancel()
+		return struct{}{}, d.prom.Ready(pctx)
+	})
+	d.targets = newMemo(func() ([]prometheus.Target, error) {
+		pctx, cancel := probe(2 * httpTimeout)
+		defer cancel()
+		if _, err := d.promReady.get(pctx); err != nil {
+			return nil, err
+		}
+		return d.prom.Targets(pctx)
+	})
+	d.grafHealth = newMemo(func() (grafana.Health, error) {
+		pctx, cancel := probe(httpTimeout)
+		defer cancel()
+		return d.graf.Health(pctx)
+	})
+	d.password = newMemo(func() (string, error) {
+		pctx, cancel := probe(2 * httpTimeout)
+		defer cancel()
+		return d.adminPassword(pctx)
+	})
+	d.metrics = newMemo(func() (scrapeResult, error) {
+		pctx, cancel := probe(httpTimeout)
+		defer cancel()
+		return d.scrapeMetrics(pctx)
+	})
+
+	var checks []Check
+	checks = append(checks, d.dockerChecks()...)
+	checks = append(checks, d.containerChecks()...)
+	checks = append(checks, d.networkChecks()...)
+	checks = append(checks, d.prometheusChecks()...)
+	checks = append(checks, d.llmChecks()...)
+	checks = append(checks, d.grafanaChecks()...)
+	checks = append(checks, d.portChecks()...)
+	checks = append(checks, d.configChecks()...)
+	return checks
+}
+
+// errDockerDown marks a probe skipped because the daemon check failed.
+var errDockerDown = errors.New("docker daemon unreachable")
+
+// upCmd is the exact `llmmon up` line for this stack.
+func (d *doctor) upCmd(extra ...string) string {
+	args := []string{"llmmon", "up"}
+	if d.o.Dir != "" && filepath.Clean(d.o.Dir) != filepath.Clean(stack.DefaultDir) {
+		args = append(args, "--dir", d.o.Dir)
+	}
+	if d.o.Config.Name != "" {
+		args = append(args, "--name", d.o.Config.Name)
+	}
+	return "`" + strings.Join(append(args, extra...), " ") + "`"
+}
+
+// started reports whether up recorded a stack in Dir.
+func (d *doctor) started() bool { return d.o.State != nil }
+
+// notStartedCause words the cause when nothing was ever started.
+func (d *doctor) notStartedCause() string {
+	return fmt.Sprintf("no stack was started from %s (no %s there)", d.o.Dir, stack.StateFile)
+}
+
+// loopbackFor is the address this machine reaches a port published on bind.
+func loopbackFor(bind string) string {
+	if bind == "" || bind == "0.0.0.0" || bind == "::" {
+		return "127.0.0.1"
+	}
+	return bind
+}
+
+// HostURL is a target's /metrics URL as seen from this machine:
+// host.docker.internal (and Docker's gateway addresses) is this machine.
+func HostURL(t stack.Target) string {
+	host, port, err := net.SplitHostPort(t.Address)
+	if err != nil {
+		return "http://" + t.Address + t.MetricsPath()
+	}
+	if isHostAlias(host) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + t.MetricsPath()
+}
+
+func isHostAlias(host string) bool {
+	switch host {
+	case "host.docker.internal", "gateway.docker.internal", "host-gateway", "172.17.0.1":
+		return true
+	}
+	return false
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
