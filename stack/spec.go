@@ -28,7 +28,10 @@ const (
 	prometheusContainerPort = 9090
 	grafanaContainerPort    = 3000
 	restartPolicy           = "unless-stopped"
-	passwordEnv             = "GF_SECURITY_ADMIN_PASSWORD"
+	// The admin password reaches Grafana as a file, so it never shows in
+	// docker inspect (Grafana reads any GF_* variable from NAME__FILE).
+	passwordEnv  = "GF_SECURITY_ADMIN_PASSWORD__FILE"
+	passwordPath = "grafana/llmmon/admin-password"
 )
 
 // Components, as in the dev.llmmon.component label.
@@ -57,6 +60,8 @@ type ContainerFile struct {
 	Mode    os.FileMode `json:"mode"`
 	UID     int         `json:"uid"`
 	GID     int         `json:"gid"`
+	// Secret content never enters a hash or label.
+	Secret bool `json:"secret,omitempty"`
 }
 
 // ContainerDir is a folder created (or re-owned) in a container before it starts.
@@ -170,7 +175,7 @@ func BuildSpecs(in SpecInput) Specs {
 		Image: c.Grafana.Image,
 		Env: []string{
 			"GF_SECURITY_ADMIN_USER=" + AdminUser,
-			passwordEnv + "=" + in.AdminPassword,
+			passwordEnv + "=" + containerPath(passwordPath),
 			"GF_USERS_ALLOW_SIGN_UP=false",
 			"GF_USERS_ALLOW_ORG_CREATE=false",
 			"GF_AUTH_ANONYMOUS_ENABLED=false",
@@ -187,7 +192,11 @@ func BuildSpecs(in SpecInput) Specs {
 		RestartPolicy: restartPolicy,
 	}
 	gfiles := append(append([]File{}, in.Rendered.Grafana...), in.UserDashboards...)
+	gfiles = append(gfiles, File{Path: passwordPath, Content: []byte(in.AdminPassword), Mode: 0o400})
 	graf.Dirs, graf.Files = containerFiles(gfiles, 3, grafanaUID, grafanaGID)
+	for i := range graf.Files {
+		graf.Files[i].Secret = graf.Files[i].Path == containerPath(passwordPath)
+	}
 	// The user-dashboards folder exists even when empty: the provider reads it.
 	graf.Dirs = addDir(graf.Dirs, ContainerDir{Path: containerPath("grafana/dashboards"), Mode: 0o755, UID: grafanaUID, GID: grafanaGID})
 
@@ -253,14 +262,26 @@ func addDir(dirs []ContainerDir, d ContainerDir) []ContainerDir {
 // was created with. up records later deliveries in its state.
 const LabelFilesHash = "dev.llmmon.files-hash"
 
-// FilesHash identifies the content of the files a spec copies in.
+// FilesHash identifies the content of the files a spec copies in,
+// secrets aside.
 func FilesHash(s ContainerSpec) string {
 	b, _ := json.Marshal(struct {
 		Dirs  []ContainerDir
 		Files []ContainerFile
-	}{s.Dirs, s.Files})
+	}{s.Dirs, withoutSecrets(s.Files, false)})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])[:16]
+}
+
+func withoutSecrets(files []ContainerFile, all bool) []ContainerFile {
+	out := make([]ContainerFile, len(files))
+	for i, f := range files {
+		if all || f.Secret {
+			f.Content = nil
+		}
+		out[i] = f
+	}
+	return out
 }
 
 // specHash identifies a container's whole spec (minus the admin password,
@@ -268,20 +289,7 @@ func FilesHash(s ContainerSpec) string {
 // with withContent false, files count by path and owner only.
 func specHash(s ContainerSpec, imageID string, withContent bool) string {
 	s.Labels = nil
-	if !withContent {
-		files := make([]ContainerFile, len(s.Files))
-		for i, f := range s.Files {
-			f.Content = nil
-			files[i] = f
-		}
-		s.Files = files
-	}
-	s.Env = append([]string(nil), s.Env...)
-	for i, e := range s.Env {
-		if strings.HasPrefix(e, passwordEnv+"=") {
-			s.Env[i] = passwordEnv + "=<secret>"
-		}
-	}
+	s.Files = withoutSecrets(s.Files, !withContent)
 	b, _ := json.Marshal(struct {
 		Spec    ContainerSpec
 		ImageID string

@@ -1,0 +1,286 @@
+package stack
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func specsFor(t *testing.T, mod func(*Config), in SpecInput) Specs {
+	t.Helper()
+	cfg := Default()
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Config, in.Rendered = cfg, r
+	if in.AdminPassword == "" {
+		in.AdminPassword = "s3cret-pw"
+	}
+	return BuildSpecs(in)
+}
+
+func env(s ContainerSpec, key string) (string, bool) {
+	for _, e := range s.Env {
+		if k, v, _ := strings.Cut(e, "="); k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func TestBuildSpecs(t *testing.T) {
+	tests := []struct {
+		name  string
+		mod   func(*Config)
+		in    SpecInput
+		check func(t *testing.T, s Specs)
+	}{
+		{"seed names and labels", nil, SpecInput{HostGateway: HostGateway}, func(t *testing.T, s Specs) {
+			if s.Network.Name != "monitoring" || s.Prometheus.Name != "llm-prometheus" || s.Grafana.Name != "llm-grafana" {
+				t.Errorf("names: %s %s %s", s.Network.Name, s.Prometheus.Name, s.Grafana.Name)
+			}
+			if s.Volumes[0].Name != "llm-prometheus-data" || s.Volumes[1].Name != "llm-grafana-data" {
+				t.Errorf("volumes: %+v", s.Volumes)
+			}
+			for _, l := range []map[string]string{s.Network.Labels, s.Volumes[0].Labels, s.Volumes[1].Labels, s.Prometheus.Labels, s.Grafana.Labels} {
+				if l[LabelStack] != "default" {
+					t.Errorf("ownership label missing: %v", l)
+				}
+			}
+			if s.Prometheus.Labels[LabelComponent] != "prometheus" || s.Grafana.Labels[LabelComponent] != "grafana" {
+				t.Error("component labels")
+			}
+			if len(s.Prometheus.Labels[LabelConfigHash]) != 16 || len(s.Grafana.Labels[LabelConfigHash]) != 16 {
+				t.Errorf("config-hash labels: %v %v", s.Prometheus.Labels, s.Grafana.Labels)
+			}
+			if !slices.Equal(s.Prometheus.Aliases, []string{"prometheus"}) || !slices.Equal(s.Grafana.Aliases, []string{"grafana"}) {
+				t.Error("aliases")
+			}
+			if s.Prometheus.Network != "monitoring" || s.Grafana.Network != "monitoring" {
+				t.Error("network")
+			}
+			if s.Prometheus.Mounts[0] != (Mount{"llm-prometheus-data", "/prometheus"}) || s.Grafana.Mounts[0] != (Mount{"llm-grafana-data", "/var/lib/grafana"}) {
+				t.Errorf("mounts: %+v %+v", s.Prometheus.Mounts, s.Grafana.Mounts)
+			}
+		}},
+		{"name prefixes everything", func(c *Config) { c.Name = "staging" }, SpecInput{}, func(t *testing.T, s Specs) {
+			if s.Network.Name != "staging-monitoring" || s.Prometheus.Name != "staging-llm-prometheus" || s.Volumes[1].Name != "staging-llm-grafana-data" {
+				t.Errorf("prefix: %+v", s.Names)
+			}
+			if s.Grafana.Labels[LabelStack] != "staging" {
+				t.Error("stack label")
+			}
+			// Aliases stay: the datasource URL is http://prometheus:9090 on the stack's own network.
+			if s.Prometheus.Aliases[0] != "prometheus" {
+				t.Error("alias must not be prefixed")
+			}
+		}},
+		{"ports on 127.0.0.1 by default", nil, SpecInput{}, func(t *testing.T, s Specs) {
+			if !slices.Equal(s.Prometheus.Ports, []PortSpec{{"127.0.0.1", 9090, 9090}}) || !slices.Equal(s.Grafana.Ports, []PortSpec{{"127.0.0.1", 3000, 3000}}) {
+				t.Errorf("ports: %+v %+v", s.Prometheus.Ports, s.Grafana.Ports)
+			}
+		}},
+		{"bind and ports from settings", func(c *Config) { c.Bind = "0.0.0.0"; c.Prometheus.Port = 19090; c.Grafana.Port = 13000 }, SpecInput{}, func(t *testing.T, s Specs) {
+			if !slices.Equal(s.Prometheus.Ports, []PortSpec{{"0.0.0.0", 19090, 9090}}) || !slices.Equal(s.Grafana.Ports, []PortSpec{{"0.0.0.0", 13000, 3000}}) {
+				t.Errorf("ports: %+v %+v", s.Prometheus.Ports, s.Grafana.Ports)
+			}
+		}},
+		{"host-gateway on Prometheus only", nil, SpecInput{HostGateway: HostGateway}, func(t *testing.T, s Specs) {
+			if !slices.Equal(s.Prometheus.ExtraHosts, []string{"host.docker.internal:host-gateway"}) || len(s.Grafana.ExtraHosts) != 0 {
+				t.Errorf("extra hosts: %v %v", s.Prometheus.ExtraHosts, s.Grafana.ExtraHosts)
+			}
+		}},
+		{"gateway IP on older engines", nil, SpecInput{HostGateway: "172.18.0.1"}, func(t *testing.T, s Specs) {
+			if !slices.Equal(s.Prometheus.ExtraHosts, []string{"host.docker.internal:172.18.0.1"}) {
+				t.Errorf("extra hosts: %v", s.Prometheus.ExtraHosts)
+			}
+		}},
+		{"left alone on Docker Desktop", nil, SpecInput{HostGateway: ""}, func(t *testing.T, s Specs) {
+			if len(s.Prometheus.ExtraHosts) != 0 {
+				t.Errorf("extra hosts: %v", s.Prometheus.ExtraHosts)
+			}
+		}},
+		{"non-root users", nil, SpecInput{}, func(t *testing.T, s Specs) {
+			if s.Prometheus.User != "65534:65534" || s.Grafana.User != "472:0" {
+				t.Errorf("users %q %q", s.Prometheus.User, s.Grafana.User)
+			}
+		}},
+		{"prometheus flags explicit", nil, SpecInput{}, func(t *testing.T, s Specs) {
+			for _, want := range []string{"--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"} {
+				if !slices.Contains(s.Prometheus.Cmd, want) {
+					t.Errorf("cmd %v lacks %s", s.Prometheus.Cmd, want)
+				}
+			}
+			if slices.Contains(s.Prometheus.Cmd, "--web.enable-lifecycle") {
+				t.Error("lifecycle API opened without need")
+			}
+		}},
+		{"grafana security env", nil, SpecInput{AdminPassword: "pw-123"}, func(t *testing.T, s Specs) {
+			want := map[string]string{
+				"GF_SECURITY_ADMIN_USER":           "admin",
+				"GF_SECURITY_ADMIN_PASSWORD__FILE": "/etc/grafana/llmmon/admin-password",
+				"GF_USERS_ALLOW_SIGN_UP":           "false",
+				"GF_AUTH_ANONYMOUS_ENABLED":        "false",
+			}
+			for k, v := range want {
+				if got, _ := env(s.Grafana, k); got != v {
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
+			}
+			for _, e := range s.Grafana.Env {
+				if strings.Contains(e, "pw-123") {
+					t.Errorf("password in the environment (visible in docker inspect): %s", e)
+				}
+			}
+			var pw *ContainerFile
+			for i, f := range s.Grafana.Files {
+				if f.Path == "/etc/grafana/llmmon/admin-password" {
+					pw = &s.Grafana.Files[i]
+				}
+			}
+			if pw == nil || string(pw.Content) != "pw-123" || pw.Mode != 0o400 || pw.UID != 472 || !pw.Secret {
+				t.Errorf("password file: %+v", pw)
+			}
+		}},
+		{"config files owned by the container users", nil, SpecInput{}, func(t *testing.T, s Specs) {
+			paths := map[string]ContainerFile{}
+			for _, f := range append(append([]ContainerFile{}, s.Prometheus.Files...), s.Grafana.Files...) {
+				paths[f.Path] = f
+			}
+			for p, uid := range map[string]int{
+				"/etc/prometheus/prometheus.yml":                       65534,
+				"/etc/prometheus/rules/llmmon.rules.yml":               65534,
+				"/etc/grafana/provisioning/datasources/prometheus.yml": 472,
+				"/etc/grafana/provisioning/dashboards/llmmon.yml":      472,
+			} {
+				f, ok := paths[p]
+				if !ok {
+					t.Errorf("%s not copied in", p)
+					continue
+				}
+				if f.UID != uid || f.Mode.Perm()&0o004 == 0 || len(f.Content) == 0 {
+					t.Errorf("%s: uid %d mode %v (%d bytes)", p, f.UID, f.Mode, len(f.Content))
+				}
+			}
+			dirs := map[string]int{}
+			for _, d := range append(append([]ContainerDir{}, s.Prometheus.Dirs...), s.Grafana.Dirs...) {
+				dirs[d.Path] = d.UID
+			}
+			for _, d := range []string{"/etc/prometheus", "/etc/prometheus/rules"} {
+				if dirs[d] != 65534 {
+					t.Errorf("dir %s not owned by nobody: %v", d, dirs)
+				}
+			}
+			if dirs["/etc/grafana/dashboards"] != 472 || dirs["/etc/grafana/provisioning/datasources"] != 472 {
+				t.Errorf("grafana dirs: %v", dirs)
+			}
+			if _, ok := dirs["/etc/grafana"]; ok {
+				t.Error("/etc/grafana (grafana.ini's folder) must keep the image's owner")
+			}
+		}},
+		{"user dashboards copied", nil, SpecInput{UserDashboards: []File{{Path: "grafana/dashboards/mine.json", Content: []byte(`{"title":"mine"}`)}}}, func(t *testing.T, s Specs) {
+			found := false
+			for _, f := range s.Grafana.Files {
+				found = found || (f.Path == "/etc/grafana/dashboards/mine.json" && string(f.Content) == `{"title":"mine"}`)
+			}
+			if !found {
+				t.Errorf("dashboard not copied: %+v", s.Grafana.Files)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.check(t, specsFor(t, tt.mod, tt.in)) })
+	}
+}
+
+// The config hash decides what up recreates, so it must move with exactly
+// the settings each container depends on.
+func TestConfigHashes(t *testing.T) {
+	base := specsFor(t, nil, SpecInput{HostGateway: HostGateway, PrometheusImageID: "sha256:p", GrafanaImageID: "sha256:g"})
+	tests := []struct {
+		name                     string
+		mod                      func(*Config)
+		in                       SpecInput
+		promChanges, grafChanges bool
+		grafFilesChange          bool
+	}{
+		{"same settings", nil, SpecInput{}, false, false, false},
+		{"other admin password", nil, SpecInput{AdminPassword: "another"}, false, false, false},
+		{"scrape interval", func(c *Config) { c.ScrapeInterval = Duration(5 * time.Second) }, SpecInput{}, true, false, true},
+		{"extra target", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: "h:8001"}} }, SpecInput{}, true, false, false},
+		{"prometheus port", func(c *Config) { c.Prometheus.Port = 19090 }, SpecInput{}, true, false, false},
+		{"grafana image", func(c *Config) { c.Grafana.Image = "grafana/grafana:13.0.0" }, SpecInput{}, false, true, false},
+		{"re-pulled prometheus tag", nil, SpecInput{PrometheusImageID: "sha256:new"}, true, false, false},
+		{"bind", func(c *Config) { c.Bind = "0.0.0.0" }, SpecInput{}, true, true, false},
+		{"host gateway", nil, SpecInput{HostGateway: "172.17.0.1"}, true, false, false},
+		{"new user dashboard", nil, SpecInput{UserDashboards: []File{{Path: "grafana/dashboards/a.json", Content: []byte("{}")}}}, false, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.in
+			if in.HostGateway == "" {
+				in.HostGateway = HostGateway
+			}
+			if in.PrometheusImageID == "" {
+				in.PrometheusImageID = "sha256:p"
+			}
+			if in.GrafanaImageID == "" {
+				in.GrafanaImageID = "sha256:g"
+			}
+			s := specsFor(t, tt.mod, in)
+			if got := s.Prometheus.Labels[LabelConfigHash] != base.Prometheus.Labels[LabelConfigHash]; got != tt.promChanges {
+				t.Errorf("prometheus hash changed = %v, want %v", got, tt.promChanges)
+			}
+			if got := s.Grafana.Labels[LabelConfigHash] != base.Grafana.Labels[LabelConfigHash]; got != tt.grafChanges {
+				t.Errorf("grafana hash changed = %v, want %v", got, tt.grafChanges)
+			}
+			if got := s.Grafana.Labels[LabelFilesHash] != base.Grafana.Labels[LabelFilesHash]; got != tt.grafFilesChange {
+				t.Errorf("grafana files hash changed = %v, want %v", got, tt.grafFilesChange)
+			}
+		})
+	}
+}
+
+func TestEngineInfo(t *testing.T) {
+	tests := []struct {
+		info        EngineInfo
+		hostGateway bool
+		desktop     bool
+		remoteHost  string
+	}{
+		{EngineInfo{Host: "unix:///var/run/docker.sock", Version: "20.10.24+dfsg1", OS: "linux"}, true, false, ""},
+		{EngineInfo{Host: "unix:///var/run/docker.sock", Version: "28.2.2", OS: "linux"}, true, false, ""},
+		{EngineInfo{Host: "unix:///var/run/docker.sock", Version: "19.03.15", OS: "linux"}, false, false, ""},
+		{EngineInfo{Host: "unix:///var/run/docker.sock", Version: "20.9.1", OS: "linux"}, false, false, ""},
+		{EngineInfo{Host: "tcp://10.1.2.3:2376", Version: "24.0.7", OS: "linux"}, true, false, "10.1.2.3"},
+		{EngineInfo{Host: "ssh://me@build-box", Version: "24.0.7", OS: "linux"}, true, false, "build-box"},
+		{EngineInfo{Host: "unix:///Users/me/.docker/run/docker.sock", Version: "27.0.3", OS: "linux", OperatingSystem: "Docker Desktop"}, true, true, ""},
+		{EngineInfo{Version: "garbage"}, false, false, ""},
+	}
+	for _, tt := range tests {
+		if got := tt.info.SupportsHostGateway(); got != tt.hostGateway {
+			t.Errorf("%+v: SupportsHostGateway = %v", tt.info, got)
+		}
+		if got := tt.info.DockerDesktop(); got != tt.desktop {
+			t.Errorf("%+v: DockerDesktop = %v", tt.info, got)
+		}
+		if got := tt.info.RemoteHost(); got != tt.remoteHost {
+			t.Errorf("%+v: RemoteHost = %q", tt.info, got)
+		}
+	}
+	net := Object{Gateway: "172.18.0.1"}
+	if g := hostGateway(tests[0].info, net); g != HostGateway {
+		t.Errorf("20.10 linux: %q", g)
+	}
+	if g := hostGateway(tests[2].info, net); g != "172.18.0.1" {
+		t.Errorf("19.03: %q", g)
+	}
+	if g := hostGateway(tests[6].info, net); g != "" {
+		t.Errorf("desktop: %q", g)
+	}
+}

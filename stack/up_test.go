@@ -1,0 +1,534 @@
+package stack_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/enginetest"
+	"github.com/llmmon/llmmon/stack/grafana"
+)
+
+const (
+	promImage = "prom/prometheus:v3.13.2"
+	grafImage = "grafana/grafana:12.4.3"
+)
+
+// fakeEngine has both images and accepts every port.
+func fakeEngine() *enginetest.Fake {
+	f := enginetest.New()
+	f.Images[promImage] = "sha256:prom1"
+	f.Images[grafImage] = "sha256:graf1"
+	return f
+}
+
+func testConfig(mod ...func(*stack.Config)) stack.Config {
+	c := stack.Default()
+	c.Prometheus.Image, c.Grafana.Image = promImage, grafImage
+	for _, m := range mod {
+		m(&c)
+	}
+	return c
+}
+
+func freePorts(string) error { return nil }
+
+// up runs Up without the readiness wait (the fake engine runs nothing).
+func up(t *testing.T, eng stack.Engine, dir string, cfg stack.Config, mod ...func(*stack.UpOptions)) (*stack.UpResult, string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	o := stack.UpOptions{Dir: dir, Config: cfg, Pull: stack.PullMissing, Out: &out, CheckPort: freePorts}
+	for _, m := range mod {
+		m(&o)
+	}
+	res, err := stack.Up(context.Background(), eng, o)
+	return res, out.String(), err
+}
+
+func mustUp(t *testing.T, eng stack.Engine, dir string, cfg stack.Config) *stack.UpResult {
+	t.Helper()
+	res, out, err := up(t, eng, dir, cfg)
+	if err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	return res
+}
+
+func TestUpCreatesTheStackThenChangesNothing(t *testing.T) {
+	eng, dir := fakeEngine(), t.TempDir()
+	res, out, err := up(t, eng, dir, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"create network monitoring", "create volume llm-prometheus-data", "create volume llm-grafana-data",
+		"create container llm-prometheus", "start llm-prometheus", "create container llm-grafana", "start llm-grafana",
+	}
+	if got := eng.Calls(); !slices.Equal(got, want) {
+		t.Errorf("calls:\n%q\nwant\n%q", got, want)
+	}
+	for _, line := range []string{"created   network monitoring", "created   container llm-grafana"} {
+		if !strings.Contains(out, line) {
+			t.Errorf("output lacks %q:\n%s", line, out)
+		}
+	}
+	// The rendered files went in through the engine, not a bind mount.
+	prom, _ := os.ReadFile(filepath.Join(dir, "prometheus/prometheus.yml"))
+	if got, ok := eng.File("llm-prometheus", "/etc/prometheus/prometheus.yml"); !ok || !bytes.Equal(got, prom) {
+		t.Errorf("prometheus.yml in the container differs from --dir's")
+	}
+	if spec, _ := eng.Spec("llm-prometheus"); len(spec.Mounts) != 1 || spec.Mounts[0].Volume != "llm-prometheus-data" {
+		t.Errorf("prometheus mounts: %+v", spec.Mounts)
+	}
+	// The password is generated, kept 0600, and handed to Grafana as a file.
+	st, err := os.Stat(res.PasswordFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("password file: %v %v", st, err)
+	}
+	pw, _ := os.ReadFile(res.PasswordFile)
+	if inside, _ := eng.File("llm-grafana", "/etc/grafana/llmmon/admin-password"); string(inside) != strings.TrimSpace(string(pw)) || len(inside) < 20 {
+		t.Errorf("grafana password file %q vs stored %q", inside, pw)
+	}
+	if strings.Contains(out, strings.TrimSpace(string(pw))) {
+		t.Error("up printed the password")
+	}
+	state, err := stack.LoadState(dir)
+	if err != nil || state.Names.Prometheus != "llm-prometheus" || state.PrometheusURL != "http://127.0.0.1:9090" || state.GrafanaHash == "" {
+		t.Fatalf("state: %+v %v", state, err)
+	}
+
+	res2, out2, err := up(t, eng, dir, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls := eng.Calls(); len(calls) != 0 {
+		t.Errorf("second up changed things: %q", calls)
+	}
+	if res2.ContainerIDs["prometheus"] != res.ContainerIDs["prometheus"] || res2.ContainerIDs["grafana"] != res.ContainerIDs["grafana"] {
+		t.Errorf("container IDs changed: %v → %v", res.ContainerIDs, res2.ContainerIDs)
+	}
+	if strings.Contains(out2, "created") || strings.Contains(out2, "recreated") {
+		t.Errorf("second up reports changes:\n%s", out2)
+	}
+	pw2, _ := os.ReadFile(res.PasswordFile)
+	if !bytes.Equal(pw, pw2) {
+		t.Error("password regenerated")
+	}
+}
+
+func TestUpScrapeIntervalRecreatesOnlyPrometheus(t *testing.T) {
+	eng, dir := fakeEngine(), t.TempDir()
+	first := mustUp(t, eng, dir, testConfig())
+	eng.Calls()
+	res := mustUp(t, eng, dir, testConfig(func(c *stack.Config) { c.ScrapeInterval = stack.Duration(5 * time.Second) }))
+	want := []string{
+		"remove container llm-prometheus", "create container llm-prometheus", "start llm-prometheus",
+		// Grafana's datasource carries the interval: new file, same container.
+		"copy files into llm-grafana", "restart llm-grafana",
+	}
+	if got := eng.Calls(); !slices.Equal(got, want) {
+		t.Errorf("calls:\n%q\nwant\n%q", got, want)
+	}
+	if res.ContainerIDs["grafana"] != first.ContainerIDs["grafana"] || res.ContainerIDs["prometheus"] == first.ContainerIDs["prometheus"] {
+		t.Errorf("ids %v → %v", first.ContainerIDs, res.ContainerIDs)
+	}
+	ds, _ := eng.File("llm-grafana", "/etc/grafana/provisioning/datasources/prometheus.yml")
+	if !strings.Contains(string(ds), `timeInterval: "5s"`) {
+		t.Errorf("grafana did not get the new datasource file:\n%s", ds)
+	}
+	// And that delivery is remembered: the next up does nothing.
+	mustUp(t, eng, dir, testConfig(func(c *stack.Config) { c.ScrapeInterval = stack.Duration(5 * time.Second) }))
+	if calls := eng.Calls(); len(calls) != 0 {
+		t.Errorf("third up changed things: %q", calls)
+	}
+	// A changed Grafana port recreates only Grafana; volumes stay.
+	mustUp(t, eng, dir, testConfig(func(c *stack.Config) { c.ScrapeInterval = stack.Duration(5 * time.Second); c.Grafana.Port = 13000 }))
+	if got, want := eng.Calls(), []string{"remove container llm-grafana", "create container llm-grafana", "start llm-grafana"}; !slices.Equal(got, want) {
+		t.Errorf("calls %q, want %q", got, want)
+	}
+}
+
+func TestUpRefusesForeignObjectsAndCreatesNothing(t *testing.T) {
+	eng, dir := fakeEngine(), t.TempDir()
+	eng.Add(stack.KindContainer, "llm-grafana", map[string]string{"com.example": "mine"})
+	eng.Add(stack.KindVolume, "llm-prometheus-data", nil)
+	eng.Add(stack.KindNetwork, "monitoring", map[string]string{stack.LabelStack: "other"})
+	_, _, err := up(t, eng, dir, testConfig())
+	if err == nil {
+		t.Fatal("up took over foreign objects")
+	}
+	for _, want := range []string{
+		`a container named "llm-grafana" already exists and was not created by llmmon`,
+		`a volume named "llm-prometheus-data" already exists and was not created by llmmon`,
+		`a network named "monitoring" already exists and belongs to llmmon stack "other"`,
+		"pass --name",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if calls := eng.Calls(); len(calls) != 0 {
+		t.Errorf("up changed things before refusing: %q", calls)
+	}
+	// --name sidesteps them.
+	mustUp(t, eng, t.TempDir(), testConfig(func(c *stack.Config) { c.Name = "two" }))
+	if got := eng.Names(stack.KindContainer); !slices.Equal(got, []string{"llm-grafana", "two-llm-grafana", "two-llm-prometheus"}) {
+		t.Errorf("containers: %v", got)
+	}
+}
+
+func TestUpPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := l.Addr().(*net.TCPAddr).Port
+	eng := fakeEngine()
+	_, _, err = up(t, eng, t.TempDir(), testConfig(func(c *stack.Config) { c.Grafana.Port = taken; c.Prometheus.Port = freePort(t) }),
+		func(o *stack.UpOptions) { o.CheckPort = nil })
+	want := fmt.Sprintf("port %d on 127.0.0.1 is in use (by another program or container): stop it, or pass --grafana-port to publish on another port", taken)
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+	if calls := eng.Calls(); len(calls) != 0 {
+		t.Errorf("created things: %q", calls)
+	}
+
+	// A port the engine finds taken at start (a race) gives the same
+	// error and leaves no container behind.
+	eng.StartErr["llm-prometheus"] = fmt.Errorf("start: %w: Bind for 127.0.0.1:9090 failed: port is already allocated", stack.ErrPortAllocated)
+	_, _, err = up(t, eng, t.TempDir(), testConfig())
+	if err == nil || !strings.Contains(err.Error(), "port 9090 on 127.0.0.1 is in use") || !strings.Contains(err.Error(), "--prometheus-port") {
+		t.Fatalf("err = %v", err)
+	}
+	if got := eng.Names(stack.KindContainer); len(got) != 0 {
+		t.Errorf("left behind: %v", got)
+	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestUpImages(t *testing.T) {
+	t.Run("never with a missing image", func(t *testing.T) {
+		eng := fakeEngine()
+		delete(eng.Images, grafImage)
+		_, _, err := up(t, eng, t.TempDir(), testConfig(), func(o *stack.UpOptions) { o.Pull = stack.PullNever })
+		if err == nil || !strings.Contains(err.Error(), "image "+grafImage+" is not on the Docker engine and --pull never was given") {
+			t.Fatalf("err = %v", err)
+		}
+		if calls := eng.Calls(); len(calls) != 0 {
+			t.Errorf("calls: %q", calls)
+		}
+	})
+	t.Run("missing pulls only what is missing", func(t *testing.T) {
+		eng := fakeEngine()
+		delete(eng.Images, promImage)
+		eng.Registry[promImage] = "sha256:pulled"
+		_, out, err := up(t, eng, t.TempDir(), testConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls := eng.Calls(); calls[0] != "pull "+promImage || slices.Contains(calls, "pull "+grafImage) {
+			t.Errorf("calls: %q", calls)
+		}
+		if !strings.Contains(out, "pulling "+promImage) {
+			t.Errorf("no pull progress:\n%s", out)
+		}
+	})
+	t.Run("always pulls and a new image ID recreates", func(t *testing.T) {
+		eng, dir := fakeEngine(), t.TempDir()
+		mustUp(t, eng, dir, testConfig())
+		eng.Calls()
+		eng.Registry[promImage], eng.Registry[grafImage] = "sha256:prom2", "sha256:graf1"
+		if _, _, err := up(t, eng, dir, testConfig(), func(o *stack.UpOptions) { o.Pull = stack.PullAlways }); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"pull " + promImage, "pull " + grafImage, "remove container llm-prometheus", "create container llm-prometheus", "start llm-prometheus"}
+		if got := eng.Calls(); !slices.Equal(got, want) {
+			t.Errorf("calls %q, want %q", got, want)
+		}
+	})
+	t.Run("failed pull", func(t *testing.T) {
+		eng := fakeEngine()
+		delete(eng.Images, promImage)
+		_, _, err := up(t, eng, t.TempDir(), testConfig())
+		if err == nil || !strings.Contains(err.Error(), "pull image "+promImage+": ") || !strings.Contains(err.Error(), "pass --pull never") {
+			t.Fatalf("err = %v", err)
+		}
+		if got := eng.Names(stack.KindNetwork); len(got) != 0 {
+			t.Errorf("created before images were there: %v", got)
+		}
+	})
+}
+
+func TestUpUnreachableEngine(t *testing.T) {
+	eng := fakeEngine()
+	eng.Unreachable = true
+	_, _, err := up(t, eng, t.TempDir(), testConfig())
+	if err == nil || err.Error() != "cannot reach the Docker daemon at unix:///var/run/docker.sock: is it running? (see llmmon doctor)" {
+		t.Fatalf("err = %v", err)
+	}
+	if !errors.Is(err, stack.ErrEngineUnreachable) {
+		t.Error("not ErrEngineUnreachable")
+	}
+	_, err = stack.Down(context.Background(), eng, "", false)
+	if err == nil || !strings.HasPrefix(err.Error(), "cannot reach the Docker daemon at") {
+		t.Errorf("down: %v", err)
+	}
+}
+
+func TestUpRejectsReservedName(t *testing.T) {
+	_, _, err := up(t, fakeEngine(), t.TempDir(), testConfig(func(c *stack.Config) { c.Name = "default" }))
+	if err == nil || !strings.Contains(err.Error(), `--name "default" is reserved`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// An interrupted up leaves states a following up finishes.
+func TestUpFinishesWhatAnInterruptedUpLeft(t *testing.T) {
+	eng, dir := fakeEngine(), t.TempDir()
+	first := mustUp(t, eng, dir, testConfig())
+	eng.Calls()
+	// Created but never started (killed between create and start): replaced.
+	eng.Set("llm-grafana", func(s *stack.ContainerState) { s.Status = "created" })
+	// Stopped (docker stop, reboot): started as is.
+	eng.Set("llm-prometheus", func(s *stack.ContainerState) { s.Status = "exited" })
+	res := mustUp(t, eng, dir, testConfig())
+	want := []string{"start llm-prometheus", "remove container llm-grafana", "create container llm-grafana", "start llm-grafana"}
+	if got := eng.Calls(); !slices.Equal(got, want) {
+		t.Errorf("calls %q, want %q", got, want)
+	}
+	if res.ContainerIDs["prometheus"] != first.ContainerIDs["prometheus"] {
+		t.Error("stopped prometheus was recreated instead of started")
+	}
+	// Only the network exists (interrupted right after it): up goes on.
+	eng2, dir2 := fakeEngine(), t.TempDir()
+	eng2.Add(stack.KindNetwork, "monitoring", map[string]string{stack.LabelStack: "default"})
+	mustUp(t, eng2, dir2, testConfig())
+	if got := eng2.Names(stack.KindContainer); len(got) != 2 {
+		t.Errorf("containers %v", got)
+	}
+}
+
+func TestHostGatewayByEngine(t *testing.T) {
+	tests := []struct {
+		name    string
+		info    func(*stack.EngineInfo)
+		want    []string
+		wantURL string
+	}{
+		{"linux 20.10", func(*stack.EngineInfo) {}, []string{"host.docker.internal:host-gateway"}, "http://127.0.0.1:9090"},
+		{"linux 19.03: bridge gateway", func(i *stack.EngineInfo) { i.Version = "19.03.15" }, []string{"host.docker.internal:172.30.0.1"}, "http://127.0.0.1:9090"},
+		{"docker desktop", func(i *stack.EngineInfo) { i.OperatingSystem = "Docker Desktop"; i.Version = "27.3.1" }, nil, "http://127.0.0.1:9090"},
+		{"remote engine", func(i *stack.EngineInfo) { i.Host = "tcp://10.9.8.7:2376" }, []string{"host.docker.internal:host-gateway"}, "http://10.9.8.7:9090"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eng := fakeEngine()
+			tt.info(&eng.EngineInfo)
+			res := mustUp(t, eng, t.TempDir(), testConfig())
+			spec, _ := eng.Spec("llm-prometheus")
+			if !slices.Equal(spec.ExtraHosts, tt.want) {
+				t.Errorf("extra hosts %v, want %v", spec.ExtraHosts, tt.want)
+			}
+			if res.PrometheusURL != tt.wantURL {
+				t.Errorf("url %s", res.PrometheusURL)
+			}
+		})
+	}
+}
+
+func TestDownByLabelOnly(t *testing.T) {
+	eng, dir := fakeEngine(), t.TempDir()
+	mustUp(t, eng, dir, testConfig())
+	mustUp(t, eng, t.TempDir(), testConfig(func(c *stack.Config) { c.Name = "other"; c.Prometheus.Port = 19090; c.Grafana.Port = 13000 }))
+	// Look-alikes that are not ours.
+	eng.Add(stack.KindContainer, "llm-prometheus-old", nil)
+	eng.Add(stack.KindVolume, "llm-grafana-data-backup", map[string]string{"com.example": "x"})
+	eng.Calls()
+
+	res, err := stack.Down(context.Background(), eng, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var removed []string
+	for _, o := range res.Removed {
+		removed = append(removed, string(o.Kind)+" "+o.Name)
+	}
+	if want := []string{"container llm-grafana", "container llm-prometheus", "network monitoring"}; !slices.Equal(removed, want) {
+		t.Errorf("removed %q, want %q", removed, want)
+	}
+	if got := eng.Names(stack.KindVolume); !slices.Equal(got, []string{"llm-grafana-data", "llm-grafana-data-backup", "llm-prometheus-data", "other-llm-grafana-data", "other-llm-prometheus-data"}) {
+		t.Errorf("volumes: %v", got)
+	}
+	res, err = stack.Down(context.Background(), eng, "", true)
+	if err != nil || len(res.Removed) != 2 {
+		t.Fatalf("down --volumes: %+v %v", res, err)
+	}
+	if got := eng.Names(stack.KindVolume); !slices.Equal(got, []string{"llm-grafana-data-backup", "other-llm-grafana-data", "other-llm-prometheus-data"}) {
+		t.Errorf("volumes: %v", got)
+	}
+	if got := eng.Names(stack.KindContainer); !slices.Equal(got, []string{"llm-prometheus-old", "other-llm-grafana", "other-llm-prometheus"}) {
+		t.Errorf("containers: %v", got)
+	}
+	// Twice is fine.
+	res, err = stack.Down(context.Background(), eng, "", true)
+	if err != nil || len(res.Removed) != 0 {
+		t.Fatalf("second down: %+v %v", res, err)
+	}
+}
+
+func TestDownNetworkWithForeignContainer(t *testing.T) {
+	eng := fakeEngine()
+	mustUp(t, eng, t.TempDir(), testConfig())
+	eng.Add(stack.KindContainer, "someone-else", nil)
+	eng.Attach("someone-else", "monitoring")
+	res, err := stack.Down(context.Background(), eng, "", false)
+	if err == nil || !strings.Contains(err.Error(), "network monitoring still has containers attached that llmmon did not create") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(res.Removed) != 2 {
+		t.Errorf("containers not removed before the network error: %+v", res.Removed)
+	}
+	if got := eng.Names(stack.KindContainer); !slices.Equal(got, []string{"someone-else"}) {
+		t.Errorf("containers %v", got)
+	}
+}
+
+func TestStatusWithNothingUp(t *testing.T) {
+	r, err := stack.Status(context.Background(), fakeEngine(), stack.StatusOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Up || len(r.Components) != 2 || r.Components[0].State != "missing" || r.Components[1].State != "missing" {
+		t.Errorf("report: %+v", r)
+	}
+	if _, err := stack.Status(context.Background(), fakeEngine(), stack.StatusOptions{Dir: t.TempDir(), ShowPassword: true}); err == nil {
+		t.Error("--show-password without a stored password must fail")
+	}
+}
+
+// Readiness against HTTP stand-ins for the two APIs: progress, the
+// datasource check, the importer hook, a wrong stored password and a crash.
+func TestUpWaitsForReadiness(t *testing.T) {
+	var promCalls atomic.Int32
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/-/ready":
+			if promCalls.Add(1) < 3 {
+				http.Error(w, "Service Unavailable", 503)
+				return
+			}
+			fmt.Fprint(w, "Prometheus Server is Ready.")
+		case "/api/v1/targets":
+			fmt.Fprint(w, `{"status":"success","data":{"activeTargets":[{"labels":{"job":"prometheus"},"scrapeUrl":"http://localhost:9090/metrics","health":"up","lastError":""}]}}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer prom.Close()
+	var grafPassword atomic.Value
+	graf := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/health" {
+			fmt.Fprint(w, `{"database":"ok","version":"12.4.3"}`)
+			return
+		}
+		if u, p, _ := r.BasicAuth(); u != "admin" || p != grafPassword.Load() {
+			w.WriteHeader(401)
+			fmt.Fprint(w, `{"message":"Invalid username or password"}`)
+			return
+		}
+		switch r.URL.Path {
+		case "/api/datasources/uid/llmmon-prometheus":
+			fmt.Fprint(w, `{"uid":"llmmon-prometheus","type":"prometheus"}`)
+		case "/api/datasources/uid/llmmon-prometheus/health":
+			fmt.Fprint(w, `{"status":"OK","message":"Successfully queried the Prometheus API."}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer graf.Close()
+	port := func(s *httptest.Server) int { p, _ := strconv.Atoi(s.URL[strings.LastIndex(s.URL, ":")+1:]); return p }
+	cfg := testConfig(func(c *stack.Config) { c.Prometheus.Port, c.Grafana.Port = port(prom), port(graf) })
+
+	eng, dir := fakeEngine(), t.TempDir()
+	imported := 0
+	res, out, err := up(t, eng, dir, cfg, func(o *stack.UpOptions) {
+		o.Wait = 20 * time.Second
+		o.ImportDashboard = func(ctx context.Context, g *grafana.Client, last int) (stack.DashboardImport, error) {
+			imported++
+			if last != 0 {
+				t.Errorf("last version %d on a first up", last)
+			}
+			return stack.DashboardImport{Summary: "created", Version: 7}, nil
+		}
+		pw := filepath.Join(o.Dir, stack.AdminPasswordFile)
+		os.WriteFile(pw, []byte("known-pw\n"), 0o600)
+		grafPassword.Store("known-pw")
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"waiting up to 20s for prometheus (/-/ready) and grafana (/api/health)", "prometheus ready at " + prom.URL, "datasource llmmon-prometheus healthy"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if imported != 1 || res.Dashboard == nil || res.Dashboard.Version != 7 {
+		t.Errorf("importer: %d %+v", imported, res.Dashboard)
+	}
+	if st, _ := stack.LoadState(dir); st.DashboardVersion != 7 {
+		t.Errorf("dashboard version not recorded: %d", st.DashboardVersion)
+	}
+	// Configured jobs Prometheus does not list yet show as unknown.
+	jobs := map[string]string{}
+	for _, tg := range res.Targets {
+		jobs[tg.Job] = tg.Health
+	}
+	if jobs["prometheus"] != "up" || jobs["llm-server"] != "unknown" {
+		t.Errorf("targets: %+v", res.Targets)
+	}
+
+	// The volume keeps another password than the one stored now.
+	grafPassword.Store("set-long-ago")
+	_, _, err = up(t, eng, dir, cfg, func(o *stack.UpOptions) { o.Wait = 20 * time.Second })
+	if !errors.Is(err, stack.ErrAdminPassword) || !strings.Contains(err.Error(), "reset-admin-password") || !strings.Contains(err.Error(), "llm-grafana-data") {
+		t.Fatalf("err = %v", err)
+	}
+
+	// A container that exits is reported at once, with its last log lines.
+	grafPassword.Store("known-pw")
+	graf.Close()
+	eng.Set("llm-grafana", func(s *stack.ContainerState) { s.Status = "exited"; s.ExitCode = 1 })
+	eng.LogLines["llm-grafana"] = "logger=settings msg=starting\nError: ✗ Datasource provisioning error: datasource.yaml config is invalid"
+	eng.Set("llm-grafana", func(s *stack.ContainerState) { s.Status = "restarting"; s.RestartCount = 3 })
+	start := time.Now()
+	_, _, err = up(t, eng, dir, cfg, func(o *stack.UpOptions) { o.Wait = time.Minute })
+	if err == nil || !strings.Contains(err.Error(), "container llm-grafana keeps restarting") || !strings.Contains(err.Error(), "Datasource provisioning error") {
+		t.Fatalf("err = %v", err)
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Errorf("crash noticed only after %s", time.Since(start))
+	}
+}
