@@ -162,12 +162,7 @@ datasources:
 	if arr, _ := list.([]any); code != 200 || len(arr) != 5 {
 		t.Fatalf("list: HTTP %d %v", code, list)
 	}
-	tests := []struct {
-		name, method, path string
-		body               any
-		wantCode           int
-		wantMsg            string
-	}{
+	runCases(t, base, admin, []apiCase{
 		{"by uid", "GET", "/api/datasources/uid/prom", nil, 200, ""},
 		{"unknown uid", "GET", "/api/datasources/uid/none", nil, 404, "Data source not found"},
 		{"by name", "GET", "/api/datasources/name/Prometheus", nil, 200, ""},
@@ -186,17 +181,15 @@ datasources:
 		{"delete provisioned", "DELETE", "/api/datasources/uid/prom", nil, 403, "Cannot delete read-only data source"},
 		{"delete unknown", "DELETE", "/api/datasources/uid/none", nil, 404, "Data source not found"},
 		{"delete created", "DELETE", "/api/datasources/name/Extra", nil, 200, "Data source deleted"},
+	})
+	// Secrets are stored, never shown: only their names, in secureJsonFields.
+	code, created := call(t, base, admin, "POST", "/api/datasources", map[string]any{"name": "Secret", "uid": "sec", "type": "prometheus", "url": "http://s", "readOnly": true, "basicAuth": true, "basicAuthUser": "u", "secureJsonData": map[string]string{"basicAuthPassword": "hunter2"}})
+	if code != 200 || str(field(created, "datasource"), "uid") != "sec" || field(field(created, "datasource"), "readOnly") != false {
+		t.Errorf("create with secrets: HTTP %d %v", code, created)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			code, body := call(t, base, admin, tc.method, tc.path, tc.body)
-			if code != tc.wantCode {
-				t.Fatalf("HTTP %d, want %d: %v", code, tc.wantCode, body)
-			}
-			if tc.wantMsg != "" && str(body, "message") != tc.wantMsg {
-				t.Errorf("message %q, want %q", str(body, "message"), tc.wantMsg)
-			}
-		})
+	code, sec := call(t, base, admin, "GET", "/api/datasources/uid/sec", nil)
+	if raw := fmt.Sprint(sec); code != 200 || strings.Contains(raw, "hunter2") || field(field(sec, "secureJsonFields"), "basicAuthPassword") != true {
+		t.Errorf("datasource with secrets: HTTP %d %v", code, sec)
 	}
 	_, ds := call(t, base, admin, "GET", "/api/datasources/uid/prom", nil)
 	if str(ds, "name") != "Prometheus" || field(ds, "readOnly") != true || field(ds, "isDefault") != true {
@@ -218,12 +211,7 @@ func TestFolders(t *testing.T) {
 	if code != 200 || str(f, "uid") != "llm" || str(f, "title") != "LLM Monitoring" || str(f, "url") != "/dashboards/f/llm/llm-monitoring" || intField(t, f, "version") != 1 || field(f, "id") == nil {
 		t.Fatalf("create: HTTP %d %v", code, f)
 	}
-	tests := []struct {
-		name, method, path string
-		body               any
-		wantCode           int
-		wantMsg            string
-	}{
+	runCases(t, base, admin, []apiCase{
 		{"same uid", "POST", "/api/folders", map[string]string{"uid": "llm", "title": "Other"}, 409, "A folder/dashboard with the same uid already exists"},
 		{"same title", "POST", "/api/folders", map[string]string{"title": "LLM Monitoring"}, 409, "A folder or dashboard in the general folder with the same name already exists"},
 		{"no title", "POST", "/api/folders", map[string]string{"uid": "x"}, 400, "Folder title cannot be empty"},
@@ -235,18 +223,7 @@ func TestFolders(t *testing.T) {
 		{"get by id unknown", "GET", "/api/folders/id/999", nil, 404, "Folder not found"},
 		{"update stale version", "PUT", "/api/folders/llm", map[string]any{"title": "New", "version": 0}, 412, "The folder has been changed by someone else"},
 		{"delete unknown", "DELETE", "/api/folders/none", nil, 404, "Folder not found"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			code, body := call(t, base, admin, tc.method, tc.path, tc.body)
-			if code != tc.wantCode {
-				t.Fatalf("HTTP %d, want %d: %v", code, tc.wantCode, body)
-			}
-			if tc.wantMsg != "" && str(body, "message") != tc.wantMsg {
-				t.Errorf("message %q, want %q", str(body, "message"), tc.wantMsg)
-			}
-		})
-	}
+	})
 	call(t, base, admin, "POST", "/api/folders", map[string]string{"title": "Another"})
 	_, list := call(t, base, admin, "GET", "/api/folders", nil)
 	arr, _ := list.([]any)

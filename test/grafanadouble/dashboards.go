@@ -88,22 +88,22 @@ func toInt64(v any) (int64, bool) {
 
 func num(i int64) json.Number { return json.Number(strconv.FormatInt(i, 10)) }
 
-func (s *Server) dashboardByUID(uid string) *dashboard {
-	for _, d := range s.st.Dashboards {
-		if d.UID == uid {
-			return d
+// find returns the first element that matches, or nil.
+func find[T any](xs []*T, match func(*T) bool) *T {
+	for _, x := range xs {
+		if match(x) {
+			return x
 		}
 	}
 	return nil
 }
 
+func (s *Server) dashboardByUID(uid string) *dashboard {
+	return find(s.st.Dashboards, func(d *dashboard) bool { return d.UID == uid })
+}
+
 func (s *Server) dashboardByID(id int64) *dashboard {
-	for _, d := range s.st.Dashboards {
-		if d.ID == id {
-			return d
-		}
-	}
-	return nil
+	return find(s.st.Dashboards, func(d *dashboard) bool { return d.ID == id })
 }
 
 func (s *Server) removeDashboard(d *dashboard) {

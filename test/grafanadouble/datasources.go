@@ -97,7 +97,29 @@ func (s *Server) listDatasources(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) getDatasourceBy(w http.ResponseWriter, match func(*datasource) bool) {
+// datasourceMatch selects a datasource by the route's {uid}, {name} or {id},
+// or writes Grafana's 400 for an id that is not a number.
+func datasourceMatch(w http.ResponseWriter, r *http.Request) (func(*datasource) bool, bool) {
+	if uid := r.PathValue("uid"); uid != "" {
+		return func(d *datasource) bool { return d.UID == uid }, true
+	}
+	if name := r.PathValue("name"); name != "" {
+		return func(d *datasource) bool { return d.Name == name }, true
+	}
+	// The deprecated id routes, which grafana-tools/sdk uses.
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, msg("id is invalid"))
+		return nil, false
+	}
+	return func(d *datasource) bool { return d.ID == id }, true
+}
+
+func (s *Server) getDatasource(w http.ResponseWriter, r *http.Request) {
+	match, ok := datasourceMatch(w, r)
+	if !ok {
+		return
+	}
 	s.mu.Lock()
 	_, d := s.findDatasource(match)
 	var out datasource
@@ -112,39 +134,11 @@ func (s *Server) getDatasourceBy(w http.ResponseWriter, match func(*datasource) 
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) getDatasourceByUID(w http.ResponseWriter, r *http.Request) {
-	uid := r.PathValue("uid")
-	s.getDatasourceBy(w, func(d *datasource) bool { return d.UID == uid })
-}
-
-func (s *Server) getDatasourceByName(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	s.getDatasourceBy(w, func(d *datasource) bool { return d.Name == name })
-}
-
-// getDatasourceByID is the deprecated id route grafana-tools/sdk uses.
-func (s *Server) getDatasourceByID(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, msg("id is invalid"))
-		return
-	}
-	s.getDatasourceBy(w, func(d *datasource) bool { return d.ID == id })
-}
-
 func (s *Server) createDatasource(w http.ResponseWriter, r *http.Request) {
+	// The datasource's own JSON shape, plus the secrets, which are stored
+	// but never shown again (only their names, in secureJsonFields).
 	var body struct {
-		Name           string            `json:"name"`
-		UID            string            `json:"uid"`
-		Type           string            `json:"type"`
-		Access         string            `json:"access"`
-		URL            string            `json:"url"`
-		User           string            `json:"user"`
-		Database       string            `json:"database"`
-		BasicAuth      bool              `json:"basicAuth"`
-		BasicAuthUser  string            `json:"basicAuthUser"`
-		IsDefault      bool              `json:"isDefault"`
-		JSONData       map[string]any    `json:"jsonData"`
+		datasource
 		SecureJSONData map[string]string `json:"secureJsonData"`
 	}
 	if !decode(w, r, &body) {
@@ -175,12 +169,9 @@ func (s *Server) createDatasource(w http.ResponseWriter, r *http.Request) {
 	} else {
 		body.UID = randomString(14)
 	}
-	d := &datasource{
-		ID: s.st.NextDatasourceID, UID: body.UID, OrgID: 1, Name: body.Name, Type: body.Type,
-		Access: body.Access, URL: body.URL, User: body.User, Database: body.Database,
-		BasicAuth: body.BasicAuth, BasicAuthUser: body.BasicAuthUser, IsDefault: body.IsDefault,
-		JSONData: body.JSONData, Secure: body.SecureJSONData, Version: 1,
-	}
+	d := &body.datasource
+	d.ID, d.OrgID, d.Version, d.ReadOnly, d.Provisioned = s.st.NextDatasourceID, 1, 1, false, false
+	d.Secure, d.SecureJSONFields = body.SecureJSONData, nil
 	s.st.NextDatasourceID++
 	if d.IsDefault {
 		for _, o := range s.st.Datasources {
@@ -195,7 +186,11 @@ func (s *Server) createDatasource(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"datasource": d.public(), "id": d.ID, "message": "Datasource added", "name": d.Name})
 }
 
-func (s *Server) deleteDatasourceBy(w http.ResponseWriter, match func(*datasource) bool) {
+func (s *Server) deleteDatasource(w http.ResponseWriter, r *http.Request) {
+	match, ok := datasourceMatch(w, r)
+	if !ok {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, d := s.findDatasource(match)
@@ -213,25 +208,6 @@ func (s *Server) deleteDatasourceBy(w http.ResponseWriter, match func(*datasourc
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"message": "Data source deleted", "id": d.ID})
-}
-
-func (s *Server) deleteDatasourceByUID(w http.ResponseWriter, r *http.Request) {
-	uid := r.PathValue("uid")
-	s.deleteDatasourceBy(w, func(d *datasource) bool { return d.UID == uid })
-}
-
-func (s *Server) deleteDatasourceByName(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	s.deleteDatasourceBy(w, func(d *datasource) bool { return d.Name == name })
-}
-
-func (s *Server) deleteDatasourceByID(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, msg("id is invalid"))
-		return
-	}
-	s.deleteDatasourceBy(w, func(d *datasource) bool { return d.ID == id })
 }
 
 // datasourceHealth really queries a Prometheus datasource from where the

@@ -35,30 +35,15 @@ func (s *Server) folderByUID(uid string) *folder {
 	if uid == "" {
 		return nil
 	}
-	for _, f := range s.st.Folders {
-		if f.UID == uid {
-			return f
-		}
-	}
-	return nil
+	return find(s.st.Folders, func(f *folder) bool { return f.UID == uid })
 }
 
 func (s *Server) folderByID(id int64) *folder {
-	for _, f := range s.st.Folders {
-		if f.ID == id {
-			return f
-		}
-	}
-	return nil
+	return find(s.st.Folders, func(f *folder) bool { return f.ID == id })
 }
 
 func (s *Server) folderByTitle(title string) *folder {
-	for _, f := range s.st.Folders {
-		if f.Title == title {
-			return f
-		}
-	}
-	return nil
+	return find(s.st.Folders, func(f *folder) bool { return f.Title == title })
 }
 
 var folderNotFound = map[string]string{"status": "not-found", "message": "Folder not found"}
@@ -127,26 +112,23 @@ func (s *Server) listFolders(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// getFolder serves GET /api/folders/{uid} and /api/folders/id/{id}.
 func (s *Server) getFolder(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.folderByUID(r.PathValue("uid"))
-	if f == nil {
-		writeJSON(w, http.StatusNotFound, folderNotFound)
-		return
-	}
-	writeJSON(w, http.StatusOK, f.full())
-}
-
-func (s *Server) getFolderByID(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, msg("id is invalid"))
-		return
+	var id int64
+	uid := r.PathValue("uid")
+	if uid == "" {
+		var err error
+		if id, err = strconv.ParseInt(r.PathValue("id"), 10, 64); err != nil {
+			writeJSON(w, http.StatusBadRequest, msg("id is invalid"))
+			return
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := s.folderByID(id)
+	f := s.folderByUID(uid)
+	if uid == "" {
+		f = s.folderByID(id)
+	}
 	if f == nil {
 		writeJSON(w, http.StatusNotFound, folderNotFound)
 		return

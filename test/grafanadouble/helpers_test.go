@@ -96,3 +96,26 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 func envMap(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
+
+// apiCase is one request and the status and message Grafana answers.
+type apiCase struct {
+	name, method, path string
+	body               any
+	wantCode           int
+	wantMsg            string // "" = not checked
+}
+
+func runCases(t *testing.T, base string, a auth, cases []apiCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := call(t, base, a, tc.method, tc.path, tc.body)
+			if code != tc.wantCode {
+				t.Fatalf("HTTP %d, want %d: %v", code, tc.wantCode, body)
+			}
+			if tc.wantMsg != "" && str(body, "message") != tc.wantMsg {
+				t.Errorf("message %q, want %q", str(body, "message"), tc.wantMsg)
+			}
+		})
+	}
+}
