@@ -29,8 +29,8 @@ const (
 	DefaultPrometheusPort    = 9090
 	DefaultGrafanaPort       = 3000
 	DefaultBind              = "127.0.0.1"
-	DefaultPrometheusImage   = "prom/prometheus:v3.7.3"
-	DefaultGrafanaImage      = "grafana/grafana:12.2.1"
+	DefaultPrometheusImage   = "prom/prometheus:v3.13.2"
+	DefaultGrafanaImage      = "grafana/grafana:12.4.3"
 	DatasourceUID            = "llmmon-prometheus"
 	DashboardFolder          = "LLM Monitoring"
 	PrometheusAlias          = "prometheus"
