@@ -12,6 +12,7 @@
 //	GF_PATHS_DATA              state dir (/var/lib/grafana)
 //	GF_USERS_ALLOW_SIGN_UP     true|false (false)
 //	GF_AUTH_ANONYMOUS_ENABLED  true|false (false)
+//	GF_AUTH_ANONYMOUS_ORG_ROLE Viewer|Editor|Admin (Viewer)
 //	GRAFANA_DOUBLE_TOKENS      double-only: comma-separated Bearer tokens accepted as Admin
 //
 // Each GF_* variable may instead be given as NAME__FILE naming a file, as
@@ -98,6 +99,7 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		DataDir:          dataDir,
 		Tokens:           tokens,
 		AnonymousEnabled: envBool("GF_AUTH_ANONYMOUS_ENABLED"),
+		AnonymousRole:    env("GF_AUTH_ANONYMOUS_ORG_ROLE", "Viewer"),
 		AllowSignUp:      envBool("GF_USERS_ALLOW_SIGN_UP"),
 		Log:              stderr,
 	})

@@ -52,6 +52,7 @@ func TestHealthAndAuth(t *testing.T) {
 		{"unknown route", admin, "GET", "/api/nope", 404, "Not found"},
 		{"wrong method is not found, as in Grafana", admin, "PUT", "/api/search", 404, "Not found"},
 		{"signup disabled", noAuth, "POST", "/api/user/signup", 401, "User signup is disabled"},
+		{"admin settings need the admin user", auth{token: "seeded"}, "GET", "/api/admin/settings", 403, "Permission denied"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,6 +85,18 @@ func TestAnonymousAccess(t *testing.T) {
 	}
 	if code, _ := call(t, base, noAuth, "POST", "/api/user/signup", map[string]string{"email": "a@b"}); code != 200 {
 		t.Errorf("signup enabled: HTTP %d, want 200", code)
+	}
+	code, set := call(t, base, admin, "GET", "/api/admin/settings", nil)
+	if code != 200 || str(field(set, "users"), "allow_sign_up") != "true" || str(field(set, "auth.anonymous"), "enabled") != "true" || str(field(set, "auth.anonymous"), "org_role") != "Viewer" {
+		t.Errorf("admin settings: HTTP %d %v", code, set)
+	}
+	if code, _ := call(t, base, noAuth, "GET", "/api/admin/settings", nil); code != 403 {
+		t.Errorf("admin settings as anonymous: HTTP %d, want 403", code)
+	}
+
+	_, editorBase := StartTest(t, Config{AdminPassword: "pw", AnonymousEnabled: true, AnonymousRole: "Editor"})
+	if code, _ := call(t, editorBase, noAuth, "POST", "/api/folders", map[string]string{"title": "x"}); code != 200 {
+		t.Errorf("anonymous Editor write: HTTP %d, want 200", code)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +45,8 @@ type Config struct {
 	// AnonymousEnabled mirrors auth.anonymous.enabled: requests without
 	// credentials get read-only (Viewer) access instead of 401.
 	AnonymousEnabled bool
+	// AnonymousRole mirrors auth.anonymous.org_role (default Viewer).
+	AnonymousRole string
 	// AllowSignUp mirrors users.allow_sign_up (POST /api/user/signup).
 	AllowSignUp bool
 	// Log receives one line per request and provisioning messages.
@@ -76,6 +79,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.AdminPassword == "" {
 		cfg.AdminPassword = "admin"
+	}
+	if cfg.AnonymousRole == "" {
+		cfg.AnonymousRole = "Viewer"
 	}
 	if cfg.HealthTimeout <= 0 {
 		cfg.HealthTimeout = 5 * time.Second
@@ -189,6 +195,7 @@ func (s *Server) routes() {
 
 	s.route("GET /api/user", false, s.getUser)
 	s.route("PUT /api/user/password", false, s.changePassword)
+	s.route("GET /api/admin/settings", false, s.adminSettings)
 
 	s.route("GET /api/datasources", false, s.listDatasources)
 	s.route("POST /api/datasources", true, s.createDatasource)
@@ -236,7 +243,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (identity,
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Invalid username or password", "messageId": "password-auth.failed", "statusCode": 401})
 		return identity{}, false
 	case h == "" && s.cfg.AnonymousEnabled:
-		return identity{Login: "anonymous", Role: "Viewer"}, true
+		return identity{Login: "anonymous", Role: s.cfg.AnonymousRole}, true
 	}
 	writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized", "messageId": "auth.unauthorized", "statusCode": 401})
 	return identity{}, false
@@ -314,6 +321,23 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, msg("User password changed"))
+}
+
+// adminSettings is GET /api/admin/settings (Grafana server admins only):
+// the effective settings by ini section, for the ones the double knows.
+func (s *Server) adminSettings(w http.ResponseWriter, r *http.Request) {
+	if !who(r).User {
+		writeJSON(w, http.StatusForbidden, msg("Permission denied"))
+		return
+	}
+	data := s.cfg.DataDir
+	writeJSON(w, http.StatusOK, map[string]map[string]string{
+		"security":       {"admin_user": s.currentAdmin().User, "admin_password": "*********"},
+		"users":          {"allow_sign_up": strconv.FormatBool(s.cfg.AllowSignUp)},
+		"auth.anonymous": {"enabled": strconv.FormatBool(s.cfg.AnonymousEnabled), "org_role": s.cfg.AnonymousRole},
+		"paths":          {"data": data, "provisioning": s.cfg.ProvisioningDir},
+		"buildinfo":      {"version": Version, "commit": Commit},
+	})
 }
 
 func msg(m string) map[string]string { return map[string]string{"message": m} }
