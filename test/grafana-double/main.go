@@ -49,14 +49,15 @@ func main() {
 
 // env reads a GF_* setting. Like the Grafana image, NAME__FILE names a file
 // holding the value (for secrets).
+// The file wins over NAME itself, as in the image's run.sh.
 func env(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
 	if p := os.Getenv(key + "__FILE"); p != "" {
 		if b, err := os.ReadFile(p); err == nil {
 			return strings.TrimRight(string(b), "\r\n")
 		}
+	}
+	if v := os.Getenv(key); v != "" {
+		return v
 	}
 	return def
 }

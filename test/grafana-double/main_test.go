@@ -168,7 +168,7 @@ func TestPasswordFromFile(t *testing.T) {
 	setEnv(t, t.TempDir(), t.TempDir())
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pwFile, []byte("from-file\n"), 0o600)
-	t.Setenv("GF_SECURITY_ADMIN_PASSWORD", "")
+	t.Setenv("GF_SECURITY_ADMIN_PASSWORD", "plain") // the file wins
 	t.Setenv("GF_SECURITY_ADMIN_PASSWORD__FILE", pwFile)
 	var log syncBuffer
 	base, stop := serve(t, &log)
