@@ -242,6 +242,9 @@ type folderRef struct {
 
 // ensureFolder finds the folder by title, or creates it.
 func (c *Client) ensureFolder(ctx context.Context, title string) (folderRef, error) {
+	if strings.EqualFold(title, "General") {
+		return folderRef{Title: "General"}, nil // Grafana's root, not a real folder
+	}
 	var folders []sdk.Folder
 	err := c.sdkCall(ctx, "list folders", func(s *sdk.Client) error {
 		var err error
@@ -578,6 +581,11 @@ func (c *Client) explain(err error) error {
 			return &hinted{fmt.Sprintf("grafana at %s refused the call (HTTP 403): the token or user needs the Editor or Admin role", c.BaseURL), err}
 		case http.StatusNotFound:
 			return &hinted{fmt.Sprintf("grafana at %s answered 404 for %s: check that --grafana-url is Grafana's root URL (with its sub-path, if any)", c.BaseURL, ae.Path), err}
+		case http.StatusBadRequest:
+			if strings.Contains(strings.ToLower(ae.Message), "provisioned") {
+				return &hinted{"grafana holds this dashboard as a provisioned file, which the API cannot change: remove it from Grafana's provisioning, or edit the file instead", err}
+			}
+			return err
 		case http.StatusPreconditionFailed:
 			switch ae.Status {
 			case "name-exists":

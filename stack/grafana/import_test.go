@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -460,5 +462,40 @@ func TestImportForbiddenForViewer(t *testing.T) {
 	_, err = NewClient(ts.URL, Auth{}).ImportDashboard(context.Background(), ImportOptions{DatasourceUID: dsUID})
 	if !IsStatus(err, http.StatusForbidden) || !strings.Contains(err.Error(), "Editor or Admin") {
 		t.Fatalf("err = %v, want 403 naming the role", err)
+	}
+}
+
+func TestImportIntoGeneral(t *testing.T) {
+	_, c := double(t, nil)
+	res := imp(t, c, ImportOptions{Folder: "General"})
+	if res.Action != ActionCreated || res.FolderUID != "" || len(folders(t, c)) != 0 {
+		t.Fatalf("result %+v, folders %v: want the dashboard at Grafana's root", res, folders(t, c))
+	}
+}
+
+// A copy of the dashboard provisioned from a file (someone dropped our JSON
+// into Grafana's provisioning) is kept; forcing it gets Grafana's 400,
+// explained.
+func TestProvisionedDashboardIsExplained(t *testing.T) {
+	dir := t.TempDir()
+	prov, dash := filepath.Join(dir, "provisioning"), filepath.Join(dir, "dash")
+	os.MkdirAll(filepath.Join(prov, "dashboards"), 0o755)
+	os.MkdirAll(dash, 0o755)
+	os.WriteFile(filepath.Join(dash, "llm.json"), dashboards.JSON(), 0o644)
+	os.WriteFile(filepath.Join(prov, "dashboards", "p.yaml"), []byte("apiVersion: 1\nproviders:\n  - name: files\n    folder: LLM Monitoring\n    options:\n      path: "+dash+"\n"), 0o644)
+	srv, err := grafanadouble.New(grafanadouble.Config{AdminPassword: "pw", Tokens: []string{testToken}, ProvisioningDir: prov})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	c := NewClient(ts.URL, Auth{Token: testToken})
+	addDatasource(t, c, map[string]any{"name": "Prometheus", "uid": dsUID, "type": "prometheus", "url": "http://p:9090"})
+	if res := imp(t, c, ImportOptions{}); res.Action != ActionKeptUserEdits {
+		t.Fatalf("result %+v, want the provisioned copy kept", res)
+	}
+	_, err = c.ImportDashboard(context.Background(), ImportOptions{DatasourceUID: dsUID, Force: true})
+	if !IsStatus(err, http.StatusBadRequest) || !strings.Contains(err.Error(), "provisioned file") {
+		t.Fatalf("err = %v", err)
 	}
 }
