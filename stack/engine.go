@@ -42,7 +42,8 @@ type Engine interface {
 	StartContainer(ctx context.Context, id string) error
 	// RestartContainer stops (gracefully, then by force) and starts it again.
 	RestartContainer(ctx context.Context, id string) error
-	// Remove deletes an object; a running container is killed first.
+	// Remove deletes an object; a running container is stopped first
+	// (gracefully, then by force).
 	// Removing an object that is already gone wraps ErrNotFound.
 	Remove(ctx context.Context, kind Kind, id string) error
 	// Logs returns the last tail lines of a container's output, stdout

@@ -347,6 +347,12 @@ func (e *Engine) Remove(ctx context.Context, kind stack.Kind, id string) error {
 	var err error
 	switch kind {
 	case stack.KindContainer:
+		// Stop first, as docker-compose down does: Prometheus flushes its
+		// head block and WAL on SIGTERM; a forced remove would SIGKILL it.
+		timeout := 10
+		if err := e.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &timeout}); cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("%s %s: %w", kind, id, stack.ErrNotFound)
+		}
 		// Anonymous volumes go with the container; named ones stay.
 		err = e.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	case stack.KindNetwork:
