@@ -23,6 +23,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,11 +46,18 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	g := newGenerator(opts)
 	defer g.client.CloseIdleConnections()
+	// The generator keeps little live memory but allocates per request;
+	// collecting less often leaves the CPU to the server under test.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	model, err := g.preflight(ctx)
 	if err != nil {
 		return nil, err
 	}
 	g.setModel(model)
+	if h := g.newHTTP1(ctx); h != nil {
+		g.h1 = h
+		defer h.closeIdle()
+	}
 	return g.run(ctx), nil
 }
 
@@ -60,6 +70,7 @@ type generator struct {
 	model    string
 	head     []byte // request body before the prompt
 	tail     []byte // request body after the prompt
+	h1       *http1 // the fast client for http:// targets; nil: net/http
 
 	// Live counters, read by the progress line.
 	sent, done, failed, dropped, tokens atomic.Int64
@@ -114,15 +125,40 @@ func newGenerator(opts Options) *generator {
 	if opts.APIKey != "" {
 		h.Set("Authorization", "Bearer "+opts.APIKey)
 	}
+	client := opts.HTTPClient
+	if client == nil {
+		client = &http.Client{Transport: tr}
+	}
 	return &generator{
 		opts:     opts,
-		client:   &http.Client{Transport: tr},
+		client:   client,
 		base:     base,
 		endpoint: base + path,
 		header:   h,
 		stop:     make(chan struct{}),
 		agg:      aggregate{errors: map[string]*ErrorCount{}},
 	}
+}
+
+// newHTTP1 returns the fast client when the endpoint is plain http:// and no
+// proxy applies to it.
+func (g *generator) newHTTP1(run context.Context) *http1 {
+	u, err := url.Parse(g.endpoint)
+	if err != nil || u.Scheme != "http" || u.User != nil || g.opts.HTTPClient != nil {
+		return nil
+	}
+	if p, err := http.ProxyFromEnvironment(&http.Request{URL: u}); err != nil || p != nil {
+		return nil
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	idle := g.opts.Concurrency
+	if g.opts.Rate > 0 {
+		idle = g.opts.MaxInFlight
+	}
+	return newHTTP1(run, addr, u.Host, u.RequestURI(), g.header, idle)
 }
 
 // setModel prepares the parts of the request body around the prompt.
@@ -159,9 +195,8 @@ down should because long each just state people those how too little good very m
 men work last here might great day old year come since against go came right used take three small part
 place since point water`)
 
-// body builds one request body with a prompt of n words.
-func (g *generator) body(n int) []byte {
-	b := make([]byte, 0, len(g.head)+len(g.tail)+n*6)
+// appendBody appends one request body with a prompt of n words.
+func (g *generator) appendBody(b []byte, n int) []byte {
 	b = append(b, g.head...)
 	for i := range n {
 		if i > 0 {
@@ -237,9 +272,13 @@ func (g *generator) run(ctx context.Context) *Report {
 	} else {
 		for range g.opts.Concurrency {
 			wg.Go(func() {
+				// Each worker's requests hang off its own context, so they
+				// do not all contend for ctx's lock to register and leave.
+				wctx, cancel := context.WithCancel(ctx)
+				defer cancel()
 				for g.take() {
 					g.inFlight.Add(1)
-					g.do(ctx)
+					g.do(wctx, ctx)
 					g.inFlight.Add(-1)
 				}
 			})
@@ -281,7 +320,7 @@ func (g *generator) openLoop(ctx context.Context, start time.Time, wg *sync.Wait
 		}
 		g.inFlight.Add(1)
 		wg.Go(func() {
-			g.do(ctx)
+			g.do(ctx, ctx)
 			g.inFlight.Add(-1)
 		})
 	}
@@ -302,25 +341,90 @@ type outcome struct {
 var gapPool = sync.Pool{New: func() any { s := make([]float32, 0, 256); return &s }}
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
 
-func (g *generator) do(ctx context.Context) {
-	rctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
-	defer cancel()
+// do sends one request under parent, and records it; a failure after run
+// is cancelled counts as cancelled, not as an error.
+func (g *generator) do(parent, run context.Context) {
 	gp := gapPool.Get().(*[]float32)
 	o := outcome{gaps: (*gp)[:0]}
-	body := g.body(g.promptLen())
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, g.endpoint, bytes.NewReader(body))
-	if err != nil {
-		o.status, o.detail = "bad_request", err.Error()
+	if g.h1 != nil {
+		g.sendHTTP1(run, &o)
 	} else {
-		req.Header = g.header // read-only; shared by every request
-		g.send(rctx, req, &o)
+		rctx, cancel := context.WithTimeout(parent, g.opts.Timeout)
+		defer cancel()
+		n := g.promptLen()
+		body := g.appendBody(make([]byte, 0, len(g.head)+len(g.tail)+n*8), n)
+		req, err := http.NewRequestWithContext(rctx, http.MethodPost, g.endpoint, bytes.NewReader(body))
+		if err != nil {
+			o.status, o.detail = "bad_request", err.Error()
+		} else {
+			req.Header = g.header // read-only; shared by every request
+			g.send(rctx, req, &o)
+		}
 	}
-	if o.status != "" && ctx.Err() != nil {
+	if o.status != "" && run.Err() != nil {
 		o.status = "cancelled"
 	}
 	g.record(&o)
 	*gp = o.gaps[:0]
 	gapPool.Put(gp)
+}
+
+// sendHTTP1 sends one request over a pooled connection of the generator's
+// own HTTP/1.1 client. A reused connection that the server had closed while
+// idle fails before any answer arrives; that request is sent once more on a
+// new connection, as net/http does.
+func (g *generator) sendHTTP1(run context.Context, o *outcome) {
+	n := g.promptLen()
+	for attempt := 0; ; attempt++ {
+		c, err := g.h1.get(run)
+		if err != nil {
+			o.status, o.detail = classify(run, err)
+			return
+		}
+		c.body = g.appendBody(c.body[:0], n)
+		c.wbuf = append(c.wbuf[:0], g.h1.start...)
+		c.wbuf = strconv.AppendInt(c.wbuf, int64(len(c.body)), 10)
+		c.wbuf = append(c.wbuf, "\r\n\r\n"...)
+		c.wbuf = append(c.wbuf, c.body...)
+		c.nc.SetDeadline(time.Now().Add(g.opts.Timeout))
+		if run.Err() != nil { // after the deadline, so Ctrl-C cannot be undone
+			c.close()
+			o.status = "cancelled"
+			return
+		}
+		start := time.Now()
+		var r response
+		_, err = c.nc.Write(c.wbuf)
+		if err == nil {
+			err = readHead(c.br, &r)
+		}
+		if err != nil {
+			c.close()
+			if c.reused && !r.readAny && attempt == 0 && run.Err() == nil && !isTimeout(err) {
+				continue
+			}
+			o.status, o.detail = classify(run, err)
+			return
+		}
+		body, finish := c.bodyOf(&r)
+		switch {
+		case r.status != http.StatusOK:
+			o.status, o.detail = strconv.Itoa(r.status), r.statusText+": "+snippet(body)
+		case g.opts.Stream:
+			c.sse.Reset(body)
+			g.readStream(run, c.sse, start, o)
+			c.sse.Reset(nil)
+		default:
+			g.readJSON(run, body, o)
+		}
+		o.e2e = time.Since(start)
+		if finish() {
+			g.h1.put(c)
+		} else {
+			c.close()
+		}
+		return
+	}
 }
 
 func (g *generator) send(ctx context.Context, req *http.Request, o *outcome) {
@@ -338,7 +442,11 @@ func (g *generator) send(ctx context.Context, req *http.Request, o *outcome) {
 		return
 	}
 	if g.opts.Stream {
-		g.readStream(ctx, resp.Body, start, o)
+		br := readerPool.Get().(*bufio.Reader)
+		br.Reset(resp.Body)
+		g.readStream(ctx, br, start, o)
+		br.Reset(nil)
+		readerPool.Put(br)
 	} else {
 		g.readJSON(ctx, resp.Body, o)
 	}
@@ -346,10 +454,7 @@ func (g *generator) send(ctx context.Context, req *http.Request, o *outcome) {
 }
 
 // readStream times every content chunk as it arrives.
-func (g *generator) readStream(ctx context.Context, body io.Reader, start time.Time, o *outcome) {
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(body)
-	defer func() { br.Reset(nil); readerPool.Put(br) }()
+func (g *generator) readStream(ctx context.Context, br *bufio.Reader, start time.Time, o *outcome) {
 	sr := sseReader{br: br}
 	var last time.Time
 	var u *usage
@@ -401,18 +506,18 @@ func (g *generator) readStream(ctx context.Context, body io.Reader, start time.T
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// completion is what a non-streamed answer must contain.
+// completion is a non-streamed answer, decoded in full only when it carries
+// no usage block and its text must be counted.
 type completion struct {
 	Choices []struct {
 		Text    *string `json:"text"`
 		Message *struct {
-			Content          *string `json:"content"`
-			ReasoningContent *string `json:"reasoning_content"`
+			Content *string `json:"content"`
 		} `json:"message"`
 	} `json:"choices"`
-	Usage *usage          `json:"usage"`
-	Error json.RawMessage `json:"error"`
 }
+
+var choicesKey = []byte(`"choices"`)
 
 func (g *generator) readJSON(ctx context.Context, body io.Reader, o *outcome) {
 	buf := bufPool.Get().(*bytes.Buffer)
@@ -422,21 +527,23 @@ func (g *generator) readJSON(ctx context.Context, body io.Reader, o *outcome) {
 		o.status, o.detail = classify(ctx, err)
 		return
 	}
+	b := buf.Bytes()
+	// Scanned in place like a streamed chunk: no reflection per request.
+	if c := scanChunk(b); c.failed {
+		o.status, o.detail = "response_error", oneLine(c.errText, 160)
+		return
+	}
+	if v := valueOf(b, choicesKey); len(v) == 0 || v[0] != '[' {
+		o.status, o.detail = "bad_response", "not an OpenAI completion (no choices): "+oneLine(b, 80)
+		return
+	}
+	if u := usageOf(b); u != nil {
+		o.outTokens, o.inTokens = u.CompletionTokens, u.PromptTokens
+		return
+	}
 	var c completion
-	if err := json.Unmarshal(buf.Bytes(), &c); err != nil {
-		o.status, o.detail = "bad_response", "not JSON: "+oneLine(buf.Bytes(), 80)
-		return
-	}
-	if len(c.Error) > 0 && string(c.Error) != "null" {
-		o.status, o.detail = "response_error", oneLine(c.Error, 160)
-		return
-	}
-	if len(c.Choices) == 0 {
-		o.status, o.detail = "bad_response", "no choices in the answer: "+oneLine(buf.Bytes(), 80)
-		return
-	}
-	if c.Usage != nil {
-		o.outTokens, o.inTokens = c.Usage.CompletionTokens, c.Usage.PromptTokens
+	if err := json.Unmarshal(b, &c); err != nil {
+		o.status, o.detail = "bad_response", "not JSON: "+oneLine(b, 80)
 		return
 	}
 	var text strings.Builder
@@ -494,6 +601,10 @@ func classify(ctx context.Context, err error) (status, detail string) {
 		return "timeout", "no complete answer within --timeout"
 	case ctx.Err() != nil:
 		return "cancelled", "cancelled"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "timeout", "no complete answer within --timeout"
+	case errors.Is(err, errNotHTTP):
+		return "bad_response", errNotHTTP.Error()
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection_refused", "connection refused"
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):

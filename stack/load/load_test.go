@@ -29,6 +29,8 @@ type fakeServer struct {
 	midError  bool // stream an error chunk after the first token
 	notSSE    bool // answer a streamed request with plain JSON
 	apiKey    string
+	tls       bool // serve https; start sets client to one that trusts it
+	client    *http.Client
 
 	requests, ok, failed atomic.Int64
 	mu                   sync.Mutex
@@ -47,9 +49,22 @@ func (f *fakeServer) start(t *testing.T) string {
 	})
 	mux.HandleFunc("POST /v1/completions", f.complete)
 	mux.HandleFunc("POST /v1/chat/completions", f.complete)
-	srv := httptest.NewServer(mux)
+	var srv *httptest.Server
+	if f.tls {
+		srv = httptest.NewTLSServer(mux)
+		f.client = srv.Client()
+	} else {
+		srv = httptest.NewServer(mux)
+	}
 	t.Cleanup(srv.Close)
 	return srv.URL + "/v1"
+}
+
+// options for a quick run against f, over net/http when f serves https.
+func (f *fakeServer) options(t *testing.T) Options {
+	o := quickOptions(f.start(t))
+	o.HTTPClient = f.client
+	return o
 }
 
 func (f *fakeServer) authorized(w http.ResponseWriter, r *http.Request) bool {
@@ -147,10 +162,14 @@ func quickOptions(url string) Options {
 // The measured TTFT and ITL are those the server was paced at: never less,
 // and not much more (loopback and scheduling only).
 func TestRunStreamedMeasuresServerPacing(t *testing.T) {
-	for _, endpoint := range []string{EndpointChat, EndpointCompletions} {
-		t.Run(endpoint, func(t *testing.T) {
-			f := &fakeServer{ttft: 60 * time.Millisecond, itl: 15 * time.Millisecond}
-			o := quickOptions(f.start(t))
+	for _, tc := range []struct {
+		endpoint string
+		tls      bool
+	}{{EndpointChat, false}, {EndpointCompletions, false}, {EndpointChat, true}, {EndpointCompletions, true}} {
+		endpoint := tc.endpoint
+		t.Run(fmt.Sprintf("%s tls=%v", endpoint, tc.tls), func(t *testing.T) {
+			f := &fakeServer{ttft: 60 * time.Millisecond, itl: 15 * time.Millisecond, tls: tc.tls}
+			o := f.options(t)
 			o.Endpoint = endpoint
 			r, err := Run(context.Background(), o)
 			if err != nil {
@@ -198,10 +217,12 @@ func TestRunNotStreamed(t *testing.T) {
 	for _, tt := range []struct {
 		endpoint string
 		noUsage  bool
-	}{{EndpointChat, false}, {EndpointCompletions, false}, {EndpointChat, true}, {EndpointCompletions, true}} {
-		t.Run(fmt.Sprintf("%s usage=%v", tt.endpoint, !tt.noUsage), func(t *testing.T) {
-			f := &fakeServer{ttft: 20 * time.Millisecond, itl: 5 * time.Millisecond, noUsage: tt.noUsage}
-			o := quickOptions(f.start(t))
+		tls      bool
+	}{{EndpointChat, false, false}, {EndpointCompletions, false, false}, {EndpointChat, true, false},
+		{EndpointCompletions, true, false}, {EndpointChat, false, true}, {EndpointCompletions, true, true}} {
+		t.Run(fmt.Sprintf("%s usage=%v tls=%v", tt.endpoint, !tt.noUsage, tt.tls), func(t *testing.T) {
+			f := &fakeServer{ttft: 20 * time.Millisecond, itl: 5 * time.Millisecond, noUsage: tt.noUsage, tls: tt.tls}
+			o := f.options(t)
 			o.Endpoint, o.Stream, o.Requests = tt.endpoint, false, 8
 			r, err := Run(context.Background(), o)
 			if err != nil {
@@ -249,9 +270,11 @@ func TestRunStreamFailures(t *testing.T) {
 	}{
 		{"error chunk mid-stream", &fakeServer{tokens: 4, midError: true}, "stream_error"},
 		{"JSON instead of a stream", &fakeServer{tokens: 4, notSSE: true}, "bad_response"},
+		{"error chunk mid-stream over net/http", &fakeServer{tokens: 4, midError: true, tls: true}, "stream_error"},
+		{"JSON instead of a stream over net/http", &fakeServer{tokens: 4, notSSE: true, tls: true}, "bad_response"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			o := quickOptions(tt.f.start(t))
+			o := tt.f.options(t)
 			o.Requests = 5
 			r, err := Run(context.Background(), o)
 			if err != nil {

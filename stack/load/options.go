@@ -2,6 +2,7 @@ package load
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -34,6 +35,11 @@ type Options struct {
 	Duration time.Duration // stop sending after this long (0: no limit)
 	Timeout  time.Duration // per request
 	Seed     uint64        // seeds the arrival process (0: random), for repeatable open-loop runs
+
+	// HTTPClient, when set, carries every request (custom TLS, say).
+	// Otherwise plain http:// targets get the generator's own lean
+	// HTTP/1.1 client and https:// or proxied ones a tuned net/http client.
+	HTTPClient *http.Client
 
 	// Progress, when set, is called every ProgressEvery while the load runs.
 	Progress      func(Progress)

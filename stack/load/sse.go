@@ -3,7 +3,6 @@ package load
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 )
@@ -93,20 +92,48 @@ func scanChunk(b []byte) chunk {
 			break
 		}
 	}
-	if v := valueOf(b, usageKey); len(v) > 0 && v[0] == '{' {
-		if obj := object(v); obj != nil {
-			var u usage
-			if json.Unmarshal(obj, &u) == nil {
-				c.usage = &u
-			}
-		}
-	}
+	c.usage = usageOf(b)
 	if v := valueOf(b, errorKey); len(v) > 0 && (v[0] == '{' || v[0] == '"') {
 		c.failed, c.errText = true, v
 	} else if v := valueOf(b, objectKey); bytes.HasPrefix(v, []byte(`"error"`)) {
 		c.failed, c.errText = true, b
 	}
 	return c
+}
+
+// usageOf reads the usage block's token counts, or nil when there is none.
+func usageOf(b []byte) *usage {
+	v := valueOf(b, usageKey)
+	if len(v) == 0 || v[0] != '{' {
+		return nil
+	}
+	obj := object(v)
+	if obj == nil {
+		return nil
+	}
+	// Counts sit directly in the usage object; nested details objects
+	// (prompt_tokens_details) have other key names.
+	completion, ok := intOf(obj, completionTokensKey)
+	if !ok {
+		return nil
+	}
+	prompt, _ := intOf(obj, promptTokensKey)
+	return &usage{PromptTokens: prompt, CompletionTokens: completion}
+}
+
+var (
+	completionTokensKey = []byte(`"completion_tokens"`)
+	promptTokensKey     = []byte(`"prompt_tokens"`)
+)
+
+// intOf reads the non-negative integer value of key k.
+func intOf(b, k []byte) (int, bool) {
+	v := valueOf(b, k)
+	n, i := 0, 0
+	for ; i < len(v) && v[i] >= '0' && v[i] <= '9' && i < 12; i++ {
+		n = n*10 + int(v[i]-'0')
+	}
+	return n, i > 0
 }
 
 // valueOf returns the bytes from the start of the value of the first key k

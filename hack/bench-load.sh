@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# bench-load: is `llmmon load` fast enough to never be the bottleneck?
+#
+# Starts `llmmon serve` with no simulated delay, then in one run loads it with
+# wrk (the same request as ../shared/bench/post.lua) and with `llmmon load` at
+# the same concurrency, and prints both throughputs and their ratio. Fails
+# when llmmon load reaches less than MIN_RATIO (0.8) of wrk's requests/s.
+#
+#   bash hack/bench-load.sh                 # non-streamed and streamed
+#   DURATION=10s CONNS=64 bash hack/bench-load.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-8s}
+CONNS=${CONNS:-32}
+THREADS=${THREADS:-2}
+MIN_RATIO=${MIN_RATIO:-0.8}
+
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+serve_pid=
+cleanup() {
+	[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# The request wrk sends: ../shared/bench/post.lua when present, else the same
+# script inline (a fresh checkout has no ../shared).
+lua=../shared/bench/post.lua
+if [ ! -f "$lua" ]; then
+	lua=$tmp/post.lua
+	cat >"$lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local stream = os.getenv("STREAM") == "1"
+wrk.body = '{"model":"demo","prompt":"Say something about monitoring.","max_tokens":16,"stream":' .. (stream and "true" or "false") .. '}'
+EOF
+fi
+
+go build -o "$tmp/llmmon" ./cmd/llmmon
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base=http://127.0.0.1:$port
+# post.lua asks for model "demo"; serve it so every answer is a 200.
+"$tmp/llmmon" serve --host 127.0.0.1 --port "$port" --model demo \
+	--ttft 0 --itl 0 --prefill-overhead 0 --prefill-per-token 0 --jitter 0 \
+	--max-num-seqs 256 >"$tmp/serve.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 100); do curl -sf "$base/health" >/dev/null && break; sleep 0.1; done
+curl -sf "$base/health" >/dev/null || { echo "llmmon serve did not start:" >&2; cat "$tmp/serve.log" >&2; exit 1; }
+
+fail=0
+for stream in 0 1; do
+	label=non-streamed; flag=--stream=false
+	[ "$stream" = 1 ] && { label=streamed; flag=--stream=true; }
+	# Warm both up briefly so neither pays for first connections.
+	STREAM=$stream wrk -t"$THREADS" -c"$CONNS" -d1s -s "$lua" "$base/v1/completions" >/dev/null
+	wrk_out=$(STREAM=$stream wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$lua" "$base/v1/completions")
+	wrk_rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$wrk_out")
+	if grep -q "Non-2xx" <<<"$wrk_out"; then
+		echo "wrk got non-2xx answers; the comparison is void:" >&2; echo "$wrk_out" >&2; exit 1
+	fi
+	"$tmp/llmmon" load --url "$base/v1" --endpoint completions $flag --max-tokens 16 --prompt-tokens 5 \
+		--concurrency "$CONNS" --duration "$DURATION" -o json >"$tmp/load.json" 2>/dev/null
+	read -r load_rps load_err < <(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(r["requests_per_second"], r["requests"]["failed"])' "$tmp/load.json")
+	ratio=$(python3 -c "print(f'{$load_rps / $wrk_rps:.2f}')")
+	printf '%-13s wrk %9.0f req/s   llmmon load %9.0f req/s (%s failed)   ratio %s\n' \
+		"$label" "$wrk_rps" "$load_rps" "$load_err" "$ratio"
+	if python3 -c "import sys; sys.exit(0 if $ratio >= $MIN_RATIO and $load_err == 0 else 1)"; then :; else
+		echo "FAILED: llmmon load $label reached $ratio of wrk's throughput (want >= $MIN_RATIO, no errors)" >&2
+		fail=1
+	fi
+done
+exit $fail
