@@ -42,7 +42,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		if !getOrHead(w, r) || !s.authorized(w, r) {
 			return
 		}
-		s.listModels(w, strings.TrimPrefix(strings.TrimPrefix(path, "/v1/models"), "/"))
+		id := strings.TrimPrefix(strings.TrimPrefix(path, "/v1/models"), "/")
+		if rl, ok := s.backend.(backend.Relay); ok {
+			s.relayModels(w, r, rl, id)
+			return
+		}
+		s.listModels(w, id)
 	default:
 		// Counted: a client sending completions to the wrong path should
 		// show up on the error panels.
@@ -156,13 +161,17 @@ func (s *Server) completion(w http.ResponseWriter, r *http.Request, chat bool) {
 		writeError(w, err)
 		return
 	}
+	if rl, ok := s.backend.(backend.Relay); ok { // gateway mode: relay.go
+		ep, status = s.relayCompletion(w, r, rl, body, chat, start)
+		return
+	}
 	req, derr := decodeRequest(body, chat)
+	if req != nil && req.Stream {
+		ep = endpointStreamIdx
+	}
 	if derr != nil {
 		writeError(w, derr)
 		return
-	}
-	if req.Stream {
-		ep = endpointStreamIdx
 	}
 	if m != nil {
 		m.active[ep].Inc()

@@ -46,7 +46,9 @@ type decodedRequest struct {
 }
 
 // decodeRequest parses and validates a completions (chat=false) or chat
-// completions body. Every failure is an OpenAI-style 400.
+// completions body. Every failure is an OpenAI-style 400. Once the JSON
+// parses, the request is returned even with an error, so a rejected
+// streaming request is still counted under endpoint="stream".
 func decodeRequest(body []byte, chat bool) (*decodedRequest, *backend.Error) {
 	var w wireRequest
 	if err := json.Unmarshal(body, &w); err != nil {
@@ -64,37 +66,37 @@ func decodeRequest(body []byte, chat bool) (*decodedRequest, *backend.Error) {
 	req.Body = body
 	if w.StreamOptions != nil {
 		if !w.Stream {
-			return nil, backend.Errorf("stream_options", "", "stream_options is only allowed when stream is true")
+			return req, backend.Errorf("stream_options", "", "stream_options is only allowed when stream is true")
 		}
 		req.IncludeUsage = w.StreamOptions.IncludeUsage
 	}
 
 	if chat {
 		if len(w.Messages) == 0 {
-			return nil, backend.Errorf("messages", "", "messages is required and must hold at least one message")
+			return req, backend.Errorf("messages", "", "messages is required and must hold at least one message")
 		}
 		if w.Prompt != nil {
-			return nil, backend.Errorf("prompt", "", "prompt is not a chat completions field; send messages (or use /v1/completions)")
+			return req, backend.Errorf("prompt", "", "prompt is not a chat completions field; send messages (or use /v1/completions)")
 		}
 		req.Messages = make([]backend.Message, len(w.Messages))
 		for i, m := range w.Messages {
 			if !validRoles[m.Role] {
-				return nil, backend.Errorf(fmt.Sprintf("messages[%d].role", i), "",
+				return req, backend.Errorf(fmt.Sprintf("messages[%d].role", i), "",
 					"messages[%d].role must be one of system, developer, user, assistant, tool; got %q", i, m.Role)
 			}
 			text, err := messageText(m.Content)
 			if err != nil {
-				return nil, backend.Errorf(fmt.Sprintf("messages[%d].content", i), "", "messages[%d].content %v", i, err)
+				return req, backend.Errorf(fmt.Sprintf("messages[%d].content", i), "", "messages[%d].content %v", i, err)
 			}
 			req.Messages[i] = backend.Message{Role: m.Role, Content: text}
 		}
 	} else {
 		if w.Messages != nil {
-			return nil, backend.Errorf("messages", "", "messages is not a completions field; send prompt (or use /v1/chat/completions)")
+			return req, backend.Errorf("messages", "", "messages is not a completions field; send prompt (or use /v1/chat/completions)")
 		}
 		p, err := promptText(w.Prompt)
 		if err != nil {
-			return nil, backend.Errorf("prompt", "", "prompt %v", err)
+			return req, backend.Errorf("prompt", "", "prompt %v", err)
 		}
 		req.Prompt = p
 	}
@@ -102,25 +104,25 @@ func decodeRequest(body []byte, chat bool) (*decodedRequest, *backend.Error) {
 	maxTokens, param := w.MaxTokens, "max_tokens"
 	if chat && w.MaxCompletionTokens != nil {
 		if w.MaxTokens != nil && *w.MaxTokens != *w.MaxCompletionTokens {
-			return nil, backend.Errorf("max_completion_tokens", "", "max_tokens and max_completion_tokens disagree; send only max_completion_tokens")
+			return req, backend.Errorf("max_completion_tokens", "", "max_tokens and max_completion_tokens disagree; send only max_completion_tokens")
 		}
 		maxTokens, param = w.MaxCompletionTokens, "max_completion_tokens"
 	}
 	if maxTokens != nil {
 		if *maxTokens < 1 {
-			return nil, backend.Errorf(param, "", "%s must be at least 1, got %d", param, *maxTokens)
+			return req, backend.Errorf(param, "", "%s must be at least 1, got %d", param, *maxTokens)
 		}
 		req.MaxTokens = *maxTokens
 	}
 	if w.N != nil && *w.N != 1 {
-		return nil, backend.Errorf("n", "", "n must be 1: llmmon serve returns one choice per request, got %d", *w.N)
+		return req, backend.Errorf("n", "", "n must be 1: llmmon serve returns one choice per request, got %d", *w.N)
 	}
 	if t := w.Temperature; t != nil && (math.IsNaN(*t) || *t < 0 || *t > 2) {
-		return nil, backend.Errorf("temperature", "", "temperature must be between 0 and 2, got %g", *t)
+		return req, backend.Errorf("temperature", "", "temperature must be between 0 and 2, got %g", *t)
 	}
 	stop, err := stopList(w.Stop)
 	if err != nil {
-		return nil, backend.Errorf("stop", "", "stop %v", err)
+		return req, backend.Errorf("stop", "", "stop %v", err)
 	}
 	req.Stop = stop
 	return req, nil
