@@ -1,6 +1,8 @@
 package dashboards
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -399,5 +401,26 @@ func TestPromQLParsesWithPromtool(t *testing.T) {
 	}
 	if !strings.Contains(out, fmt.Sprintf("%d rules found", n)) {
 		t.Errorf("promtool checked a different number of rules than the %d queries:\n%s", n, out)
+	}
+}
+
+// revisionHashes pins the dashboard JSON of each revision. up and import
+// upgrade a Grafana copy only when its revision is older, so a changed
+// dashboard needs a new revision.
+var revisionHashes = map[int]string{
+	1: "7bd166c37a5abae528b1e42bcc26eff3ad9a7bab41f0a3758b3d66d2cd1379e9",
+}
+
+func TestRevisionBumpedWhenDashboardChanges(t *testing.T) {
+	d := embedded(t)
+	sum := sha256.Sum256(JSON())
+	got := hex.EncodeToString(sum[:])
+	want, ok := revisionHashes[d.Revision]
+	switch {
+	case !ok:
+		t.Fatalf("revision %d is not pinned: add %d: %q to revisionHashes", d.Revision, d.Revision, got)
+	case got != want:
+		t.Fatalf("llm-server.json changed but its revision is still %d: set \"revision\": %d and pin %d: %q in revisionHashes",
+			d.Revision, d.Revision+1, d.Revision+1, got)
 	}
 }
