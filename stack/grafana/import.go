@@ -69,9 +69,12 @@ type ImportOptions struct {
 type ImportResult struct {
 	UID       string
 	URL       string // absolute URL of the dashboard in Grafana
-	Title     string
-	FolderUID string
+	Title string
+	// Folder is the dashboard's folder title. FolderUID is set when llmmon
+	// chose the folder (created, or forced); an existing dashboard stays in
+	// the folder a user moved it to.
 	Folder    string
+	FolderUID string
 	// Version is the dashboard's Grafana version after the call.
 	Version int
 	// TrackedVersion is what to store and pass back as
@@ -120,12 +123,6 @@ func (c *Client) ImportDashboard(ctx context.Context, opts ImportOptions) (Impor
 	}
 	res := ImportResult{UID: want.uid, Title: want.title, Revision: want.revision, TrackedVersion: opts.LastWrittenVersion}
 
-	folder, err := c.ensureFolder(ctx, opts.Folder)
-	if err != nil {
-		return res, c.explain(err)
-	}
-	res.Folder, res.FolderUID = folder.Title, folder.UID
-
 	var (
 		storedRaw []byte
 		props     sdk.BoardProperties
@@ -137,6 +134,11 @@ func (c *Client) ImportDashboard(ctx context.Context, opts ImportOptions) (Impor
 	})
 	switch {
 	case IsStatus(err, http.StatusNotFound):
+		folder, err := c.ensureFolder(ctx, opts.Folder)
+		if err != nil {
+			return res, c.explain(err)
+		}
+		res.Folder, res.FolderUID = folder.Title, folder.UID
 		msg, err := c.saveDashboard(ctx, want.body, folder.ID, false)
 		if err != nil {
 			return res, c.explain(err)
@@ -178,12 +180,16 @@ func (c *Client) ImportDashboard(ctx context.Context, opts ImportOptions) (Impor
 		return res, nil
 	}
 
-	folderID := folder.ID
-	if !opts.Force {
-		// An untouched dashboard the user moved stays where they put it.
-		folderID = props.FolderID
-	} else {
-		res.Folder = folder.Title
+	// An untouched dashboard the user moved stays where they put it; Force
+	// puts it back into the requested folder.
+	folderID := props.FolderID
+	if opts.Force {
+		folder, err := c.ensureFolder(ctx, opts.Folder)
+		if err != nil {
+			return res, c.explain(err)
+		}
+		folderID = folder.ID
+		res.Folder, res.FolderUID = folder.Title, folder.UID
 	}
 	// Without Force, send the version we read: Grafana answers 412 if a
 	// user saved in between, instead of silently losing that save.

@@ -499,3 +499,33 @@ func TestProvisionedDashboardIsExplained(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A user who moved llmmon's (unedited) dashboard to another folder keeps
+// it there across upgrades, and the default folder is not recreated.
+func TestMovedDashboardStaysWhereTheUserPutIt(t *testing.T) {
+	ctx := context.Background()
+	_, c := double(t, nil)
+	emb, _ := dashboards.Embedded()
+	old := imp(t, c, ImportOptions{Dashboard: withRevision(t, emb.Revision-1, "old")})
+	var team sdk.Folder
+	if err := c.Do(ctx, http.MethodPost, "/api/folders", map[string]string{"title": "Team"}, &team); err != nil {
+		t.Fatal(err)
+	}
+	s := stored(t, c)
+	if err := c.Do(ctx, http.MethodPost, "/api/dashboards/db", map[string]any{"dashboard": s.Dashboard, "folderUid": team.UID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, http.MethodDelete, "/api/folders/"+old.FolderUID, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	res := imp(t, c, ImportOptions{})
+	if res.Action != ActionUpdated || res.Folder != "Team" {
+		t.Fatalf("result %+v, want updated in Team", res)
+	}
+	if got := stored(t, c).Meta.FolderUID; got != team.UID {
+		t.Errorf("dashboard moved back to %q", got)
+	}
+	if fs := folders(t, c); len(fs) != 1 {
+		t.Errorf("folders = %+v, want Team only", fs)
+	}
+}
