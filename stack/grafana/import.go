@@ -67,8 +67,8 @@ type ImportOptions struct {
 
 // ImportResult reports what happened, for the user and for the state file.
 type ImportResult struct {
-	UID       string
-	URL       string // absolute URL of the dashboard in Grafana
+	UID   string
+	URL   string // absolute URL of the dashboard in Grafana
 	Title string
 	// Folder is the dashboard's folder title. FolderUID is set when llmmon
 	// chose the folder (created, or forced); an existing dashboard stays in
