@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -139,20 +138,18 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	b.WriteString("\n")
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "latency (ms)\tcount\tmean\tp50\tp90\tp95\tp99\tmax\t")
+	fmt.Fprintf(&b, "%-12s %7s %8s %8s %8s %8s %8s %8s\n", "latency (ms)", "count", "mean", "p50", "p90", "p95", "p99", "max")
 	row := func(name string, s *Summary) {
 		if s == nil {
-			fmt.Fprintf(tw, "%s\t0\t-\t-\t-\t-\t-\t-\t\n", name)
+			fmt.Fprintf(&b, "%-12s %7d %8s %8s %8s %8s %8s %8s\n", name, 0, "-", "-", "-", "-", "-", "-")
 			return
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, s.Count,
+		fmt.Fprintf(&b, "%-12s %7d %8s %8s %8s %8s %8s %8s\n", name, s.Count,
 			ms(s.Mean), ms(s.P50), ms(s.P90), ms(s.P95), ms(s.P99), ms(s.Max))
 	}
 	row("TTFT", r.TTFT)
 	row("ITL", r.ITL)
 	row("E2E", r.E2E)
-	tw.Flush()
 	if !r.Stream {
 		b.WriteString("(TTFT and ITL need a streamed answer: drop --stream=false)\n")
 	}
