@@ -120,6 +120,7 @@ func engineInfo(ctx context.Context, eng Engine) (EngineInfo, error) {
 // preflight first (engine, names, ports, images), then the network,
 // volumes and containers, each left alone when already as specified.
 func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
+	start := time.Now()
 	cfg := o.Config
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -250,7 +251,7 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	defer cancel()
 	prom := prometheus.NewClient(res.PrometheusURL)
 	graf := grafana.NewClient(res.GrafanaURL, grafana.Auth{User: AdminUser, Password: password})
-	w := &waiter{eng: eng, out: out, tty: o.Terminal, wait: o.Wait, start: time.Now()}
+	w := &waiter{eng: eng, out: out, tty: o.Terminal, wait: o.Wait, start: start}
 	if err := w.ready(wctx, []probe{
 		{name: "prometheus", container: names.Prometheus, what: "/-/ready", url: res.PrometheusURL, check: prom.Ready},
 		{name: "grafana", container: names.Grafana, what: "/api/health", url: res.GrafanaURL, check: func(ctx context.Context) error {

@@ -102,6 +102,9 @@ func runUp(ctx context.Context, opts *upOptions) error {
 		up.ImportDashboard = importDashboard
 	}
 	res, err := stack.Up(ctx, eng, up)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("interrupted (%v): whatever was created is labelled; run llmmon up again to finish, or llmmon down to remove it", ctx.Err())
+	}
 	if err != nil {
 		return err
 	}
