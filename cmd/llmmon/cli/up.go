@@ -26,9 +26,11 @@ type upOptions struct {
 	Config  stack.Config
 	Pull    stack.PullPolicy
 	Wait    time.Duration
-	// NoDashboard skips the dashboard import.
-	NoDashboard bool
-	Engine      func() (stack.Engine, error)
+	// NoDashboard skips the dashboard import; ForceDashboard replaces a
+	// dashboard edited in Grafana.
+	NoDashboard    bool
+	ForceDashboard bool
+	Engine         func() (stack.Engine, error)
 }
 
 func newUpCmd(f *Factory, runF func(context.Context, *upOptions) error) *cobra.Command {
@@ -84,6 +86,7 @@ and down need only --dir (and --name).`,
 	fl.StringVar(&pull, "pull", string(stack.PullMissing), "when to pull images: missing, always or never")
 	fl.DurationVar(&opts.Wait, "wait", stack.DefaultWait, "how long to wait for Prometheus and Grafana to be ready (0: do not wait)")
 	fl.BoolVar(&opts.NoDashboard, "no-dashboard", false, "do not import llmmon's dashboard into Grafana")
+	fl.BoolVar(&opts.ForceDashboard, "force-dashboard", false, "replace llmmon's dashboard even when it was edited in Grafana")
 	return cmd
 }
 
@@ -99,7 +102,7 @@ func runUp(ctx context.Context, opts *upOptions) error {
 		Out: out, Terminal: opts.IO.IsTerminal,
 	}
 	if !opts.NoDashboard {
-		up.ImportDashboard = importDashboard
+		up.ImportDashboard = importDashboard(opts.ForceDashboard)
 	}
 	res, err := stack.Up(ctx, eng, up)
 	if err != nil && ctx.Err() != nil {
@@ -113,18 +116,20 @@ func runUp(ctx context.Context, opts *upOptions) error {
 }
 
 // importDashboard wires up to the dashboard importer (stack/grafana).
-func importDashboard(ctx context.Context, g *grafana.Client, last int) (stack.DashboardImport, error) {
-	r, err := g.ImportDashboard(ctx, grafana.ImportOptions{
-		Folder: stack.DashboardFolder, DatasourceUID: stack.DatasourceUID, LastWrittenVersion: last,
-	})
-	if err != nil {
-		return stack.DashboardImport{}, err
+func importDashboard(force bool) func(context.Context, *grafana.Client, int) (stack.DashboardImport, error) {
+	return func(ctx context.Context, g *grafana.Client, last int) (stack.DashboardImport, error) {
+		r, err := g.ImportDashboard(ctx, grafana.ImportOptions{
+			Folder: stack.DashboardFolder, DatasourceUID: stack.DatasourceUID, LastWrittenVersion: last, Force: force,
+		})
+		if err != nil {
+			return stack.DashboardImport{}, err
+		}
+		summary := fmt.Sprintf("dashboard %q %s (version %d)", r.Title, r.Action, r.Version)
+		if r.Reason != "" {
+			summary += ": " + r.Reason
+		}
+		return stack.DashboardImport{Summary: summary, URL: r.URL, Version: r.TrackedVersion}, nil
 	}
-	summary := fmt.Sprintf("dashboard %q %s (version %d)", r.Title, r.Action, r.Version)
-	if r.Reason != "" {
-		summary += ": " + r.Reason
-	}
-	return stack.DashboardImport{Summary: summary, URL: r.URL, Version: r.TrackedVersion}, nil
 }
 
 func printUpSummary(out io.Writer, opts *upOptions, res *stack.UpResult, took time.Duration) {

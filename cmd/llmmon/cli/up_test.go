@@ -37,11 +37,11 @@ func capture[T any](t *testing.T, build func(*Factory, func(context.Context, *T)
 
 func TestUpOptions(t *testing.T) {
 	o, err := capture(t, newUpCmd, "up", "--dir", t.TempDir(), "--name", "s1", "--pull", "never", "--wait", "30s",
-		"--prometheus-image", "p:1", "--grafana-port", "13000", "--bind", "0.0.0.0", "--no-dashboard")
+		"--prometheus-image", "p:1", "--grafana-port", "13000", "--bind", "0.0.0.0", "--no-dashboard", "--force-dashboard")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Pull != stack.PullNever || o.Wait != 30*time.Second || !o.NoDashboard {
+	if o.Pull != stack.PullNever || o.Wait != 30*time.Second || !o.NoDashboard || !o.ForceDashboard {
 		t.Errorf("options %+v", o)
 	}
 	if o.Config.Name != "s1" || o.Config.Prometheus.Image != "p:1" || o.Config.Grafana.Port != 13000 || o.Config.Bind != "0.0.0.0" {
