@@ -11,90 +11,150 @@ import (
 	"strings"
 
 	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/grafana"
 )
 
 func (d *doctor) configChecks() []Check {
 	return []Check{
 		{Group: "Rendered config", Name: "prometheus files", Timeout: 2 * dockerTimeout, Run: func(ctx context.Context) Result {
-			return d.checkRendered(ctx, d.promObj, d.names.Prometheus, func(r stack.Rendered) []stack.File { return r.Prometheus },
-				func(r stack.Rendered, c stack.Config) string { return r.PrometheusHash(c) })
+			return d.checkRendered(ctx, stack.ComponentPrometheus)
 		}},
 		{Group: "Rendered config", Name: "grafana files", Timeout: 2 * dockerTimeout, Run: func(ctx context.Context) Result {
-			return d.checkRendered(ctx, d.grafObj, d.names.Grafana, func(r stack.Rendered) []stack.File { return r.Grafana },
-				func(r stack.Rendered, c stack.Config) string { return r.GrafanaHash(c) })
+			return d.checkRendered(ctx, stack.ComponentGrafana)
 		}},
 	}
 }
 
-// checkRendered compares the files in --dir with what a container was
-// started with, by its config-hash label, and with what render would write.
-func (d *doctor) checkRendered(ctx context.Context, m *memo[stack.Object], name string,
-	part func(stack.Rendered) []stack.File, hash func(stack.Rendered, stack.Config) string) Result {
+// diskFiles reads the rendered files of one container back from --dir.
+// edited lists those that differ from what the settings render.
+func (d *doctor) diskFiles(want []stack.File) (files []stack.File, missing, edited []string, err error) {
+	for _, f := range want {
+		path := filepath.Join(d.o.Dir, filepath.FromSlash(f.Path))
+		b, rerr := os.ReadFile(path)
+		if errors.Is(rerr, fs.ErrNotExist) {
+			missing = append(missing, path)
+			continue
+		}
+		if rerr != nil {
+			return nil, nil, nil, rerr
+		}
+		if !bytes.Equal(b, f.Content) {
+			edited = append(edited, path)
+		}
+		files = append(files, stack.File{Path: f.Path, Content: b, Mode: f.Mode})
+	}
+	return files, missing, edited, nil
+}
+
+// userDashboards reads DIR/grafana/dashboards/*.json, which up copies
+// into Grafana along with the provisioning.
+func (d *doctor) userDashboards() ([]stack.File, error) {
+	root := filepath.Join(d.o.Dir, filepath.FromSlash(grafana.UserDashboardsDir))
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	var files []stack.File
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, stack.File{Path: grafana.UserDashboardsDir + "/" + e.Name(), Content: b, Mode: 0o644})
+	}
+	return files, err
+}
+
+// checkRendered compares the files in --dir with what the running
+// container was started with: up labels each container with the hash of
+// its whole spec (stack.BuildSpecs), files included, so the same spec
+// built from the files on disk must carry the same label.
+func (d *doctor) checkRendered(ctx context.Context, component string) Result {
 	cfg := d.o.Config
 	want, err := stack.Render(cfg)
 	if err != nil {
 		return Fail("the recorded settings do not render: "+err.Error(), "", d.upCmd())
 	}
-	var onDisk []stack.File
-	var missing, edited []string
-	for _, f := range part(want) {
-		path := filepath.Join(d.o.Dir, filepath.FromSlash(f.Path))
-		b, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			missing = append(missing, path)
-			continue
-		}
-		if err != nil {
-			return Fail(fmt.Sprintf("cannot read %s: %v", path, err), "", "")
-		}
-		if !bytes.Equal(b, f.Content) {
-			edited = append(edited, path)
-		}
-		onDisk = append(onDisk, stack.File{Path: f.Path, Content: b, Mode: f.Mode})
+	name, m, part := d.names.Prometheus, d.promObj, want.Prometheus
+	if component == stack.ComponentGrafana {
+		name, m, part = d.names.Grafana, d.grafObj, want.Grafana
 	}
-	if !d.started() {
-		if len(missing) == len(part(want)) {
-			return Skip("%s; nothing rendered in %s yet", d.notStartedCause(), d.o.Dir)
-		}
+	onDisk, missing, edited, err := d.diskFiles(part)
+	if err != nil {
+		return Fail("cannot read the rendered files: "+err.Error(), "", "")
+	}
+	if !d.started() && len(missing) == len(part) {
+		return Skip("%s; nothing rendered there yet", d.notStartedCause())
 	}
 	if len(missing) > 0 {
 		return Fail(fmt.Sprintf("missing from %s: %s", d.o.Dir, strings.Join(missing, ", ")),
-			"the files were deleted after `llmmon up`",
-			d.upCmd()+" renders them again")
+			"the files were deleted after `llmmon up`", d.upCmd()+" renders them again")
+	}
+	editedWarn := func(runs string) Result {
+		return Warn(fmt.Sprintf("%s differ from what the recorded settings render%s", strings.Join(edited, ", "), runs),
+			"they were edited by hand or rendered with other settings; the next `llmmon up` renders the recorded settings over them",
+			"put the change in llmmon.yaml or flags, then "+d.upCmd())
 	}
 	obj, cerr := m.get(ctx)
-	if cerr != nil || !obj.Owned(d.names.Stack) {
+	if cerr != nil || !obj.Owned(d.names.Stack) || obj.Container == nil {
 		if len(edited) > 0 {
-			return Warn(fmt.Sprintf("%s edited by hand", strings.Join(edited, ", ")),
-				"the next `llmmon up` or `llmmon render` overwrites them with what the settings render",
-				"put the change in llmmon.yaml or flags instead")
+			return editedWarn("")
 		}
 		return Skip("no %s container to compare with (see Containers)", name)
 	}
-	var r stack.Rendered
-	if name == d.names.Prometheus {
-		r.Prometheus = onDisk
-	} else {
-		r.Grafana = onDisk
+	info, _ := d.info.get(ctx)
+	netObj, _ := d.netObj.get(ctx)
+	imageID, err := d.o.Engine.ImageID(ctx, obj.Container.Image)
+	if err != nil {
+		return Warn(fmt.Sprintf("cannot resolve image %s to compare %s's config: %v", obj.Container.Image, name, err),
+			"the image was removed or re-tagged since `llmmon up`", d.upCmd())
 	}
-	label := obj.Labels[stack.LabelConfigHash]
-	if got := hash(r, cfg); label != got {
-		return Warn(fmt.Sprintf("the files in %s differ from what %s was started with (config hash %s, container %s)",
-			d.o.Dir, name, got, orNone(label)),
-			"they were re-rendered or edited after `llmmon up`, so the running container does not use them",
-			d.upCmd()+" applies them (it recreates only the changed container and keeps the data)")
+	in := stack.SpecInput{Config: cfg, HostGateway: hostGatewayFor(info, netObj)}
+	var got, label string
+	var filesStale bool
+	if component == stack.ComponentPrometheus {
+		in.Rendered.Prometheus = onDisk
+		in.PrometheusImageID = imageID
+		got, label = stack.BuildSpecs(in).Prometheus.Labels[stack.LabelConfigHash], obj.Labels[stack.LabelConfigHash]
+	} else {
+		in.Rendered.Grafana = onDisk
+		in.GrafanaImageID = imageID
+		if in.UserDashboards, err = d.userDashboards(); err != nil {
+			return Fail("cannot read the user dashboards: "+err.Error(), "", "")
+		}
+		spec := stack.BuildSpecs(in).Grafana
+		got, label = spec.Labels[stack.LabelConfigHash], obj.Labels[stack.LabelConfigHash]
+		delivered := obj.Labels[stack.LabelFilesHash]
+		if st := d.o.State; st != nil && st.GrafanaContainerID == obj.ID && st.GrafanaFilesHash != "" {
+			delivered = st.GrafanaFilesHash
+		}
+		filesStale = stack.FilesHash(spec) != delivered
+	}
+	if got != label || filesStale {
+		res := Warn(fmt.Sprintf("the files and settings in %s differ from what %s runs", d.o.Dir, name),
+			"they were re-rendered or edited after `llmmon up` (or its image was re-pulled), so the running container does not use them",
+			d.upCmd()+" applies them (only the changed container is touched; data volumes are kept)")
+		if len(edited) > 0 {
+			res.Details = append([]string{"differ from what the recorded settings render:"}, edited...)
+		}
+		return res
 	}
 	if len(edited) > 0 {
-		return Warn(fmt.Sprintf("%s edited by hand (and %s runs with the edit)", strings.Join(edited, ", "), name),
-			"the next `llmmon up` or `llmmon render` overwrites the edit with what the settings render",
-			"put the change in llmmon.yaml or flags instead")
+		return editedWarn(fmt.Sprintf(" (and %s runs with them)", name))
 	}
 	return Pass("%s runs the files in %s (config hash %s)", name, d.o.Dir, label)
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "none"
+// hostGatewayFor is what up maps host.docker.internal to, for this engine.
+func hostGatewayFor(info stack.EngineInfo, network stack.Object) string {
+	switch {
+	case info.DockerDesktop():
+		return ""
+	case info.SupportsHostGateway():
+		return stack.HostGateway
 	}
-	return s
+	return network.Gateway
 }

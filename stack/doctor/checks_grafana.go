@@ -17,9 +17,6 @@ import (
 	"github.com/llmmon/llmmon/stack/grafana"
 )
 
-// AdminUser is the Grafana user up creates the password for.
-const AdminUser = "admin"
-
 // errPasswordRefused marks a stored password Grafana does not accept.
 var errPasswordRefused = errors.New("grafana refuses the stored admin password")
 
@@ -70,7 +67,7 @@ func (d *doctor) adminPassword(ctx context.Context) (string, error) {
 		return "", err
 	}
 	c := *d.graf
-	c.Auth = grafana.Auth{User: AdminUser, Password: pw}
+	c.Auth = grafana.Auth{User: stack.AdminUser, Password: pw}
 	var u struct {
 		Login string `json:"login"`
 	}
@@ -104,7 +101,7 @@ func (d *doctor) authed(ctx context.Context) (*grafana.Client, *Result) {
 		return nil, &r
 	}
 	c := *d.graf
-	c.Auth = grafana.Auth{User: AdminUser, Password: pw}
+	c.Auth = grafana.Auth{User: stack.AdminUser, Password: pw}
 	return &c, nil
 }
 
@@ -217,7 +214,8 @@ func (d *doctor) checkDashboard(ctx context.Context) Result {
 			"its panels show \"datasource not found\"",
 			fmt.Sprintf("re-import it, which points it at uid %s: `llmmon import --dir %s`", stack.DatasourceUID, d.o.Dir))
 	}
-	return Pass("dashboard %q (uid %s) exists; its %s exist", title, dashboards.UID, plural(len(refs), "datasource", "datasources"))
+	return Pass("dashboard %q (uid %s) exists, and the %s it references exist (%s)", title, dashboards.UID,
+		plural(len(refs), "datasource", "datasources"), strings.Join(refs, ", "))
 }
 
 // datasourceRefs returns the datasource uids a dashboard uses, with its

@@ -84,24 +84,9 @@ func (d *doctor) checkPrometheusConfig(ctx context.Context) Result {
 	if err := d.promAPI(ctx, "/api/v1/status/runtimeinfo", &rt); err != nil {
 		return Fail("cannot read Prometheus' runtime info: "+err.Error(), "", "")
 	}
-	var cfg struct {
-		YAML string `json:"yaml"`
-	}
-	if err := d.promAPI(ctx, "/api/v1/status/config", &cfg); err != nil {
+	have, err := d.loadedJobs.get(ctx)
+	if err != nil {
 		return Fail("cannot read Prometheus' loaded config: "+err.Error(), "", "")
-	}
-	var loaded struct {
-		ScrapeConfigs []struct {
-			JobName     string `yaml:"job_name"`
-			MetricsPath string `yaml:"metrics_path"`
-		} `yaml:"scrape_configs"`
-	}
-	if err := yaml.Unmarshal([]byte(cfg.YAML), &loaded); err != nil {
-		return Fail("Prometheus' loaded config does not parse: "+err.Error(), "", "")
-	}
-	have := map[string]bool{}
-	for _, sc := range loaded.ScrapeConfigs {
-		have[sc.JobName] = true
 	}
 	var missing []string
 	for _, t := range d.expectedTargets() {
@@ -120,7 +105,30 @@ func (d *doctor) checkPrometheusConfig(ctx context.Context) Result {
 			"the running container was started with other settings than the ones in "+d.o.Dir,
 			d.upCmd()+" recreates Prometheus with the current config")
 	}
-	return Pass("config loaded %s: %s", ago(rt.LastConfigTime), plural(len(loaded.ScrapeConfigs), "scrape job", "scrape jobs"))
+	return Pass("config loaded %s: %s", ago(rt.LastConfigTime), plural(len(have), "scrape job", "scrape jobs"))
+}
+
+// readLoadedJobs returns the scrape jobs of the config Prometheus runs.
+func (d *doctor) readLoadedJobs(ctx context.Context) (map[string]bool, error) {
+	var cfg struct {
+		YAML string `json:"yaml"`
+	}
+	if err := d.promAPI(ctx, "/api/v1/status/config", &cfg); err != nil {
+		return nil, err
+	}
+	var loaded struct {
+		ScrapeConfigs []struct {
+			JobName string `yaml:"job_name"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal([]byte(cfg.YAML), &loaded); err != nil {
+		return nil, fmt.Errorf("the loaded config does not parse: %w", err)
+	}
+	have := map[string]bool{}
+	for _, sc := range loaded.ScrapeConfigs {
+		have[sc.JobName] = true
+	}
+	return have, nil
 }
 
 // promAPI GETs one Prometheus API path and decodes its data field.
@@ -163,6 +171,11 @@ func (d *doctor) checkTarget(ctx context.Context, t stack.Target) Result {
 		}
 	}
 	if len(found) == 0 {
+		if jobs, err := d.loadedJobs.get(ctx); err == nil && jobs[t.Name] {
+			return Warn(fmt.Sprintf("job %s is configured but has no target yet", t.Name),
+				"Prometheus lists a job's targets a few seconds after it (re)loads its config",
+				"wait a few seconds and run `llmmon doctor` again")
+		}
 		return Fail(fmt.Sprintf("Prometheus has no target for job %s", t.Name),
 			"the running container was started with other settings than the ones in "+d.o.Dir,
 			d.upCmd()+" recreates Prometheus with the current config")
@@ -182,13 +195,17 @@ func (d *doctor) checkTarget(ctx context.Context, t stack.Target) Result {
 			"Prometheus scrapes every "+d.o.Config.ScrapeInterval.String()+" and has not reached this target yet",
 			"wait one scrape interval and run `llmmon doctor` again")
 	}
-	st := ScrapeTarget{Job: t.Name, ScrapeURL: tg.ScrapeURL, LLMJob: t.Name == d.o.Config.LLMServer.Name, BridgeSubnet: d.bridgeSubnet(ctx)}
+	st := ScrapeTarget{Job: t.Name, ScrapeURL: tg.ScrapeURL, LLMJob: t.Name == d.o.Config.LLMServer.Name, BridgeSubnet: d.bridgeSubnet(ctx),
+		UpCommand: strings.Trim(d.upCmd(), "`")}
 	diag := ClassifyScrapeError(tg.LastError, st)
 	if diag.Kind == KindRefused && t.Name != selfJob {
 		diag = d.refineRefused(ctx, t, st, diag)
 	}
-	res := Fail(fmt.Sprintf("down: %s: %s", tg.ScrapeURL, tg.LastError), diag.Cause, diag.Fix)
-	return res
+	msg := "down: " + tg.LastError
+	if !strings.Contains(tg.LastError, tg.ScrapeURL) {
+		msg = fmt.Sprintf("down: %s: %s", tg.ScrapeURL, tg.LastError)
+	}
+	return Fail(msg, diag.Cause, diag.Fix)
 }
 
 // refineRefused tells "not running" from "bound to 127.0.0.1" by trying

@@ -36,6 +36,9 @@ type ScrapeTarget struct {
 	// BridgeSubnet is the stack network's subnet, the source of the
 	// scrape traffic a host firewall sees; "" when unknown.
 	BridgeSubnet string
+	// UpCommand is how this stack is started ("llmmon up --dir D --name
+	// N"); "llmmon up" when empty.
+	UpCommand string
 }
 
 // Diagnosis is the cause of a failed scrape and the exact fix.
@@ -92,13 +95,13 @@ func ClassifyScrapeError(lastError string, t ScrapeTarget) Diagnosis {
 			Kind: KindNotFound,
 			Cause: fmt.Sprintf("the server on %s answers, but has nothing at %s (HTTP 404): "+
 				"wrong metrics path", hostPort, path),
-			Fix: fmt.Sprintf("point the job at the path that serves metrics: `llmmon up %s`",
-				targetFlag(t, host+":"+port+stack.DefaultMetricsPath)),
+			Fix: fmt.Sprintf("point the job at the path that serves metrics: `%s %s`",
+				t.up(), targetFlag(t, host+":"+port+stack.DefaultMetricsPath)),
 		}
 		if path == stack.DefaultMetricsPath {
 			d.Cause += " (or this port belongs to another program: wrong port)"
-			d.Fix = fmt.Sprintf("point the job at the path or port that serves metrics: `llmmon up %s` "+
-				"(llama.cpp serves /metrics only with --metrics)", targetFlag(t, host+":PORT/PATH"))
+			d.Fix = fmt.Sprintf("point the job at the path or port that serves metrics: `%s %s` "+
+				"(llama.cpp serves /metrics only with --metrics)", t.up(), targetFlag(t, host+":PORT/PATH"))
 		}
 		return d
 	case httpStatusRE.MatchString(e):
@@ -127,8 +130,8 @@ func ClassifyScrapeError(lastError string, t ScrapeTarget) Diagnosis {
 			Kind: KindNotMetrics,
 			Cause: fmt.Sprintf("something answers on %s%s, but not with Prometheus metrics "+
 				"(an HTML page or a JSON API): wrong port", hostPort, path),
-			Fix: fmt.Sprintf("point the job at the port that serves /metrics: `llmmon up %s` "+
-				"(check with `curl -s %s | head`)", targetFlag(t, host+":PORT"+path), hostURL(host, port, path)),
+			Fix: fmt.Sprintf("point the job at the port that serves /metrics: `%s %s` "+
+				"(check with `curl -s %s | head`)", t.up(), targetFlag(t, host+":PORT"+path), hostURL(host, port, path)),
 		}
 	}
 	return Diagnosis{
@@ -167,7 +170,7 @@ func noSuchHost(t ScrapeTarget, host, port, path string) Diagnosis {
 			Kind: KindNoSuchHost,
 			Cause: "the Prometheus container cannot resolve host.docker.internal: its host-gateway " +
 				"mapping is missing (Docker adds it only when asked, and only from Engine 20.10)",
-			Fix: "recreate Prometheus with the mapping: `llmmon up` adds it (compose: " +
+			Fix: "recreate Prometheus with the mapping: `" + t.up() + "` adds it (compose: " +
 				"`extra_hosts: [\"host.docker.internal:host-gateway\"]`; docker run: " +
 				"`--add-host host.docker.internal:host-gateway`)",
 		}
@@ -176,8 +179,8 @@ func noSuchHost(t ScrapeTarget, host, port, path string) Diagnosis {
 		Kind: KindNoSuchHost,
 		Cause: fmt.Sprintf("the name %q does not resolve inside the Prometheus container: a typo, "+
 			"or a name only the host knows (the host's /etc/hosts is not the container's)", host),
-		Fix: fmt.Sprintf("use an address Docker can reach, e.g. for a server on this host: `llmmon up %s`",
-			targetFlag(t, "host.docker.internal:"+port+path)),
+		Fix: fmt.Sprintf("use an address Docker can reach, e.g. for a server on this host: `%s %s`",
+			t.up(), targetFlag(t, "host.docker.internal:"+port+path)),
 	}
 }
 
@@ -200,6 +203,13 @@ func firewallFix(t ScrapeTarget, port string) string {
 	}
 	return fmt.Sprintf("allow the Docker bridge to reach port %s: `sudo ufw allow from %s to any port %s proto tcp` "+
 		"(plain iptables: `sudo iptables -I INPUT -s %s -p tcp --dport %s -j ACCEPT`)", port, subnet, port, subnet, port)
+}
+
+func (t ScrapeTarget) up() string {
+	if t.UpCommand == "" {
+		return "llmmon up"
+	}
+	return t.UpCommand
 }
 
 // targetFlag is the up flag that sets this job's address.

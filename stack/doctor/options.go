@@ -61,6 +61,7 @@ type doctor struct {
 	netObj     *memo[stack.Object]
 	promReady  *memo[struct{}]
 	targets    *memo[[]prometheus.Target]
+	loadedJobs *memo[map[string]bool]
 	grafHealth *memo[grafana.Health]
 	password   *memo[string] // the stored admin password, once it is known to work
 	metrics    *memo[scrapeResult]
@@ -135,6 +136,14 @@ func Checks(ctx context.Context, o Options) []Check {
 			return nil, err
 		}
 		return d.prom.Targets(pctx)
+	})
+	d.loadedJobs = newMemo(func() (map[string]bool, error) {
+		pctx, cancel := probe(2 * httpTimeout)
+		defer cancel()
+		if _, err := d.promReady.get(pctx); err != nil {
+			return nil, err
+		}
+		return d.readLoadedJobs(pctx)
 	})
 	d.grafHealth = newMemo(func() (grafana.Health, error) {
 		pctx, cancel := probe(httpTimeout)
