@@ -86,6 +86,7 @@ func FuzzScanChunk(f *testing.F) {
 			c.Choices[0].Text = &text
 		}
 		if withUsage {
+			n = max(n%1000000, -n%1000000) // token counts are never negative
 			c.Usage = &usage{PromptTokens: n, CompletionTokens: n + 1}
 		}
 		b, err := json.Marshal(c)
