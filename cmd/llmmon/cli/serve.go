@@ -4,15 +4,29 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/llmmon/llmmon/stack/llmserver"
+	"github.com/llmmon/llmmon/stack/llmserver/proxy"
 )
 
 type serveOptions struct {
 	IO     IOStreams
 	Server llmserver.Options
+
+	// Gateway mode (--upstream): see gatewayConfig.
+	Upstreams       []string
+	UpstreamAPIKey  string
+	UpstreamTimeout time.Duration
+	// ModelSet is whether --model was given (in gateway mode it restricts
+	// or renames the upstream's models; otherwise all are exposed).
+	ModelSet bool
+	// SimFlags are simulated-engine flags given, which --upstream refuses.
+	SimFlags []string
 }
 
 func newServeCmd(f *Factory, runF func(context.Context, *serveOptions) error) *cobra.Command {
@@ -45,16 +59,37 @@ and reaches this server through host-gateway (host.docker.internal), which
 arrives on the docker0 interface. A server bound to 127.0.0.1 refuses those
 connections, and the scrape target shows "connection refused".
 
+With --upstream URL, serve is instead an instrumented gateway in front of a
+real engine (vLLM, llama.cpp's llama-server, TGI, SGLang, Ollama's /v1): it
+forwards /v1/completions, /v1/chat/completions and /v1/models and passes the
+engine's answers through chunk by chunk, measuring the same llm_* metrics
+(TTFT and TPOT as the client sees them). No vllm:* metrics are served then:
+scrape the engine's own /metrics next to the gateway (llmmon up --target).
+Repeat --upstream NAME=URL to route the model NAME to its own engine.
+--model NAME[,NAME...] restricts what is exposed; NAME=UPSTREAM_MODEL renames.
+Faults answer in OpenAI's error format: 502 when the engine cannot be
+reached, 504 when it sends nothing within --upstream-timeout, the engine's
+own status for its 4xx/5xx, and an error event when its stream breaks off.
+
 On SIGTERM or Ctrl-C, serve stops accepting, lets in-flight requests finish
 for up to --shutdown-timeout, and exits 0.`,
 		Example: `  llmmon serve
   llmmon serve --port 8001 --model my-model --api-key secret
   llmmon serve --itl 0 --prefill-overhead 0 --prefill-per-token 0   # no simulated delay
   llmmon serve --max-num-seqs 8 --max-queue 32 --fail-rate 0.05     # see queueing, 429s and errors
+  llmmon serve --upstream http://127.0.0.1:8001/v1                  # gateway in front of vLLM on :8001
+  llmmon serve --upstream http://127.0.0.1:11434/v1 --model llama3.2 # Ollama, one model exposed
+  llmmon serve --upstream llama=http://gpu1:8080/v1 --upstream qwen=http://gpu2:8000/v1
   curl -N localhost:8000/v1/chat/completions -H 'Content-Type: application/json' \
     -d '{"model":"llmmon-sim","messages":[{"role":"user","content":"hi"}],"stream":true}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.ModelSet = cmd.Flags().Changed("model")
+			cmd.Flags().Visit(func(f *pflag.Flag) {
+				if strings.HasPrefix(f.Usage, "simulated engine:") {
+					opts.SimFlags = append(opts.SimFlags, "--"+f.Name)
+				}
+			})
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -68,6 +103,10 @@ for up to --shutdown-timeout, and exits 0.`,
 	fl.StringVar(&o.APIKey, "api-key", "", "require \"Authorization: Bearer KEY\" on /v1/* (/metrics and /health stay open)")
 	fl.Int64Var(&o.MaxBody, "max-body", o.MaxBody, "largest request body in bytes (413 beyond)")
 	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long in-flight requests may finish after SIGTERM/SIGINT")
+	fl.StringArrayVar(&opts.Upstreams, "upstream", nil, "gateway mode: forward to this engine's OpenAI API (http://HOST:PORT/v1) instead of simulating; repeat as NAME=URL to route model NAME")
+	fl.StringVar(&opts.UpstreamAPIKey, "upstream-api-key", "", "gateway mode: send \"Authorization: Bearer KEY\" upstream (else the client's own header is passed on when --api-key is unset)")
+	opts.UpstreamTimeout = proxy.DefaultTimeout
+	fl.DurationVar(&opts.UpstreamTimeout, "upstream-timeout", opts.UpstreamTimeout, "gateway mode: longest wait for the engine's first byte before answering 504 (0: no limit)")
 
 	s := &o.Sim
 	fl.IntVar(&s.MaxNumSeqs, "max-num-seqs", s.MaxNumSeqs, "simulated engine: running sequences per batch")
@@ -87,7 +126,53 @@ for up to --shutdown-timeout, and exits 0.`,
 	return cmd
 }
 
+// gatewayConfig turns the --upstream* and --model flags into the proxy's
+// configuration.
+func gatewayConfig(opts *serveOptions) (proxy.Config, error) {
+	cfg := proxy.Config{APIKey: opts.UpstreamAPIKey, Timeout: opts.UpstreamTimeout,
+		ForwardClientAuth: opts.Server.APIKey == ""}
+	if len(opts.SimFlags) > 0 {
+		return cfg, fmt.Errorf("%s set the simulated engine, which --upstream replaces; drop them", strings.Join(opts.SimFlags, ", "))
+	}
+	for _, s := range opts.Upstreams {
+		u, err := proxy.ParseUpstream(s)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Upstreams = append(cfg.Upstreams, u)
+	}
+	if opts.ModelSet {
+		m, err := proxy.ParseModels(opts.Server.Model)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Models = m
+	}
+	return cfg, cfg.Validate()
+}
+
 func runServe(ctx context.Context, opts *serveOptions) error {
+	what := "simulated engine"
+	if len(opts.Upstreams) > 0 {
+		cfg, err := gatewayConfig(opts)
+		if err != nil {
+			return err
+		}
+		p, err := proxy.New(cfg)
+		if err != nil {
+			return err
+		}
+		opts.Server.Backend = p
+		var ups []string
+		for _, u := range p.Upstreams() {
+			if u.Name != "" {
+				ups = append(ups, u.Name+"="+u.URL)
+			} else {
+				ups = append(ups, u.URL)
+			}
+		}
+		what = "gateway to " + strings.Join(ups, ", ")
+	}
 	srv, err := llmserver.New(opts.Server)
 	if err != nil {
 		return err
@@ -97,8 +182,12 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		srv.Close()
 		return fmt.Errorf("listen on %s: %w (is another server using the port? pass --port)", opts.Server.Addr(), err)
 	}
-	fmt.Fprintf(opts.IO.Out, "llmmon serve: model %q (simulated engine) on http://%s  (metrics: /metrics, health: /health)\n",
-		opts.Server.Model, ln.Addr())
+	if opts.Server.Backend != nil {
+		fmt.Fprintf(opts.IO.Out, "llmmon serve: %s on http://%s  (metrics: /metrics, health: /health)\n", what, ln.Addr())
+	} else {
+		fmt.Fprintf(opts.IO.Out, "llmmon serve: model %q (%s) on http://%s  (metrics: /metrics, health: /health)\n",
+			opts.Server.Model, what, ln.Addr())
+	}
 	err = srv.Serve(ctx, ln)
 	if err == nil {
 		fmt.Fprintln(opts.IO.Out, "llmmon serve: stopped")

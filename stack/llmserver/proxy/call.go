@@ -1,0 +1,551 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/llmmon/llmmon/stack/llmserver/backend"
+)
+
+// call is one request on its way upstream.
+type call struct {
+	p      *Proxy
+	up     *upstream
+	chat   bool
+	stream bool
+	body   []byte
+	fields map[string]json.RawMessage
+	auth   string
+	// exposed is the model name the client sees.
+	exposed string
+	// renameFrom/renameTo are the JSON-quoted upstream and exposed names
+	// when --model renames; responses get the exposed name back.
+	renameFrom, renameTo []byte
+	// stripUsage: the gateway asked for usage, so the usage-only chunk is
+	// not the client's.
+	stripUsage bool
+}
+
+func (c *call) Stream() bool { return c.stream }
+
+var errFirstByte = errors.New("no first byte from the upstream in time")
+
+// maxBody bounds a non-streamed answer read into memory.
+const maxBody = 64 << 20
+
+func (c *call) Do(ctx context.Context, out backend.Output) (backend.Result, error) {
+	uctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	url := c.up.completions
+	if c.chat {
+		url = c.up.chat
+	}
+	req, err := http.NewRequestWithContext(uctx, http.MethodPost, url, bytes.NewReader(c.body))
+	if err != nil {
+		return backend.Result{}, c.unreachable(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.stream {
+		req.Header.Set("Accept", "text/event-stream")
+	} else {
+		req.Header.Set("Accept", "application/json")
+	}
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
+	}
+	var timer *time.Timer
+	if t := c.p.cfg.Timeout; t > 0 {
+		timer = time.AfterFunc(t, func() { cancel(errFirstByte) })
+	}
+	resp, err := c.p.client.Do(req)
+	if timer != nil && !timer.Stop() && err == nil {
+		resp.Body.Close()
+		err = errFirstByte
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return backend.Result{}, ctx.Err() // the client went away
+		}
+		if errors.Is(err, errFirstByte) || context.Cause(uctx) == errFirstByte {
+			return backend.Result{}, &backend.Error{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "upstream_timeout",
+				Message: fmt.Sprintf("the upstream %s sent no response within %s (llmmon serve --upstream-timeout): the engine is overloaded or stuck; raise --upstream-timeout for long non-streamed answers", c.up.base, c.p.cfg.Timeout)}
+		}
+		return backend.Result{}, c.unreachable(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if ctx.Err() != nil {
+			return backend.Result{}, ctx.Err()
+		}
+		return backend.Result{}, c.upstreamError(resp, b)
+	}
+	ct := resp.Header.Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(ct); c.stream && mt == "text/event-stream" {
+		return c.relayStream(ctx, resp, out)
+	}
+	return c.relayBody(ctx, resp, out)
+}
+
+func (c *call) unreachable(err error) *backend.Error {
+	return &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_unreachable",
+		Message: fmt.Sprintf("cannot reach the upstream %s: %v. Is the engine running there? Check llmmon serve --upstream.", c.up.base, unwrapURLError(err))}
+}
+
+func unwrapURLError(err error) error {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) && strings.HasPrefix(err.Error(), "Post ") {
+		return ue.Unwrap()
+	}
+	return err
+}
+
+// upstreamError passes the upstream's 4xx/5xx on with its status, in the
+// OpenAI error format whatever the engine's own format.
+func (c *call) upstreamError(resp *http.Response, body []byte) *backend.Error {
+	e := parseErrorBody(resp.StatusCode, body)
+	if resp.StatusCode < 400 {
+		// A redirect: the URL is wrong, not the request.
+		e.Status = http.StatusBadGateway
+		e.Type = "server_error"
+		e.Code = "upstream_redirect"
+		e.Message = fmt.Sprintf("the upstream %s answered HTTP %d (redirect to %q): point llmmon serve --upstream at the engine's OpenAI base URL, e.g. http://HOST:PORT/v1",
+			c.up.base, resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return e
+}
+
+// parseErrorBody reads an engine's error body: OpenAI's {"error":{...}}
+// (vLLM, SGLang, llama.cpp, Ollama's /v1), vLLM's older flat
+// {"object":"error","message":...}, TGI's {"error":"...","error_type":"..."},
+// FastAPI's {"detail":...}, or plain text.
+func parseErrorBody(status int, body []byte) *backend.Error {
+	e := &backend.Error{Status: status, Type: "invalid_request_error"}
+	if status >= 500 {
+		e.Type = "server_error"
+	}
+	var w struct {
+		Error     json.RawMessage `json:"error"`
+		ErrorType string          `json:"error_type"`
+		Object    string          `json:"object"`
+		Message   string          `json:"message"`
+		Type      string          `json:"type"`
+		Param     json.RawMessage `json:"param"`
+		Code      json.RawMessage `json:"code"`
+		Detail    json.RawMessage `json:"detail"`
+	}
+	if json.Unmarshal(body, &w) == nil {
+		var inner struct {
+			Message string          `json:"message"`
+			Type    string          `json:"type"`
+			Param   json.RawMessage `json:"param"`
+			Code    json.RawMessage `json:"code"`
+		}
+		var s string
+		switch {
+		case len(w.Error) > 0 && json.Unmarshal(w.Error, &inner) == nil && inner.Message != "":
+			e.Message, e.Param, e.Code = inner.Message, scalar(inner.Param), scalar(inner.Code)
+			if inner.Type != "" {
+				e.Type = inner.Type
+			}
+			return e
+		case len(w.Error) > 0 && json.Unmarshal(w.Error, &s) == nil && s != "":
+			e.Message = s
+			if w.ErrorType != "" {
+				e.Code = w.ErrorType
+			}
+			return e
+		case w.Message != "":
+			e.Message, e.Param, e.Code = w.Message, scalar(w.Param), scalar(w.Code)
+			if w.Type != "" {
+				e.Type = w.Type
+			}
+			return e
+		case len(w.Detail) > 0:
+			if json.Unmarshal(w.Detail, &s) == nil {
+				e.Message = s
+			} else {
+				e.Message = string(w.Detail)
+			}
+			return e
+		}
+	}
+	text := strings.TrimSpace(string(body))
+	if len(text) > 512 {
+		text = text[:512] + "…"
+	}
+	if text == "" {
+		text = http.StatusText(status)
+	}
+	e.Message = fmt.Sprintf("the upstream answered HTTP %d: %s", status, text)
+	return e
+}
+
+// scalar is a JSON string or number as text ("" for null/absent).
+func scalar(raw json.RawMessage) string {
+	if isNull(raw) {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return strings.TrimSpace(string(raw))
+}
+
+// relayBody passes a whole (non-streamed) answer through.
+func (c *call) relayBody(ctx context.Context, resp *http.Response, out backend.Output) (backend.Result, error) {
+	var body []byte
+	var err error
+	if resp.ContentLength >= 0 && resp.ContentLength <= maxBody {
+		body = make([]byte, resp.ContentLength)
+		_, err = io.ReadFull(resp.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return backend.Result{}, ctx.Err()
+		}
+		return backend.Result{}, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
+			Message: fmt.Sprintf("the upstream %s broke off its answer: %v", c.up.base, err)}
+	}
+	var res backend.Result
+	var ch wireChunk
+	if json.Unmarshal(body, &ch) == nil {
+		res.FinishReason = ch.finishReason()
+		if ch.Usage != nil {
+			res.PromptTokens, res.CompletionTokens = ch.Usage.PromptTokens, ch.Usage.CompletionTokens
+		} else {
+			res.CompletionTokens = c.estimate(ch.text())
+			res.PromptTokens = c.estimate(c.promptText())
+		}
+	}
+	body = c.rename(body)
+	out.Start(resp.StatusCode, resp.Header.Get("Content-Type"), int64(len(body)))
+	if err := out.Write(body, 0); err != nil {
+		return res, err
+	}
+	return res, out.Flush()
+}
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+
+// relayStream passes an SSE stream through event by event. Events already
+// received are written together and flushed once; nothing waits for more
+// data before being flushed.
+func (c *call) relayStream(ctx context.Context, resp *http.Response, out backend.Output) (backend.Result, error) {
+	var res backend.Result
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(resp.Body)
+	defer func() { br.Reset(nil); readerPool.Put(br) }()
+
+	out.Start(resp.StatusCode, resp.Header.Get("Content-Type"), -1)
+	var ev []byte
+	counted, usage, finished, done, relayedErr := 0, false, false, false, false
+	var err error
+	for {
+		ev, err = readEvent(br, ev[:0])
+		if len(ev) > 0 {
+			data, hasData := eventData(ev)
+			forward, tokens := true, 0
+			switch {
+			case !hasData: // a comment or keep-alive: pass it on
+			case string(data) == "[DONE]":
+				done = true
+			default:
+				var ch wireChunk
+				if json.Unmarshal(data, &ch) == nil {
+					if ch.isError() {
+						relayedErr = true
+					}
+					tokens = ch.contentChoices()
+					if fr := ch.finishReason(); fr != "" {
+						finished, res.FinishReason = true, fr
+					}
+					if ch.Usage != nil {
+						usage = true
+						res.PromptTokens, res.CompletionTokens = ch.Usage.PromptTokens, ch.Usage.CompletionTokens
+						if c.stripUsage && len(ch.Choices) == 0 {
+							forward = false
+						}
+					}
+				}
+			}
+			if forward {
+				if err := out.Write(c.rename(ev), tokens); err != nil {
+					return c.finish(res, counted, usage), err
+				}
+				counted += tokens
+			}
+			if done || err != nil || !completeEventBuffered(br) {
+				if err := out.Flush(); err != nil {
+					return c.finish(res, counted, usage), err
+				}
+			}
+		}
+		if done || err != nil {
+			break
+		}
+	}
+	res = c.finish(res, counted, usage)
+	switch {
+	case done:
+	case ctx.Err() != nil:
+		return res, ctx.Err()
+	case err == io.EOF && (finished || usage):
+		// Some engines end without [DONE]; clients expect it.
+		if werr := out.Write([]byte("data: [DONE]\n\n"), 0); werr == nil {
+			out.Flush()
+		}
+	case err == io.EOF:
+		return res, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
+			Message: fmt.Sprintf("the upstream %s closed its stream before it finished (no finish_reason, no [DONE])", c.up.base)}
+	default:
+		return res, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
+			Message: fmt.Sprintf("the upstream %s broke off its stream: %v", c.up.base, err)}
+	}
+	if relayedErr {
+		return res, backend.ErrRelayed
+	}
+	return res, nil
+}
+
+// finish fills in the token counts when the upstream reported no usage.
+func (c *call) finish(res backend.Result, counted int, usage bool) backend.Result {
+	if !usage {
+		res.CompletionTokens = counted
+		if counted > 0 {
+			res.PromptTokens = c.estimate(c.promptText())
+		}
+	}
+	return res
+}
+
+// rename puts the exposed model name back into an answer, if --model
+// renamed it. Only the first "model" field is touched.
+func (c *call) rename(b []byte) []byte {
+	if c.renameFrom == nil {
+		return b
+	}
+	i := bytes.Index(b, []byte(`"model"`))
+	if i < 0 {
+		return b
+	}
+	j := i + len(`"model"`)
+	for j < len(b) && (b[j] == ' ' || b[j] == ':') {
+		j++
+	}
+	if !bytes.HasPrefix(b[j:], c.renameFrom) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+len(c.renameTo)-len(c.renameFrom))
+	out = append(out, b[:j]...)
+	out = append(out, c.renameTo...)
+	return append(out, b[j+len(c.renameFrom):]...)
+}
+
+// estimate counts text's tokens with cl100k_base: an approximation for an
+// engine that reports no usage.
+func (c *call) estimate(text string) int {
+	if text == "" {
+		return 0
+	}
+	if t := c.p.tokenizer(); t != nil {
+		return len(t.Tokens(text))
+	}
+	return (len(text) + 3) / 4
+}
+
+// promptText is the request's prompt or message text, for estimates.
+func (c *call) promptText() string {
+	var b strings.Builder
+	if raw, ok := c.fields["prompt"]; ok {
+		var s string
+		var list []string
+		if json.Unmarshal(raw, &s) == nil {
+			b.WriteString(s)
+		} else if json.Unmarshal(raw, &list) == nil {
+			b.WriteString(strings.Join(list, ""))
+		}
+	}
+	if raw, ok := c.fields["messages"]; ok {
+		var msgs []struct {
+			Content json.RawMessage `json:"content"`
+		}
+		json.Unmarshal(raw, &msgs)
+		for _, m := range msgs {
+			var s string
+			var parts []struct {
+				Text string `json:"text"`
+			}
+			if json.Unmarshal(m.Content, &s) == nil {
+				b.WriteString(s)
+			} else if json.Unmarshal(m.Content, &parts) == nil {
+				for _, p := range parts {
+					b.WriteString(p.Text)
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+// wireChunk is what the gateway reads of a completion, chat completion or
+// stream chunk.
+type wireChunk struct {
+	Object  string          `json:"object"`
+	Choices []wireChoice    `json:"choices"`
+	Usage   *wireUsage      `json:"usage"`
+	Error   json.RawMessage `json:"error"`
+}
+
+type wireChoice struct {
+	Text         json.RawMessage `json:"text"`
+	Delta        *wireMessage    `json:"delta"`
+	Message      *wireMessage    `json:"message"`
+	FinishReason *string         `json:"finish_reason"`
+}
+
+type wireMessage struct {
+	Content          json.RawMessage `json:"content"`
+	ReasoningContent json.RawMessage `json:"reasoning_content"`
+	Reasoning        json.RawMessage `json:"reasoning"`
+	ToolCalls        json.RawMessage `json:"tool_calls"`
+}
+
+type wireUsage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
+func (ch *wireChunk) isError() bool {
+	return !isNull(ch.Error) || ch.Object == "error"
+}
+
+// nonEmpty: a JSON string with text, or a non-empty array.
+func nonEmpty(raw json.RawMessage) bool {
+	return len(raw) > 2 && raw[0] != 'n' // not "", [], {} or null
+}
+
+// contentChoices counts the choices of a stream chunk that carry generated
+// text: one token each, when the upstream gives no usage.
+func (ch *wireChunk) contentChoices() int {
+	n := 0
+	for _, c := range ch.Choices {
+		m := c.Delta
+		if nonEmpty(c.Text) || (m != nil && (nonEmpty(m.Content) || nonEmpty(m.ReasoningContent) ||
+			nonEmpty(m.Reasoning) || nonEmpty(m.ToolCalls))) {
+			n++
+		}
+	}
+	return n
+}
+
+func (ch *wireChunk) finishReason() string {
+	for _, c := range ch.Choices {
+		if c.FinishReason != nil && *c.FinishReason != "" {
+			return *c.FinishReason
+		}
+	}
+	return ""
+}
+
+// text is a non-streamed answer's generated text.
+func (ch *wireChunk) text() string {
+	var b strings.Builder
+	str := func(raw json.RawMessage) {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			b.WriteString(s)
+		}
+	}
+	for _, c := range ch.Choices {
+		str(c.Text)
+		if c.Message != nil {
+			str(c.Message.Content)
+			str(c.Message.ReasoningContent)
+			str(c.Message.Reasoning)
+		}
+	}
+	return b.String()
+}
+
+// readEvent appends the next SSE event (its lines up to and including the
+// blank line that ends it) to ev. Blank lines before an event are skipped.
+// At the end of the body it returns what it has with io.EOF.
+func readEvent(br *bufio.Reader, ev []byte) ([]byte, error) {
+	lineStart := len(ev)
+	for {
+		line, err := br.ReadSlice('\n')
+		ev = append(ev, line...)
+		if err == bufio.ErrBufferFull {
+			continue // a long line: keep reading it
+		}
+		if err != nil {
+			if len(bytes.TrimSpace(ev)) == 0 {
+				ev = ev[:0]
+			}
+			return ev, err
+		}
+		full := ev[lineStart:]
+		if len(full) == 1 || (len(full) == 2 && full[0] == '\r') {
+			if lineStart == 0 {
+				ev = ev[:0] // a blank line with no event before it
+				continue
+			}
+			return ev, nil
+		}
+		lineStart = len(ev)
+	}
+}
+
+// eventData is the event's data: its "data:" lines joined by newlines.
+func eventData(ev []byte) ([]byte, bool) {
+	var data []byte
+	found := false
+	for len(ev) > 0 {
+		i := bytes.IndexByte(ev, '\n')
+		var line []byte
+		if i < 0 {
+			line, ev = ev, nil
+		} else {
+			line, ev = ev[:i], ev[i+1:]
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		rest, ok := bytes.CutPrefix(line, []byte("data:"))
+		if !ok {
+			continue
+		}
+		rest = bytes.TrimPrefix(rest, []byte(" "))
+		if found {
+			// Several data lines: join copies, never write into ev.
+			data = append(append(append([]byte(nil), data...), '\n'), rest...)
+		} else {
+			data = rest
+		}
+		found = true
+	}
+	return data, found
+}
+
+// completeEventBuffered reports whether br already holds a whole event, so
+// writing it can share the coming flush.
+func completeEventBuffered(br *bufio.Reader) bool {
+	n := br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := br.Peek(n)
+	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n"))
+}

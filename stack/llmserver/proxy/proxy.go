@@ -1,0 +1,279 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/llmmon/llmmon/stack/llmserver/backend"
+	"github.com/llmmon/llmmon/stack/llmserver/sim"
+)
+
+// Proxy is the upstream backend: a backend.Relay over HTTP.
+type Proxy struct {
+	cfg       Config
+	client    *http.Client
+	upstreams []*upstream
+	routes    map[string]*upstream // by the model name the upstream serves
+	def       *upstream            // the upstream without a NAME=
+	exposed   map[string]string    // --model: exposed name → upstream name; nil exposes all
+	order     []string             // exposed names in flag order
+
+	tokOnce sync.Once
+	tok     *sim.Tokenizer
+}
+
+type upstream struct {
+	name        string
+	base        string
+	completions string
+	chat        string
+	models      string
+}
+
+var _ backend.Relay = (*Proxy)(nil)
+
+// New builds a Proxy. It does not contact the upstreams: an engine may come
+// up after the gateway, and until then requests answer 502.
+func New(cfg Config) (*Proxy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 10 * time.Second
+	}
+	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          0, // no global cap; per host below
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		// Pass bytes through as the engine sends them: no gzip round trip,
+		// which would also hold back streamed chunks.
+		DisableCompression: true,
+	}
+	p := &Proxy{
+		cfg: cfg,
+		client: &http.Client{Transport: tr,
+			// A redirect is a wrong --upstream; say so rather than follow a
+			// POST somewhere else.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		routes: map[string]*upstream{},
+	}
+	for _, u := range cfg.Upstreams {
+		base, _ := normalizeURL(u.URL)
+		up := &upstream{name: u.Name, base: base, completions: base + "/completions",
+			chat: base + "/chat/completions", models: base + "/models"}
+		p.upstreams = append(p.upstreams, up)
+		if u.Name == "" {
+			p.def = up
+		} else {
+			p.routes[u.Name] = up
+		}
+	}
+	if len(cfg.Models) > 0 {
+		p.exposed = map[string]string{}
+		for _, m := range cfg.Models {
+			p.exposed[m.Exposed] = m.Upstream
+			p.order = append(p.order, m.Exposed)
+		}
+	}
+	return p, nil
+}
+
+// Models lists the models the gateway knows without asking the upstreams:
+// the --model names, else the NAME= routes. GET /v1/models asks the
+// upstreams for the full list.
+func (p *Proxy) Models() []string {
+	if p.order != nil {
+		return slices.Clone(p.order)
+	}
+	return sortedKeys(p.routes)
+}
+
+// Generate is not used: the gateway calls NewCall on a backend.Relay.
+func (p *Proxy) Generate(context.Context, *backend.Request, backend.Emit) (backend.Result, error) {
+	return backend.Result{}, &backend.Error{Status: http.StatusInternalServerError, Type: "server_error",
+		Message: "proxy: Generate is not supported; the gateway relays requests"}
+}
+
+// Close drops idle upstream connections.
+func (p *Proxy) Close() error {
+	p.client.CloseIdleConnections()
+	return nil
+}
+
+// Upstreams returns the upstream base URLs, for the startup line.
+func (p *Proxy) Upstreams() []Upstream {
+	out := make([]Upstream, len(p.upstreams))
+	for i, u := range p.upstreams {
+		out[i] = Upstream{Name: u.name, URL: u.base}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// served names what a client may ask for, for error messages.
+func (p *Proxy) served() string {
+	names := p.Models()
+	if p.def != nil && p.order == nil {
+		names = append(names, "any model "+p.def.base+" serves")
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// resolve maps the model a client asked for to the upstream model name and
+// the upstream that serves it.
+func (p *Proxy) resolve(model string) (upModel string, up *upstream, err *backend.Error) {
+	if p.exposed != nil {
+		if model == "" {
+			if len(p.order) != 1 {
+				return "", nil, backend.Errorf("model", "", "model is required: this gateway serves %s", p.served())
+			}
+			model = p.order[0]
+		}
+		m, ok := p.exposed[model]
+		if !ok {
+			return "", nil, p.notFound(model)
+		}
+		upModel = m
+	} else {
+		upModel = model
+		if model == "" && p.def == nil {
+			if len(p.routes) != 1 {
+				return "", nil, backend.Errorf("model", "", "model is required: this gateway serves %s", p.served())
+			}
+			for name := range p.routes {
+				upModel = name
+			}
+		}
+	}
+	if u, ok := p.routes[upModel]; ok {
+		return upModel, u, nil
+	}
+	if p.def != nil {
+		return upModel, p.def, nil
+	}
+	return "", nil, p.notFound(model)
+}
+
+func (p *Proxy) notFound(model string) *backend.Error {
+	return &backend.Error{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "model_not_found",
+		Param: "model", Message: "The model `" + model + "` does not exist on this gateway; it serves " + p.served() +
+			". GET /v1/models lists them."}
+}
+
+// NewCall parses the client's body just enough to route it: model, stream
+// and stream_options. Everything else goes upstream untouched, so the
+// engine's own validation and features (tools, images, logprobs, n) apply.
+func (p *Proxy) NewCall(body []byte, chat bool, header http.Header) (backend.Call, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		return nil, backend.Errorf("", "", "We could not parse the JSON body of your request: %v. Send a JSON object, e.g. {\"model\":\"...\",\"messages\":[...]}.", errOr(err, "null"))
+	}
+	c := &call{p: p, chat: chat, body: body}
+	if raw, ok := fields["stream"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &c.stream); err != nil {
+			return nil, backend.Errorf("stream", "", "stream must be true or false")
+		}
+	}
+	clientUsage := false
+	var streamOpts map[string]json.RawMessage
+	if raw, ok := fields["stream_options"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &streamOpts); err != nil {
+			return c, backend.Errorf("stream_options", "", "stream_options must be an object")
+		}
+		if u, ok := streamOpts["include_usage"]; ok {
+			json.Unmarshal(u, &clientUsage)
+		}
+	}
+	var model string
+	if raw, ok := fields["model"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &model); err != nil {
+			return c, backend.Errorf("model", "", "model must be a string")
+		}
+	}
+	upModel, up, rerr := p.resolve(model)
+	if rerr != nil {
+		return c, rerr
+	}
+	c.up = up
+	c.exposed = model
+	if model == "" {
+		c.exposed = upModel
+	}
+	rewrite := false
+	if upModel != model && upModel != "" {
+		q, _ := json.Marshal(upModel)
+		fields["model"] = q
+		rewrite = true
+	}
+	if c.exposed != upModel && upModel != "" {
+		c.renameFrom, _ = json.Marshal(upModel)
+		c.renameTo, _ = json.Marshal(c.exposed)
+	}
+	if c.stream && !clientUsage && !p.cfg.NoUsageRequest {
+		if streamOpts == nil {
+			streamOpts = map[string]json.RawMessage{}
+		}
+		streamOpts["include_usage"] = json.RawMessage("true")
+		fields["stream_options"], _ = json.Marshal(streamOpts)
+		c.stripUsage = true
+		rewrite = true
+	}
+	if rewrite {
+		b, err := json.Marshal(fields)
+		if err != nil {
+			return c, backend.Errorf("", "", "could not re-encode the request: %v", err)
+		}
+		c.body = b
+	}
+	c.fields = fields
+	switch {
+	case p.cfg.APIKey != "":
+		c.auth = "Bearer " + p.cfg.APIKey
+	case p.cfg.ForwardClientAuth:
+		c.auth = header.Get("Authorization")
+	}
+	return c, nil
+}
+
+func errOr(err error, s string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return s
+}
+
+func isNull(raw json.RawMessage) bool {
+	s := strings.TrimSpace(string(raw))
+	return s == "" || s == "null"
+}
+
+// tokenizer is a cl100k_base tokenizer for estimates when an upstream
+// reports no usage; nil if it cannot be loaded.
+func (p *Proxy) tokenizer() *sim.Tokenizer {
+	p.tokOnce.Do(func() { p.tok, _ = sim.NewTokenizer() })
+	return p.tok
+}
