@@ -3,6 +3,7 @@ package dashboards_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -95,6 +96,12 @@ func TestEveryPanelReturnsDataFromRealPrometheus(t *testing.T) {
 	prom.WaitForSamples(t, 60*time.Second, fmt.Sprintf(`llm_requests_total{%s, status="error"} > 0`, sel))
 	prom.WaitForSamples(t, 60*time.Second, fmt.Sprintf(`max_over_time(vllm:num_requests_waiting{%s}[1m]) > 0`, sel))
 
+	// Prometheus loaded llmmon's alert rules, evaluates them without
+	// errors, and the error-ratio alert sees the injected 20% failures.
+	testenv.Eventually(t, 60*time.Second, "alert rules loaded, healthy, error ratio pending", func() error {
+		return checkRules(ctx, prom.URL)
+	})
+
 	d, err := dashboards.Embedded()
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +155,53 @@ func TestEveryPanelReturnsDataFromRealPrometheus(t *testing.T) {
 	if checked < 30 || exceptions == 0 {
 		t.Errorf("checked %d queries with %d exceptions; the walk missed panels", checked, exceptions)
 	}
+}
+
+// checkRules reads /api/v1/rules: the llmmon group with its 7 alerts, all
+// evaluated without error, and LLMHighErrorRatio active (pending or firing).
+func checkRules(ctx context.Context, base string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/rules", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Groups []struct {
+				Name  string `json:"name"`
+				Rules []struct {
+					Name      string `json:"name"`
+					Health    string `json:"health"`
+					LastError string `json:"lastError"`
+					State     string `json:"state"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return err
+	}
+	for _, g := range body.Data.Groups {
+		if g.Name != "llmmon" {
+			continue
+		}
+		if len(g.Rules) != 7 {
+			return fmt.Errorf("llmmon group has %d rules, want 7", len(g.Rules))
+		}
+		active := false
+		for _, r := range g.Rules {
+			if r.Health != "ok" {
+				return fmt.Errorf("rule %s: health %q %s", r.Name, r.Health, r.LastError)
+			}
+			active = active || (r.Name == "LLMHighErrorRatio" && r.State != "inactive")
+		}
+		if !active {
+			return fmt.Errorf("LLMHighErrorRatio is inactive despite 20%% injected failures")
+		}
+		return nil
+	}
+	return fmt.Errorf("no llmmon rule group loaded")
 }
 
 func promQLRegex(v string) string {
