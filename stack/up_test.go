@@ -437,7 +437,7 @@ func TestUpWaitsForReadiness(t *testing.T) {
 		switch r.URL.Path {
 		case "/-/ready":
 			if promCalls.Add(1) < 3 {
-				http.Error(w, "Service Unavailable", 503)
+				http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
 				return
 			}
 			fmt.Fprint(w, "Prometheus Server is Ready.")

@@ -160,7 +160,7 @@ func (f *Fake) PullImage(ctx context.Context, ref string, p stack.Progress) erro
 	f.record("pull %s", ref)
 	id, ok := f.Registry[ref]
 	if !ok {
-		return fmt.Errorf("Error response from daemon: pull access denied for %s, repository does not exist or may require 'docker login'", ref)
+		return fmt.Errorf("pull access denied for %s, repository does not exist or may require 'docker login'", ref)
 	}
 	if p.Out != nil {
 		io.WriteString(p.Out, "Status: Downloaded newer image for "+ref+"\n")
