@@ -174,6 +174,34 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 		return nil, err
 	}
 
+	// Record the stack before creating anything, so down, status and
+	// doctor find it by --dir even if this up stops half-way.
+	host := endpointHost(cfg.Bind, info)
+	res.PrometheusURL = "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Prometheus.Port))
+	res.GrafanaURL = "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Grafana.Port))
+	old, oldErr := LoadState(o.Dir)
+	if oldErr != nil || old.Config.Name != cfg.Name {
+		old = State{}
+	}
+	state := State{
+		Config:        cfg,
+		Names:         names,
+		PrometheusURL: res.PrometheusURL,
+		GrafanaURL:    res.GrafanaURL,
+		AdminUser:     AdminUser,
+		EngineHost:    info.Host,
+		UpdatedAt:     time.Now().UTC(),
+
+		PrometheusHash:     old.PrometheusHash,
+		GrafanaHash:        old.GrafanaHash,
+		GrafanaContainerID: old.GrafanaContainerID,
+		GrafanaFilesHash:   old.GrafanaFilesHash,
+		DashboardVersion:   old.DashboardVersion,
+	}
+	if err := SaveState(o.Dir, state); err != nil {
+		return nil, err
+	}
+
 	// 3. Objects: network, volumes, then containers.
 	netObj, ok := found[key(KindNetwork, names.Network)]
 	specs0 := BuildSpecs(SpecInput{Config: cfg})
@@ -200,14 +228,13 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 		HostGateway:       hostGateway(info, netObj),
 		PrometheusImageID: imageIDs[cfg.Prometheus.Image], GrafanaImageID: imageIDs[cfg.Grafana.Image],
 	})
-	old, oldErr := LoadState(o.Dir)
 	for _, spec := range specs.Containers() {
 		var existing *Object
 		delivered := ""
 		if obj, ok := found[key(KindContainer, spec.Name)]; ok {
 			existing = &obj
 			delivered = obj.Labels[LabelFilesHash]
-			if oldErr == nil && old.GrafanaContainerID == obj.ID && old.GrafanaFilesHash != "" {
+			if old.GrafanaContainerID == obj.ID && old.GrafanaFilesHash != "" {
 				delivered = old.GrafanaFilesHash
 			}
 		}
@@ -219,26 +246,11 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 		res.act(out, Action{KindContainer, spec.Name, verb})
 	}
 
-	host := endpointHost(cfg.Bind, info)
-	res.PrometheusURL = "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Prometheus.Port))
-	res.GrafanaURL = "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Grafana.Port))
-	state := State{
-		Config:         cfg,
-		PrometheusHash: specs.Prometheus.Labels[LabelConfigHash],
-		GrafanaHash:    specs.Grafana.Labels[LabelConfigHash],
-		Names:          names,
-		PrometheusURL:  res.PrometheusURL,
-		GrafanaURL:     res.GrafanaURL,
-		AdminUser:      AdminUser,
-		EngineHost:     info.Host,
-		UpdatedAt:      time.Now().UTC(),
-
-		GrafanaContainerID: res.ContainerIDs[ComponentGrafana],
-		GrafanaFilesHash:   specs.Grafana.Labels[LabelFilesHash],
-	}
-	if oldErr == nil && old.Config.Name == cfg.Name {
-		state.DashboardVersion = old.DashboardVersion
-	}
+	state.PrometheusHash = specs.Prometheus.Labels[LabelConfigHash]
+	state.GrafanaHash = specs.Grafana.Labels[LabelConfigHash]
+	state.GrafanaContainerID = res.ContainerIDs[ComponentGrafana]
+	state.GrafanaFilesHash = specs.Grafana.Labels[LabelFilesHash]
+	state.UpdatedAt = time.Now().UTC()
 	if err := SaveState(o.Dir, state); err != nil {
 		return res, err
 	}

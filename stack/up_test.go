@@ -532,3 +532,30 @@ func TestUpWaitsForReadiness(t *testing.T) {
 		t.Errorf("crash noticed only after %s", time.Since(start))
 	}
 }
+
+// An up that fails half-way has already recorded the stack, so a plain
+// `down --dir` (no --name) finds and removes what it created.
+func TestFailedUpIsRecordedForDown(t *testing.T) {
+	eng, dir := fakeEngine(), t.TempDir()
+	eng.StartErr["half-llm-grafana"] = errors.New("OCI runtime create failed")
+	_, _, err := up(t, eng, dir, testConfig(func(c *stack.Config) { c.Name = "half" }))
+	if err == nil || !strings.Contains(err.Error(), "OCI runtime create failed") {
+		t.Fatalf("err = %v", err)
+	}
+	name, err := stack.ResolveName(dir, "", false)
+	if err != nil || name != "half" {
+		t.Fatalf("recorded name %q, %v", name, err)
+	}
+	res, err := stack.Down(context.Background(), eng, name, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Removed) != 4 { // prometheus, network, two volumes; grafana was never left behind
+		t.Errorf("removed %+v", res.Removed)
+	}
+	for _, k := range []stack.Kind{stack.KindContainer, stack.KindNetwork, stack.KindVolume} {
+		if got := eng.Names(k); len(got) != 0 {
+			t.Errorf("%s left: %v", k, got)
+		}
+	}
+}
