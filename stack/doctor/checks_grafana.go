@@ -39,7 +39,7 @@ func (d *doctor) checkGrafanaHealth(ctx context.Context) Result {
 	res := Fail(fmt.Sprintf("Grafana is not healthy at %s: %v", d.o.GrafanaURL, shortErr(err)), "", d.upCmd())
 	switch obj, cres := d.container(ctx, d.grafObj, d.names.Grafana); {
 	case cres != nil && cres.Status == StatusSkip:
-		res.Cause = "nothing answers on the port and Docker is unreachable (see Docker › daemon)"
+		res.Cause = "Grafana does not answer, and with Docker unreachable doctor cannot tell whether its container runs (see Docker › daemon)"
 		res.Fix = "start Docker, then " + d.upCmd()
 	case cres != nil:
 		res.Cause = cres.Message + " (see Containers)"

@@ -45,7 +45,7 @@ func (d *doctor) promDown(ctx context.Context, err error) Result {
 	var ne net.Error
 	switch obj, cres := d.container(ctx, d.promObj, d.names.Prometheus); {
 	case cres != nil && cres.Status == StatusSkip:
-		res.Cause = "nothing answers on the port and Docker is unreachable (see Docker › daemon)"
+		res.Cause = "Prometheus does not answer, and with Docker unreachable doctor cannot tell whether its container runs (see Docker › daemon)"
 		res.Fix = "start Docker, then " + d.upCmd()
 	case cres != nil:
 		res.Cause = cres.Message + " (see Containers)"

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -409,6 +410,46 @@ func TestDoctorOnRealStack(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.waitDoctor(t, "the restored password works", statusIs("Grafana", "admin password", doctor.StatusOK))
+	})
+
+	t.Run("host firewall drops the docker bridge", func(t *testing.T) {
+		// As ufw's default deny does: drop what the stack's bridge sends
+		// to the LLM server's port on the host (only this stack's subnet).
+		subnet := testenv.Docker(t, "network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", s.names.Network)
+		drop := []string{"INPUT", "-s", subnet, "-p", "tcp", "--dport", port, "-j", "DROP"}
+		accept := []string{"INPUT", "-s", subnet, "-p", "tcp", "--dport", port, "-j", "ACCEPT"}
+		iptables := func(op string, rule []string) error {
+			out, err := exec.Command("iptables", append([]string{op}, rule...)...).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("iptables %s %v: %v: %s", op, rule, err, out)
+			}
+			return nil
+		}
+		if err := iptables("-I", drop); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			iptables("-D", drop)
+			for iptables("-D", accept) == nil {
+			}
+		})
+		r := s.waitDoctor(t, "llm-server target timing out", func(r doctorRun) error {
+			if c := r.get("Prometheus", llmTarget); !strings.Contains(c.Message, "context deadline exceeded") {
+				return fmt.Errorf("target: %s", c.Message)
+			}
+			return nil
+		})
+		expect(t, r, "Prometheus", llmTarget, doctor.StatusFail,
+			[]string{"timed out", "host firewall", "ufw"},
+			[]string{"sudo ufw allow from " + subnet + " to any port " + port + " proto tcp",
+				"sudo iptables -I INPUT -s " + subnet + " -p tcp --dport " + port + " -j ACCEPT"})
+		expectExit(t, r, ExitError)
+
+		// The printed iptables fix (as root, so without sudo) clears it.
+		if err := iptables("-I", accept); err != nil {
+			t.Fatal(err)
+		}
+		s.waitDoctor(t, "llm-server target up through the firewall", statusIs("Prometheus", llmTarget, doctor.StatusOK))
 	})
 
 	t.Run("docker unreachable", func(t *testing.T) {
