@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -248,3 +249,5 @@ func newFakeUpstream(t *testing.T, h http.HandlerFunc) *httptest.Server {
 	t.Cleanup(hs.Close)
 	return hs
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
