@@ -517,8 +517,6 @@ type completion struct {
 	} `json:"choices"`
 }
 
-var choicesKey = []byte(`"choices"`)
-
 func (g *generator) readJSON(ctx context.Context, body io.Reader, o *outcome) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -529,16 +527,16 @@ func (g *generator) readJSON(ctx context.Context, body io.Reader, o *outcome) {
 	}
 	b := buf.Bytes()
 	// Scanned in place like a streamed chunk: no reflection per request.
-	if c := scanChunk(b); c.failed {
-		o.status, o.detail = "response_error", oneLine(c.errText, 160)
+	sc := scanChunk(b)
+	switch {
+	case sc.failed:
+		o.status, o.detail = "response_error", oneLine(sc.errText, 160)
 		return
-	}
-	if v := valueOf(b, choicesKey); len(v) == 0 || v[0] != '[' {
+	case !sc.choices:
 		o.status, o.detail = "bad_response", "not an OpenAI completion (no choices): "+oneLine(b, 80)
 		return
-	}
-	if u := usageOf(b); u != nil {
-		o.outTokens, o.inTokens = u.CompletionTokens, u.PromptTokens
+	case sc.usage != nil:
+		o.outTokens, o.inTokens = sc.usage.CompletionTokens, sc.usage.PromptTokens
 		return
 	}
 	var c completion

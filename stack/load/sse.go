@@ -57,9 +57,11 @@ func (r *sseReader) next() ([]byte, error) {
 	}
 }
 
-// chunk is what the generator needs from one streamed JSON chunk.
+// chunk is what the generator needs from one streamed JSON chunk (or a
+// whole non-streamed answer).
 type chunk struct {
 	content bool   // carries generated text (a token for TTFT/ITL)
+	choices bool   // has a "choices" array
 	usage   *usage // the usage block, when the server sends one
 	failed  bool   // an error object instead of a completion chunk
 	errText []byte // the error, for the report (a view into the payload)
@@ -70,43 +72,69 @@ type usage struct {
 	CompletionTokens int `json:"completion_tokens"`
 }
 
-// Keys whose non-empty string value is generated output: completions send
-// "text", chat sends "delta":{"content"}, and reasoning models stream their
-// thinking first as "reasoning_content" (vLLM, SGLang) or "reasoning".
-var contentKeys = [][]byte{[]byte(`"text"`), []byte(`"content"`), []byte(`"reasoning_content"`), []byte(`"reasoning"`)}
-
-var (
-	usageKey  = []byte(`"usage"`)
-	errorKey  = []byte(`"error"`)
-	objectKey = []byte(`"object"`)
-)
-
-// scanChunk inspects one chunk without decoding it. In valid JSON a quote
-// inside a string is escaped, so `"text"` followed by a colon can only be a
-// key; the value is then looked at directly. The rare usage block is decoded.
+// scanChunk inspects one chunk in a single pass without decoding it: it
+// walks the JSON strings (honouring escapes), and a string followed by a
+// colon is a key. Keys whose non-empty string value is generated output:
+// completions send "text", chat sends "delta":{"content"}, and reasoning
+// models stream their thinking first as "reasoning_content" (vLLM, SGLang)
+// or "reasoning". Only the rare usage block is looked into further.
 func scanChunk(b []byte) chunk {
 	var c chunk
-	for _, k := range contentKeys {
-		if v := valueOf(b, k); len(v) >= 2 && v[0] == '"' && v[1] != '"' {
-			c.content = true
+	n := len(b)
+	for i := 0; i < n; i++ {
+		if b[i] != '"' {
+			continue
+		}
+		start := i + 1
+		for i = start; i < n; i++ {
+			if b[i] == '\\' {
+				i++
+			} else if b[i] == '"' {
+				break
+			}
+		}
+		if i >= n {
+			break // unterminated string
+		}
+		key := b[start:i]
+		p := i + 1
+		for p < n && (b[p] == ' ' || b[p] == '\t' || b[p] == '\n' || b[p] == '\r') {
+			p++
+		}
+		if p >= n || b[p] != ':' {
+			continue // a value, not a key
+		}
+		v := skipSpace(b, p+1)
+		if v >= n {
 			break
 		}
-	}
-	c.usage = usageOf(b)
-	if v := valueOf(b, errorKey); len(v) > 0 && (v[0] == '{' || v[0] == '"') {
-		c.failed, c.errText = true, v
-	} else if v := valueOf(b, objectKey); bytes.HasPrefix(v, []byte(`"error"`)) {
-		c.failed, c.errText = true, b
+		switch string(key) {
+		case "text", "content", "reasoning_content", "reasoning":
+			if b[v] == '"' && v+1 < n && b[v+1] != '"' {
+				c.content = true
+			}
+		case "choices":
+			c.choices = c.choices || b[v] == '['
+		case "usage":
+			if b[v] == '{' {
+				c.usage = usageAt(b[v:])
+			}
+		case "error":
+			if b[v] == '{' || b[v] == '"' {
+				c.failed, c.errText = true, b[v:]
+			}
+		case "object":
+			if bytes.HasPrefix(b[v:], []byte(`"error"`)) {
+				c.failed, c.errText = true, b
+			}
+		}
+		i = v - 1 // the value is scanned next
 	}
 	return c
 }
 
-// usageOf reads the usage block's token counts, or nil when there is none.
-func usageOf(b []byte) *usage {
-	v := valueOf(b, usageKey)
-	if len(v) == 0 || v[0] != '{' {
-		return nil
-	}
+// usageAt reads the token counts of the usage object that starts v, or nil.
+func usageAt(v []byte) *usage {
 	obj := object(v)
 	if obj == nil {
 		return nil
