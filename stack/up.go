@@ -61,6 +61,8 @@ type UpOptions struct {
 	Wait     time.Duration
 	Out      io.Writer
 	Terminal bool
+	// Verbose also reports the objects left unchanged.
+	Verbose bool
 	// ImportDashboard runs once Grafana's datasource is healthy, with the
 	// dashboard version up recorded last time (0 if none); nil skips it.
 	ImportDashboard func(ctx context.Context, g *grafana.Client, lastVersion int) (DashboardImport, error)
@@ -206,22 +208,22 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	netObj, ok := found[key(KindNetwork, names.Network)]
 	specs0 := BuildSpecs(SpecInput{Config: cfg})
 	if ok {
-		res.act(out, Action{KindNetwork, names.Network, "unchanged"})
+		res.act(out, o.Verbose, Action{KindNetwork, names.Network, "unchanged"})
 	} else {
 		if netObj, err = eng.CreateNetwork(ctx, specs0.Network); err != nil {
 			return res, err
 		}
-		res.act(out, Action{KindNetwork, names.Network, "created"})
+		res.act(out, o.Verbose, Action{KindNetwork, names.Network, "created"})
 	}
 	for _, v := range specs0.Volumes {
 		if _, ok := found[key(KindVolume, v.Name)]; ok {
-			res.act(out, Action{KindVolume, v.Name, "unchanged"})
+			res.act(out, o.Verbose, Action{KindVolume, v.Name, "unchanged"})
 			continue
 		}
 		if _, err := eng.CreateVolume(ctx, v); err != nil {
 			return res, err
 		}
-		res.act(out, Action{KindVolume, v.Name, "created"})
+		res.act(out, o.Verbose, Action{KindVolume, v.Name, "created"})
 	}
 	specs := BuildSpecs(SpecInput{
 		Config: cfg, Rendered: rendered, UserDashboards: dashboards, AdminPassword: password,
@@ -243,7 +245,7 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 			return res, err
 		}
 		res.ContainerIDs[spec.Labels[LabelComponent]] = id
-		res.act(out, Action{KindContainer, spec.Name, verb})
+		res.act(out, o.Verbose, Action{KindContainer, spec.Name, verb})
 	}
 
 	state.PrometheusHash = specs.Prometheus.Labels[LabelConfigHash]
@@ -311,9 +313,9 @@ func withPendingTargets(ts []prometheus.Target, cfg Config) []prometheus.Target 
 }
 
 // act records what up did to an object and says so, unless nothing changed.
-func (r *UpResult) act(out io.Writer, a Action) {
+func (r *UpResult) act(out io.Writer, verbose bool, a Action) {
 	r.Actions = append(r.Actions, a)
-	if a.Verb != "unchanged" {
+	if a.Verb != "unchanged" || verbose {
 		fmt.Fprintf(out, "%-9s %s %s\n", a.Verb, a.Kind, a.Name)
 	}
 }

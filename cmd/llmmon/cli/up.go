@@ -99,7 +99,7 @@ func runUp(ctx context.Context, opts *upOptions) error {
 	start := time.Now()
 	up := stack.UpOptions{
 		Dir: opts.Globals.Dir, Config: opts.Config, Pull: opts.Pull, Wait: opts.Wait,
-		Out: out, Terminal: opts.IO.IsTerminal,
+		Out: out, Terminal: opts.IO.IsTerminal, Verbose: opts.Globals.Verbose,
 	}
 	if !opts.NoDashboard {
 		up.ImportDashboard = importDashboard(opts.ForceDashboard)
