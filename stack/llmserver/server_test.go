@@ -402,7 +402,11 @@ func TestMetricsExactUnderConcurrency(t *testing.T) {
 				return
 			}
 			defer resp.Body.Close()
-			var body struct{ Usage struct{ CompletionTokens int `json:"completion_tokens"` } }
+			var body struct {
+				Usage struct {
+					CompletionTokens int `json:"completion_tokens"`
+				}
+			}
 			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
 				t.Errorf("nonstream: %d %v", resp.StatusCode, err)
 			}

@@ -487,7 +487,10 @@ func (e *Engine) loop() {
 	for {
 		e.mu.Lock()
 		e.dropAbortedWaiting()
-		now := time.Now()
+		var now time.Time
+		if len(e.waiting) > 0 {
+			now = time.Now()
+		}
 		prefillTokens := 0
 		for len(e.waiting) > 0 && len(e.running) < e.cfg.MaxNumSeqs {
 			s := e.waiting[0]
@@ -506,8 +509,8 @@ func (e *Engine) loop() {
 			prefillTokens += s.promptTokens + s.generated
 			e.running = append(e.running, s)
 		}
-		e.setGauges()
 		if len(e.running) == 0 {
+			e.setGauges()
 			closed := e.closed
 			e.mu.Unlock()
 			if closed {
