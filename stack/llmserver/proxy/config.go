@@ -83,6 +83,9 @@ func ParseUpstream(s string) (Upstream, error) {
 }
 
 func normalizeURL(raw string) (string, error) {
+	if !strings.Contains(raw, "://") {
+		return "", errors.New("want an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1")
+	}
 	pu, err := url.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("not a URL: %v", err)

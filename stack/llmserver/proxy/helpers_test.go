@@ -245,7 +245,13 @@ func eventually(t *testing.T, what string, f func() error) {
 // newFakeUpstream serves h as an engine's OpenAI API under /v1.
 func newFakeUpstream(t *testing.T, h http.HandlerFunc) *httptest.Server {
 	t.Helper()
-	hs := httptest.NewServer(h)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read the body first, as engines do: only then does net/http
+		// notice a client (the gateway) hanging up and cancel r.Context().
+		b, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		h(w, r)
+	}))
 	t.Cleanup(hs.Close)
 	return hs
 }
