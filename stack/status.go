@@ -119,6 +119,8 @@ func Status(ctx context.Context, eng Engine, o StatusOptions) (StatusReport, err
 		cancel()
 		if err != nil {
 			r.TargetsError = err.Error()
+		} else if st, serr := LoadState(o.Dir); serr == nil && st.Config.Name == o.Name {
+			r.Targets = withPendingTargets(r.Targets, st.Config)
 		}
 		sort.SliceStable(r.Targets, func(i, j int) bool { return r.Targets[i].Job < r.Targets[j].Job })
 	}
