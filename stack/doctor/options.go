@@ -105,6 +105,9 @@ func Checks(ctx context.Context, o Options) []Check {
 	}
 	d.info = newMemo(func() (stack.EngineInfo, error) {
 		if o.Engine == nil {
+			if o.EngineErr == nil {
+				return stack.EngineInfo{}, errors.New("no container engine client")
+			}
 			return stack.EngineInfo{}, o.EngineErr
 		}
 		pctx, cancel := probe(dockerTimeout)
