@@ -145,5 +145,6 @@ func doctorSettings(opts *doctorOptions) (doctor.Options, string, error) {
 			dir, stack.NamesFor(st.Config.Name).Stack, stack.NamesFor(opts.Config.Name).Stack, stack.NamesFor(opts.Config.Name).Stack), nil
 	}
 	d.Config, d.State = st.Config, &st
+	d.PrometheusURL, d.GrafanaURL = st.PrometheusURL, st.GrafanaURL
 	return d, "", nil
 }
