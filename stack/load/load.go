@@ -227,8 +227,12 @@ func (g *generator) stopped() bool {
 }
 
 // take claims the right to start one more request.
-func (g *generator) take() bool {
+func (g *generator) take(ctx context.Context) bool {
 	if g.stopped() {
+		return false
+	}
+	if ctx.Err() != nil {
+		g.stopSending()
 		return false
 	}
 	if g.opts.Requests > 0 && g.sent.Add(1) > int64(g.opts.Requests) {
@@ -276,7 +280,7 @@ func (g *generator) run(ctx context.Context) *Report {
 				// do not all contend for ctx's lock to register and leave.
 				wctx, cancel := context.WithCancel(ctx)
 				defer cancel()
-				for g.take() {
+				for g.take(ctx) {
 					g.inFlight.Add(1)
 					g.do(wctx, ctx)
 					g.inFlight.Add(-1)
@@ -311,7 +315,7 @@ func (g *generator) openLoop(ctx context.Context, start time.Time, wg *sync.Wait
 				return
 			}
 		}
-		if !g.take() {
+		if !g.take(ctx) {
 			return
 		}
 		if g.inFlight.Load() >= int64(g.opts.MaxInFlight) {
@@ -328,6 +332,7 @@ func (g *generator) openLoop(ctx context.Context, start time.Time, wg *sync.Wait
 
 // outcome is one request's measurements.
 type outcome struct {
+	sent      bool   // the request was (being) written to the server
 	status    string // "" on success, else an HTTP status code or an error kind
 	detail    string
 	ttft      time.Duration
@@ -362,6 +367,12 @@ func (g *generator) do(parent, run context.Context) {
 		}
 	}
 	if o.status != "" && run.Err() != nil {
+		if !o.sent { // cancelled before it left: not a request at all
+			g.sent.Add(-1)
+			*gp = o.gaps[:0]
+			gapPool.Put(gp)
+			return
+		}
 		o.status = "cancelled"
 	}
 	g.record(&o)
@@ -394,6 +405,7 @@ func (g *generator) sendHTTP1(run context.Context, o *outcome) {
 		}
 		start := time.Now()
 		var r response
+		o.sent = true
 		_, err = c.nc.Write(c.wbuf)
 		if err == nil {
 			err = readHead(c.br, &r)
@@ -431,6 +443,7 @@ func (g *generator) sendHTTP1(run context.Context, o *outcome) {
 
 func (g *generator) send(ctx context.Context, req *http.Request, o *outcome) {
 	start := time.Now()
+	o.sent = true
 	resp, err := g.client.Do(req)
 	if err != nil {
 		o.status, o.detail = classify(ctx, err)

@@ -323,8 +323,14 @@ func TestRateModeDropsOverMaxInFlight(t *testing.T) {
 }
 
 func TestCancelStopsEarlyAndReports(t *testing.T) {
-	f := &fakeServer{itl: 100 * time.Millisecond, tokens: 3}
-	o := quickOptions(f.start(t))
+	for _, tls := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", tls), func(t *testing.T) { testCancel(t, tls) })
+	}
+}
+
+func testCancel(t *testing.T, tls bool) {
+	f := &fakeServer{itl: 100 * time.Millisecond, tokens: 3, tls: tls}
+	o := f.options(t)
 	o.Requests, o.Duration, o.Concurrency = 0, time.Hour, 2
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -344,11 +350,15 @@ func TestCancelStopsEarlyAndReports(t *testing.T) {
 	if time.Since(start) > 20*time.Second {
 		t.Fatal("cancel did not stop the run")
 	}
-	if !r.Interrupted || r.Requests.Succeeded < 4 || r.Requests.Cancelled < 1 || progress.Load() == 0 {
+	// Only requests in flight at the cancel are cancelled; none start after.
+	if !r.Interrupted || r.Requests.Succeeded < 4 || r.Requests.Cancelled < 1 || r.Requests.Cancelled > 2 || progress.Load() == 0 {
 		t.Fatalf("interrupted %v, requests %+v, progress calls %d", r.Interrupted, r.Requests, progress.Load())
 	}
 	if r.Requests.Failed != 0 || r.E2E.Count != r.Requests.Succeeded {
 		t.Errorf("cancelled requests counted as errors or samples: %+v %+v", r.Requests, r.Errors)
+	}
+	if int64(r.Requests.Sent) != f.requests.Load() {
+		t.Errorf("report sent %d, server saw %d", r.Requests.Sent, f.requests.Load())
 	}
 }
 
