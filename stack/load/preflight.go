@@ -49,6 +49,8 @@ func (g *generator) preflight(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%s answered %s: the server refused the API key; check --api-key", models, resp.Status)
 	case resp.StatusCode == http.StatusNotFound && g.opts.Model != "":
 		return g.opts.Model, nil // some servers serve completions without a model list
+	case resp.StatusCode == http.StatusNotFound && !strings.HasSuffix(g.base, "/v1"):
+		return "", fmt.Errorf("%s answered 404: not an OpenAI-compatible API; --url must be the API base: did you mean --url %s/v1?", models, g.base)
 	case resp.StatusCode == http.StatusNotFound:
 		return "", fmt.Errorf("%s answered 404: not an OpenAI-compatible API; --url must be the API base, like http://127.0.0.1:8000/v1", models)
 	case resp.StatusCode != http.StatusOK:

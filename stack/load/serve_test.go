@@ -206,7 +206,7 @@ func TestServeErrorPaths(t *testing.T) {
 	}{
 		{"no API key", func(o *Options) {}, "answered 401 Unauthorized: the server wants an API key; pass --api-key"},
 		{"wrong API key", func(o *Options) { o.APIKey = "sk-nope" }, "the server refused the API key; check --api-key"},
-		{"URL without /v1", func(o *Options) { o.URL, o.APIKey = base, "sk-test" }, "/models answered 404: not an OpenAI-compatible API; --url must be the API base"},
+		{"URL without /v1", func(o *Options) { o.URL, o.APIKey = base, "sk-test" }, "/models answered 404: not an OpenAI-compatible API; --url must be the API base: did you mean --url " + base + "/v1?"},
 		{"metrics URL", func(o *Options) { o.URL, o.APIKey = base+"/metrics", "sk-test" }, "not an OpenAI-compatible API"},
 	}
 	for _, tt := range tests {
