@@ -161,12 +161,12 @@ func (d *doctor) checkDatasourceHealth(ctx context.Context) Result {
 	if res != nil {
 		return *res
 	}
+	if _, err := c.DatasourceByUID(ctx, stack.DatasourceUID); grafana.IsStatus(err, http.StatusNotFound) {
+		return Skip("no datasource %s (see Grafana › datasource)", stack.DatasourceUID)
+	}
 	err := c.DatasourceHealth(ctx, stack.DatasourceUID)
 	if err == nil {
 		return Pass("Grafana queries Prometheus through datasource %s (datasource health OK)", stack.DatasourceUID)
-	}
-	if grafana.IsStatus(err, http.StatusNotFound) {
-		return Skip("no datasource %s (see Grafana › datasource)", stack.DatasourceUID)
 	}
 	r := Fail("Grafana cannot query Prometheus: "+err.Error(), "", d.upCmd())
 	switch obj, cres := d.container(ctx, d.promObj, d.names.Prometheus); {

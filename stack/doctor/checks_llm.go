@@ -153,11 +153,20 @@ func (d *doctor) checkMetrics(ctx context.Context) Result {
 				", or put llmmon's instrumented gateway in front of your engine: `llmmon serve --upstream URL`")
 	}
 	if len(missing) > 0 {
-		return Warn(fmt.Sprintf("%s lacks %s of the seed's five metrics: %s", d.o.MetricsURL, plural(len(missing), "", ""), strings.Join(missing, ", ")),
+		return Warn(fmt.Sprintf("%s lacks %d of the seed's five metrics: %s", d.o.MetricsURL, len(missing), strings.Join(missing, ", ")),
 			"the dashboard panels built on them stay empty",
 			"serve them (llmmon serve exposes all five), or put `llmmon serve --upstream URL` in front of your engine")
 	}
 	return Pass("%s serves the seed's five metrics (%s)", d.o.MetricsURL, plural(len(sr.families), "family", "families"))
+}
+
+func hasSeedMetric(fams map[string]*dto.MetricFamily) bool {
+	for _, m := range SeedMetrics {
+		if _, ok := fams[m]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // engineMetrics names the inference engine whose native metrics are present.
@@ -182,6 +191,9 @@ func (d *doctor) checkRequests(ctx context.Context) Result {
 	if !ok {
 		if engineMetrics(sr.families) != "" {
 			return Skip("no %s: this engine counts requests with its own metrics", requestCounter)
+		}
+		if !hasSeedMetric(sr.families) {
+			return Skip("no LLM metrics to read (see LLM server › /metrics)")
 		}
 	}
 	var total float64

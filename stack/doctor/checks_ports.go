@@ -62,10 +62,8 @@ func (d *doctor) checkLLMPort(ctx context.Context) Result {
 	owner := ownerDesc(listenerOwner(port))
 	sr, err := d.metrics.get(ctx)
 	if err == nil {
-		for _, m := range SeedMetrics {
-			if _, ok := sr.families[m]; ok {
-				return Pass("%d is held by the LLM server%s", port, owner)
-			}
+		if hasSeedMetric(sr.families) {
+			return Pass("%d is held by the LLM server%s", port, owner)
 		}
 		if engineMetrics(sr.families) != "" {
 			return Pass("%d is held by an inference engine%s", port, owner)
