@@ -14,6 +14,7 @@ import (
 
 	"github.com/llmmon/llmmon/dashboards"
 	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/enginetest"
 	"github.com/llmmon/llmmon/stack/grafana"
 	"github.com/llmmon/llmmon/test/grafanadouble"
 )
@@ -273,4 +274,50 @@ func TestGrafanaChecksAgainstDouble(t *testing.T) {
 		r := runChecks(t, o)
 		assertResult(t, r.get("Grafana", "admin password"), StatusFail, "grafana-admin-password is missing", "reset-admin-password NEWPASS")
 	})
+}
+
+// The rendered-config check rebuilds the spec hash up put on each
+// container from the files in --dir: unchanged files pass, a re-render
+// with other settings or a hand edit is reported with `llmmon up`.
+func TestRenderedConfigMatchesWhatUpStarted(t *testing.T) {
+	f := enginetest.New()
+	o := Options{Dir: t.TempDir(), Engine: f}
+	cfg := stack.Default()
+	cfg.Name = "r1"
+	f.Images[cfg.Prometheus.Image] = "sha256:prom"
+	f.Images[cfg.Grafana.Image] = "sha256:graf"
+	if _, err := stack.Up(context.Background(), f, stack.UpOptions{Dir: o.Dir, Config: cfg, Pull: stack.PullNever,
+		CheckPort: func(string) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := stack.LoadState(o.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Config, o.State = st.Config, &st
+	o = withClosedStack(t, o)
+
+	r := runChecks(t, o)
+	assertResult(t, r.get("Rendered config", "prometheus files"), StatusOK, "r1-llm-prometheus runs the files in "+o.Dir)
+	assertResult(t, r.get("Rendered config", "grafana files"), StatusOK, "r1-llm-grafana runs the files in "+o.Dir)
+
+	// `llmmon render --scrape-interval 5s` after up: the files change, the container does not.
+	changed := cfg
+	changed.ScrapeInterval = stack.Duration(5 * time.Second)
+	rendered, err := stack.Render(changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stack.WriteFiles(o.Dir, rendered.All()); err != nil {
+		t.Fatal(err)
+	}
+	r = runChecks(t, o)
+	assertResult(t, r.get("Rendered config", "prometheus files"), StatusWarn,
+		"differ from what r1-llm-prometheus runs", "--name r1` applies them", "prometheus/prometheus.yml")
+	assertResult(t, r.get("Rendered config", "grafana files"), StatusWarn, "differ from what r1-llm-grafana runs")
+
+	// A deleted file.
+	os.Remove(filepath.Join(o.Dir, "prometheus", "prometheus.yml"))
+	r = runChecks(t, o)
+	assertResult(t, r.get("Rendered config", "prometheus files"), StatusFail, "missing from", "renders them again")
 }
