@@ -62,7 +62,7 @@ type doctorStack struct {
 	llm                         *http.Server
 }
 
-func runCLI(t *testing.T, args ...string) (string, int) {
+func doctorCLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	streams := IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
@@ -72,7 +72,7 @@ func runCLI(t *testing.T, args ...string) (string, int) {
 	return out.String() + errOut.String(), code
 }
 
-func randomSuffix(t *testing.T) string {
+func doctorSuffix(t *testing.T) string {
 	b := make([]byte, 3)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -83,12 +83,12 @@ func randomSuffix(t *testing.T) string {
 func startDoctorStack(t *testing.T) *doctorStack {
 	t.Helper()
 	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage)
-	s := &doctorStack{t: t, name: "drt-" + randomSuffix(t), dir: t.TempDir(),
+	s := &doctorStack{t: t, name: "drt-" + doctorSuffix(t), dir: t.TempDir(),
 		promPort: testenv.FreePort(t), grafPort: testenv.FreePort(t), llmPort: testenv.FreePort(t)}
 	s.names = stack.NamesFor(s.name)
 	t.Cleanup(s.cleanup)
 	s.serve(t, "0.0.0.0")
-	out, code := runCLI(t, "up", "--dir", s.dir, "--name", s.name,
+	out, code := doctorCLI(t, "up", "--dir", s.dir, "--name", s.name,
 		"--prometheus-port", strconv.Itoa(s.promPort), "--grafana-port", strconv.Itoa(s.grafPort),
 		"--llm-target", "host.docker.internal:"+strconv.Itoa(s.llmPort),
 		"--prometheus-image", testenv.PrometheusImage, "--grafana-image", testenv.GrafanaDoubleImage,
@@ -103,7 +103,7 @@ func startDoctorStack(t *testing.T) *doctorStack {
 // scenario failed half-way: down, then anything left with our label.
 func (s *doctorStack) cleanup() {
 	s.stopServe()
-	if out, code := runCLI(s.t, "down", "--dir", s.dir, "--name", s.name, "--volumes"); code != 0 {
+	if out, code := doctorCLI(s.t, "down", "--dir", s.dir, "--name", s.name, "--volumes"); code != 0 {
 		s.t.Logf("llmmon down: %s", out)
 	}
 	filter := "label=" + stack.LabelStack + "=" + s.names.Stack
@@ -155,7 +155,7 @@ func (s *doctorStack) stopServe() {
 
 func (s *doctorStack) doctor(t *testing.T) doctorRun {
 	t.Helper()
-	out, code := runCLI(t, "doctor", "--dir", s.dir, "-o", "json")
+	out, code := doctorCLI(t, "doctor", "--dir", s.dir, "-o", "json")
 	var r doctorRun
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("doctor -o json: %v\n%s", err, out)
@@ -182,7 +182,7 @@ func (s *doctorStack) waitDoctor(t *testing.T, what string, cond func(doctorRun)
 	return r
 }
 
-func statusIs(group, check string, want doctor.Status) func(doctorRun) error {
+func doctorStatusIs(group, check string, want doctor.Status) func(doctorRun) error {
 	return func(r doctorRun) error {
 		if got := r.get(group, check); got.Status != want {
 			return fmt.Errorf("%s › %s is %s (%s), want %s", group, check, got.Status, got.Message, want)
@@ -193,7 +193,7 @@ func statusIs(group, check string, want doctor.Status) func(doctorRun) error {
 
 // expect asserts one check's status and that its cause and fix name the
 // problem and the exact command.
-func expect(t *testing.T, r doctorRun, group, check string, status doctor.Status, cause, fix []string) {
+func expectCheck(t *testing.T, r doctorRun, group, check string, status doctor.Status, cause, fix []string) {
 	t.Helper()
 	got := r.get(group, check)
 	if got.Status != status {
@@ -212,7 +212,7 @@ func expect(t *testing.T, r doctorRun, group, check string, status doctor.Status
 	}
 }
 
-func expectExit(t *testing.T, r doctorRun, want int) {
+func expectDoctorExit(t *testing.T, r doctorRun, want int) {
 	t.Helper()
 	if r.code != want {
 		t.Errorf("exit code %d, want %d; not ok:%s", r.code, want, r.problems())
@@ -239,7 +239,7 @@ func TestDoctorOnRealStack(t *testing.T) {
 			}
 			return nil
 		})
-		expect(t, r, "LLM server", "requests", doctor.StatusWarn,
+		expectCheck(t, r, "LLM server", "requests", doctor.StatusWarn,
 			[]string{"no requests yet; metrics appear after requests", "llm_requests_total"},
 			[]string{"llmmon load --url http://127.0.0.1:" + port + "/v1 --requests 20"})
 		for _, c := range r.Checks {
@@ -247,12 +247,12 @@ func TestDoctorOnRealStack(t *testing.T) {
 				t.Errorf("%s › %s is %s: %s", c.Group, c.Check, c.Status, c.Message)
 			}
 		}
-		expectExit(t, r, ExitWarning)
+		expectDoctorExit(t, r, ExitWarning)
 	})
 
 	t.Run("healthy stack with serve running", func(t *testing.T) {
 		// The fix printed above, run as printed.
-		if out, code := runCLI(t, "load", "--url", "http://127.0.0.1:"+port+"/v1", "--requests", "20"); code != 0 {
+		if out, code := doctorCLI(t, "load", "--url", "http://127.0.0.1:"+port+"/v1", "--requests", "20"); code != 0 {
 			t.Fatalf("llmmon load exited %d:\n%s", code, out)
 		}
 		r := s.waitDoctor(t, "every check ok", func(r doctorRun) error {
@@ -269,12 +269,12 @@ func TestDoctorOnRealStack(t *testing.T) {
 		if len(r.Checks) < 20 {
 			t.Errorf("only %d checks ran", len(r.Checks))
 		}
-		expect(t, r, "Network", "grafana → prometheus", doctor.StatusOK, []string{"datasource health OK"}, nil)
-		expect(t, r, "Rendered config", "prometheus files", doctor.StatusOK, []string{"runs the files in"}, nil)
-		expectExit(t, r, ExitOK)
+		expectCheck(t, r, "Network", "grafana → prometheus", doctor.StatusOK, []string{"datasource health OK"}, nil)
+		expectCheck(t, r, "Rendered config", "prometheus files", doctor.StatusOK, []string{"runs the files in"}, nil)
+		expectDoctorExit(t, r, ExitOK)
 
 		// The text form: one plain OK line per check off a terminal.
-		out, code := runCLI(t, "doctor", "--dir", s.dir)
+		out, code := doctorCLI(t, "doctor", "--dir", s.dir)
 		if code != 0 || !strings.Contains(out, "  OK   daemon: Docker Engine") || !strings.Contains(out, "SUCCESS: ") ||
 			strings.ContainsAny(out, "✓✗\x1b") {
 			t.Errorf("text report (exit %d):\n%s", code, out)
@@ -283,15 +283,15 @@ func TestDoctorOnRealStack(t *testing.T) {
 
 	t.Run("serve bound to 127.0.0.1", func(t *testing.T) {
 		s.serve(t, "127.0.0.1")
-		r := s.waitDoctor(t, "llm-server target down", statusIs("Prometheus", llmTarget, doctor.StatusFail))
-		expect(t, r, "LLM server", "bind address", doctor.StatusFail,
+		r := s.waitDoctor(t, "llm-server target down", doctorStatusIs("Prometheus", llmTarget, doctor.StatusFail))
+		expectCheck(t, r, "LLM server", "bind address", doctor.StatusFail,
 			[]string{"listens on 127.0.0.1:" + port + " only", "host.docker.internal"},
 			[]string{"llmmon serve --host 0.0.0.0 --port " + port})
-		expect(t, r, "Prometheus", llmTarget, doctor.StatusFail,
+		expectCheck(t, r, "Prometheus", llmTarget, doctor.StatusFail,
 			[]string{"connection refused", "bound to 127.0.0.1"},
 			[]string{"llmmon serve --host 0.0.0.0 --port " + port})
-		expect(t, r, "LLM server", "/metrics", doctor.StatusOK, nil, nil)
-		expectExit(t, r, ExitError)
+		expectCheck(t, r, "LLM server", "/metrics", doctor.StatusOK, nil, nil)
+		expectDoctorExit(t, r, ExitError)
 	})
 
 	t.Run("serve not running", func(t *testing.T) {
@@ -302,14 +302,14 @@ func TestDoctorOnRealStack(t *testing.T) {
 			}
 			return nil
 		})
-		expect(t, r, "Prometheus", llmTarget, doctor.StatusFail,
+		expectCheck(t, r, "Prometheus", llmTarget, doctor.StatusFail,
 			[]string{"connection refused", "nothing listens on port " + port, "not running"},
 			[]string{"llmmon serve --host 0.0.0.0 --port " + port})
-		expect(t, r, "LLM server", "/metrics", doctor.StatusFail,
+		expectCheck(t, r, "LLM server", "/metrics", doctor.StatusFail,
 			[]string{"nothing listens on 127.0.0.1:" + port, "the LLM server is not running"},
 			[]string{"llmmon serve --host 0.0.0.0 --port " + port})
-		expect(t, r, "LLM server", "requests", doctor.StatusSkip, nil, nil)
-		expectExit(t, r, ExitError)
+		expectCheck(t, r, "LLM server", "requests", doctor.StatusSkip, nil, nil)
+		expectDoctorExit(t, r, ExitError)
 	})
 
 	t.Run("target on the wrong path", func(t *testing.T) {
@@ -321,11 +321,11 @@ func TestDoctorOnRealStack(t *testing.T) {
 			}
 			return nil
 		})
-		expect(t, r, "Prometheus", llmTarget, doctor.StatusFail,
+		expectCheck(t, r, "Prometheus", llmTarget, doctor.StatusFail,
 			[]string{"server returned HTTP status 404 Not Found", "wrong metrics path"},
 			[]string{"llmmon up --dir " + s.dir + " --name " + s.name + " --llm-target host.docker.internal:PORT/PATH"})
-		expect(t, r, "LLM server", "/metrics", doctor.StatusFail, []string{"HTTP 404", "wrong metrics path"}, []string{"--llm-target"})
-		expectExit(t, r, ExitError)
+		expectCheck(t, r, "LLM server", "/metrics", doctor.StatusFail, []string{"HTTP 404", "wrong metrics path"}, []string{"--llm-target"})
+		expectDoctorExit(t, r, ExitError)
 	})
 
 	t.Run("target on the wrong port, held by a foreign listener", func(t *testing.T) {
@@ -340,30 +340,30 @@ func TestDoctorOnRealStack(t *testing.T) {
 			}
 			return nil
 		})
-		expect(t, r, "Prometheus", llmTarget, doctor.StatusFail,
+		expectCheck(t, r, "Prometheus", llmTarget, doctor.StatusFail,
 			[]string{"not with Prometheus metrics", "wrong port"},
 			[]string{"--llm-target host.docker.internal:PORT/metrics", "curl -s http://127.0.0.1:" + port + "/metrics"})
-		expect(t, r, "LLM server", "/metrics", doctor.StatusFail, []string{"text/html", "wrong port"}, []string{"--llm-target host.docker.internal:PORT"})
-		expect(t, r, "Ports", "llm server port", doctor.StatusFail,
+		expectCheck(t, r, "LLM server", "/metrics", doctor.StatusFail, []string{"text/html", "wrong port"}, []string{"--llm-target host.docker.internal:PORT"})
+		expectCheck(t, r, "Ports", "llm server port", doctor.StatusFail,
 			[]string{"in use by another program", "not an LLM server"},
 			[]string{"llmmon serve --host 0.0.0.0 --port"})
-		expectExit(t, r, ExitError)
+		expectDoctorExit(t, r, ExitError)
 		s.serve(t, "0.0.0.0")
 	})
 
 	t.Run("grafana container stopped", func(t *testing.T) {
 		testenv.Docker(t, "stop", s.names.Grafana)
 		r := s.doctor(t)
-		expect(t, r, "Containers", "grafana", doctor.StatusFail,
+		expectCheck(t, r, "Containers", "grafana", doctor.StatusFail,
 			[]string{s.names.Grafana + " is exited", "it was stopped"},
 			[]string{"llmmon up --dir " + s.dir + " --name " + s.name, "starts it again"})
 		if d := strings.Join(r.get("Containers", "grafana").Details, "\n"); !strings.Contains(d, "last log lines (docker logs "+s.names.Grafana+")") ||
 			!strings.Contains(d, "grafana-double") {
 			t.Errorf("no log lines for the stopped container: %q", d)
 		}
-		expect(t, r, "Grafana", "health", doctor.StatusFail, []string{s.names.Grafana + " is exited (see Containers)"}, []string{"llmmon up"})
-		expect(t, r, "Grafana", "dashboard", doctor.StatusSkip, nil, nil)
-		expectExit(t, r, ExitError)
+		expectCheck(t, r, "Grafana", "health", doctor.StatusFail, []string{s.names.Grafana + " is exited (see Containers)"}, []string{"llmmon up"})
+		expectCheck(t, r, "Grafana", "dashboard", doctor.StatusSkip, nil, nil)
+		expectDoctorExit(t, r, ExitError)
 	})
 
 	t.Run("a port held by a foreign listener", func(t *testing.T) {
@@ -374,13 +374,13 @@ func TestDoctorOnRealStack(t *testing.T) {
 		}
 		r := s.doctor(t)
 		l.Close()
-		expect(t, r, "Ports", "grafana port", doctor.StatusFail,
+		expectCheck(t, r, "Ports", "grafana port", doctor.StatusFail,
 			[]string{fmt.Sprintf("%d is in use by another program (pid %d", s.grafPort, os.Getpid()), "cannot publish " + s.names.Grafana},
 			[]string{fmt.Sprintf("--grafana-port %d", s.grafPort+10000)})
-		expectExit(t, r, ExitError)
+		expectDoctorExit(t, r, ExitError)
 
 		testenv.Docker(t, "start", s.names.Grafana)
-		s.waitDoctor(t, "grafana healthy again", statusIs("Grafana", "dashboard", doctor.StatusOK))
+		s.waitDoctor(t, "grafana healthy again", doctorStatusIs("Grafana", "dashboard", doctor.StatusOK))
 	})
 
 	t.Run("wrong stored grafana password", func(t *testing.T) {
@@ -394,22 +394,22 @@ func TestDoctorOnRealStack(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := s.doctor(t)
-		expect(t, r, "Grafana", "admin password", doctor.StatusFail,
+		expectCheck(t, r, "Grafana", "admin password", doctor.StatusFail,
 			[]string{"refuses the admin password stored in " + file, "GF_SECURITY_ADMIN_PASSWORD applies only when Grafana first creates its database", s.names.GrafanaData},
 			[]string{"docker exec " + s.names.Grafana + " grafana cli admin reset-admin-password \"$(cat " + file + ")\"", "llmmon down --volumes"})
-		expect(t, r, "Grafana", "datasource", doctor.StatusSkip, nil, nil)
-		expectExit(t, r, ExitError)
+		expectCheck(t, r, "Grafana", "datasource", doctor.StatusSkip, nil, nil)
+		expectDoctorExit(t, r, ExitError)
 
 		// The fix, as printed (the shell's $(cat FILE) expanded).
 		testenv.Docker(t, "exec", s.names.Grafana, "grafana", "cli", "admin", "reset-admin-password", other)
-		r = s.waitDoctor(t, "the stored password works again", statusIs("Grafana", "admin password", doctor.StatusOK))
-		expect(t, r, "Grafana", "datasource", doctor.StatusOK, nil, nil)
+		r = s.waitDoctor(t, "the stored password works again", doctorStatusIs("Grafana", "admin password", doctor.StatusOK))
+		expectCheck(t, r, "Grafana", "datasource", doctor.StatusOK, nil, nil)
 		// Leave Grafana with the password up stored, for later scenarios.
 		testenv.Docker(t, "exec", s.names.Grafana, "grafana", "cli", "admin", "reset-admin-password", strings.TrimSpace(string(orig)))
 		if err := os.WriteFile(file, orig, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		s.waitDoctor(t, "the restored password works", statusIs("Grafana", "admin password", doctor.StatusOK))
+		s.waitDoctor(t, "the restored password works", doctorStatusIs("Grafana", "admin password", doctor.StatusOK))
 	})
 
 	t.Run("host firewall drops the docker bridge", func(t *testing.T) {
@@ -439,17 +439,17 @@ func TestDoctorOnRealStack(t *testing.T) {
 			}
 			return nil
 		})
-		expect(t, r, "Prometheus", llmTarget, doctor.StatusFail,
+		expectCheck(t, r, "Prometheus", llmTarget, doctor.StatusFail,
 			[]string{"timed out", "host firewall", "ufw"},
 			[]string{"sudo ufw allow from " + subnet + " to any port " + port + " proto tcp",
 				"sudo iptables -I INPUT -s " + subnet + " -p tcp --dport " + port + " -j ACCEPT"})
-		expectExit(t, r, ExitError)
+		expectDoctorExit(t, r, ExitError)
 
 		// The printed iptables fix (as root, so without sudo) clears it.
 		if err := iptables("-I", accept); err != nil {
 			t.Fatal(err)
 		}
-		s.waitDoctor(t, "llm-server target up through the firewall", statusIs("Prometheus", llmTarget, doctor.StatusOK))
+		s.waitDoctor(t, "llm-server target up through the firewall", doctorStatusIs("Prometheus", llmTarget, doctor.StatusOK))
 	})
 
 	t.Run("docker unreachable", func(t *testing.T) {
@@ -462,24 +462,24 @@ func TestDoctorOnRealStack(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("doctor hung with Docker unreachable")
 		}
-		expect(t, r, "Docker", "daemon", doctor.StatusFail,
+		expectCheck(t, r, "Docker", "daemon", doctor.StatusFail,
 			[]string{"cannot reach the Docker daemon via DOCKER_HOST=unix:///nonexistent.sock", "no engine answers"},
 			[]string{"unset DOCKER_HOST"})
-		expect(t, r, "Containers", "prometheus", doctor.StatusSkip, []string{"Docker unreachable"}, nil)
-		expect(t, r, "Docker", "host-gateway", doctor.StatusSkip, nil, nil)
-		expectExit(t, r, ExitError)
+		expectCheck(t, r, "Containers", "prometheus", doctor.StatusSkip, []string{"Docker unreachable"}, nil)
+		expectCheck(t, r, "Docker", "host-gateway", doctor.StatusSkip, nil, nil)
+		expectDoctorExit(t, r, ExitError)
 	})
 
 	t.Run("prometheus container removed", func(t *testing.T) {
 		testenv.Docker(t, "rm", "-f", s.names.Prometheus)
-		r := s.waitDoctor(t, "grafana sees prometheus gone", statusIs("Network", "grafana → prometheus", doctor.StatusFail))
-		expect(t, r, "Containers", "prometheus", doctor.StatusFail,
+		r := s.waitDoctor(t, "grafana sees prometheus gone", doctorStatusIs("Network", "grafana → prometheus", doctor.StatusFail))
+		expectCheck(t, r, "Containers", "prometheus", doctor.StatusFail,
 			[]string{"container " + s.names.Prometheus + " does not exist", "removed after `llmmon up`"},
 			[]string{"llmmon up --dir " + s.dir + " --name " + s.name})
-		expect(t, r, "Prometheus", "ready", doctor.StatusFail,
+		expectCheck(t, r, "Prometheus", "ready", doctor.StatusFail,
 			[]string{"does not answer", s.names.Prometheus + " does not exist"}, []string{"llmmon up"})
-		expect(t, r, "Prometheus", llmTarget, doctor.StatusSkip, nil, nil)
-		expect(t, r, "Network", "grafana → prometheus", doctor.StatusFail, []string{s.names.Prometheus + " does not exist"}, []string{"llmmon up"})
-		expectExit(t, r, ExitError)
+		expectCheck(t, r, "Prometheus", llmTarget, doctor.StatusSkip, nil, nil)
+		expectCheck(t, r, "Network", "grafana → prometheus", doctor.StatusFail, []string{s.names.Prometheus + " does not exist"}, []string{"llmmon up"})
+		expectDoctorExit(t, r, ExitError)
 	})
 }
