@@ -1,0 +1,80 @@
+package doctor
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/docker"
+)
+
+// hangingAddr accepts TCP connections and never answers: the worst case
+// for a bounded check (a wedged daemon, a firewall that lets SYNs in).
+func hangingAddr(b *testing.B) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	b.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+func benchDoctor(b *testing.B, dockerHost, promURL, grafURL, metricsURL string) {
+	b.Setenv("DOCKER_HOST", dockerHost)
+	eng, err := docker.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Close()
+	o := Options{Dir: b.TempDir(), Config: stack.Default(), Engine: eng,
+		PrometheusURL: promURL, GrafanaURL: grafURL, MetricsURL: metricsURL}
+	b.ResetTimer()
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), 9*time.Second)
+		r := Run(ctx, Checks(ctx, o))
+		cancel()
+		if r.ExitCode() != 1 {
+			b.Fatalf("exit %d with everything down", r.ExitCode())
+		}
+	}
+}
+
+// BenchmarkDoctorEverythingDown: no daemon, nothing listening.
+func BenchmarkDoctorEverythingDown(b *testing.B) {
+	closed := func() string {
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		defer l.Close()
+		return l.Addr().String()
+	}
+	benchDoctor(b, "unix:///nonexistent.sock", "http://"+closed(), "http://"+closed(), "http://"+closed()+"/metrics")
+}
+
+// BenchmarkDoctorEverythingHangs: the daemon, Prometheus, Grafana and the
+// LLM server all accept connections and never answer; the run is bounded
+// by the checks' timeouts, not by the parts.
+func BenchmarkDoctorEverythingHangs(b *testing.B) {
+	benchDoctor(b, "tcp://"+hangingAddr(b), "http://"+hangingAddr(b), "http://"+hangingAddr(b), "http://"+hangingAddr(b)+"/metrics")
+}
