@@ -146,7 +146,7 @@ func (d *doctor) container(ctx context.Context, m *memo[stack.Object], name stri
 		return obj, &r
 	case errors.Is(err, stack.ErrNotFound):
 		r := Fail(fmt.Sprintf("container %s does not exist", name),
-			fmt.Sprintf("it was removed after `llmmon up` (docker rm, or `llmmon down`)"),
+			"it was removed after `llmmon up` (docker rm, or `llmmon down`)",
 			d.upCmd()+" creates it again; the data volume is kept")
 		if !d.started() {
 			r.Cause = d.notStartedCause()

@@ -3,6 +3,7 @@ package doctor
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -35,7 +36,7 @@ func (d *doctor) checkStackPort(ctx context.Context, port int, m *memo[stack.Obj
 	listening := dialState(ctx, addr) == nil
 	owner := listenerOwner(port)
 	obj, err := m.get(ctx)
-	dockerDown := err == errDockerDown
+	dockerDown := errors.Is(err, errDockerDown)
 	ours := err == nil && obj.Owned(d.names.Stack) && obj.Container.Running() && publishes(obj.Container, port)
 	switch {
 	case ours:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -85,11 +86,10 @@ func Checks(ctx context.Context, o Options) []Check {
 		o.MetricsURL = HostURL(c.LLMServer)
 	}
 	if o.LoadURL == "" {
-		host, port, _ := net.SplitHostPort(strings.TrimPrefix(strings.TrimPrefix(o.MetricsURL, "http://"), "https://"))
-		if i := strings.IndexByte(port, '/'); i >= 0 {
-			port = port[:i]
+		// The OpenAI API is on the same server as /metrics.
+		if u, err := url.Parse(o.MetricsURL); err == nil && u.Host != "" {
+			o.LoadURL = u.Scheme + "://" + u.Host + "/v1"
 		}
-		o.LoadURL = "http://" + net.JoinHostPort(host, port) + "/v1"
 	}
 	d := &doctor{
 		o:     o,
