@@ -288,14 +288,16 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *decodedRequ
 	started := false
 	var first, last time.Time
 	sent := 0
-	b := getBuf()
-	defer putBuf(b)
 
+	// A buffer is borrowed per write, not per stream: a thousand idle
+	// streams then hold no buffers at all.
 	res, err := s.backend.Generate(ctx, &req.Request, func(chunks []backend.Chunk) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		buf := (*b)[:0]
+		b := getBuf()
+		defer putBuf(b)
+		buf := *b
 		if !started {
 			h := w.Header()
 			h.Set("Content-Type", "text/event-stream")
@@ -335,6 +337,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *decodedRequ
 	if sent > 0 && m != nil {
 		m.promptTokens[ep].Add(float64(res.PromptTokens))
 	}
+	b := getBuf()
+	defer putBuf(b)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false // the client is gone

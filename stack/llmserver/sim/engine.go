@@ -595,9 +595,7 @@ func (e *Engine) step(now time.Time) {
 			s.firstToken = now
 			e.m.ttft.Observe(now.Sub(s.arrival).Seconds())
 		} else {
-			gap := now.Sub(s.lastToken).Seconds()
-			e.m.itl.Observe(gap)
-			e.m.tpot.Observe(gap)
+			e.m.itl.Observe(now.Sub(s.lastToken).Seconds())
 		}
 		s.lastToken = now
 		if finish != "" {
