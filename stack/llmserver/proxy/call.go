@@ -24,8 +24,11 @@ type call struct {
 	chat   bool
 	stream bool
 	body   []byte
-	fields map[string]json.RawMessage
 	auth   string
+	// prompt and messages locate the client's prompt in orig (the body as
+	// the client sent it), for estimates when the upstream reports no usage.
+	orig             []byte
+	prompt, messages span
 	// exposed is the model name the client sees.
 	exposed string
 	// renameFrom/renameTo are the JSON-quoted upstream and exposed names
@@ -221,12 +224,13 @@ func (c *call) relayBody(ctx context.Context, resp *http.Response, out backend.O
 			Message: fmt.Sprintf("the upstream %s broke off its answer: %v", c.up.base, err)}
 	}
 	var res backend.Result
-	var ch wireChunk
-	if json.Unmarshal(body, &ch) == nil {
-		res.FinishReason = ch.finishReason()
-		if ch.Usage != nil {
-			res.PromptTokens, res.CompletionTokens = ch.Usage.PromptTokens, ch.Usage.CompletionTokens
+	if info, ok := scanChunk(body); ok {
+		res.FinishReason = info.finish
+		if info.usage {
+			res.PromptTokens, res.CompletionTokens = info.prompt, info.compl
 		} else {
+			var ch wireChunk
+			json.Unmarshal(body, &ch)
 			res.CompletionTokens = c.estimate(ch.text())
 			res.PromptTokens = c.estimate(c.promptText())
 		}
@@ -264,19 +268,18 @@ func (c *call) relayStream(ctx context.Context, resp *http.Response, out backend
 			case string(data) == "[DONE]":
 				done = true
 			default:
-				var ch wireChunk
-				if json.Unmarshal(data, &ch) == nil {
-					if ch.isError() {
+				if info, ok := scanChunk(data); ok {
+					if info.isError {
 						relayedErr = true
 					}
-					tokens = ch.contentChoices()
-					if fr := ch.finishReason(); fr != "" {
-						finished, res.FinishReason = true, fr
+					tokens = info.content
+					if info.finish != "" {
+						finished, res.FinishReason = true, info.finish
 					}
-					if ch.Usage != nil {
+					if info.usage {
 						usage = true
-						res.PromptTokens, res.CompletionTokens = ch.Usage.PromptTokens, ch.Usage.CompletionTokens
-						if c.stripUsage && len(ch.Choices) == 0 {
+						res.PromptTokens, res.CompletionTokens = info.prompt, info.compl
+						if c.stripUsage && info.choices == 0 {
 							forward = false
 						}
 					}
@@ -370,7 +373,8 @@ func (c *call) estimate(text string) int {
 // promptText is the request's prompt or message text, for estimates.
 func (c *call) promptText() string {
 	var b strings.Builder
-	if raw, ok := c.fields["prompt"]; ok {
+	if c.prompt.present() {
+		raw := c.orig[c.prompt.start:c.prompt.end]
 		var s string
 		var list []string
 		if json.Unmarshal(raw, &s) == nil {
@@ -379,11 +383,11 @@ func (c *call) promptText() string {
 			b.WriteString(strings.Join(list, ""))
 		}
 	}
-	if raw, ok := c.fields["messages"]; ok {
+	if c.messages.present() {
 		var msgs []struct {
 			Content json.RawMessage `json:"content"`
 		}
-		json.Unmarshal(raw, &msgs)
+		json.Unmarshal(c.orig[c.messages.start:c.messages.end], &msgs)
 		for _, m := range msgs {
 			var s string
 			var parts []struct {
@@ -427,38 +431,6 @@ type wireMessage struct {
 type wireUsage struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
-}
-
-func (ch *wireChunk) isError() bool {
-	return !isNull(ch.Error) || ch.Object == "error"
-}
-
-// nonEmpty: a JSON string with text, or a non-empty array.
-func nonEmpty(raw json.RawMessage) bool {
-	return len(raw) > 2 && raw[0] != 'n' // not "", [], {} or null
-}
-
-// contentChoices counts the choices of a stream chunk that carry generated
-// text: one token each, when the upstream gives no usage.
-func (ch *wireChunk) contentChoices() int {
-	n := 0
-	for _, c := range ch.Choices {
-		m := c.Delta
-		if nonEmpty(c.Text) || (m != nil && (nonEmpty(m.Content) || nonEmpty(m.ReasoningContent) ||
-			nonEmpty(m.Reasoning) || nonEmpty(m.ToolCalls))) {
-			n++
-		}
-	}
-	return n
-}
-
-func (ch *wireChunk) finishReason() string {
-	for _, c := range ch.Choices {
-		if c.FinishReason != nil && *c.FinishReason != "" {
-			return *c.FinishReason
-		}
-	}
-	return ""
 }
 
 // text is a non-streamed answer's generated text.

@@ -187,32 +187,37 @@ func (p *Proxy) notFound(model string) *backend.Error {
 // NewCall parses the client's body just enough to route it: model, stream
 // and stream_options. Everything else goes upstream untouched, so the
 // engine's own validation and features (tools, images, logprobs, n) apply.
+// The body is only edited in place where it must be: the upstream's model
+// name, and stream_options.include_usage.
 func (p *Proxy) NewCall(body []byte, chat bool, header http.Header) (backend.Call, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
-		return nil, backend.Errorf("", "", "We could not parse the JSON body of your request: %v. Send a JSON object, e.g. {\"model\":\"...\",\"messages\":[...]}.", errOr(err, "null"))
+	f, ok := scanRequest(body)
+	if !ok || !json.Valid(body) {
+		var v map[string]json.RawMessage
+		err := json.Unmarshal(body, &v)
+		return nil, backend.Errorf("", "", "We could not parse the JSON body of your request: %v. Send a JSON object, e.g. {\"model\":\"...\",\"messages\":[...]}.", errOr(err, "not a JSON object"))
 	}
-	c := &call{p: p, chat: chat, body: body}
-	if raw, ok := fields["stream"]; ok && !isNull(raw) {
-		if err := json.Unmarshal(raw, &c.stream); err != nil {
-			return nil, backend.Errorf("stream", "", "stream must be true or false")
+	c := &call{p: p, chat: chat, body: body, orig: body, prompt: f.prompt, messages: f.messages}
+	if f.stream.present() {
+		switch v := string(body[f.stream.start:f.stream.end]); v {
+		case "true":
+			c.stream = true
+		case "false", "null":
+		default:
+			return nil, backend.Errorf("stream", "", "stream must be true or false, got %s", v)
 		}
 	}
-	clientUsage := false
-	var streamOpts map[string]json.RawMessage
-	if raw, ok := fields["stream_options"]; ok && !isNull(raw) {
-		if err := json.Unmarshal(raw, &streamOpts); err != nil {
-			return c, backend.Errorf("stream_options", "", "stream_options must be an object")
-		}
-		if u, ok := streamOpts["include_usage"]; ok {
-			json.Unmarshal(u, &clientUsage)
-		}
+	so := f.streamOptions
+	soSet := so.present() && !isNullValue(body[so.start:so.end])
+	if soSet && body[so.start] != '{' {
+		return c, backend.Errorf("stream_options", "", "stream_options must be an object")
 	}
+	clientUsage := f.includeUsage.present() && string(body[f.includeUsage.start:f.includeUsage.end]) == "true"
 	var model string
-	if raw, ok := fields["model"]; ok && !isNull(raw) {
-		if err := json.Unmarshal(raw, &model); err != nil {
+	if f.model.present() && !isNullValue(body[f.model.start:f.model.end]) {
+		if body[f.model.start] != '"' {
 			return c, backend.Errorf("model", "", "model must be a string")
 		}
+		model = stringValue(body[f.model.start:f.model.end])
 	}
 	upModel, up, rerr := p.resolve(model)
 	if rerr != nil {
@@ -223,33 +228,39 @@ func (p *Proxy) NewCall(body []byte, chat bool, header http.Header) (backend.Cal
 	if model == "" {
 		c.exposed = upModel
 	}
-	rewrite := false
+	var edits []edit
+	// after the object's opening brace: where new fields go.
+	open := skipWS(body, 0) + 1
 	if upModel != model && upModel != "" {
 		q, _ := json.Marshal(upModel)
-		fields["model"] = q
-		rewrite = true
+		if f.model.present() {
+			edits = append(edits, edit{f.model.start, f.model.end, string(q)})
+		} else {
+			edits = append(edits, edit{open, open, `"model":` + string(q) + sep(body, open)})
+		}
 	}
 	if c.exposed != upModel && upModel != "" {
 		c.renameFrom, _ = json.Marshal(upModel)
 		c.renameTo, _ = json.Marshal(c.exposed)
 	}
 	if c.stream && !clientUsage && !p.cfg.NoUsageRequest {
-		if streamOpts == nil {
-			streamOpts = map[string]json.RawMessage{}
-		}
-		streamOpts["include_usage"] = json.RawMessage("true")
-		fields["stream_options"], _ = json.Marshal(streamOpts)
 		c.stripUsage = true
-		rewrite = true
-	}
-	if rewrite {
-		b, err := json.Marshal(fields)
-		if err != nil {
-			return c, backend.Errorf("", "", "could not re-encode the request: %v", err)
+		switch {
+		case f.includeUsage.present(): // false or null
+			edits = append(edits, edit{f.includeUsage.start, f.includeUsage.end, "true"})
+		case soSet:
+			in := so.start + 1
+			edits = append(edits, edit{in, in, `"include_usage":true` + sep(body, in)})
+		case so.present(): // null
+			edits = append(edits, edit{so.start, so.end, `{"include_usage":true}`})
+		default:
+			edits = append(edits, edit{open, open, `"stream_options":{"include_usage":true}` + sep(body, open)})
 		}
-		c.body = b
 	}
-	c.fields = fields
+	if len(edits) > 0 {
+		slices.SortFunc(edits, func(a, b edit) int { return a.start - b.start })
+		c.body = applyEdits(body, edits)
+	}
 	switch {
 	case p.cfg.APIKey != "":
 		c.auth = "Bearer " + p.cfg.APIKey
@@ -257,6 +268,15 @@ func (p *Proxy) NewCall(body []byte, chat bool, header http.Header) (backend.Cal
 		c.auth = header.Get("Authorization")
 	}
 	return c, nil
+}
+
+// sep is the comma a field inserted at b[i] needs: none before a closing
+// brace.
+func sep(b []byte, i int) string {
+	if j := skipWS(b, i); j < len(b) && b[j] == '}' {
+		return ""
+	}
+	return ","
 }
 
 func errOr(err error, s string) string {
