@@ -473,6 +473,7 @@ func (g *generator) send(ctx context.Context, req *http.Request, o *outcome) {
 // readStream times every content chunk as it arrives.
 func (g *generator) readStream(ctx context.Context, br *bufio.Reader, start time.Time, o *outcome) {
 	sr := sseReader{br: br}
+	var sc streamScanner
 	var last time.Time
 	var u *usage
 	events, chunks, done := 0, 0, false
@@ -490,7 +491,8 @@ func (g *generator) readStream(ctx context.Context, br *bufio.Reader, start time
 			done = true
 			continue // read on to EOF so the connection is reused
 		}
-		c := scanChunk(p)
+		now := time.Now() // the event is in; scanning it is not the server's time
+		c := sc.scan(p)
 		if c.failed {
 			o.status, o.detail = "stream_error", oneLine(c.errText, 160)
 			return
@@ -499,7 +501,6 @@ func (g *generator) readStream(ctx context.Context, br *bufio.Reader, start time
 			u = c.usage
 		}
 		if c.content {
-			now := time.Now()
 			if chunks == 0 {
 				o.ttft, o.hasTTFT = now.Sub(start), true
 			} else {

@@ -60,11 +60,12 @@ func (r *sseReader) next() ([]byte, error) {
 // chunk is what the generator needs from one streamed JSON chunk (or a
 // whole non-streamed answer).
 type chunk struct {
-	content bool   // carries generated text (a token for TTFT/ITL)
-	choices bool   // has a "choices" array
-	usage   *usage // the usage block, when the server sends one
-	failed  bool   // an error object instead of a completion chunk
-	errText []byte // the error, for the report (a view into the payload)
+	content   bool   // carries generated text (a token for TTFT/ITL)
+	contentAt int    // offset of the first content key's string value, 0 if none
+	choices   bool   // has a "choices" array
+	usage     *usage // the usage block, when the server sends one
+	failed    bool   // an error object instead of a completion chunk
+	errText   []byte // the error, for the report (a view into the payload)
 }
 
 type usage struct {
@@ -110,6 +111,9 @@ func scanChunk(b []byte) chunk {
 		}
 		switch string(key) {
 		case "text", "content", "reasoning_content", "reasoning":
+			if b[v] == '"' && c.contentAt == 0 {
+				c.contentAt = v
+			}
 			if b[v] == '"' && v+1 < n && b[v+1] != '"' {
 				c.content = true
 			}
@@ -129,6 +133,35 @@ func scanChunk(b []byte) chunk {
 			}
 		}
 		i = v - 1 // the value is scanned next
+	}
+	return c
+}
+
+// streamScanner scans the chunks of one stream. Servers repeat the same
+// id, model and layout in every chunk, so once a chunk's bytes up to its
+// content value are known, a later chunk that starts with the same bytes is
+// settled by one comparison and a look at its short tail; anything else
+// (a usage or error chunk, a new layout) gets the full scan.
+type streamScanner struct {
+	prefix []byte
+	buf    [512]byte
+}
+
+var (
+	usageKey = []byte(`"usage"`)
+	errorKey = []byte(`"error"`)
+)
+
+func (s *streamScanner) scan(p []byte) chunk {
+	if n := len(s.prefix); n > 0 && len(p) > n+1 && bytes.Equal(p[:n], s.prefix) {
+		rest := p[n:]
+		if !bytes.Contains(rest, usageKey) && !bytes.Contains(rest, errorKey) {
+			return chunk{content: rest[0] == '"' && rest[1] != '"', contentAt: n}
+		}
+	}
+	c := scanChunk(p)
+	if c.contentAt > 0 && c.contentAt <= len(s.buf) {
+		s.prefix = append(s.buf[:0], p[:c.contentAt]...)
 	}
 	return c
 }

@@ -94,6 +94,21 @@ func FuzzScanChunk(f *testing.F) {
 			t.Skip()
 		}
 		got := scanChunk(b)
+		// The stream scanner, primed with a chunk of the same layout, must
+		// agree with the full scan.
+		var ss streamScanner
+		prime := c
+		x := "x"
+		if chat {
+			prime.Choices[0].Delta.Content = &x
+		} else {
+			prime.Choices[0].Text = &x
+		}
+		pb, _ := json.Marshal(prime)
+		ss.scan(pb)
+		if fast := ss.scan(b); fast.content != got.content || (fast.usage == nil) != (got.usage == nil) || fast.failed != got.failed {
+			t.Fatalf("stream scan %+v, full scan %+v for %s", fast, got, b)
+		}
 		if got.content != (text != "") {
 			t.Fatalf("content = %v for %s", got.content, b)
 		}
@@ -104,6 +119,40 @@ func FuzzScanChunk(f *testing.F) {
 			t.Fatalf("failed = %v for %s", got.failed, b)
 		}
 	})
+}
+
+// A stream's chunks scanned in order agree with scanning each alone.
+func TestStreamScannerAgreesWithFullScan(t *testing.T) {
+	streams := [][]string{
+		{ // vLLM-like chat, usage in the last chunk
+			`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`,
+			`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}`,
+			`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":""},"finish_reason":null}]}`,
+			`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":" there"},"finish_reason":"length"}]}`,
+			`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}`,
+		},
+		{ // usage in every chunk (vLLM continuous_usage_stats), then an error
+			`{"id":"c2","choices":[{"index":0,"text":"a"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}`,
+			`{"id":"c2","choices":[{"index":0,"text":"b"}],"usage":{"prompt_tokens":1,"completion_tokens":2}}`,
+			`{"id":"c2","choices":[{"index":0,"text":"c"}],"error":{"message":"boom"}}`,
+			`{"error":{"message":"engine died"}}`,
+		},
+		{ // Python's spacing
+			`{"object": "text_completion", "choices": [{"index": 0, "text": "the "}]}`,
+			`{"object": "text_completion", "choices": [{"index": 0, "text": ""}]}`,
+			`{"object": "text_completion", "choices": [{"index": 0, "text": "fox "}]}`,
+		},
+	}
+	for _, stream := range streams {
+		var ss streamScanner
+		for _, ch := range stream {
+			fast, full := ss.scan([]byte(ch)), scanChunk([]byte(ch))
+			if fast.content != full.content || fast.failed != full.failed || (fast.usage == nil) != (full.usage == nil) ||
+				(fast.usage != nil && *fast.usage != *full.usage) {
+				t.Errorf("%s\nstream scan %+v, full scan %+v", ch, fast, full)
+			}
+		}
+	}
 }
 
 func TestSSEReader(t *testing.T) {
@@ -146,6 +195,17 @@ func TestSSEReaderPassesReadErrors(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
+
+func BenchmarkStreamScanner(b *testing.B) {
+	chunk := []byte(`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"demo","choices":[{"index":0,"delta":{"content":" monitoring"},"logprobs":null,"finish_reason":null}]}`)
+	var ss streamScanner
+	b.ReportAllocs()
+	for b.Loop() {
+		if !ss.scan(chunk).content {
+			b.Fatal("no content")
+		}
+	}
+}
 
 func BenchmarkScanChunk(b *testing.B) {
 	chunk := []byte(`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"demo","choices":[{"index":0,"delta":{"content":" monitoring"},"logprobs":null,"finish_reason":null}]}`)
