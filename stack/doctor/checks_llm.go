@@ -16,6 +16,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/llmmon/llmmon/stack/prometheus"
 )
 
 // SeedMetrics are the five metrics the seed's FastAPI server exposes and
@@ -45,11 +47,57 @@ type scrapeError struct {
 func (e *scrapeError) Error() string { return e.msg }
 
 func (d *doctor) llmChecks() []Check {
-	return []Check{
+	return append([]Check{
 		{Group: "LLM server", Name: "/metrics", Timeout: 2 * httpTimeout, Run: d.checkMetrics},
 		{Group: "LLM server", Name: "bind address", Timeout: 2 * httpTimeout, Run: d.checkBind},
 		{Group: "LLM server", Name: "requests", Timeout: 2 * httpTimeout, Run: d.checkRequests},
+		{Group: "LLM server", Name: "engine", Timeout: 2 * httpTimeout, Run: d.checkEngine},
+	}, d.engineTargetChecks()...)
+}
+
+// checkEngine says what answers on the LLM server's port, from its metric
+// names, and which dashboard rows it feeds (prometheus.DetectEngine).
+func (d *doctor) checkEngine(ctx context.Context) Result {
+	sr, err := d.metrics.get(ctx)
+	if err != nil {
+		return Skip("no metrics to read (see LLM server › /metrics)")
 	}
+	names := make([]string, 0, len(sr.families))
+	for n := range sr.families {
+		names = append(names, n)
+	}
+	det := prometheus.DetectEngine(names)
+	line := det.Describe(d.o.Config.LLMServer.String())
+	if len(det.Rows()) == 0 {
+		return Warn(line, "the dashboard's rows are built on llm_* and engine (vllm:, llamacpp:, tgi_, sglang:) metrics",
+			"run `llmmon serve --upstream URL` in front of the engine and scrape the gateway")
+	}
+	return Pass("%s", line)
+}
+
+// engineTargetChecks say, for each extra --target, what Prometheus
+// scraped there and which dashboard rows it feeds.
+func (d *doctor) engineTargetChecks() []Check {
+	var out []Check
+	for _, t := range d.o.Config.Targets {
+		out = append(out, Check{Group: "LLM server", Name: "engine " + t.Name, Timeout: 2 * httpTimeout,
+			Run: func(ctx context.Context) Result {
+				det, err := d.prom.DetectJob(ctx, t.Name)
+				if err != nil {
+					return Skip("cannot ask Prometheus what job %s serves (see Prometheus): %v", t.Name, err)
+				}
+				if det.Metrics == 0 {
+					return Skip("Prometheus holds no samples of job %s yet (see Prometheus › targets)", t.Name)
+				}
+				line := det.Describe(t.String())
+				if len(det.Rows()) == 0 {
+					return Warn(line, "no dashboard row is built on its metrics",
+						"check the target is the engine's metrics port, or scrape `llmmon serve --upstream` in front of it")
+				}
+				return Pass("%s", line)
+			}})
+	}
+	return out
 }
 
 func (d *doctor) serveCmd() string {
