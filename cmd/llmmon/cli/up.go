@@ -112,6 +112,9 @@ func runUp(ctx context.Context, opts *upOptions) error {
 		return err
 	}
 	printUpSummary(out, opts, res, time.Since(start))
+	if opts.Wait > 0 {
+		printEngines(ctx, out, res)
+	}
 	return nil
 }
 
