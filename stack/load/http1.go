@@ -188,6 +188,9 @@ func readHead(br *bufio.Reader, r *response) error {
 		if code >= 100 && code < 200 && code != 101 {
 			continue
 		}
+		if code == 204 || code == 304 {
+			r.length, r.chunked = 0, false // never a body
+		}
 		return nil
 	}
 }

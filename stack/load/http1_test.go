@@ -106,6 +106,7 @@ func TestHTTP1Answers(t *testing.T) {
 		{"100 Continue first", false, fmt.Sprintf("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(jsonBody), jsonBody), false, 1, ""},
 		{"chunked JSON", false, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(jsonBody[:10], jsonBody[10:]), false, 1, ""},
 		{"error status keeps the connection", false, "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 9\r\n\r\nslow down", false, 1, "429"},
+		{"204 has no body", false, "HTTP/1.1 204 No Content\r\n\r\n", false, 1, "204"},
 		{"not HTTP", false, "SSH-2.0-OpenSSH_9.6\r\n", true, 6, "bad_response"},
 	}
 	for _, tt := range tests {
