@@ -509,8 +509,10 @@ func (e *Engine) loop() {
 			prefillTokens += s.promptTokens + s.generated
 			e.running = append(e.running, s)
 		}
-		if len(e.running) == 0 {
+		if len(e.running) == 0 || !now.IsZero() {
 			e.setGauges()
+		}
+		if len(e.running) == 0 {
 			closed := e.closed
 			e.mu.Unlock()
 			if closed {
@@ -533,6 +535,7 @@ func (e *Engine) loop() {
 		d += e.jitter(time.Duration(float64(e.cfg.ITL) * (1 + e.cfg.BatchSlowdown*float64(len(e.running)-1))))
 		e.mu.Unlock()
 
+		steps := 1
 		if d > 0 {
 			timer.Reset(d)
 			select {
@@ -540,10 +543,15 @@ func (e *Engine) loop() {
 			case <-e.stop:
 				timer.Stop()
 			}
+		} else {
+			// Steps that take no time all happen at this instant: run a
+			// batch of them back to back rather than one per lock.
+			steps = 64
 		}
 		e.mu.Lock()
-		if !e.closed {
-			e.step(time.Now())
+		now = time.Now()
+		for i := 0; i < steps && len(e.running) > 0 && !e.closed; i++ {
+			e.step(now)
 		}
 		e.mu.Unlock()
 	}
