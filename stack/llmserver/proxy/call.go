@@ -237,10 +237,8 @@ func (c *call) relayBody(ctx context.Context, resp *http.Response, out backend.O
 	}
 	body = c.rename(body)
 	out.Start(resp.StatusCode, resp.Header.Get("Content-Type"), int64(len(body)))
-	if err := out.Write(body, 0); err != nil {
-		return res, err
-	}
-	return res, out.Flush()
+	// No flush: the handler's return sends the body with its headers.
+	return res, out.Write(body, 0)
 }
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}

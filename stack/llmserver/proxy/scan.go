@@ -34,15 +34,22 @@ func skipWS(b []byte, i int) int {
 
 // skipString returns the index after the string starting at b[i] == '"'.
 func skipString(b []byte, i int) (int, bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, true
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, false
 		}
+		q := j + k
+		n := 0 // backslashes right before the quote: odd means escaped
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1, true
+		}
+		j = q + 1
 	}
-	return 0, false
 }
 
 // skipValue returns the index after the value starting at b[i].
@@ -215,7 +222,7 @@ func scanChunk(b []byte) (info chunkInfo, ok bool) {
 		case "error":
 			errVal = !isNullValue(val)
 		case "object":
-			objErr = stringValue(val) == "error"
+			objErr = string(val) == `"error"`
 		}
 	})
 	if !ok {
