@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -93,8 +92,8 @@ func (c *call) Do(ctx context.Context, out backend.Output) (backend.Result, erro
 		}
 		return backend.Result{}, c.upstreamError(resp, b)
 	}
-	ct := resp.Header.Get("Content-Type")
-	if mt, _, _ := mime.ParseMediaType(ct); c.stream && mt == "text/event-stream" {
+	ct := strings.TrimSpace(resp.Header.Get("Content-Type"))
+	if c.stream && len(ct) >= 17 && strings.EqualFold(ct[:17], "text/event-stream") {
 		return c.relayStream(ctx, resp, out)
 	}
 	return c.relayBody(ctx, resp, out)

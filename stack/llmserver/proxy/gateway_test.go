@@ -162,29 +162,33 @@ func TestExactCountersAgainstServe(t *testing.T) {
 // upstream's configured TTFT plus little.
 func TestTTFTMatchesUpstream(t *testing.T) {
 	const ttft = 150 * time.Millisecond
-	_, uhs := startSim(t, func(o *llmserver.Options) { o.Sim.TTFT = ttft; o.Sim.ITL = 5 * time.Millisecond })
+	up, uhs := startSim(t, func(o *llmserver.Options) { o.Sim.TTFT = ttft; o.Sim.ITL = 5 * time.Millisecond })
 	gw, ghs := startGateway(t, upstreamTo(uhs.URL))
-	for range 4 {
+	const n = 6
+	for range n {
 		resp := post(t, context.Background(), ghs.URL+"/v1/chat/completions",
 			`{"model":"llmmon-sim","messages":[{"role":"user","content":"hi"}],"max_tokens":4,"stream":true}`)
 		readSSE(t, resp.Body, nil)
 		resp.Body.Close()
 	}
-	mean := time.Duration(histogramMean(t, gw, llmserver.MetricTTFT, "endpoint", "stream") * float64(time.Second))
-	// Lower bound exact; the upper one only guards against gross error
-	// (buffering would add the whole generation) on a loaded CI machine.
-	if mean < ttft || mean > ttft+250*time.Millisecond {
-		t.Errorf("gateway TTFT mean %s, upstream's configured TTFT %s", mean, ttft)
+	sec := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+	mean := sec(histogramMean(t, gw, llmserver.MetricTTFT, "endpoint", "stream"))
+	upMean := sec(histogramMean(t, up, llmserver.MetricTTFT, "endpoint", "stream"))
+	// The gateway sees the upstream's TTFT plus its own hop. The bound on
+	// the hop only guards against gross error (buffering would add the
+	// whole generation) on a loaded CI machine.
+	if mean < ttft || mean-upMean > 250*time.Millisecond {
+		t.Errorf("gateway TTFT mean %s; upstream's configured %s, measured %s", mean, ttft, upMean)
 	}
-	if n := metric(t, gw, llmserver.MetricTPOT, "endpoint", "stream"); n != 4 {
-		t.Errorf("TPOT observed %v times, want 4", n)
+	if got := metric(t, gw, llmserver.MetricTPOT, "endpoint", "stream"); got != n {
+		t.Errorf("TPOT observed %v times, want %d", got, n)
 	}
 }
 
 // TestStreamChunksArriveIncrementally: chunks reach the client while the
 // upstream is still generating.
 func TestStreamChunksArriveIncrementally(t *testing.T) {
-	const itl = 40 * time.Millisecond
+	const itl = 50 * time.Millisecond
 	const n = 8
 	_, uhs := startSim(t, func(o *llmserver.Options) { o.Sim.ITL = itl })
 	_, ghs := startGateway(t, upstreamTo(uhs.URL))
@@ -202,8 +206,9 @@ func TestStreamChunksArriveIncrementally(t *testing.T) {
 		t.Fatalf("%d content events, want %d", len(times), n)
 	}
 	// Buffered, all would arrive at once; passed through, they are spread
-	// over the generation (n-1 decode steps of itl each).
-	if spread := times[n-1].Sub(times[0]); spread < time.Duration(n-1)*itl/2 {
+	// over the generation (n-1 decode steps of itl each). A quarter leaves
+	// room for a loaded machine; TestStreamNotBuffered proves it exactly.
+	if spread := times[n-1].Sub(times[0]); spread < time.Duration(n-1)*itl/4 {
 		t.Errorf("content events arrived within %s; the upstream spent ~%s generating them", spread, time.Duration(n-1)*itl)
 	}
 }
