@@ -16,9 +16,8 @@ import (
 func BenchmarkGateway(b *testing.B) {
 	for _, stream := range []bool{false, true} {
 		b.Run(map[bool]string{false: "nonstream", true: "stream"}[stream], func(b *testing.B) {
-			t := &testing.T{}
-			_, uhs := startSim(t, func(o *llmserver.Options) { o.Model = "demo"; o.Sim.MaxNumSeqs = 256 })
-			_, ghs := startGateway(t, upstreamTo(uhs.URL))
+			_, uhs := startSim(b, func(o *llmserver.Options) { o.Model = "demo"; o.Sim.MaxNumSeqs = 256 })
+			_, ghs := startGateway(b, upstreamTo(uhs.URL))
 			benchPost(b, ghs.URL, stream)
 		})
 	}
@@ -27,8 +26,7 @@ func BenchmarkGateway(b *testing.B) {
 func BenchmarkDirect(b *testing.B) {
 	for _, stream := range []bool{false, true} {
 		b.Run(map[bool]string{false: "nonstream", true: "stream"}[stream], func(b *testing.B) {
-			t := &testing.T{}
-			_, uhs := startSim(t, func(o *llmserver.Options) { o.Model = "demo"; o.Sim.MaxNumSeqs = 256 })
+			_, uhs := startSim(b, func(o *llmserver.Options) { o.Model = "demo"; o.Sim.MaxNumSeqs = 256 })
 			benchPost(b, uhs.URL, stream)
 		})
 	}

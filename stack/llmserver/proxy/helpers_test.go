@@ -22,7 +22,7 @@ import (
 
 // startSim starts a second llmmon serve (the simulated engine) as the
 // upstream, with no simulated delay unless mutate sets one.
-func startSim(t *testing.T, mutate func(*llmserver.Options)) (*llmserver.Server, *httptest.Server) {
+func startSim(t testing.TB, mutate func(*llmserver.Options)) (*llmserver.Server, *httptest.Server) {
 	t.Helper()
 	o := llmserver.DefaultOptions()
 	o.Host, o.Port = "127.0.0.1", 0
@@ -41,7 +41,7 @@ func startSim(t *testing.T, mutate func(*llmserver.Options)) (*llmserver.Server,
 
 // startGateway starts llmmon serve in gateway mode in front of cfg's
 // upstreams.
-func startGateway(t *testing.T, cfg proxy.Config) (*llmserver.Server, *httptest.Server) {
+func startGateway(t testing.TB, cfg proxy.Config) (*llmserver.Server, *httptest.Server) {
 	t.Helper()
 	p, err := proxy.New(cfg)
 	if err != nil {
