@@ -6,18 +6,20 @@
 # the same concurrency, and prints both throughputs and their ratio. Fails
 # when llmmon load reaches less than MIN_RATIO (0.8) of wrk's requests/s.
 # The two alternate ROUNDS times and each keeps its best round, so a burst
-# of other work on this shared machine does not decide the comparison.
+# of other work on this shared machine does not decide the comparison. The
+# CPU each spends per request (user+sys, over all rounds) is printed too: it
+# is the steadier measure of the client's own cost.
 #
 #   bash hack/bench-load.sh                 # non-streamed and streamed
 #   DURATION=10s CONNS=64 bash hack/bench-load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-8s}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
 MIN_RATIO=${MIN_RATIO:-0.8}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5s}
 
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 
@@ -53,6 +55,7 @@ serve_pid=$!
 for _ in $(seq 100); do curl -sf "$base/health" >/dev/null && break; sleep 0.1; done
 curl -sf "$base/health" >/dev/null || { echo "llmmon serve did not start:" >&2; cat "$tmp/serve.log" >&2; exit 1; }
 
+echo "best of $ROUNDS alternating rounds of $DURATION, $CONNS connections, against llmmon serve with no simulated delay"
 fail=0
 for stream in 0 1; do
 	label=non-streamed; flag=--stream=false
@@ -60,25 +63,31 @@ for stream in 0 1; do
 	# Warm both up briefly so neither pays for first connections.
 	STREAM=$stream wrk -t"$THREADS" -c"$CONNS" -d1s -s "$lua" "$base/v1/completions" >/dev/null
 	wrk_rps=0; load_rps=0; load_err=0
+	wrk_cpu=0; wrk_n=0; load_cpu=0; load_n=0
+	TIMEFORMAT='%U %S'
 	for _ in $(seq "$ROUNDS"); do
-		wrk_out=$(STREAM=$stream wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$lua" "$base/v1/completions")
-		if grep -q "Non-2xx" <<<"$wrk_out"; then
-			echo "wrk got non-2xx answers; the comparison is void:" >&2; echo "$wrk_out" >&2; exit 1
+		{ time STREAM=$stream wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$lua" "$base/v1/completions" >"$tmp/wrk.out" ; } 2>"$tmp/wrk.time"
+		if grep -q "Non-2xx" "$tmp/wrk.out"; then
+			echo "wrk got non-2xx answers; the comparison is void:" >&2; cat "$tmp/wrk.out" >&2; exit 1
 		fi
-		rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$wrk_out")
-		wrk_rps=$(python3 -c "print(max($wrk_rps, $rps))")
-		"$tmp/llmmon" load --url "$base/v1" --endpoint completions $flag --max-tokens 16 --prompt-tokens 5 \
-			--concurrency "$CONNS" --duration "$DURATION" -o json >"$tmp/load.json" 2>/dev/null
-		read -r rps failed < <(python3 -c '
+		rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")
+		n=$(awk '/requests in/ {print $1}' "$tmp/wrk.out")
+		read -r u sy <"$tmp/wrk.time"
+		read -r wrk_rps wrk_cpu wrk_n < <(python3 -c "print(max($wrk_rps, $rps), $wrk_cpu + $u + $sy, $wrk_n + $n)")
+
+		{ time "$tmp/llmmon" load --url "$base/v1" --endpoint completions $flag --max-tokens 16 --prompt-tokens 5 \
+			--concurrency "$CONNS" --duration "$DURATION" -o json >"$tmp/load.json" 2>/dev/null ; } 2>"$tmp/load.time"
+		read -r rps failed n < <(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
-print(r["requests_per_second"], r["requests"]["failed"])' "$tmp/load.json")
-		load_rps=$(python3 -c "print(max($load_rps, $rps))")
+print(r["requests_per_second"], r["requests"]["failed"], r["requests"]["sent"])' "$tmp/load.json")
+		read -r u sy <"$tmp/load.time"
+		read -r load_rps load_cpu load_n < <(python3 -c "print(max($load_rps, $rps), $load_cpu + $u + $sy, $load_n + $n)")
 		load_err=$((load_err + failed))
 	done
 	ratio=$(python3 -c "print(f'{$load_rps / $wrk_rps:.2f}')")
-	printf '%-13s wrk %9.0f req/s   llmmon load %9.0f req/s (%s failed)   ratio %s   (best of %s rounds, -c %s, %s each)\n' \
-		"$label" "$wrk_rps" "$load_rps" "$load_err" "$ratio" "$ROUNDS" "$CONNS" "$DURATION"
+	printf '%-13s wrk %6.0f req/s %5.1f µs CPU/req   llmmon load %6.0f req/s %5.1f µs CPU/req (%s failed)   ratio %s\n' \
+		"$label" "$wrk_rps" "$(python3 -c "print($wrk_cpu / $wrk_n * 1e6)")" "$load_rps" "$(python3 -c "print($load_cpu / $load_n * 1e6)")" "$load_err" "$ratio"
 	if python3 -c "import sys; sys.exit(0 if $ratio >= $MIN_RATIO and $load_err == 0 else 1)"; then :; else
 		echo "FAILED: llmmon load $label reached $ratio of wrk's throughput (want >= $MIN_RATIO, no errors)" >&2
 		fail=1

@@ -134,7 +134,7 @@ func readHead(br *bufio.Reader, r *response) error {
 			}
 			return err
 		}
-		line = bytes.TrimRight(line, "\r\n")
+		line = trimEOL(line)
 		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
 			return errNotHTTP
 		}
@@ -157,7 +157,7 @@ func readHead(br *bufio.Reader, r *response) error {
 				}
 				return err
 			}
-			h = bytes.TrimRight(h, "\r\n")
+			h = trimEOL(h)
 			if len(h) == 0 {
 				break
 			}
@@ -212,7 +212,7 @@ func (c *conn) bodyOf(r *response) (io.Reader, func() bool) {
 				if err != nil {
 					return false
 				}
-				if len(bytes.TrimRight(line, "\r\n")) == 0 {
+				if len(trimEOL(line)) == 0 {
 					return !r.close
 				}
 			}

@@ -42,7 +42,7 @@ func (r *sseReader) next() ([]byte, error) {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
 		}
-		line = bytes.TrimRight(line, "\r\n")
+		line = trimEOL(line)
 		if !bytes.HasPrefix(line, dataPrefix) {
 			if err != nil {
 				return nil, err
@@ -260,4 +260,12 @@ func object(b []byte) []byte {
 		}
 	}
 	return nil
+}
+
+// trimEOL drops a line's trailing CR and LF bytes.
+func trimEOL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
