@@ -366,6 +366,13 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 	if !s.explicitMax {
 		s.maxTokens = limit - res.PromptTokens
 	}
+	// Sized so appending tokens rarely reallocates: a whole typical answer
+	// when it is handed over at the end, a few tokens when streamed.
+	if req.Stream {
+		s.out = make([]backend.Chunk, 0, min(s.maxTokens, 4))
+	} else {
+		s.out = make([]backend.Chunk, 0, min(s.maxTokens, 64))
+	}
 
 	e.mu.Lock()
 	rng := e.rng
