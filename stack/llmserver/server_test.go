@@ -384,7 +384,7 @@ func readStream(r io.Reader, limit int) (tokens int, done bool, err error) {
 // with successful, rejected and aborted requests mixed.
 func TestMetricsExactUnderConcurrency(t *testing.T) {
 	srv, hs := startServer(t, func(o *Options) {
-		o.Sim.ITL = 30 * time.Millisecond // aborts land between tokens
+		o.Sim.ITL = 50 * time.Millisecond // aborts land between tokens
 		o.Sim.MaxNumSeqs = 8
 	})
 	url := hs.URL + "/v1/completions"
