@@ -37,6 +37,8 @@ type conn struct {
 	wbuf   []byte        // the request as written
 	body   []byte        // the request body
 	lr     io.LimitedReader
+	chunks io.Reader   // the chunked body being read
+	resp   response    // the answer being read
 	stop   func() bool // unregisters the cancellation hook
 	reused bool
 }
@@ -109,13 +111,12 @@ func (h *http1) closeIdle() {
 
 // response is the head of an HTTP/1.1 answer.
 type response struct {
-	status      int
-	statusText  string // only for non-200 answers
-	contentType string // only for 200 answers
-	length      int64  // -1: unknown
-	chunked     bool
-	close       bool
-	readAny     bool // some bytes of the answer arrived
+	status     int
+	statusText string // only for non-200 answers
+	length     int64  // -1: unknown
+	chunked    bool
+	close      bool
+	readAny    bool // some bytes of the answer arrived
 }
 
 var errNotHTTP = errors.New("the answer is not HTTP/1.x")
@@ -181,8 +182,6 @@ func readHead(br *bufio.Reader, r *response) error {
 				} else if containsFold(value, "keep-alive") {
 					r.close = false
 				}
-			case asciiEqualFold(name, "content-type") && code == 200:
-				r.contentType = string(value)
 			}
 		}
 		if code >= 100 && code < 200 && code != 101 {
@@ -195,39 +194,49 @@ func readHead(br *bufio.Reader, r *response) error {
 	}
 }
 
-// body returns the reader of the answer's body and a func that finishes it
-// (reads the chunked trailer) and reports whether the connection may be reused.
-func (c *conn) bodyOf(r *response) (io.Reader, func() bool) {
+// bodyOf returns the reader of the answer's body; finish then completes it.
+func (c *conn) bodyOf(r *response) io.Reader {
+	c.resp = *r
 	switch {
 	case r.chunked:
-		cr := httputil.NewChunkedReader(c.br)
-		return cr, func() bool {
-			if _, err := io.Copy(io.Discard, io.LimitReader(cr, 256<<10)); err != nil {
+		c.chunks = httputil.NewChunkedReader(c.br)
+		return c.chunks
+	case r.length >= 0:
+		c.lr = io.LimitedReader{R: c.br, N: r.length}
+		return &c.lr
+	default: // until the server closes the connection
+		return c.br
+	}
+}
+
+// finish reads what is left of the answer (and a chunked trailer) and
+// reports whether the connection may carry another request.
+func (c *conn) finish() bool {
+	r := &c.resp
+	switch {
+	case r.chunked:
+		if _, err := io.Copy(io.Discard, io.LimitReader(c.chunks, 256<<10)); err != nil {
+			return false
+		}
+		// The chunked reader stops after the last chunk's size line;
+		// the (empty) trailer ends with a blank line.
+		for {
+			line, err := c.br.ReadSlice('\n')
+			if err != nil {
 				return false
 			}
-			// The chunked reader stops after the last chunk's size line;
-			// the (empty) trailer ends with a blank line.
-			for {
-				line, err := c.br.ReadSlice('\n')
-				if err != nil {
-					return false
-				}
-				if len(trimEOL(line)) == 0 {
-					return !r.close
-				}
+			if len(trimEOL(line)) == 0 {
+				return !r.close
 			}
 		}
 	case r.length >= 0:
-		c.lr = io.LimitedReader{R: c.br, N: r.length}
-		return &c.lr, func() bool {
-			if c.lr.N > 256<<10 {
-				return false
-			}
-			_, err := io.Copy(io.Discard, &c.lr)
-			return err == nil && c.lr.N == 0 && !r.close
+		if c.lr.N > 256<<10 {
+			return false
 		}
-	default: // until the server closes the connection
-		return c.br, func() bool { return false }
+		_, err := io.Copy(io.Discard, &c.lr)
+		return err == nil && c.lr.N == 0 && !r.close
+	default:
+		return false
 	}
 }
 

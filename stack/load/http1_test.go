@@ -208,8 +208,8 @@ func FuzzHTTP1Answer(f *testing.F) {
 		if readHead(c.br, &r) != nil {
 			return
 		}
-		body, finish := c.bodyOf(&r)
+		body := c.bodyOf(&r)
 		io.Copy(io.Discard, io.LimitReader(body, 1<<20))
-		finish()
+		c.finish()
 	})
 }

@@ -418,7 +418,7 @@ func (g *generator) sendHTTP1(run context.Context, o *outcome) {
 			o.status, o.detail = classify(run, err)
 			return
 		}
-		body, finish := c.bodyOf(&r)
+		body := c.bodyOf(&r)
 		switch {
 		case r.status != http.StatusOK:
 			o.status, o.detail = strconv.Itoa(r.status), r.statusText+": "+snippet(body)
@@ -432,7 +432,7 @@ func (g *generator) sendHTTP1(run context.Context, o *outcome) {
 		if o.e2e == 0 {
 			o.e2e = time.Since(start)
 		}
-		if finish() {
+		if c.finish() {
 			g.h1.put(c)
 		} else {
 			c.close()
