@@ -416,7 +416,12 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 		}
 		s.mu.Lock()
 		chunks := s.out
-		s.out = buf[:0]
+		if len(chunks) > 0 {
+			// Swap buffers only when taking chunks: otherwise s.out and
+			// buf could share a backing array the engine appends into
+			// while emit still reads it.
+			s.out = buf[:0]
+		}
 		finished, finish, err := s.finished, s.finish, s.err
 		s.mu.Unlock()
 		if len(chunks) > 0 {
