@@ -36,7 +36,7 @@ func newServeCmd(f *Factory, runF func(context.Context, *serveOptions) error) *c
 	o := &opts.Server
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run an instrumented OpenAI-compatible LLM server (simulated engine) on :8000",
+		Short: "Run an instrumented OpenAI-compatible LLM server on :8000 (simulated engine, or --upstream a real one)",
 		Long: `serve runs an OpenAI-compatible LLM server: POST /v1/completions and
 /v1/chat/completions (streamed as Server-Sent Events or not), GET /v1/models,
 GET /health, and GET /metrics for Prometheus.
