@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/llmmon/llmmon/stack"
@@ -12,8 +13,9 @@ import (
 
 // printEngines says, for each target Prometheus has scraped, what it looks
 // like (vLLM, llama.cpp, TGI, SGLang, the llmmon gateway, or nothing
-// known) and which dashboard rows it feeds. Targets not scraped yet are
-// left out: `llmmon doctor` says the same later.
+// known) and which dashboard rows it feeds; a target answering 404 has no
+// metrics at all (Ollama). Targets not scraped yet are left out: `llmmon
+// doctor` says the same later.
 func printEngines(ctx context.Context, out io.Writer, res *stack.UpResult) {
 	if res == nil || res.TargetsErr != nil || res.PrometheusURL == "" {
 		return
@@ -21,7 +23,15 @@ func printEngines(ctx context.Context, out io.Writer, res *stack.UpResult) {
 	client := prometheus.NewClient(res.PrometheusURL)
 	var lines []string
 	for _, t := range res.Targets {
-		if t.Health != "up" || t.Job == "prometheus" {
+		if t.Job == "prometheus" {
+			continue
+		}
+		if t.Health == "down" && strings.Contains(t.LastError, "404") {
+			// No /metrics at all: Ollama, or an engine started without them.
+			lines = append(lines, prometheus.DetectEngine(nil).Describe(t.Job))
+			continue
+		}
+		if t.Health != "up" {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)

@@ -27,12 +27,15 @@ func TestPrintEngines(t *testing.T) {
 		{Job: "llm-server", Health: "up"},
 		{Job: "vllm", Health: "up"},
 		{Job: "later", Health: "unknown"},
+		{Job: "ollama", Health: "down", LastError: "server returned HTTP status 404 Not Found"},
+		{Job: "refused", Health: "down", LastError: "connection refused"},
 	}}
 	var out bytes.Buffer
 	printEngines(context.Background(), &out, res)
 	want := "\nDashboard rows:\n" +
 		"  target llm-server looks like llmmon gateway: Overview, Gateway latency rows apply\n" +
-		"  target vllm looks like vLLM: Engine (vLLM) row applies\n"
+		"  target vllm looks like vLLM: Engine (vLLM) row applies\n" +
+		"  target ollama has no engine or llm_* metrics (Ollama serves none): no dashboard row applies; put `llmmon serve --upstream URL` in front of it for the Overview and Gateway latency rows\n"
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
 	}
