@@ -44,7 +44,7 @@ trap cleanup EXIT
 
 # The request wrk sends: post.lua from ../shared/bench next to the checkout
 # when present, else the same script inline (a fresh checkout has no ../shared).
-lua="$(git rev-parse --show-toplevel)/../shared/bench/post.lua"
+lua="$(git rev-parse --show-toplevel 2>/dev/null || pwd)/../shared/bench/post.lua"
 if [ ! -f "$lua" ]; then
 	lua=$tmp/post.lua
 	cat >"$lua" <<'EOF'
