@@ -70,6 +70,7 @@ type generator struct {
 	model    string
 	head     []byte // request body before the prompt
 	tail     []byte // request body after the prompt
+	prompt   []byte // --prompt, JSON-escaped; nil: random words
 	h1       *http1 // the fast client for http:// targets; nil: net/http
 
 	// Live counters, read by the progress line.
@@ -164,6 +165,10 @@ func (g *generator) newHTTP1(run context.Context) *http1 {
 // setModel prepares the parts of the request body around the prompt.
 func (g *generator) setModel(model string) {
 	g.model = model
+	if g.opts.Prompt != "" {
+		p, _ := json.Marshal(g.opts.Prompt)
+		g.prompt = p[1 : len(p)-1] // escaped, without the quotes
+	}
 	m, _ := json.Marshal(model)
 	var head, tail bytes.Buffer
 	head.WriteString(`{"model":`)
@@ -198,6 +203,10 @@ place since point water`)
 // appendBody appends one request body with a prompt of n words.
 func (g *generator) appendBody(b []byte, n int) []byte {
 	b = append(b, g.head...)
+	if g.prompt != nil {
+		b = append(b, g.prompt...)
+		return append(b, g.tail...)
+	}
 	for i := range n {
 		if i > 0 {
 			b = append(b, ' ')

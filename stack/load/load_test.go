@@ -527,3 +527,17 @@ func schemaOf(path string, v any, out *[]string) {
 		*out = append(*out, path+" null")
 	}
 }
+
+func TestFixedPrompt(t *testing.T) {
+	f := &fakeServer{tokens: 1}
+	o := f.options(t)
+	o.Prompt, o.Endpoint, o.Requests = "Say \"something\" about monitoring.\n", EndpointCompletions, 3
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range f.bodies {
+		if b["prompt"] != o.Prompt {
+			t.Fatalf("prompt = %q, want %q", b["prompt"], o.Prompt)
+		}
+	}
+}

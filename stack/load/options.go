@@ -25,7 +25,8 @@ type Options struct {
 	Stream   bool
 
 	MaxTokens    int
-	PromptTokens Range // prompt length in tokens, drawn uniformly per request
+	PromptTokens Range  // prompt length in tokens, drawn uniformly per request
+	Prompt       string // a fixed prompt for every request instead (servers may cache it)
 
 	Rate        float64 // open loop: mean arrivals per second
 	Concurrency int     // closed loop: requests kept in flight

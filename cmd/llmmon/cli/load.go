@@ -69,6 +69,9 @@ requests failed.`,
 			if fl.Changed("duration") && opts.Load.Duration <= 0 {
 				return fmt.Errorf("invalid --duration %s: want a positive duration like 30s", opts.Load.Duration)
 			}
+			if fl.Changed("prompt") && fl.Changed("prompt-tokens") {
+				return fmt.Errorf("--prompt (a fixed text) and --prompt-tokens (random words) exclude each other; pass one")
+			}
 			r, err := load.ParseRange(promptTokens)
 			if err != nil {
 				return fmt.Errorf("--prompt-tokens: %w", err)
@@ -102,6 +105,7 @@ requests failed.`,
 	fl.BoolVar(&lo.Stream, "stream", lo.Stream, "ask for streamed answers (needed for TTFT and ITL)")
 	fl.IntVar(&lo.MaxTokens, "max-tokens", lo.MaxTokens, "max_tokens of each request")
 	fl.StringVar(&promptTokens, "prompt-tokens", lo.PromptTokens.String(), "prompt length in tokens: a count like 128, or a range like 64-256 drawn uniformly")
+	fl.StringVar(&lo.Prompt, "prompt", "", "send this prompt in every request instead of random words (servers may cache a repeated prompt)")
 	fl.Float64Var(&lo.Rate, "rate", 0, "open loop: Poisson arrivals at this many requests/s")
 	fl.IntVarP(&lo.Concurrency, "concurrency", "c", lo.Concurrency, "closed loop: requests kept in flight")
 	fl.IntVar(&lo.MaxInFlight, "max-in-flight", lo.MaxInFlight, "open loop: arrivals beyond this many in flight are dropped and counted")

@@ -76,8 +76,8 @@ func TestLoadOptions(t *testing.T) {
 				t.Errorf("options: %+v", l)
 			}
 		}},
-		{"requests and duration", []string{"-c", "16", "-n", "50", "-d", "10s"}, func(t *testing.T, o *loadOptions) {
-			if o.Load.Concurrency != 16 || o.Load.Requests != 50 || o.Load.Duration != 10*time.Second {
+		{"requests and duration", []string{"-c", "16", "-n", "50", "-d", "10s", "--prompt", "Say hi."}, func(t *testing.T, o *loadOptions) {
+			if o.Load.Concurrency != 16 || o.Load.Requests != 50 || o.Load.Duration != 10*time.Second || o.Load.Prompt != "Say hi." {
 				t.Errorf("options: %+v", o.Load)
 			}
 		}},
@@ -113,6 +113,7 @@ func TestLoadBadFlags(t *testing.T) {
 		{[]string{"--concurrency", "0"}, "invalid --concurrency 0: want at least 1"},
 		{[]string{"--requests", "0"}, "invalid --requests 0"},
 		{[]string{"--duration", "-1s"}, "invalid --duration -1s"},
+		{[]string{"--prompt", "hi", "--prompt-tokens", "5"}, "--prompt (a fixed text) and --prompt-tokens (random words) exclude each other"},
 		{[]string{"--prompt-tokens", "256-64"}, `--prompt-tokens: invalid "256-64": want a positive count like 128 or a range like 64-256`},
 		{[]string{"--max-tokens", "0"}, "invalid --max-tokens 0"},
 		{[]string{"--endpoint", "embeddings"}, `invalid --endpoint "embeddings": want chat or completions`},
