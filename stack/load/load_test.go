@@ -392,6 +392,7 @@ func TestPreflightErrors(t *testing.T) {
 		{"bad endpoint", func(o *Options) { o.Endpoint = "embeddings" }, `invalid --endpoint "embeddings": want chat or completions`},
 		{"no stop", func(o *Options) { o.Requests = 0 }, "no stopping point"},
 		{"bad rate", func(o *Options) { o.Rate = -1 }, "invalid --rate -1"},
+		{"api key with a line break", func(o *Options) { o.APIKey = "sk\r\nX-Evil: 1" }, "invalid --api-key: it contains a line break"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

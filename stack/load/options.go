@@ -95,6 +95,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("invalid --url %q: want an API base like http://127.0.0.1:8000/v1", o.URL)
 	}
 	switch {
+	case strings.ContainsAny(o.APIKey, "\r\n"):
+		return fmt.Errorf("invalid --api-key: it contains a line break")
 	case o.Endpoint != EndpointChat && o.Endpoint != EndpointCompletions:
 		return fmt.Errorf("invalid --endpoint %q: want chat or completions", o.Endpoint)
 	case o.MaxTokens < 1:
