@@ -78,10 +78,11 @@ type generator struct {
 	sent, done, failed, dropped, tokens atomic.Int64
 	inFlight                            atomic.Int64
 
-	mu   sync.Mutex
-	agg  aggregate
-	stop chan struct{} // closed when no more requests may start
-	once sync.Once
+	mu        sync.Mutex
+	agg       aggregate
+	stop      chan struct{} // closed when no more requests may start
+	stoppedAt atomic.Int64  // when it was closed, in Unix nanoseconds
+	once      sync.Once
 }
 
 // aggregate is every finished request's measurements.
@@ -225,7 +226,12 @@ func (g *generator) promptLen() int {
 	return r.Min + rand.IntN(r.Max-r.Min+1)
 }
 
-func (g *generator) stopSending() { g.once.Do(func() { close(g.stop) }) }
+func (g *generator) stopSending() {
+	g.once.Do(func() {
+		g.stoppedAt.Store(time.Now().UnixNano())
+		close(g.stop)
+	})
+}
 
 func (g *generator) stopped() bool {
 	select {

@@ -307,6 +307,9 @@ func TestRateModeAchievesRateAgainstSlowServer(t *testing.T) {
 	if int64(r.Requests.Sent) != f.requests.Load() {
 		t.Errorf("report sent %d, server saw %d", r.Requests.Sent, f.requests.Load())
 	}
+	if r.SendRate < 40*0.8 || r.SendRate > 40*1.2 {
+		t.Errorf("send rate %.1f/s, want about 40", r.SendRate)
+	}
 }
 
 func TestRateModeDropsOverMaxInFlight(t *testing.T) {

@@ -29,6 +29,7 @@ type Report struct {
 	Errors     []ErrorCount `json:"errors"` // by status, in order of first appearance
 	ErrorRatio float64      `json:"error_ratio"`
 
+	SendRate              float64 `json:"send_rate"`                // requests sent per second while sending (the achieved --rate)
 	RequestsPerSecond     float64 `json:"requests_per_second"`      // successful requests
 	OutputTokensPerSecond float64 `json:"output_tokens_per_second"` // of successful requests
 	OutputTokens          int64   `json:"output_tokens"`
@@ -95,6 +96,11 @@ func (g *generator) report(ctx context.Context, start time.Time) *Report {
 	if n := a.ok + a.failed; n > 0 {
 		r.ErrorRatio = float64(a.failed) / float64(n)
 	}
+	if at := g.stoppedAt.Load(); at > 0 {
+		if secs := time.Unix(0, at).Sub(start).Seconds(); secs > 0 {
+			r.SendRate = float64(r.Requests.Sent) / secs
+		}
+	}
 	if secs := elapsed.Seconds(); secs > 0 {
 		r.RequestsPerSecond = float64(a.ok) / secs
 		r.OutputTokensPerSecond = float64(a.outTokens) / secs
@@ -122,11 +128,15 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, ", %d dropped (over --max-in-flight)", r.Requests.Dropped)
 	}
 	fmt.Fprintf(&b, " in %s", fmtDuration(r.DurationSeconds))
+	if r.Mode == "rate" {
+		fmt.Fprintf(&b, ", sent at %.2f/s", r.SendRate)
+	}
 	if r.Interrupted {
 		b.WriteString(" (interrupted)")
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "throughput  %.2f req/s, %.1f output tokens/s (%d output tokens", r.RequestsPerSecond, r.OutputTokensPerSecond, r.OutputTokens)
+
 	if r.InputTokens > 0 {
 		fmt.Fprintf(&b, ", %d input", r.InputTokens)
 	}
