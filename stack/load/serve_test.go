@@ -183,8 +183,8 @@ func TestServeRateMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	rate := float64(r.Requests.Sent) / 3
-	if rate < 100*0.85 || rate > 100*1.15 {
-		t.Errorf("sent %.1f req/s, want about 100 (%d in 3s)", rate, r.Requests.Sent)
+	if rate < 100*0.85 || rate > 100*1.15 || r.SendRate < 100*0.85 || r.SendRate > 100*1.15 {
+		t.Errorf("sent %.1f req/s (report: %.1f/s), want about 100 (%d in 3s)", rate, r.SendRate, r.Requests.Sent)
 	}
 	// Each answer takes ~170ms, so ~17 are in flight: a closed loop of 4
 	// (the default) could not reach the rate.
