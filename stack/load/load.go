@@ -650,10 +650,28 @@ func classify(ctx context.Context, err error) (status, detail string) {
 }
 
 // snippet reads the start of an error body for the report.
+// An OpenAI error body ({"error":{"message":...}}), or vLLM's
+// ({"object":"error","message":...}), is reduced to its message.
 func snippet(r io.Reader) string {
-	b := make([]byte, 512)
+	b := make([]byte, 4096)
 	n, _ := io.ReadFull(r, b)
-	return oneLine(b[:n], 160)
+	b = b[:n]
+	var e struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+	}
+	if json.Unmarshal(b, &e) == nil {
+		var inner struct {
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(e.Error, &inner) == nil && inner.Message != "" {
+			return oneLine([]byte(inner.Message), 160)
+		}
+		if e.Message != "" {
+			return oneLine([]byte(e.Message), 160)
+		}
+	}
+	return oneLine(b, 160)
 }
 
 // oneLine squeezes b onto one line of at most max bytes.

@@ -161,8 +161,8 @@ func TestServeErrorCountsMatch(t *testing.T) {
 		if e.Status != "500" && e.Status != "503" && e.Status != "429" {
 			t.Errorf("unexpected error status %+v", e)
 		}
-		if !strings.Contains(e.Example, "--fail-rate") {
-			t.Errorf("example does not carry the server's message: %+v", e)
+		if !strings.Contains(e.Example, "--fail-rate") || strings.Contains(e.Example, `{"error"`) {
+			t.Errorf("example is not the server's error message: %+v", e)
 		}
 		n += e.Count
 	}
