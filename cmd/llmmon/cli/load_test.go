@@ -214,3 +214,25 @@ func TestLoadUnreachableIsOneLine(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q\nwant %q", code, errOut.String(), want)
 	}
 }
+
+// Ctrl-C (the context cli.Main cancels on SIGINT) stops the run early and
+// still prints the report.
+func TestLoadInterruptedStillReports(t *testing.T) {
+	url, calls := openAIDouble(t, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for calls.Load() < 5 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	var out, errOut bytes.Buffer
+	err := Run(ctx, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, []string{"load", "--url", url, "-d", "1h", "-c", "2"})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "(interrupted)") || !strings.Contains(out.String(), "latency (ms)") {
+		t.Errorf("no report after the interrupt:\n%s", out.String())
+	}
+}
