@@ -295,10 +295,15 @@ func (g *generator) run(ctx context.Context) *Report {
 				// do not all contend for ctx's lock to register and leave.
 				wctx, cancel := context.WithCancel(ctx)
 				defer cancel()
+				// and each keeps its connection from one request to the next.
+				var own *conn
 				for g.take(ctx) {
 					g.inFlight.Add(1)
-					g.do(wctx, ctx)
+					g.do(wctx, ctx, &own)
 					g.inFlight.Add(-1)
+				}
+				if own != nil {
+					g.h1.put(own)
 				}
 			})
 		}
@@ -339,7 +344,7 @@ func (g *generator) openLoop(ctx context.Context, start time.Time, wg *sync.Wait
 		}
 		g.inFlight.Add(1)
 		wg.Go(func() {
-			g.do(ctx, ctx)
+			g.do(ctx, ctx, nil)
 			g.inFlight.Add(-1)
 		})
 	}
@@ -363,11 +368,11 @@ var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<
 
 // do sends one request under parent, and records it; a failure after run
 // is cancelled counts as cancelled, not as an error.
-func (g *generator) do(parent, run context.Context) {
+func (g *generator) do(parent, run context.Context, own **conn) {
 	gp := gapPool.Get().(*[]float32)
 	o := outcome{gaps: (*gp)[:0]}
 	if g.h1 != nil {
-		g.sendHTTP1(run, &o)
+		g.sendHTTP1(run, &o, own)
 	} else {
 		rctx, cancel := context.WithTimeout(parent, g.opts.Timeout)
 		defer cancel()
@@ -399,10 +404,17 @@ func (g *generator) do(parent, run context.Context) {
 // own HTTP/1.1 client. A reused connection that the server had closed while
 // idle fails before any answer arrives; that request is sent once more on a
 // new connection, as net/http does.
-func (g *generator) sendHTTP1(run context.Context, o *outcome) {
+func (g *generator) sendHTTP1(run context.Context, o *outcome, own **conn) {
 	n := g.promptLen()
 	for attempt := 0; ; attempt++ {
-		c, err := g.h1.get(run)
+		var c *conn
+		var err error
+		if own != nil && *own != nil {
+			c, *own = *own, nil
+			c.reused = true
+		} else {
+			c, err = g.h1.get(run)
+		}
 		if err != nil {
 			o.status, o.detail = classify(run, err)
 			return
@@ -448,7 +460,11 @@ func (g *generator) sendHTTP1(run context.Context, o *outcome) {
 			o.e2e = time.Since(start)
 		}
 		if c.finish() {
-			g.h1.put(c)
+			if own != nil {
+				*own = c
+			} else {
+				g.h1.put(c)
+			}
 		} else {
 			c.close()
 		}
