@@ -2,12 +2,9 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"syscall"
 	"time"
@@ -81,7 +78,7 @@ func (d *doctor) checkPrometheusConfig(ctx context.Context) Result {
 		ReloadConfigSuccess bool      `json:"reloadConfigSuccess"`
 		LastConfigTime      time.Time `json:"lastConfigTime"`
 	}
-	if err := d.promAPI(ctx, "/api/v1/status/runtimeinfo", &rt); err != nil {
+	if err := d.prom.Get(ctx, "/api/v1/status/runtimeinfo", &rt); err != nil {
 		return Fail("cannot read Prometheus' runtime info: "+err.Error(), "", "")
 	}
 	have, err := d.loadedJobs.get(ctx)
@@ -113,7 +110,7 @@ func (d *doctor) readLoadedJobs(ctx context.Context) (map[string]bool, error) {
 	var cfg struct {
 		YAML string `json:"yaml"`
 	}
-	if err := d.promAPI(ctx, "/api/v1/status/config", &cfg); err != nil {
+	if err := d.prom.Get(ctx, "/api/v1/status/config", &cfg); err != nil {
 		return nil, err
 	}
 	var loaded struct {
@@ -129,31 +126,6 @@ func (d *doctor) readLoadedJobs(ctx context.Context) (map[string]bool, error) {
 		have[sc.JobName] = true
 	}
 	return have, nil
-}
-
-// promAPI GETs one Prometheus API path and decodes its data field.
-func (d *doctor) promAPI(ctx context.Context, path string, data any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.prom.BaseURL+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := d.prom.HTTP.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var env struct {
-		Status string          `json:"status"`
-		Data   json.RawMessage `json:"data"`
-		Error  string          `json:"error"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&env); err != nil {
-		return fmt.Errorf("HTTP %d: not a Prometheus API answer: %w", resp.StatusCode, err)
-	}
-	if env.Status != "success" {
-		return fmt.Errorf("%s (HTTP %d)", env.Error, resp.StatusCode)
-	}
-	return json.Unmarshal(env.Data, data)
 }
 
 func (d *doctor) checkTarget(ctx context.Context, t stack.Target) Result {

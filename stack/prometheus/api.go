@@ -55,7 +55,7 @@ func (c *Client) Query(ctx context.Context, q string) ([]Sample, error) {
 		ResultType string          `json:"resultType"`
 		Result     json.RawMessage `json:"result"`
 	}
-	if err := c.get(ctx, "/api/v1/query?query="+url.QueryEscape(q), &data); err != nil {
+	if err := c.Get(ctx, "/api/v1/query?query="+url.QueryEscape(q), &data); err != nil {
 		return nil, fmt.Errorf("query %q: %w", q, err)
 	}
 	switch data.ResultType {
@@ -120,7 +120,7 @@ func (c *Client) Targets(ctx context.Context) ([]Target, error) {
 			LastScrape time.Time         `json:"lastScrape"`
 		} `json:"activeTargets"`
 	}
-	if err := c.get(ctx, "/api/v1/targets?state=active", &data); err != nil {
+	if err := c.Get(ctx, "/api/v1/targets?state=active", &data); err != nil {
 		return nil, fmt.Errorf("list targets: %w", err)
 	}
 	out := make([]Target, 0, len(data.ActiveTargets))
@@ -134,7 +134,9 @@ func (c *Client) Targets(ctx context.Context) ([]Target, error) {
 	return out, nil
 }
 
-func (c *Client) get(ctx context.Context, path string, data any) error {
+// Get fetches one API path (e.g. /api/v1/status/config) and decodes the
+// "data" field of a successful answer into data.
+func (c *Client) Get(ctx context.Context, path string, data any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+path, nil)
 	if err != nil {
 		return err

@@ -171,7 +171,7 @@ func DetectExposition(r io.Reader) (Detection, error) {
 func (c *Client) JobMetricNames(ctx context.Context, job string) ([]string, error) {
 	var names []string
 	q := url.Values{"match[]": {fmt.Sprintf(`{job=%q}`, job)}}
-	if err := c.get(ctx, "/api/v1/label/__name__/values?"+q.Encode(), &names); err != nil {
+	if err := c.Get(ctx, "/api/v1/label/__name__/values?"+q.Encode(), &names); err != nil {
 		return nil, fmt.Errorf("metric names of job %q: %w", job, err)
 	}
 	return names, nil
