@@ -274,13 +274,13 @@ func TestEngineInfo(t *testing.T) {
 		}
 	}
 	net := Object{Gateway: "172.18.0.1"}
-	if g := hostGateway(tests[0].info, net); g != HostGateway {
+	if g := HostGatewayFor(tests[0].info, net); g != HostGateway {
 		t.Errorf("20.10 linux: %q", g)
 	}
-	if g := hostGateway(tests[2].info, net); g != "172.18.0.1" {
+	if g := HostGatewayFor(tests[2].info, net); g != "172.18.0.1" {
 		t.Errorf("19.03: %q", g)
 	}
-	if g := hostGateway(tests[6].info, net); g != "" {
+	if g := HostGatewayFor(tests[6].info, net); g != "" {
 		t.Errorf("desktop: %q", g)
 	}
 }

@@ -145,7 +145,7 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	if _, err := WriteFiles(o.Dir, rendered.All()); err != nil {
 		return nil, err
 	}
-	dashboards, err := readUserDashboards(o.Dir)
+	dashboards, err := ReadUserDashboards(o.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,7 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	}
 	specs := BuildSpecs(SpecInput{
 		Config: cfg, Rendered: rendered, UserDashboards: dashboards, AdminPassword: password,
-		HostGateway:       hostGateway(info, netObj),
+		HostGateway:       HostGatewayFor(info, netObj),
 		PrometheusImageID: imageIDs[cfg.Prometheus.Image], GrafanaImageID: imageIDs[cfg.Grafana.Image],
 	})
 	for _, spec := range specs.Containers() {
@@ -467,9 +467,9 @@ func adminPassword(path string) (string, error) {
 	return pw, nil
 }
 
-// readUserDashboards returns the dashboard JSON the user dropped into
+// ReadUserDashboards returns the dashboard JSON the user dropped into
 // DIR/grafana/dashboards, which Grafana's file provider loads.
-func readUserDashboards(dir string) ([]File, error) {
+func ReadUserDashboards(dir string) ([]File, error) {
 	root := filepath.Join(dir, filepath.FromSlash(grafana.UserDashboardsDir))
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -492,8 +492,8 @@ func readUserDashboards(dir string) ([]File, error) {
 	return files, nil
 }
 
-// hostGateway decides what host.docker.internal resolves to in Prometheus.
-func hostGateway(info EngineInfo, network Object) string {
+// HostGatewayFor decides what host.docker.internal resolves to in Prometheus.
+func HostGatewayFor(info EngineInfo, network Object) string {
 	switch {
 	case info.DockerDesktop():
 		return "" // Desktop resolves it itself

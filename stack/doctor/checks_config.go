@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/llmmon/llmmon/stack"
-	"github.com/llmmon/llmmon/stack/grafana"
 )
 
 func (d *doctor) configChecks() []Check {
@@ -49,23 +48,7 @@ func (d *doctor) diskFiles(want []stack.File) (files []stack.File, missing, edit
 // userDashboards reads DIR/grafana/dashboards/*.json, which up copies
 // into Grafana along with the provisioning.
 func (d *doctor) userDashboards() ([]stack.File, error) {
-	root := filepath.Join(d.o.Dir, filepath.FromSlash(grafana.UserDashboardsDir))
-	entries, err := os.ReadDir(root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	var files []stack.File
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(root, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, stack.File{Path: grafana.UserDashboardsDir + "/" + e.Name(), Content: b, Mode: 0o644})
-	}
-	return files, err
+	return stack.ReadUserDashboards(d.o.Dir)
 }
 
 // checkRendered compares the files in --dir with what the running
@@ -112,7 +95,7 @@ func (d *doctor) checkRendered(ctx context.Context, component string) Result {
 		return Warn(fmt.Sprintf("cannot resolve image %s to compare %s's config: %v", obj.Container.Image, name, err),
 			"the image was removed or re-tagged since `llmmon up`", d.upCmd())
 	}
-	in := stack.SpecInput{Config: cfg, HostGateway: hostGatewayFor(info, netObj)}
+	in := stack.SpecInput{Config: cfg, HostGateway: stack.HostGatewayFor(info, netObj)}
 	var got, label string
 	var filesStale bool
 	if component == stack.ComponentPrometheus {
@@ -146,15 +129,4 @@ func (d *doctor) checkRendered(ctx context.Context, component string) Result {
 		return editedWarn(fmt.Sprintf(" (and %s runs with them)", name))
 	}
 	return Pass("%s runs the files in %s (config hash %s)", name, d.o.Dir, label)
-}
-
-// hostGatewayFor is what up maps host.docker.internal to, for this engine.
-func hostGatewayFor(info stack.EngineInfo, network stack.Object) string {
-	switch {
-	case info.DockerDesktop():
-		return ""
-	case info.SupportsHostGateway():
-		return stack.HostGateway
-	}
-	return network.Gateway
 }
