@@ -196,7 +196,7 @@ func (s *Server) saveDashboardLocked(c saveCmd) (*dashboard, error) {
 			if !c.Overwrite {
 				return nil, &saveError{code: 412, message: "A dashboard with the same name in the folder already exists", tag: "name-exists"}
 			}
-			existing, id, uid, version = o, o.ID, o.UID, o.Version
+			existing, uid, version = o, o.UID, o.Version
 			break
 		}
 	}

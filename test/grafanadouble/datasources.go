@@ -268,13 +268,13 @@ func (s *Server) queryPrometheus(ctx context.Context, ds datasource) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("Prometheus at %s answered HTTP %d: %s", ds.URL, resp.StatusCode, strings.TrimSpace(string(body[:min(len(body), 300)])))
+		return fmt.Errorf("the Prometheus API at %s answered HTTP %d: %s", ds.URL, resp.StatusCode, strings.TrimSpace(string(body[:min(len(body), 300)])))
 	}
 	var ans struct {
 		Status string `json:"status"`
 	}
 	if err := json.Unmarshal(body, &ans); err != nil || ans.Status != "success" {
-		return fmt.Errorf("Prometheus at %s did not answer a query with status success: %s", ds.URL, strings.TrimSpace(string(body[:min(len(body), 300)])))
+		return fmt.Errorf("the Prometheus API at %s did not answer a query with status success: %s", ds.URL, strings.TrimSpace(string(body[:min(len(body), 300)])))
 	}
 	return nil
 }

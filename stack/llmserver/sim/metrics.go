@@ -46,7 +46,7 @@ type engineMetrics struct {
 	promptTokens, generationTokens prometheus.Counter
 	preemptions                    prometheus.Counter
 	success                        map[string]prometheus.Counter
-	ttft, itl, tpot                prometheus.Observer
+	ttft, itl                      prometheus.Observer
 	e2e, queue, inference, prefill prometheus.Observer
 	decode                         prometheus.Observer
 	reqPromptTokens, reqGenTokens  prometheus.Observer
