@@ -17,11 +17,21 @@ import (
 )
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	switch path := r.URL.Path; {
-	case path == "/v1/completions":
+	// The completion paths are kept apart from the rest so that route's
+	// frame, which stays on the stack for a whole stream, is small.
+	switch r.URL.Path {
+	case "/v1/completions":
 		s.completion(w, r, false)
-	case path == "/v1/chat/completions":
+	case "/v1/chat/completions":
 		s.completion(w, r, true)
+	default:
+		s.routeOther(w, r)
+	}
+}
+
+//go:noinline
+func (s *Server) routeOther(w http.ResponseWriter, r *http.Request) {
+	switch path := r.URL.Path; {
 	case path == "/metrics":
 		if !getOrHead(w, r) {
 			return
@@ -140,37 +150,8 @@ func (s *Server) completion(w http.ResponseWriter, r *http.Request, chat bool) {
 	ep, status, size := endpointNonStreamIdx, statusErrorIdx, 0
 	defer func() { m.record(ep, status, start, size) }()
 
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		writeError(w, methodNotAllowed(r, "POST"))
-		return
-	}
-	if !s.authorized(w, r) {
-		return
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			writeError(w, &backend.Error{Status: http.StatusUnsupportedMediaType, Type: "invalid_request_error",
-				Message: "Content-Type must be application/json, got " + strconv.Quote(ct)})
-			return
-		}
-	}
-	body, err := s.readBody(w, r)
-	size = len(body)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if rl, ok := s.backend.(backend.Relay); ok { // gateway mode: relay.go
-		ep, status = s.relayCompletion(w, r, rl, body, chat, start)
-		return
-	}
-	req, derr := decodeRequest(body, chat)
-	if req != nil && req.Stream {
-		ep = endpointStreamIdx
-	}
-	if derr != nil {
-		writeError(w, derr)
+	req := s.admit(w, r, chat, start, &ep, &status, &size)
+	if req == nil {
 		return
 	}
 	if m != nil {
@@ -192,6 +173,50 @@ func (s *Server) completion(w http.ResponseWriter, r *http.Request, chat bool) {
 	if s.nonStream(w, r, req) {
 		status = statusSuccessIdx
 	}
+}
+
+// admit checks, reads and decodes a completion request; it answers and
+// returns nil when the request goes no further (an error, or gateway mode,
+// which it serves whole). It is not inlined: its large frame is gone from
+// the stack before a stream starts, so a thousand open streams each keep
+// a smaller goroutine stack.
+//
+//go:noinline
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, chat bool, start time.Time, ep, status, size *int) *decodedRequest {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeError(w, methodNotAllowed(r, "POST"))
+		return nil
+	}
+	if !s.authorized(w, r) {
+		return nil
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			writeError(w, &backend.Error{Status: http.StatusUnsupportedMediaType, Type: "invalid_request_error",
+				Message: "Content-Type must be application/json, got " + strconv.Quote(ct)})
+			return nil
+		}
+	}
+	body, err := s.readBody(w, r)
+	*size = len(body)
+	if err != nil {
+		writeError(w, err)
+		return nil
+	}
+	if rl, ok := s.backend.(backend.Relay); ok { // gateway mode: relay.go
+		*ep, *status = s.relayCompletion(w, r, rl, body, chat, start)
+		return nil
+	}
+	req, derr := decodeRequest(body, chat)
+	if req != nil && req.Stream {
+		*ep = endpointStreamIdx
+	}
+	if derr != nil {
+		writeError(w, derr)
+		return nil
+	}
+	return req
 }
 
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *backend.Error) {
