@@ -46,7 +46,9 @@ wait_up() {
 	echo "server at $1 did not start; its log:" >&2; cat "$2" >&2; exit 1
 }
 
-go build -o "$tmp/llmmon" ./cmd/llmmon
+# The binary `make build` ships (no symbol tables, no DWARF): its mapped
+# pages are part of the RSS measured below.
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/llmmon" ./cmd/llmmon
 
 seed_port=$(free_port)
 /usr/bin/python3 "$BENCH/seed_server.py" --port "$seed_port" --ttft-ms 0 --itl-ms 0 >"$tmp/seed.log" 2>&1 &
