@@ -276,6 +276,12 @@ func tooLarge(max int64) *backend.Error {
 func (s *Server) nonStream(w http.ResponseWriter, r *http.Request, req *decodedRequest) bool {
 	var text strings.Builder
 	res, err := s.backend.Generate(r.Context(), &req.Request, func(chunks []backend.Chunk) error {
+		// The whole answer usually comes in one call: grow once.
+		n := 0
+		for _, c := range chunks {
+			n += len(c.Text)
+		}
+		text.Grow(n)
 		for _, c := range chunks {
 			text.WriteString(c.Text)
 		}
