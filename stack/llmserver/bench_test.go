@@ -1,11 +1,22 @@
 package llmserver
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/llmmon/llmmon/internal/testenv"
+	"github.com/llmmon/llmmon/stack/llmserver/sim"
 )
 
 // BenchmarkHandler measures the whole handler (decode, simulated engine
@@ -84,4 +95,73 @@ func BenchmarkInstrumentationPerRequest(b *testing.B) {
 			m.record(ep, statusSuccessIdx, start, 96)
 		}
 	})
+}
+
+// BenchmarkOpenStreamStacks holds 200 streams open at once, each past its
+// first token (so net/http has written its headers, the deepest call of a
+// stream), and reports the goroutine stack memory each open stream keeps
+// (stack-B/stream: net/http's connection goroutine, which runs the handler,
+// and its background reader). With 1,000 streams this is a third of serve's
+// RSS; a handler goroutine that outgrows 8 KB doubles it to 16 KB for the
+// whole stream. The clients are raw connections read in turn, with no
+// goroutines of their own, so only the server's stacks are counted.
+func BenchmarkOpenStreamStacks(b *testing.B) {
+	const streams = 200
+	o := fastOptions()
+	o.Sim.ITL = 20 * time.Millisecond
+	o.Sim.MaxNumSeqs, o.Sim.MaxQueue, o.Sim.KVBlocks = streams, streams, 100000
+	srv, err := New(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	body := `{"prompt":"Say something about monitoring.","max_tokens":4000,"stream":true}`
+	raw := "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	stacks := func() float64 {
+		runtime.GC()
+		s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
+		metrics.Read(s)
+		return float64(s[0].Value.Uint64())
+	}
+	var perStream float64
+	for range b.N {
+		before := stacks()
+		conns := make([]net.Conn, 0, streams)
+		for range streams {
+			c, err := net.Dial("tcp", ts.Listener.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			conns = append(conns, c)
+			if _, err := io.WriteString(c, raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, c := range conns { // past the headers and the first token
+			r := bufio.NewReader(c)
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					b.Fatal(err)
+				}
+				if strings.HasPrefix(line, "data: ") {
+					break
+				}
+			}
+		}
+		perStream = (stacks() - before) / streams
+		for _, c := range conns {
+			c.Close()
+		}
+		testenv.Eventually(b, 30*time.Second, "the closed streams to end", func() error {
+			if st := srv.backend.(*sim.Engine).Stats(); st.Running+st.Waiting > 0 {
+				return fmt.Errorf("%d streams still running, %d waiting", st.Running, st.Waiting)
+			}
+			return nil
+		})
+	}
+	b.ReportMetric(perStream, "stack-B/stream")
 }
