@@ -3,44 +3,12 @@ package doctor
 import (
 	"context"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/llmmon/llmmon/stack"
 	"github.com/llmmon/llmmon/stack/docker"
 )
-
-// hangingAddr accepts TCP connections and never answers: the worst case
-// for a bounded check (a wedged daemon, a firewall that lets SYNs in).
-func hangingAddr(b *testing.B) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	b.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
 
 func benchDoctor(b *testing.B, dockerHost, promURL, grafURL, metricsURL string) {
 	b.Setenv("DOCKER_HOST", dockerHost)
@@ -76,5 +44,5 @@ func BenchmarkDoctorEverythingDown(b *testing.B) {
 // LLM server all accept connections and never answer; the run is bounded
 // by the checks' timeouts, not by the parts.
 func BenchmarkDoctorEverythingHangs(b *testing.B) {
-	benchDoctor(b, "tcp://"+hangingAddr(b), "http://"+hangingAddr(b), "http://"+hangingAddr(b), "http://"+hangingAddr(b)+"/metrics")
+	benchDoctor(b, "tcp://"+hangingListener(b), "http://"+hangingListener(b), "http://"+hangingListener(b), "http://"+hangingListener(b)+"/metrics")
 }

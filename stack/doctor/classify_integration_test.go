@@ -22,7 +22,7 @@ import (
 
 // hangingListener accepts connections and never answers, like a server
 // behind a firewall that lets the SYN through but nothing else.
-func hangingListener(t *testing.T) string {
+func hangingListener(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -91,7 +91,7 @@ func FuzzScanChunk(f *testing.F) {
 		}
 		b, err := json.Marshal(c)
 		if err != nil {
-			t.Skip()
+			return // not a chunk a server could send
 		}
 		got := scanChunk(b)
 		// The stream scanner, primed with a chunk of the same layout, must
