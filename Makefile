@@ -6,8 +6,9 @@ LDFLAGS   := -s -w -X github.com/llmmon/llmmon/internal/buildinfo.Version=$(VERS
              -X github.com/llmmon/llmmon/internal/buildinfo.Commit=$(COMMIT)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Integration tests start real Prometheus processes and containers; on
-# 2 cores they are kept from starving each other.
-TESTFLAGS ?= -p 2 -timeout 30m
+# 2 cores they are kept from starving each other; -count=1 because a
+# cached result would mean the real parts were never exercised.
+TESTFLAGS ?= -p 2 -count=1 -timeout 30m
 
 .PHONY: all build test test-unit test-images fuzz lint bench fmt clean
 
