@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
 // A small JSON walker for the hot path. Every streamed chunk passes through
@@ -187,7 +188,9 @@ func stringValue(v []byte) string {
 	if len(v) < 2 || v[0] != '"' {
 		return ""
 	}
-	if bytes.IndexByte(v, '\\') < 0 {
+	// The fast path only when decoding could not change a byte: no escapes,
+	// and no invalid UTF-8, which encoding/json turns into U+FFFD.
+	if bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
 		return string(v[1 : len(v)-1])
 	}
 	var s string
