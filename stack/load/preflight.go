@@ -10,11 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/tiktoken-go/tokenizer"
+	"github.com/llmmon/llmmon/internal/cl100k"
 )
 
 // preflight asks {url}/models once before any load, so an unreachable
@@ -105,21 +104,5 @@ func isTimeout(err error) bool {
 }
 
 // countTokens estimates the tokens of a non-streamed answer that carries no
-// usage block, with the cl100k BPE vocabulary (loaded on first use).
-func countTokens(s string) int {
-	if s == "" {
-		return 0
-	}
-	codecOnce.Do(func() { codec, _ = tokenizer.Get(tokenizer.Cl100kBase) })
-	if codec != nil {
-		if n, err := codec.Count(s); err == nil {
-			return n
-		}
-	}
-	return len(strings.Fields(s))
-}
-
-var (
-	codecOnce sync.Once
-	codec     tokenizer.Codec
-)
+// usage block, with the cl100k BPE vocabulary.
+func countTokens(s string) int { return cl100k.Count(s) }

@@ -362,7 +362,7 @@ func (c *call) estimate(text string) int {
 		return 0
 	}
 	if t := c.p.tokenizer(); t != nil {
-		return len(t.Tokens(text))
+		return t.Count(text)
 	}
 	return (len(text) + 3) / 4
 }

@@ -144,7 +144,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg:        cfg,
 		tok:        tok,
-		corpus:     tok.codecTokens(corpusText),
+		corpus:     tok.Tokens(corpusText),
 		m:          newEngineMetrics(reg, cfg.Model, cfg.MaxModelLen),
 		wake:       make(chan struct{}, 1),
 		stop:       make(chan struct{}),
@@ -330,7 +330,7 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 	if err := e.injectFault(); err != nil {
 		return res, err
 	}
-	var prompt, echo []string
+	var last string // what echo mode repeats
 	if req.Chat {
 		// OpenAI's documented approximation of the chat template: each
 		// message costs 3 tokens plus its role and content, and the reply
@@ -339,13 +339,16 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 		for _, m := range req.Messages {
 			res.PromptTokens += 3 + e.tok.Count(m.Role) + e.tok.Count(m.Content)
 			if m.Role == "user" {
-				echo = e.tok.Tokens(m.Content)
+				last = m.Content
 			}
 		}
 	} else {
-		prompt = e.tok.Tokens(req.Prompt)
-		res.PromptTokens = max(1, len(prompt))
-		echo = prompt
+		res.PromptTokens = max(1, e.tok.Count(req.Prompt))
+		last = req.Prompt
+	}
+	var echo []string
+	if e.cfg.Mode == ModeEcho { // only echo needs the tokens themselves
+		echo = e.tok.Tokens(last)
 	}
 	limit := e.cfg.MaxModelLen
 	if res.PromptTokens+req.MaxTokens > limit || res.PromptTokens >= limit {
