@@ -120,12 +120,14 @@ while kill -0 "$wrk_pid" 2>/dev/null; do
 done
 wait "$wrk_pid" || true
 hwm_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$rss_pid/status")
-rss_mb=$(awk -v k="$hwm_kb" 'BEGIN { printf "%.1f", k / 1024 }')
+# The goal is in decimal megabytes (10^6 bytes), the stricter reading.
+rss_mb=$(awk -v k="$hwm_kb" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }')
+rss_mib=$(awk -v k="$hwm_kb" 'BEGIN { printf "%.1f", k / 1024 }')
 verdict=ok
 awk -v r="$rss_mb" -v m="$MAX_RSS_MB" 'BEGIN { exit !(r < m) }' || { verdict="OVER ${MAX_RSS_MB} MB"; fail=1; }
 file_mb=$(awk '/^RssFile:/ {printf "%.1f", $2 / 1024}' "/proc/$rss_pid/status")
-printf 'memory        peak RSS %s MB with up to %.0f concurrent streams (llm_active_requests)  %s\n' "$rss_mb" "$peak_running" "$verdict"
-printf '              highest RSS sampled every 0.5 s: %.1f MB; of it, binary pages (RssFile): %s MB\n' "$(awk -v k="$steady_kb" 'BEGIN { print k / 1024 }')" "$file_mb"
+printf 'memory        peak RSS %s MB (%s MiB) with up to %.0f concurrent streams (llm_active_requests)  %s\n' "$rss_mb" "$rss_mib" "$peak_running" "$verdict"
+printf '              highest RSS sampled every 0.5 s: %.1f MiB; of it, binary pages (RssFile): %s MiB\n' "$(awk -v k="$steady_kb" 'BEGIN { print k / 1024 }')" "$file_mb"
 grep -E 'Requests/sec|Socket errors' "$tmp/rss-wrk.txt" | sed 's/^/              /'
 if [ "$fail" = 1 ]; then
 	echo "a goal was missed (noisy machine? try ROUNDS=3)" >&2

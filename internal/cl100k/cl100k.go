@@ -1,7 +1,7 @@
 // Package cl100k splits text into OpenAI's cl100k_base BPE tokens, exactly
 // as tiktoken does, from a compact table embedded in the binary.
 //
-// github.com/tiktoken-go/tokenizer gives the same tokens, but it builds a
+// github.com/tiktoken-go/tokenizer gives the same tokens for most text, but it builds a
 // 100,000-entry Go map when first used: 3.4 MB of heap, and 3 MB more of the
 // binary's pages touched to fill it, which is most of what `llmmon serve`
 // holds when idle. Here the vocabulary stays in read-only data (2 MB, of

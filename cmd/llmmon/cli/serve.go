@@ -77,7 +77,7 @@ On SIGTERM or Ctrl-C, serve stops accepting, lets in-flight requests finish
 for up to --shutdown-timeout, and exits 0.
 
 Unless GOGC or GOMEMLIMIT is set, serve runs Go's garbage collector with
-GOGC=400 and a 44 MiB soft memory limit: fewer collections under load, and
+GOGC=400 and a 38 MiB soft memory limit: fewer collections under load, and
 bounded memory with many open streams.`,
 		Example: `  llmmon serve
   llmmon serve --port 8001 --model my-model --api-key secret
@@ -157,18 +157,17 @@ func gatewayConfig(opts *serveOptions) (proxy.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// Garbage-collector tuning for serve, unless GOGC or GOMEMLIMIT is set: the
-// tokenizer's vocabulary is ~4 MB of live pointers that every GC cycle
-// scans, so with Go's default GOGC=100 a busy server spends much of its CPU
-// collecting. GOGC=400 collects a quarter as often; the soft memory limit
-// brings collection back as the heap grows (1,000 concurrent streams).
-// With 1,000 streams the limit, not GOGC, sets the RSS: 44 MiB gives a
-// peak RSS ~4 MB under 48 MiB's for the same GC CPU (7 cycles against 5 in
-// bench-serve's 8 s run); 40 MiB saves 1 MB more but collects ten times as
-// often (+30-50% CPU).
+// Garbage-collector tuning for serve, unless GOGC or GOMEMLIMIT is set.
+// GOGC=400 collects a quarter as often as Go's default while the heap is
+// small (~4% more requests/s with no simulated delay). The soft memory
+// limit brings collection back as the heap grows: with 1,000 concurrent
+// streams (~22 KB each, mostly net/http's buffers and two goroutine stacks)
+// the limit, not GOGC, sets the RSS. 38 MiB keeps peak RSS under 48 MiB
+// with ~4 collections/s; 36 MiB saves nothing more but collects 3x as
+// often; 44 MiB costs 4 MB more RSS (hack/bench-serve.sh).
 const (
 	serveGCPercent   = 400
-	serveMemoryLimit = 44 << 20
+	serveMemoryLimit = 38 << 20
 )
 
 func tuneGC() (restore func()) {
