@@ -396,10 +396,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *decodedRequ
 	}
 	buf = append(buf, "data: [DONE]\n\n"...)
 	*b = buf
+	// No flush: the handler's return sends the last events and the end
+	// of the chunked body in one write.
 	if _, err := w.Write(buf); err != nil {
-		return false
-	}
-	if err := rc.Flush(); err != nil {
 		return false
 	}
 	if m != nil && sent > 1 {

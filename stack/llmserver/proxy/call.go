@@ -288,7 +288,9 @@ func (c *call) relayStream(ctx context.Context, resp *http.Response, out backend
 				}
 				counted += tokens
 			}
-			if done || err != nil || !completeEventBuffered(br) {
+			// After [DONE] the handler's return flushes: the last events
+			// and the end of the chunked body then go out in one write.
+			if !done && (err != nil || !completeEventBuffered(br)) {
 				if err := out.Flush(); err != nil {
 					return c.finish(res, counted, usage), err
 				}
@@ -305,9 +307,7 @@ func (c *call) relayStream(ctx context.Context, resp *http.Response, out backend
 		return res, ctx.Err()
 	case err == io.EOF && (finished || usage):
 		// Some engines end without [DONE]; clients expect it.
-		if werr := out.Write([]byte("data: [DONE]\n\n"), 0); werr == nil {
-			out.Flush()
-		}
+		out.Write([]byte("data: [DONE]\n\n"), 0)
 	case err == io.EOF:
 		return res, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
 			Message: fmt.Sprintf("the upstream %s closed its stream before it finished (no finish_reason, no [DONE])", c.up.base)}
