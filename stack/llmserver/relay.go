@@ -32,6 +32,7 @@ func (s *Server) relayCompletion(w http.ResponseWriter, r *http.Request, rl back
 	}
 	out := &relayOutput{w: w, rc: http.NewResponseController(w), m: m, ep: ep, start: start, stream: call.Stream()}
 	res, err := call.Do(r.Context(), out)
+	out.account() // the last events, which the handler's return sends
 	if m != nil && res.CompletionTokens > out.sent {
 		// The upstream's usage is the exact count; chunks were an estimate.
 		m.tokens[ep].Add(float64(res.CompletionTokens - out.sent))
@@ -126,8 +127,15 @@ func (o *relayOutput) Flush() error {
 	if err := o.rc.Flush(); err != nil {
 		return err
 	}
+	o.account()
+	return nil
+}
+
+// account counts the tokens written since the last call as sent now: at a
+// flush, or when the stream's end goes out with the handler's return.
+func (o *relayOutput) account() {
 	if o.pending == 0 {
-		return nil
+		return
 	}
 	now := time.Now()
 	if o.first.IsZero() {
@@ -142,7 +150,6 @@ func (o *relayOutput) Flush() error {
 	}
 	o.sent += o.pending
 	o.pending = 0
-	return nil
 }
 
 // relayModels answers /v1/models in gateway mode from the upstreams' lists.
