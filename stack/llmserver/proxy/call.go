@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/llmmon/llmmon/stack/llmserver/backend"
+
+	"github.com/llmmon/llmmon/internal/cl100k"
 )
 
 // call is one request on its way upstream.
@@ -358,13 +360,7 @@ func (c *call) rename(b []byte) []byte {
 // estimate counts text's tokens with cl100k_base: an approximation for an
 // engine that reports no usage.
 func (c *call) estimate(text string) int {
-	if text == "" {
-		return 0
-	}
-	if t := c.p.tokenizer(); t != nil {
-		return t.Count(text)
-	}
-	return (len(text) + 3) / 4
+	return cl100k.Count(text)
 }
 
 // promptText is the request's prompt or message text, for estimates.

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/llmmon/llmmon/internal/cl100k"
 	"github.com/llmmon/llmmon/stack/llmserver"
-	"github.com/llmmon/llmmon/stack/llmserver/sim"
 )
 
 // fixtureUpstream serves one testdata file as every completion answer, the
@@ -69,12 +69,8 @@ func isUsageOnly(data string) bool {
 }
 
 func TestEngineResponseShapes(t *testing.T) {
-	tok, err := sim.NewTokenizer()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const prompt = "What is the capital of France?"
-	promptEstimate := len(tok.Tokens(prompt))
+	promptEstimate := cl100k.Count(prompt)
 	cases := []struct {
 		file   string
 		text   string

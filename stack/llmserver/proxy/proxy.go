@@ -8,11 +8,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/llmmon/llmmon/stack/llmserver/backend"
-	"github.com/llmmon/llmmon/stack/llmserver/sim"
 )
 
 // Proxy is the upstream backend: a backend.Relay over HTTP.
@@ -24,9 +22,6 @@ type Proxy struct {
 	def       *upstream            // the upstream without a NAME=
 	exposed   map[string]string    // --model: exposed name → upstream name; nil exposes all
 	order     []string             // exposed names in flag order
-
-	tokOnce sync.Once
-	tok     *sim.Tokenizer
 }
 
 type upstream struct {
@@ -289,11 +284,4 @@ func errOr(err error, s string) string {
 func isNull(raw json.RawMessage) bool {
 	s := strings.TrimSpace(string(raw))
 	return s == "" || s == "null"
-}
-
-// tokenizer is a cl100k_base tokenizer for estimates when an upstream
-// reports no usage; nil if it cannot be loaded.
-func (p *Proxy) tokenizer() *sim.Tokenizer {
-	p.tokOnce.Do(func() { p.tok, _ = sim.NewTokenizer() })
-	return p.tok
 }

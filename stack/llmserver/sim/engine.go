@@ -107,7 +107,6 @@ func (c Config) Validate() error {
 // Engine is the simulated engine; it implements backend.Backend.
 type Engine struct {
 	cfg    Config
-	tok    *Tokenizer
 	corpus []string
 	// sentences are the corpus offsets where a sentence starts.
 	sentences []int
@@ -132,10 +131,6 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	tok, err := NewTokenizer()
-	if err != nil {
-		return nil, fmt.Errorf("load tokenizer: %w", err)
-	}
 	reg := cfg.Registerer
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -143,8 +138,7 @@ func New(cfg Config) (*Engine, error) {
 	seed := uint64(cfg.Seed)
 	e := &Engine{
 		cfg:        cfg,
-		tok:        tok,
-		corpus:     tok.Tokens(corpusText),
+		corpus:     tokens(corpusText),
 		m:          newEngineMetrics(reg, cfg.Model, cfg.MaxModelLen),
 		wake:       make(chan struct{}, 1),
 		stop:       make(chan struct{}),
@@ -164,9 +158,6 @@ func New(cfg Config) (*Engine, error) {
 
 // Models lists the one served model.
 func (e *Engine) Models() []string { return []string{e.cfg.Model} }
-
-// Tokenizer is the engine's tokenizer.
-func (e *Engine) Tokenizer() *Tokenizer { return e.tok }
 
 // Stats is a snapshot of the scheduler, for tests and logs.
 type Stats struct {
@@ -337,18 +328,18 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 		// is primed with 3 more.
 		res.PromptTokens = 3
 		for _, m := range req.Messages {
-			res.PromptTokens += 3 + e.tok.Count(m.Role) + e.tok.Count(m.Content)
+			res.PromptTokens += 3 + countTokens(m.Role) + countTokens(m.Content)
 			if m.Role == "user" {
 				last = m.Content
 			}
 		}
 	} else {
-		res.PromptTokens = max(1, e.tok.Count(req.Prompt))
+		res.PromptTokens = max(1, countTokens(req.Prompt))
 		last = req.Prompt
 	}
 	var echo []string
 	if e.cfg.Mode == ModeEcho { // only echo needs the tokens themselves
-		echo = e.tok.Tokens(last)
+		echo = tokens(last)
 	}
 	limit := e.cfg.MaxModelLen
 	if res.PromptTokens+req.MaxTokens > limit || res.PromptTokens >= limit {
