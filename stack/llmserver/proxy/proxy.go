@@ -59,7 +59,9 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	p := &Proxy{
 		cfg: cfg,
-		client: &http.Client{Transport: tr,
+		client: &http.Client{
+			Transport: &h1{fallback: tr, proxy: tr.Proxy, dial: dialer.DialContext,
+				maxIdle: tr.MaxIdleConnsPerHost, idleTimeout: tr.IdleConnTimeout},
 			// A redirect is a wrong --upstream; say so rather than follow a
 			// POST somewhere else.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
