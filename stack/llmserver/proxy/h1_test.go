@@ -166,7 +166,7 @@ func TestH1EarlyClose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond) // the end of the quick answer arrives
+		time.Sleep(50 * time.Millisecond) // the end of the quick answer arrives
 		line, _ := bufio.NewReader(resp.Body).ReadString('\n')
 		if line != "data: 1\n" {
 			t.Fatalf("%s: read %q", path, line)
