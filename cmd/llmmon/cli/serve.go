@@ -162,8 +162,9 @@ func gatewayConfig(opts *serveOptions) (proxy.Config, error) {
 // small (~4% more requests/s with no simulated delay). The soft memory
 // limit brings collection back as the heap grows: with 1,000 concurrent
 // streams (~22 KB each, mostly net/http's buffers and two goroutine stacks)
-// the limit, not GOGC, sets the RSS. 38 MiB keeps peak RSS under 48 MiB
-// with ~4 collections/s; 36 MiB saves nothing more but collects 3x as
+// the limit, not GOGC, sets the RSS. 38 MiB gives a peak RSS of ~46.5 MiB
+// with 1,000 streams held open (~48 MiB when they restart in bursts), with
+// a few collections a second; 36 MiB saves nothing more but collects 3x as
 // often; 44 MiB costs 4 MB more RSS (hack/bench-serve.sh).
 const (
 	serveGCPercent   = 400
