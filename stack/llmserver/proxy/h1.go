@@ -104,20 +104,35 @@ func (t *h1) get(ctx context.Context, addr string) (c *h1conn, reused bool, err 
 	return &h1conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, false, nil
 }
 
-// put keeps c for the next request to addr.
+// put keeps c for the next request to addr, and closes the connections
+// idle for longer than idleTimeout (the oldest, at the bottom of the stack):
+// their upstream has most likely closed them by now.
 func (t *h1) put(addr string, c *h1conn) {
-	c.idleSince = time.Now()
+	now := time.Now()
+	c.idleSince = now
+	var stale []*h1conn
 	t.mu.Lock()
 	if t.idle == nil {
 		t.idle = map[string][]*h1conn{}
 	}
-	if len(t.idle[addr]) < t.maxIdle {
-		t.idle[addr] = append(t.idle[addr], c)
+	conns := t.idle[addr]
+	n := 0
+	for n < len(conns) && now.Sub(conns[n].idleSince) >= t.idleTimeout {
+		n++
+	}
+	stale = append(stale, conns[:n]...)
+	conns = append(conns[:0], conns[n:]...)
+	if len(conns) < t.maxIdle {
+		conns = append(conns, c)
 		c = nil
 	}
+	t.idle[addr] = conns
 	t.mu.Unlock()
 	if c != nil {
 		c.nc.Close()
+	}
+	for _, s := range stale {
+		s.nc.Close()
 	}
 }
 
@@ -158,7 +173,8 @@ func (t *h1) exchange(c *h1conn, addr string, req *http.Request, reused bool) (*
 			return fail(err)
 		}
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
-			continue // 100 Continue, 103 Early Hints: the answer follows
+			reused = false // the upstream has the request: no resending it
+			continue       // 100 Continue, 103 Early Hints: the answer follows
 		}
 		resp.Body = &h1body{t: t, c: c, addr: addr, rc: resp.Body, stop: stop,
 			keep: !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols}

@@ -251,3 +251,32 @@ func TestH1FallsBack(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Connections idle past idleTimeout are closed when the pool is next used,
+// not kept open (in CLOSE_WAIT once the upstream has closed its end).
+func TestH1ClosesStaleIdleConnections(t *testing.T) {
+	tr := newH1(nil)
+	tr.idleTimeout = 50 * time.Millisecond
+	var peers []net.Conn
+	put := func() {
+		a, b := net.Pipe()
+		peers = append(peers, b)
+		tr.put("u:80", &h1conn{nc: a})
+	}
+	put()
+	put()
+	time.Sleep(80 * time.Millisecond)
+	put()
+	if n := len(tr.idle["u:80"]); n != 1 {
+		t.Fatalf("%d idle connections, want 1 (the fresh one)", n)
+	}
+	for i, p := range peers[:2] {
+		p.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := p.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+			t.Fatalf("stale connection %d: read %v, want EOF (closed)", i, err)
+		}
+	}
+	if c, reused, err := tr.get(context.Background(), "u:80"); err != nil || !reused || c.nc == nil {
+		t.Fatalf("get: %v, reused %v", err, reused)
+	}
+}
