@@ -63,16 +63,19 @@ func (t *h1) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
-		if !(errors.Is(err, errServerClosedIdle) && reused && attempt == 0 && req.GetBody != nil) {
+		noBody := req.Body == nil || req.Body == http.NoBody
+		if !(errors.Is(err, errServerClosedIdle) && reused && attempt == 0 && (noBody || req.GetBody != nil)) {
 			return nil, err
 		}
-		body, gerr := req.GetBody()
-		if gerr != nil {
-			return nil, err
+		if !noBody {
+			body, gerr := req.GetBody()
+			if gerr != nil {
+				return nil, err
+			}
+			r2 := *req
+			r2.Body = body
+			req = &r2
 		}
-		r2 := *req
-		r2.Body = body
-		req = &r2
 	}
 }
 

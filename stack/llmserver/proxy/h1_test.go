@@ -106,15 +106,27 @@ func TestH1RetriesOnAClosedIdleConnection(t *testing.T) {
 		}
 	}()
 	c := &http.Client{Transport: newH1(nil)}
-	for i := range 3 {
-		code, body := post(t, c, "http://"+ln.Addr().String()+"/v1/completions", `{}`)
+	for i := range 4 {
+		var code int
+		var body string
+		if i%2 == 0 {
+			code, body = post(t, c, "http://"+ln.Addr().String()+"/v1/completions", `{}`)
+		} else { // a GET has no body to rewind: it is resent as it is
+			resp, err := c.Get("http://" + ln.Addr().String() + "/v1/models")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			code, body = resp.StatusCode, string(b)
+		}
 		if code != 200 || body != "ok" {
 			t.Fatalf("request %d: %d %q", i, code, body)
 		}
 		time.Sleep(20 * time.Millisecond) // the server's close arrives
 	}
-	if n := served.Load(); n != 3 {
-		t.Fatalf("the server answered %d requests, want 3 (each sent once)", n)
+	if n := served.Load(); n != 4 {
+		t.Fatalf("the server answered %d requests, want 4 (each sent once)", n)
 	}
 }
 
