@@ -19,7 +19,6 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/llmmon/llmmon/internal/testenv"
 	"github.com/llmmon/llmmon/stack/llmserver/sim"
@@ -63,43 +62,7 @@ func sdkClient(hs *httptest.Server, key string) openai.Client {
 // name=value pairs.
 func metricValue(t *testing.T, srv *Server, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := srv.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				have[lp.GetName()] = lp.GetValue()
-			}
-			for i := 0; i < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue metrics
-				}
-			}
-			return value(m)
-		}
-		t.Fatalf("%s%v: no such series", name, labels)
-	}
-	t.Fatalf("%s: no such metric", name)
-	return 0
-}
-
-func value(m *dto.Metric) float64 {
-	switch {
-	case m.Counter != nil:
-		return m.Counter.GetValue()
-	case m.Gauge != nil:
-		return m.Gauge.GetValue()
-	case m.Histogram != nil:
-		return float64(m.Histogram.GetSampleCount())
-	}
-	return 0
+	return testenv.Value(testenv.Series(t, srv.Registry(), name, labels...))
 }
 
 func eventually(t *testing.T, what string, f func() error) {

@@ -67,46 +67,13 @@ func upstreamTo(url string) proxy.Config {
 // name=value pairs.
 func series(t *testing.T, srv *llmserver.Server, name string, labels ...string) *dto.Metric {
 	t.Helper()
-	mfs, err := srv.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				have[lp.GetName()] = lp.GetValue()
-			}
-			for i := 0; i < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue metrics
-				}
-			}
-			return m
-		}
-		t.Fatalf("%s%v: no such series", name, labels)
-	}
-	t.Fatalf("%s: no such metric", name)
-	return nil
+	return testenv.Series(t, srv.Registry(), name, labels...)
 }
 
 // metric is a counter's or gauge's value, or a histogram's sample count.
 func metric(t *testing.T, srv *llmserver.Server, name string, labels ...string) float64 {
 	t.Helper()
-	m := series(t, srv, name, labels...)
-	switch {
-	case m.Counter != nil:
-		return m.Counter.GetValue()
-	case m.Gauge != nil:
-		return m.Gauge.GetValue()
-	case m.Histogram != nil:
-		return float64(m.Histogram.GetSampleCount())
-	}
-	return 0
+	return testenv.Value(series(t, srv, name, labels...))
 }
 
 func histogramMean(t *testing.T, srv *llmserver.Server, name string, labels ...string) float64 {
