@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds llmmon's test images without a registry, with `docker import`:
 #  - llmmon-test/prometheus:debian      Debian's /usr/bin/prometheus (real Prometheus)
-#  - llmmon-test/grafana-double:dev     the Grafana test double (test/grafana-double)
+#  - llmmon-test/grafana-double:dev     the Grafana test double (test/grafanadouble/cmd/grafana-double)
 # Tags are our own, never upstream names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +28,10 @@ build_prometheus() {
 }
 
 build_grafana_double() {
-  [[ -d test/grafana-double ]] || return 0
+  [[ -d test/grafanadouble/cmd/grafana-double ]] || return 0
   local root="$work/grafana"
   mkdir -p "$root"/{bin,etc,var/lib/grafana,etc/grafana/provisioning,etc/grafana/dashboards}
-  CGO_ENABLED=0 go build -trimpath -o "$root/bin/grafana-double" ./test/grafana-double
+  CGO_ENABLED=0 go build -trimpath -o "$root/bin/grafana-double" ./test/grafanadouble/cmd/grafana-double
   # `grafana cli admin reset-admin-password X` works as in the real image.
   ln -s grafana-double "$root/bin/grafana"
   ln -s grafana-double "$root/bin/grafana-cli"

@@ -19,5 +19,5 @@
 //	srv, err := grafanadouble.New(grafanadouble.Config{AdminPassword: "pw"})
 //	ts := httptest.NewServer(srv.Handler())
 //
-// or via StartTest. The binary test/grafana-double wraps it for Docker.
+// or via StartTest. The command in cmd/grafana-double wraps it for Docker.
 package grafanadouble

@@ -1,6 +1,7 @@
 // Command grafana-double is llmmon's TEST DOUBLE of Grafana's HTTP API (see
-// package test/grafanadouble). It is not Grafana. hack/build-test-images.sh
-// packs it into the image llmmon-test/grafana-double:dev.
+// package test/grafanadouble, two folders up). It is not Grafana.
+// hack/build-test-images.sh packs it into the image
+// llmmon-test/grafana-double:dev.
 //
 // It is configured like the real Grafana image, by environment:
 //
