@@ -1,6 +1,6 @@
-// Package dashboards embeds llmmon's Grafana dashboard and reads its
-// structure (variables, panels, queries), so the importer and the tests walk
-// the same JSON Grafana receives.
+// Package dashboards embeds llmmon's Grafana dashboard. The importer sends
+// its JSON to Grafana as written; Embedded reads its structure (variables,
+// panels, queries) for the tests, which check the very JSON Grafana receives.
 package dashboards
 
 import (
@@ -8,8 +8,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"sort"
 )
 
 // UID is the dashboard's stable uid: re-imports find and update it, and
@@ -125,10 +123,10 @@ type rawDashboard struct {
 }
 
 // Embedded parses the embedded dashboard.
-func Embedded() (Dashboard, error) { return Parse(llmServer) }
+func Embedded() (Dashboard, error) { return parse(llmServer) }
 
-// Parse reads a dashboard's JSON model.
-func Parse(data []byte) (Dashboard, error) {
+// parse reads a dashboard's JSON model.
+func parse(data []byte) (Dashboard, error) {
 	var raw rawDashboard
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return Dashboard{}, fmt.Errorf("parse dashboard: %w", err)
@@ -208,48 +206,4 @@ func (d Dashboard) Expressions() []string {
 		}
 	}
 	return out
-}
-
-var varRef = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]`)
-
-// Substitute replaces Grafana variable references ($name, ${name},
-// ${name:fmt}, [[name]], and built-ins such as $__rate_interval) with the
-// given values. Unknown references are left as they are, so a query that
-// still holds one fails to parse as PromQL.
-func Substitute(expr string, values map[string]string) string {
-	return varRef.ReplaceAllStringFunc(expr, func(m string) string {
-		sub := varRef.FindStringSubmatch(m)
-		name := sub[1] + sub[2] + sub[3]
-		if v, ok := values[name]; ok {
-			return v
-		}
-		return m
-	})
-}
-
-// References lists the variable names an expression refers to, sorted.
-func References(expr string) []string {
-	seen := map[string]bool{}
-	for _, sub := range varRef.FindAllStringSubmatch(expr, -1) {
-		seen[sub[1]+sub[2]+sub[3]] = true
-	}
-	out := make([]string, 0, len(seen))
-	for n := range seen {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
-
-var labelValuesRE = regexp.MustCompile(`^\s*label_values\(\s*(.*?)\s*,\s*(\w+)\s*\)\s*$`)
-
-// VariablePromQL turns a Prometheus query variable's label_values(SELECTOR,
-// LABEL) into the PromQL that returns the same label values, so tests can
-// run it against a real Prometheus.
-func VariablePromQL(query string) (string, bool) {
-	m := labelValuesRE.FindStringSubmatch(query)
-	if m == nil {
-		return "", false
-	}
-	return fmt.Sprintf("count by (%s) (%s)", m[2], m[1]), true
 }

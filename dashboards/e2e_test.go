@@ -129,7 +129,7 @@ func TestEveryPanelReturnsDataFromRealPrometheus(t *testing.T) {
 			if slices.Contains(absentEngineRows, p.Row) {
 				// Allowed to be empty, and with nothing scraping those
 				// engines it must be: the query is valid but finds nothing.
-				s, err := prom.Client.Query(ctx, q)
+				s, err := prom.Query(ctx, q)
 				if err != nil || len(s) != 0 {
 					t.Errorf("%s / %q %s: %v %v, want a valid query with no data", p.Row, p.Title, tg.RefID, err, s)
 				}
@@ -138,7 +138,7 @@ func TestEveryPanelReturnsDataFromRealPrometheus(t *testing.T) {
 			}
 			checked++
 			testenv.Eventually(t, 60*time.Second, fmt.Sprintf("data for panel %q query %s: %s", p.Title, tg.RefID, q), func() error {
-				s, err := prom.Client.Query(ctx, q)
+				s, err := prom.Query(ctx, q)
 				if err != nil {
 					return err
 				}

@@ -2,13 +2,10 @@ package stack
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 
 	"github.com/llmmon/llmmon/stack/grafana"
 	"github.com/llmmon/llmmon/stack/prometheus"
@@ -29,28 +26,6 @@ type Rendered struct {
 
 // All returns every file, in a stable order.
 func (r Rendered) All() []File { return append(append([]File{}, r.Prometheus...), r.Grafana...) }
-
-// PrometheusHash and GrafanaHash identify what each container was started
-// with, so a changed setting recreates only the affected container.
-func (r Rendered) PrometheusHash(c Config) string {
-	return hashFiles(r.Prometheus, c.Prometheus.Image, strconv.Itoa(c.Prometheus.Port), c.Bind)
-}
-
-func (r Rendered) GrafanaHash(c Config) string {
-	return hashFiles(r.Grafana, c.Grafana.Image, strconv.Itoa(c.Grafana.Port), c.Bind)
-}
-
-func hashFiles(files []File, extra ...string) string {
-	h := sha256.New()
-	for _, f := range files {
-		fmt.Fprintf(h, "%s\x00%d\x00", f.Path, len(f.Content))
-		h.Write(f.Content)
-	}
-	for _, e := range extra {
-		fmt.Fprintf(h, "%s\x00", e)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
 
 // Render builds every file from the embedded templates; it touches no disk.
 func Render(c Config) (Rendered, error) {

@@ -215,6 +215,7 @@ func TestConfigHashes(t *testing.T) {
 		{"extra target", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: "h:8001"}} }, SpecInput{}, true, false, false},
 		{"prometheus port", func(c *Config) { c.Prometheus.Port = 19090 }, SpecInput{}, true, false, false},
 		{"grafana image", func(c *Config) { c.Grafana.Image = "grafana/grafana:13.0.0" }, SpecInput{}, false, true, false},
+		{"grafana port", func(c *Config) { c.Grafana.Port = 3001 }, SpecInput{}, false, true, false},
 		{"re-pulled prometheus tag", nil, SpecInput{PrometheusImageID: "sha256:new"}, true, false, false},
 		{"bind", func(c *Config) { c.Bind = "0.0.0.0" }, SpecInput{}, true, true, false},
 		{"host gateway", nil, SpecInput{HostGateway: "172.17.0.1"}, true, false, false},

@@ -21,10 +21,8 @@ var ErrNoState = errors.New("no stack recorded in this folder")
 
 // State is what up records, so status, doctor and down need only --dir.
 type State struct {
-	Config         Config    `json:"config"`
-	PrometheusHash string    `json:"prometheus_config_hash"`
-	GrafanaHash    string    `json:"grafana_config_hash"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	Config    Config    `json:"config"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// Written by up: the object names, where the stack answers from this
 	// machine, the engine it runs on, and the dashboard version llmmon
 	// last imported (0 when none).

@@ -194,8 +194,6 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 		EngineHost:    info.Host,
 		UpdatedAt:     time.Now().UTC(),
 
-		PrometheusHash:     old.PrometheusHash,
-		GrafanaHash:        old.GrafanaHash,
 		GrafanaContainerID: old.GrafanaContainerID,
 		GrafanaFilesHash:   old.GrafanaFilesHash,
 		DashboardVersion:   old.DashboardVersion,
@@ -248,8 +246,6 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 		res.act(out, o.Verbose, Action{KindContainer, spec.Name, verb})
 	}
 
-	state.PrometheusHash = specs.Prometheus.Labels[LabelConfigHash]
-	state.GrafanaHash = specs.Grafana.Labels[LabelConfigHash]
 	state.GrafanaContainerID = res.ContainerIDs[ComponentGrafana]
 	state.GrafanaFilesHash = specs.Grafana.Labels[LabelFilesHash]
 	state.UpdatedAt = time.Now().UTC()

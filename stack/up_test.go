@@ -106,7 +106,7 @@ func TestUpCreatesTheStackThenChangesNothing(t *testing.T) {
 		t.Error("up printed the password")
 	}
 	state, err := stack.LoadState(dir)
-	if err != nil || state.Names.Prometheus != "llm-prometheus" || state.PrometheusURL != "http://127.0.0.1:9090" || state.GrafanaHash == "" {
+	if err != nil || state.Names.Prometheus != "llm-prometheus" || state.PrometheusURL != "http://127.0.0.1:9090" || state.GrafanaFilesHash == "" {
 		t.Fatalf("state: %+v %v", state, err)
 	}
 

@@ -106,11 +106,11 @@ func StartPrometheus(t testing.TB, configFile string) *Prometheus {
 }
 
 // WaitForSamples waits until q returns at least one sample and returns them.
-func (p *Prometheus) WaitForSamples(t testing.TB, timeout time.Duration, q string) []prometheus.Sample {
+func (p *Prometheus) WaitForSamples(t testing.TB, timeout time.Duration, q string) []Sample {
 	t.Helper()
-	var got []prometheus.Sample
+	var got []Sample
 	Eventually(t, timeout, "samples for "+q, func() error {
-		s, err := p.Client.Query(context.Background(), q)
+		s, err := p.Query(context.Background(), q)
 		if err != nil {
 			return err
 		}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -40,63 +38,6 @@ func (c *Client) Ready(ctx context.Context) error {
 		return fmt.Errorf("prometheus at %s is not ready: HTTP %d", c.BaseURL, resp.StatusCode)
 	}
 	return nil
-}
-
-// Sample is one series of an instant-query result.
-type Sample struct {
-	Metric map[string]string
-	Value  float64
-}
-
-// Query runs an instant query and returns its vector (a scalar comes back
-// as one sample without labels).
-func (c *Client) Query(ctx context.Context, q string) ([]Sample, error) {
-	var data struct {
-		ResultType string          `json:"resultType"`
-		Result     json.RawMessage `json:"result"`
-	}
-	if err := c.Get(ctx, "/api/v1/query?query="+url.QueryEscape(q), &data); err != nil {
-		return nil, fmt.Errorf("query %q: %w", q, err)
-	}
-	switch data.ResultType {
-	case "vector":
-		var raw []struct {
-			Metric map[string]string `json:"metric"`
-			Value  [2]any            `json:"value"`
-		}
-		if err := json.Unmarshal(data.Result, &raw); err != nil {
-			return nil, fmt.Errorf("query %q: decode: %w", q, err)
-		}
-		out := make([]Sample, 0, len(raw))
-		for _, r := range raw {
-			v, err := parseValue(r.Value[1])
-			if err != nil {
-				return nil, fmt.Errorf("query %q: %w", q, err)
-			}
-			out = append(out, Sample{Metric: r.Metric, Value: v})
-		}
-		return out, nil
-	case "scalar":
-		var raw [2]any
-		if err := json.Unmarshal(data.Result, &raw); err != nil {
-			return nil, fmt.Errorf("query %q: decode: %w", q, err)
-		}
-		v, err := parseValue(raw[1])
-		if err != nil {
-			return nil, err
-		}
-		return []Sample{{Value: v}}, nil
-	default:
-		return nil, fmt.Errorf("query %q: unsupported result type %q", q, data.ResultType)
-	}
-}
-
-func parseValue(v any) (float64, error) {
-	s, ok := v.(string)
-	if !ok {
-		return 0, fmt.Errorf("unexpected sample value %v", v)
-	}
-	return strconv.ParseFloat(s, 64) // handles NaN and ±Inf as Prometheus writes them
 }
 
 // Target is one active scrape target, as /api/v1/targets reports it.

@@ -212,7 +212,7 @@ func TestUpOnRealEngine(t *testing.T) {
 		}
 		llm.phase.Store("after") // the new Prometheus never scrapes "before"
 		mustRun(t, args("--scrape-interval", "2s")...)
-		got, err := prom.Query(t.Context(), `max_over_time(llmmon_itest_phase{phase="before"}[1h])`)
+		got, err := promP.Query(t.Context(), `max_over_time(llmmon_itest_phase{phase="before"}[1h])`)
 		if err != nil || len(got) != 1 {
 			t.Errorf("samples from before down: %v %v", got, err)
 		}
