@@ -1,11 +1,26 @@
 package stack
 
-// Labels on every Docker object llmmon creates. down and status find
-// objects by these; an object without them is never touched.
+// Labels on the Docker objects llmmon creates. down and status find
+// objects by LabelStack; an object without it is never touched.
 const (
-	LabelStack      = "dev.llmmon.stack"
-	LabelComponent  = "dev.llmmon.component"
+	// LabelStack is on every object: the stack's name (DefaultStackName
+	// without --name).
+	LabelStack = "dev.llmmon.stack"
+	// LabelComponent says which part an object is: ComponentPrometheus or
+	// ComponentGrafana; the network has none.
+	LabelComponent = "dev.llmmon.component"
+	// LabelConfigHash is on each container: the hash of the spec it was
+	// created from, so up recreates only what changed.
 	LabelConfigHash = "dev.llmmon.config-hash"
+	// LabelFilesHash is on Grafana's container: the content of the files it
+	// was created with. up records later deliveries in its state.
+	LabelFilesHash = "dev.llmmon.files-hash"
+)
+
+// Components, as in the LabelComponent label.
+const (
+	ComponentPrometheus = "prometheus"
+	ComponentGrafana    = "grafana"
 )
 
 // DefaultStackName is the label value of a stack started without --name.

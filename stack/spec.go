@@ -34,12 +34,6 @@ const (
 	passwordPath = "grafana/llmmon/admin-password"
 )
 
-// Components, as in the dev.llmmon.component label.
-const (
-	ComponentPrometheus = "prometheus"
-	ComponentGrafana    = "grafana"
-)
-
 // PortSpec publishes ContainerPort (tcp) on HostIP:HostPort.
 type PortSpec struct {
 	HostIP        string `json:"host_ip"`
@@ -257,10 +251,6 @@ func addDir(dirs []ContainerDir, d ContainerDir) []ContainerDir {
 	sort.Slice(dirs, func(i, j int) bool { return dirs[i].Path < dirs[j].Path })
 	return dirs
 }
-
-// LabelFilesHash is on Grafana's container: the content of the files it
-// was created with. up records later deliveries in its state.
-const LabelFilesHash = "dev.llmmon.files-hash"
 
 // FilesHash identifies the content of the files a spec copies in,
 // secrets aside.

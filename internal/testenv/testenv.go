@@ -26,6 +26,11 @@ const (
 	GrafanaDoubleImage = "llmmon-test/grafana-double:dev"
 )
 
+// TestLabel marks the Docker objects tests create by hand (not through
+// llmmon), so .ci/run can remove what a crashed test left behind.
+const TestLabel = "dev.llmmon.test"
+
+
 // Tool returns the path of a required binary, or fails the test saying how to install it.
 func Tool(t testing.TB, name string) string {
 	t.Helper()

@@ -30,7 +30,7 @@ func TestImage(t *testing.T) {
 		b := make([]byte, 4)
 		rand.Read(b)
 		name := "llmmon-test-grafana-double-" + hex.EncodeToString(b)
-		create := append([]string{"create", "--name", name, "--label", "dev.llmmon.test=grafana-double"}, args...)
+		create := append([]string{"create", "--name", name, "--label", testenv.TestLabel + "=grafana-double"}, args...)
 		testenv.Docker(t, append(create, testenv.GrafanaDoubleImage)...)
 		t.Cleanup(func() { testenv.DockerErr("rm", "-f", "-v", name) })
 		dir := t.TempDir()
