@@ -32,7 +32,6 @@ const (
 	DefaultPrometheusImage   = "prom/prometheus:v3.13.2"
 	DefaultGrafanaImage      = "grafana/grafana:12.4.3"
 	DatasourceUID            = "llmmon-prometheus"
-	DashboardFolder          = "LLM Monitoring"
 	PrometheusAlias          = "prometheus"
 	GrafanaAlias             = "grafana"
 	prometheusSelfJob        = "prometheus"

@@ -64,7 +64,7 @@ func Render(c Config) (Rendered, error) {
 	if err != nil {
 		return Rendered{}, err
 	}
-	provider, err := grafana.RenderDashboardProvider(DashboardFolder)
+	provider, err := grafana.RenderDashboardProvider(grafana.DefaultFolder)
 	if err != nil {
 		return Rendered{}, err
 	}

@@ -23,7 +23,8 @@ import (
 	"github.com/llmmon/llmmon/dashboards"
 )
 
-// DefaultFolder is the Grafana folder llmmon's dashboard goes into.
+// DefaultFolder is the Grafana folder llmmon's dashboard goes into, and
+// the one up provisions the user's own dashboards into.
 const DefaultFolder = "LLM Monitoring"
 
 // markerKey is the top-level dashboard field where llmmon records a hash of

@@ -122,7 +122,7 @@ func runUp(ctx context.Context, opts *upOptions) error {
 func importDashboard(force bool) func(context.Context, *grafana.Client, int) (stack.DashboardImport, error) {
 	return func(ctx context.Context, g *grafana.Client, last int) (stack.DashboardImport, error) {
 		r, err := g.ImportDashboard(ctx, grafana.ImportOptions{
-			Folder: stack.DashboardFolder, DatasourceUID: stack.DatasourceUID, LastWrittenVersion: last, Force: force,
+			Folder: grafana.DefaultFolder, DatasourceUID: stack.DatasourceUID, LastWrittenVersion: last, Force: force,
 		})
 		if err != nil {
 			return stack.DashboardImport{}, err
