@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/llmmon/llmmon/stack/prometheus"
 )
 
 // Defaults that mirror the seed's hand-run setup.
@@ -31,10 +33,6 @@ const (
 	DefaultBind              = "127.0.0.1"
 	DefaultPrometheusImage   = "prom/prometheus:v3.13.2"
 	DefaultGrafanaImage      = "grafana/grafana:12.4.3"
-	DatasourceUID            = "llmmon-prometheus"
-	PrometheusAlias          = "prometheus"
-	GrafanaAlias             = "grafana"
-	prometheusSelfJob        = "prometheus"
 	defaultP95LatencySeconds = 10.0
 	defaultTTFTP95Seconds    = 2.0
 	defaultQueueBacklog      = 10
@@ -225,7 +223,7 @@ func (c Config) Validate() error {
 	if c.EvaluationInterval <= 0 {
 		add("evaluation interval must be positive, got %s", c.EvaluationInterval)
 	}
-	seen := map[string]bool{prometheusSelfJob: true}
+	seen := map[string]bool{prometheus.SelfJob: true}
 	for _, t := range c.AllTargets() {
 		if !utf8.ValidString(t.Name) || !jobNameRE.MatchString(t.Name) {
 			add("invalid job name %q: it must be a valid Prometheus label value made of letters, digits, '_', '.', ':' or '-'", t.Name)

@@ -100,9 +100,9 @@ func TestDockerPrometheusScrapesHostThroughHostGateway(t *testing.T) {
 	name := fmt.Sprintf("llmmon-test-hostgw-%d", time.Now().UnixNano())
 	promPort := testenv.FreePort(t)
 	testenv.Docker(t, "create", "--name", name,
-		"--label", testenv.TestLabel + "=1",
+		"--label", testenv.TestLabel+"=1",
 		"--add-host", "host.docker.internal:host-gateway",
-		"-p", fmt.Sprintf("127.0.0.1:%d:9090", promPort),
+		"-p", fmt.Sprintf("127.0.0.1:%d:%d", promPort, prometheus.Port),
 		testenv.PrometheusImage)
 	t.Cleanup(func() {
 		if t.Failed() {

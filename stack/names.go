@@ -1,5 +1,12 @@
 package stack
 
+import (
+	"net"
+	"strconv"
+
+	"github.com/llmmon/llmmon/stack/prometheus"
+)
+
 // Labels on the Docker objects llmmon creates. down and status find
 // objects by LabelStack; an object without it is never touched.
 const (
@@ -22,6 +29,19 @@ const (
 	ComponentPrometheus = "prometheus"
 	ComponentGrafana    = "grafana"
 )
+
+// Names on the stack's own network: Grafana reaches Prometheus by its
+// alias, through the datasource that render provisions.
+const (
+	PrometheusAlias = "prometheus"
+	GrafanaAlias    = "grafana"
+	DatasourceName  = "Prometheus"
+	DatasourceUID   = "llmmon-prometheus"
+)
+
+// DatasourceURL is where Grafana queries Prometheus: its alias, at the
+// port it listens on in its container.
+var DatasourceURL = "http://" + net.JoinHostPort(PrometheusAlias, strconv.Itoa(prometheus.Port))
 
 // DefaultStackName is the label value of a stack started without --name.
 const DefaultStackName = "default"

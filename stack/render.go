@@ -32,7 +32,7 @@ func Render(c Config) (Rendered, error) {
 	if err := c.Validate(); err != nil {
 		return Rendered{}, err
 	}
-	jobs := []prometheus.Job{{Name: prometheusSelfJob, Address: "localhost:9090", MetricsPath: DefaultMetricsPath}}
+	var jobs []prometheus.Job
 	for _, t := range c.AllTargets() {
 		jobs = append(jobs, prometheus.Job{Name: t.Name, Address: t.Address, MetricsPath: t.MetricsPath()})
 	}
@@ -56,9 +56,9 @@ func Render(c Config) (Rendered, error) {
 		return Rendered{}, err
 	}
 	ds, err := grafana.RenderDatasource(grafana.ProvisionedDatasource{
-		Name:         "Prometheus",
+		Name:         DatasourceName,
 		UID:          DatasourceUID,
-		URL:          fmt.Sprintf("http://%s:9090", PrometheusAlias),
+		URL:          DatasourceURL,
 		TimeInterval: c.ScrapeInterval.PromString(),
 	})
 	if err != nil {

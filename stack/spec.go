@@ -7,7 +7,10 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/llmmon/llmmon/stack/prometheus"
 )
 
 // Users the containers run as: the official images' own non-root users.
@@ -25,9 +28,8 @@ const (
 	// HostGateway is the engine's own placeholder for the host's address.
 	HostGateway = "host-gateway"
 
-	prometheusContainerPort = 9090
-	grafanaContainerPort    = 3000
-	restartPolicy           = "unless-stopped"
+	grafanaContainerPort = 3000
+	restartPolicy        = "unless-stopped"
 	// The admin password reaches Grafana as a file, so it never shows in
 	// docker inspect (Grafana reads any GF_* variable from NAME__FILE).
 	passwordEnv  = "GF_SECURITY_ADMIN_PASSWORD__FILE"
@@ -149,11 +151,11 @@ func BuildSpecs(in SpecInput) Specs {
 		Cmd: []string{
 			"--config.file=/etc/prometheus/prometheus.yml",
 			"--storage.tsdb.path=/prometheus",
-			"--web.listen-address=:9090",
+			"--web.listen-address=:" + strconv.Itoa(prometheus.Port),
 		},
 		User:          PrometheusUser,
 		Labels:        labels(ComponentPrometheus),
-		Ports:         []PortSpec{{HostIP: c.Bind, HostPort: c.Prometheus.Port, ContainerPort: prometheusContainerPort}},
+		Ports:         []PortSpec{{HostIP: c.Bind, HostPort: c.Prometheus.Port, ContainerPort: prometheus.Port}},
 		Network:       n.Network,
 		Aliases:       []string{PrometheusAlias},
 		Mounts:        []Mount{{Volume: n.PrometheusData, Target: "/prometheus"}},

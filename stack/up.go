@@ -299,7 +299,8 @@ func withPendingTargets(ts []prometheus.Target, cfg Config) []prometheus.Target 
 	for _, t := range ts {
 		have[t.Job] = true
 	}
-	jobs := append([]Target{{Name: prometheusSelfJob, Address: "localhost:9090"}}, cfg.AllTargets()...)
+	self := prometheus.SelfScrape()
+	jobs := append([]Target{{Name: self.Name, Address: self.Address, Path: self.MetricsPath}}, cfg.AllTargets()...)
 	for _, j := range jobs {
 		if !have[j.Name] {
 			ts = append(ts, prometheus.Target{Job: j.Name, ScrapeURL: "http://" + j.Address + j.MetricsPath(), Health: "unknown"})
@@ -742,7 +743,7 @@ func checkDatasource(ctx context.Context, w *waiter, g *grafana.Client, dir stri
 		}
 		cancel()
 		if err == nil {
-			fmt.Fprintf(w.out, "%s datasource %s healthy: Grafana queries Prometheus at http://%s:9090 (%.1fs)\n", w.mark(), DatasourceUID, PrometheusAlias, time.Since(w.start).Seconds())
+			fmt.Fprintf(w.out, "%s datasource %s healthy: Grafana queries Prometheus at %s (%.1fs)\n", w.mark(), DatasourceUID, DatasourceURL, time.Since(w.start).Seconds())
 			return nil
 		}
 		if grafana.IsStatus(err, 401) || grafana.IsStatus(err, 403) {

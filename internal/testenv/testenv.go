@@ -30,7 +30,6 @@ const (
 // llmmon), so .ci/run can remove what a crashed test left behind.
 const TestLabel = "dev.llmmon.test"
 
-
 // Tool returns the path of a required binary, or fails the test saying how to install it.
 func Tool(t testing.TB, name string) string {
 	t.Helper()

@@ -289,7 +289,7 @@ func (d *doctor) checkNetwork(ctx context.Context) Result {
 		}
 	}
 	if len(problems) > 0 {
-		return Fail(strings.Join(problems, "; "), "Grafana reaches Prometheus at http://prometheus:9090 over this network only",
+		return Fail(strings.Join(problems, "; "), "Grafana reaches Prometheus at "+stack.DatasourceURL+" over this network only",
 			strings.Join(fixes, ", or ")+" (or "+d.upCmd()+")")
 	}
 	return Pass("%s and %s are on %s (%s)", n.Prometheus, n.Grafana, n.Network, orUnknownGW(netObj.Gateway))

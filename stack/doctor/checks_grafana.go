@@ -146,7 +146,7 @@ func (d *doctor) checkDatasource(ctx context.Context) Result {
 	if err != nil {
 		return Fail("cannot read the datasource: "+err.Error(), "", "")
 	}
-	want := fmt.Sprintf("http://%s:9090", stack.PrometheusAlias)
+	want := stack.DatasourceURL
 	if ds.Type != "prometheus" || strings.TrimRight(ds.URL, "/") != want {
 		return Fail(fmt.Sprintf("datasource %s is %s at %s, want prometheus at %s", ds.UID, ds.Type, ds.URL, want),
 			"it was edited after provisioning", d.upCmd()+" restores the provisioned datasource")
@@ -176,8 +176,8 @@ func (d *doctor) checkDatasourceHealth(ctx context.Context) Result {
 		r.Cause = fmt.Sprintf("%s is %s", d.names.Prometheus, obj.Container.Status)
 		r.Fix = d.upCmd() + " starts it again"
 	default:
-		r.Cause = fmt.Sprintf("Grafana reaches Prometheus at http://%s:9090 over the %s network; the name does not resolve "+
-			"there or Prometheus does not answer (see Network › monitoring network)", stack.PrometheusAlias, d.names.Network)
+		r.Cause = fmt.Sprintf("Grafana reaches Prometheus at %s over the %s network; the name does not resolve "+
+			"there or Prometheus does not answer (see Network › monitoring network)", stack.DatasourceURL, d.names.Network)
 	}
 	return r
 }

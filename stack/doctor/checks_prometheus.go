@@ -15,9 +15,6 @@ import (
 	"github.com/llmmon/llmmon/stack/prometheus"
 )
 
-// selfJob is the job name of Prometheus scraping itself in the rendered config.
-const selfJob = "prometheus"
-
 func (d *doctor) prometheusChecks() []Check {
 	checks := []Check{
 		{Group: "Prometheus", Name: "ready", Timeout: httpTimeout + dockerTimeout, Run: d.checkPrometheusReady},
@@ -32,7 +29,8 @@ func (d *doctor) prometheusChecks() []Check {
 
 // expectedTargets are the scrape jobs of the rendered config.
 func (d *doctor) expectedTargets() []stack.Target {
-	self := stack.Target{Name: selfJob, Address: "localhost:9090", Path: stack.DefaultMetricsPath}
+	s := prometheus.SelfScrape()
+	self := stack.Target{Name: s.Name, Address: s.Address, Path: s.MetricsPath}
 	return append([]stack.Target{self}, d.o.Config.AllTargets()...)
 }
 
@@ -170,7 +168,7 @@ func (d *doctor) checkTarget(ctx context.Context, t stack.Target) Result {
 	st := ScrapeTarget{Job: t.Name, ScrapeURL: tg.ScrapeURL, LLMJob: t.Name == d.o.Config.LLMServer.Name, BridgeSubnet: d.bridgeSubnet(ctx),
 		UpCommand: strings.Trim(d.upCmd(), "`")}
 	diag := ClassifyScrapeError(tg.LastError, st)
-	if diag.Kind == KindRefused && t.Name != selfJob {
+	if diag.Kind == KindRefused && t.Name != prometheus.SelfJob {
 		diag = d.refineRefused(ctx, t, st, diag)
 	}
 	msg := "down: " + tg.LastError

@@ -3,8 +3,23 @@
 package prometheus
 
 import (
+	"strconv"
+
 	"github.com/llmmon/llmmon/templates"
 )
+
+// Port is where Prometheus listens in its container: the image's port,
+// the one Grafana's datasource and the self-scrape job use.
+const Port = 9090
+
+// SelfJob is the job of Prometheus scraping its own metrics, first in
+// every rendered config.
+const SelfJob = "prometheus"
+
+// SelfScrape is that job as the rendered config has it.
+func SelfScrape() Job {
+	return Job{Name: SelfJob, Address: "localhost:" + strconv.Itoa(Port), MetricsPath: "/metrics"}
+}
 
 // Paths of the rendered files, relative to --dir. Inside the container the
 // prometheus/ folder becomes /etc/prometheus, so rule_files stays relative.
@@ -27,7 +42,8 @@ type Job struct {
 type Settings struct {
 	ScrapeInterval     string // Prometheus duration syntax
 	EvaluationInterval string
-	Jobs               []Job
+	// Jobs are the scrape jobs after SelfScrape, which is always there.
+	Jobs []Job
 }
 
 // Thresholds feed the alert rules.
@@ -42,6 +58,7 @@ type Thresholds struct {
 
 // RenderConfig returns prometheus.yml.
 func RenderConfig(s Settings) ([]byte, error) {
+	s.Jobs = append([]Job{SelfScrape()}, s.Jobs...)
 	return templates.Render("prometheus.yml.tmpl", struct {
 		Settings
 		RuleFiles string

@@ -232,7 +232,7 @@ func TestUpOnRealEngine(t *testing.T) {
 
 	t.Run("down --volumes spares look-alikes", func(t *testing.T) {
 		testenv.Docker(t, "volume", "create", foreignVol)
-		testenv.Docker(t, "create", "--name", foreignCtr, "--label", testenv.TestLabel + "=1", testenv.PrometheusImage)
+		testenv.Docker(t, "create", "--name", foreignCtr, "--label", testenv.TestLabel+"=1", testenv.PrometheusImage)
 		out := mustRun(t, "down", "--dir", dir, "--volumes")
 		for _, want := range []string{"removed volume " + names.PrometheusData, "removed volume " + names.GrafanaData, "removed network " + names.Network} {
 			if !strings.Contains(out, want) {
