@@ -96,7 +96,7 @@ func Status(ctx context.Context, eng Engine, o StatusOptions) (StatusReport, err
 			for _, p := range st.Ports {
 				cs.Ports = append(cs.Ports, fmt.Sprintf("%s->%d/tcp", net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort)), p.ContainerPort))
 				if cs.URL == "" {
-					cs.URL = "http://" + net.JoinHostPort(endpointHost(p.HostIP, info), strconv.Itoa(p.HostPort))
+					cs.URL = EndpointURL(p.HostIP, p.HostPort, info)
 				}
 			}
 		}

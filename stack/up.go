@@ -178,9 +178,8 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 
 	// Record the stack before creating anything, so down, status and
 	// doctor find it by --dir even if this up stops half-way.
-	host := endpointHost(cfg.Bind, info)
-	res.PrometheusURL = "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Prometheus.Port))
-	res.GrafanaURL = "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Grafana.Port))
+	res.PrometheusURL = EndpointURL(cfg.Bind, cfg.Prometheus.Port, info)
+	res.GrafanaURL = EndpointURL(cfg.Bind, cfg.Grafana.Port, info)
 	old, oldErr := LoadState(o.Dir)
 	if oldErr != nil || old.Config.Name != cfg.Name {
 		old = State{}
@@ -487,35 +486,6 @@ func ReadUserDashboards(dir string) ([]File, error) {
 		files = append(files, File{Path: grafana.UserDashboardsDir + "/" + e.Name(), Content: b, Mode: 0o644})
 	}
 	return files, nil
-}
-
-// HostGatewayFor decides what host.docker.internal resolves to in Prometheus.
-func HostGatewayFor(info EngineInfo, network Object) string {
-	switch {
-	case info.DockerDesktop():
-		return "" // Desktop resolves it itself
-	case info.SupportsHostGateway():
-		return HostGateway
-	default:
-		return network.Gateway // older engines: the bridge's gateway is the host
-	}
-}
-
-// endpointHost is where this machine reaches ports published on bind.
-func endpointHost(bind string, info EngineInfo) string {
-	if info.Remote() {
-		return info.RemoteHost()
-	}
-	ip := net.ParseIP(bind)
-	switch {
-	case ip == nil:
-		return bind
-	case ip.IsUnspecified() && ip.To4() != nil:
-		return "127.0.0.1"
-	case ip.IsUnspecified():
-		return "::1"
-	}
-	return bind
 }
 
 // ensureContainer leaves a container that already runs this spec alone and

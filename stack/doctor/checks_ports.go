@@ -32,7 +32,7 @@ func (d *doctor) portChecks() []Check {
 
 // checkStackPort finds a port llmmon publishes held by another program.
 func (d *doctor) checkStackPort(ctx context.Context, port int, m *memo[stack.Object], name, flag string) Result {
-	addr := net.JoinHostPort(loopbackFor(d.o.Config.Bind), strconv.Itoa(port))
+	addr := net.JoinHostPort(d.portHost, strconv.Itoa(port))
 	listening := dialState(ctx, addr) == nil
 	owner := listenerOwner(port)
 	obj, err := m.get(ctx)

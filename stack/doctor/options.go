@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -52,9 +51,11 @@ const (
 type doctor struct {
 	o     Options
 	names stack.Names
-	prom  *prometheus.Client
-	graf  *grafana.Client
-	http  *http.Client
+	// portHost is where this machine reaches the ports up publishes.
+	portHost string
+	prom     *prometheus.Client
+	graf     *grafana.Client
+	http     *http.Client
 
 	info       *memo[stack.EngineInfo]
 	promObj    *memo[stack.Object]
@@ -75,12 +76,13 @@ func Checks(ctx context.Context, o Options) []Check {
 		o.Getenv = os.Getenv
 	}
 	c := o.Config
-	local := loopbackFor(c.Bind)
+	// The engine is the one DOCKER_HOST names, as for the Docker client.
+	engine := stack.EngineInfo{Host: o.Getenv("DOCKER_HOST")}
 	if o.PrometheusURL == "" {
-		o.PrometheusURL = fmt.Sprintf("http://%s", net.JoinHostPort(local, strconv.Itoa(c.Prometheus.Port)))
+		o.PrometheusURL = stack.EndpointURL(c.Bind, c.Prometheus.Port, engine)
 	}
 	if o.GrafanaURL == "" {
-		o.GrafanaURL = fmt.Sprintf("http://%s", net.JoinHostPort(local, strconv.Itoa(c.Grafana.Port)))
+		o.GrafanaURL = stack.EndpointURL(c.Bind, c.Grafana.Port, engine)
 	}
 	if o.MetricsURL == "" {
 		o.MetricsURL = HostURL(c.LLMServer)
@@ -92,11 +94,12 @@ func Checks(ctx context.Context, o Options) []Check {
 		}
 	}
 	d := &doctor{
-		o:     o,
-		names: stack.NamesFor(c.Name),
-		prom:  prometheus.NewClient(o.PrometheusURL),
-		graf:  grafana.NewClient(o.GrafanaURL, grafana.Auth{}),
-		http:  &http.Client{Timeout: httpTimeout},
+		o:        o,
+		portHost: stack.EndpointHost(c.Bind, engine),
+		names:    stack.NamesFor(c.Name),
+		prom:     prometheus.NewClient(o.PrometheusURL),
+		graf:     grafana.NewClient(o.GrafanaURL, grafana.Auth{}),
+		http:     &http.Client{Timeout: httpTimeout},
 	}
 	d.prom.HTTP.Timeout = httpTimeout
 	d.graf.HTTP.Timeout = httpTimeout
@@ -197,14 +200,6 @@ func (d *doctor) started() bool { return d.o.State != nil }
 // notStartedCause words the cause when nothing was ever started.
 func (d *doctor) notStartedCause() string {
 	return fmt.Sprintf("no stack was started from %s (no %s there)", d.o.Dir, stack.StateFile)
-}
-
-// loopbackFor is the address this machine reaches a port published on bind.
-func loopbackFor(bind string) string {
-	if bind == "" || bind == "0.0.0.0" || bind == "::" {
-		return "127.0.0.1"
-	}
-	return bind
 }
 
 // HostURL is a target's /metrics URL as seen from this machine:
