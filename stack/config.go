@@ -1,6 +1,9 @@
-// Package stack describes an llmmon monitoring stack (the seed's
-// LLM server → Prometheus → Grafana) and orchestrates its lifecycle.
-// Settings resolve as flags, then llmmon.yaml, then defaults.
+// Package stack describes an llmmon monitoring stack (LLM server →
+// Prometheus → Grafana) and brings it up, reports on it and takes it down
+// through a narrow container Engine. Settings resolve as the defaults,
+// then what the last up recorded in --dir, then llmmon.yaml, then flags
+// (Resolve). Up is a pipeline of named steps, one file each; it reports
+// what it does as Events and never writes to a terminal.
 package stack
 
 import (
@@ -8,17 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/llmmon/llmmon/stack/prometheus"
 )
 
 // Defaults that mirror the seed's hand-run setup.
@@ -157,19 +155,8 @@ func Default() Config {
 	}
 }
 
-// LoadFile overlays the llmmon.yaml at path onto cfg. Unknown keys are an
-// error naming the key and its line, so a typo never silently does nothing.
-func LoadFile(path string, cfg *Config) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read settings file: %w", err)
-	}
-	if err := decodeStrict(data, cfg); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
+// decodeStrict overlays llmmon.yaml onto cfg. Unknown keys are an error
+// naming the key and its line, so a typo never silently does nothing.
 func decodeStrict(data []byte, cfg *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -204,78 +191,4 @@ func cleanYAMLErrors(errs []string) []string {
 // AllTargets is the LLM server job followed by the extra targets.
 func (c Config) AllTargets() []Target {
 	return append([]Target{c.LLMServer}, c.Targets...)
-}
-
-var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
-var stackNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
-
-// Validate reports every problem at once, each naming the setting to fix.
-func (c Config) Validate() error {
-	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-
-	if c.Name != "" && !stackNameRE.MatchString(c.Name) {
-		add("invalid stack name %q: use lower-case letters, digits, '-', '_' or '.'", c.Name)
-	}
-	if c.ScrapeInterval <= 0 {
-		add("scrape interval must be positive, got %s", c.ScrapeInterval)
-	}
-	if c.EvaluationInterval <= 0 {
-		add("evaluation interval must be positive, got %s", c.EvaluationInterval)
-	}
-	seen := map[string]bool{prometheus.SelfJob: true}
-	for _, t := range c.AllTargets() {
-		if !utf8.ValidString(t.Name) || !jobNameRE.MatchString(t.Name) {
-			add("invalid job name %q: it must be a valid Prometheus label value made of letters, digits, '_', '.', ':' or '-'", t.Name)
-		} else if seen[t.Name] {
-			add("duplicate job name %q: each --target needs its own NAME", t.Name)
-		}
-		seen[t.Name] = true
-		if err := validateHostPort(t.Address); err != nil {
-			add("target %q: %v", t.Name, err)
-		}
-		if t.Path != "" && !strings.HasPrefix(t.Path, "/") {
-			add("target %q: metrics path %q must start with /", t.Name, t.Path)
-		}
-	}
-	for _, p := range []struct {
-		flag string
-		port int
-	}{{"--prometheus-port", c.Prometheus.Port}, {"--grafana-port", c.Grafana.Port}} {
-		if p.port < 1 || p.port > 65535 {
-			add("invalid port %d for %s: must be 1-65535", p.port, p.flag)
-		}
-	}
-	if c.Prometheus.Port == c.Grafana.Port {
-		add("--prometheus-port and --grafana-port are both %d: they must differ", c.Grafana.Port)
-	}
-	if net.ParseIP(c.Bind) == nil {
-		add("invalid --bind address %q: want an IP such as 127.0.0.1 or 0.0.0.0", c.Bind)
-	}
-	if c.Prometheus.Image == "" || c.Grafana.Image == "" {
-		add("image names must not be empty")
-	}
-	a := c.Alerts
-	if a.P95LatencySeconds <= 0 || a.TTFTP95Seconds <= 0 {
-		add("alert latency thresholds must be positive")
-	}
-	if a.ErrorRatio <= 0 || a.ErrorRatio >= 1 || a.KVCacheRatio <= 0 || a.KVCacheRatio > 1 {
-		add("alert ratios must be between 0 and 1")
-	}
-	if a.QueueBacklog < 1 {
-		add("alerts.queue_backlog must be at least 1")
-	}
-	return errors.Join(errs...)
-}
-
-func validateHostPort(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || host == "" {
-		return fmt.Errorf("invalid address %q: want HOST:PORT, e.g. host.docker.internal:8000", addr)
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("invalid port %q in %q: must be 1-65535", port, addr)
-	}
-	return nil
 }

@@ -3,6 +3,7 @@ package stack
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,28 +14,31 @@ func TestValidateErrors(t *testing.T) {
 		name   string
 		mutate func(*Config)
 		want   string
+		paths  []string // the settings the error names
 	}{
-		{"zero scrape interval", func(c *Config) { c.ScrapeInterval = 0 }, "scrape interval must be positive"},
-		{"negative evaluation interval", func(c *Config) { c.EvaluationInterval = Duration(-time.Second) }, "evaluation interval must be positive"},
-		{"port zero", func(c *Config) { c.Grafana.Port = 0 }, "invalid port 0 for --grafana-port: must be 1-65535"},
-		{"port too big", func(c *Config) { c.Prometheus.Port = 70000 }, "invalid port 70000 for --prometheus-port: must be 1-65535"},
-		{"same ports", func(c *Config) { c.Prometheus.Port = 3000 }, "--prometheus-port and --grafana-port are both 3000"},
-		{"no port in target", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: "localhost"}} }, `target "vllm": invalid address "localhost": want HOST:PORT`},
-		{"empty host", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: ":8000"}} }, `invalid address ":8000"`},
-		{"target port range", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: "h:0"}} }, `invalid port "0" in "h:0"`},
-		{"target port not a number", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: "h:http"}} }, `invalid port "http" in "h:http"`},
+		{"zero scrape interval", func(c *Config) { c.ScrapeInterval = 0 }, "scrape interval must be positive", []string{"scrape_interval"}},
+		{"negative evaluation interval", func(c *Config) { c.EvaluationInterval = Duration(-time.Second) }, "evaluation interval must be positive", []string{"evaluation_interval"}},
+		{"port zero", func(c *Config) { c.Grafana.Port = 0 }, "invalid port 0 for grafana.port: must be 1-65535", []string{"grafana.port"}},
+		{"port too big", func(c *Config) { c.Prometheus.Port = 70000 }, "invalid port 70000 for prometheus.port: must be 1-65535", []string{"prometheus.port"}},
+		{"same ports", func(c *Config) { c.Prometheus.Port = 3000 }, "prometheus.port and grafana.port are both 3000", []string{"prometheus.port", "grafana.port"}},
+		{"no port in target", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: "localhost"}} }, `target "vllm": invalid address "localhost": want HOST:PORT`, []string{"targets[0].address"}},
+		{"empty host", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: ":8000"}} }, `invalid address ":8000"`, []string{"targets[0].address"}},
+		{"target port range", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: "h:0"}} }, `invalid port "0" in "h:0"`, []string{"targets[0].address"}},
+		{"target port not a number", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: "h:http"}} }, `invalid port "http" in "h:http"`, []string{"targets[0].address"}},
 		{"duplicate job", func(c *Config) {
 			c.Targets = []Target{{Name: "vllm", Address: "a:1"}, {Name: "vllm", Address: "b:2"}}
-		}, `duplicate job name "vllm"`},
-		{"duplicate of the llm job", func(c *Config) { c.Targets = []Target{{Name: "llm-server", Address: "a:1"}} }, `duplicate job name "llm-server"`},
-		{"duplicate of the self job", func(c *Config) { c.Targets = []Target{{Name: "prometheus", Address: "a:1"}} }, `duplicate job name "prometheus"`},
-		{"job with space", func(c *Config) { c.Targets = []Target{{Name: "my job", Address: "a:1"}} }, `invalid job name "my job": it must be a valid Prometheus label value`},
-		{"job not utf8", func(c *Config) { c.Targets = []Target{{Name: "bad\xff", Address: "a:1"}} }, `invalid job name`},
-		{"empty job", func(c *Config) { c.LLMServer.Name = "" }, `invalid job name ""`},
-		{"path without slash", func(c *Config) { c.LLMServer.Path = "metrics" }, `metrics path "metrics" must start with /`},
-		{"bind", func(c *Config) { c.Bind = "localhost" }, `invalid --bind address "localhost"`},
-		{"stack name", func(c *Config) { c.Name = "My Stack" }, `invalid stack name "My Stack"`},
-		{"error ratio", func(c *Config) { c.Alerts.ErrorRatio = 2 }, "alert ratios must be between 0 and 1"},
+		}, `duplicate job name "vllm"`, []string{"targets[0].name", "targets[1].name"}},
+		{"duplicate of the llm job", func(c *Config) { c.Targets = []Target{{Name: "llm-server", Address: "a:1"}} }, `duplicate job name "llm-server"`, []string{"llm_server.name", "targets[0].name"}},
+		{"duplicate of the self job", func(c *Config) { c.Targets = []Target{{Name: "prometheus", Address: "a:1"}} }, `duplicate job name "prometheus"`, []string{"targets[0].name"}},
+		{"job with space", func(c *Config) { c.Targets = []Target{{Name: "my job", Address: "a:1"}} }, `invalid job name "my job": it must be a valid Prometheus label value`, []string{"targets[0].name"}},
+		{"job not utf8", func(c *Config) { c.Targets = []Target{{Name: "bad\xff", Address: "a:1"}} }, `invalid job name`, []string{"targets[0].name"}},
+		{"empty job", func(c *Config) { c.LLMServer.Name = "" }, `invalid job name ""`, []string{"llm_server.name"}},
+		{"path without slash", func(c *Config) { c.LLMServer.Path = "metrics" }, `metrics path "metrics" must start with /`, []string{"llm_server.path"}},
+		{"bind", func(c *Config) { c.Bind = "localhost" }, `invalid address "localhost" for bind`, []string{"bind"}},
+		{"stack name", func(c *Config) { c.Name = "My Stack" }, `invalid stack name "My Stack"`, []string{"name"}},
+		{"empty image", func(c *Config) { c.Grafana.Image = "" }, "grafana.image must not be empty", []string{"grafana.image"}},
+		{"error ratio", func(c *Config) { c.Alerts.ErrorRatio = 2 }, "alert ratios must be between 0 and 1", []string{"alerts.error_ratio"}},
+		{"latency threshold", func(c *Config) { c.Alerts.TTFTP95Seconds = 0 }, "alert latency thresholds must be positive", []string{"alerts.ttft_p95_seconds"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,6 +50,10 @@ func TestValidateErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Validate() = %q, want it to contain %q", err, tt.want)
+			}
+			se := SettingErrors(err)
+			if len(se) != 1 || !slices.Equal(se[0].Paths, tt.paths) {
+				t.Fatalf("setting errors %+v, want one naming %q", se, tt.paths)
 			}
 		})
 	}
@@ -59,7 +67,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.Grafana.Port = 0
 	c.ScrapeInterval = 0
 	err := c.Validate()
-	if err == nil || !strings.Contains(err.Error(), "--grafana-port") || !strings.Contains(err.Error(), "scrape interval") {
+	if err == nil || !strings.Contains(err.Error(), "grafana.port") || !strings.Contains(err.Error(), "scrape interval") || len(SettingErrors(err)) != 2 {
 		t.Fatalf("want both problems reported, got %v", err)
 	}
 }
@@ -117,8 +125,8 @@ func writeSettings(t *testing.T, body string) string {
 }
 
 func TestLoadFile(t *testing.T) {
-	cfg := Default()
-	if err := LoadFile("testdata/llmmon-targets.yaml", &cfg); err != nil {
+	cfg, _, err := readSettingsFile("testdata/llmmon-targets.yaml")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got := time.Duration(cfg.ScrapeInterval); got != 5*time.Second {
@@ -144,18 +152,17 @@ func TestLoadFileErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := Default()
-			err := LoadFile(writeSettings(t, tt.body), &cfg)
+			_, _, err := readSettingsFile(writeSettings(t, tt.body))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("LoadFile error = %v, want it to contain %q", err, tt.want)
+				t.Fatalf("readSettingsFile error = %v, want it to contain %q", err, tt.want)
 			}
 		})
 	}
 }
 
 func TestLoadFileEmptyKeepsDefaults(t *testing.T) {
-	cfg := Default()
-	if err := LoadFile(writeSettings(t, "# nothing\n"), &cfg); err != nil {
+	cfg, _, err := readSettingsFile(writeSettings(t, "# nothing\n"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.ScrapeInterval != Default().ScrapeInterval {

@@ -2,10 +2,13 @@ package stack
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/llmmon/llmmon/stack/grafana"
 	"github.com/llmmon/llmmon/stack/prometheus"
@@ -27,11 +30,17 @@ type Rendered struct {
 // All returns every file, in a stable order.
 func (r Rendered) All() []File { return append(append([]File{}, r.Prometheus...), r.Grafana...) }
 
-// Render builds every file from the embedded templates; it touches no disk.
+// Render validates c and builds every file from the embedded templates;
+// it touches no disk.
 func Render(c Config) (Rendered, error) {
 	if err := c.Validate(); err != nil {
 		return Rendered{}, err
 	}
+	return render(c)
+}
+
+// render is Render for settings already validated.
+func render(c Config) (Rendered, error) {
 	var jobs []prometheus.Job
 	for _, t := range c.AllTargets() {
 		jobs = append(jobs, prometheus.Job{Name: t.Name, Address: t.Address, MetricsPath: t.MetricsPath()})
@@ -142,8 +151,27 @@ func writeAtomic(path string, content []byte, mode os.FileMode) (bool, error) {
 	return true, nil
 }
 
-// WriteSecret atomically writes a file only its owner may read (mode 0600).
-func WriteSecret(path string, content []byte) error {
-	_, err := writeAtomic(path, content, 0o600)
-	return err
+// ReadUserDashboards returns the dashboard JSON the user dropped into
+// DIR/grafana/dashboards, which Grafana's file provider loads.
+func ReadUserDashboards(dir string) ([]File, error) {
+	root := filepath.Join(dir, filepath.FromSlash(grafana.UserDashboardsDir))
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", root, err)
+	}
+	var files []File
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Path: grafana.UserDashboardsDir + "/" + e.Name(), Content: b, Mode: 0o644})
+	}
+	return files, nil
 }

@@ -19,8 +19,8 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // defaults, and a settings file with extra targets.
 func renderCases(t *testing.T) map[string]Config {
 	t.Helper()
-	withTargets := Default()
-	if err := LoadFile("testdata/llmmon-targets.yaml", &withTargets); err != nil {
+	withTargets, _, err := readSettingsFile("testdata/llmmon-targets.yaml")
+	if err != nil {
 		t.Fatal(err)
 	}
 	return map[string]Config{"default": Default(), "targets": withTargets}

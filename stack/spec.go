@@ -134,13 +134,7 @@ type SpecInput struct {
 func BuildSpecs(in SpecInput) Specs {
 	c := in.Config
 	n := NamesFor(c.Name)
-	labels := func(component string) map[string]string {
-		l := map[string]string{LabelStack: n.Stack}
-		if component != "" {
-			l[LabelComponent] = component
-		}
-		return l
-	}
+	labels := func(component string) map[string]string { return labelsFor(n, component) }
 
 	prom := ContainerSpec{
 		Name:  n.Prometheus,
@@ -206,7 +200,7 @@ func BuildSpecs(in SpecInput) Specs {
 
 	return Specs{
 		Names:   n,
-		Network: NetworkSpec{Name: n.Network, Labels: labels("")},
+		Network: NetworkSpecFor(n),
 		Volumes: []VolumeSpec{
 			{Name: n.PrometheusData, Labels: labels(ComponentPrometheus)},
 			{Name: n.GrafanaData, Labels: labels(ComponentGrafana)},
@@ -214,6 +208,21 @@ func BuildSpecs(in SpecInput) Specs {
 		Prometheus: prom,
 		Grafana:    graf,
 	}
+}
+
+// NetworkSpecFor is the stack's network: up creates it before the other
+// specs can be built, since older engines reach the host through its gateway.
+func NetworkSpecFor(n Names) NetworkSpec {
+	return NetworkSpec{Name: n.Network, Labels: labelsFor(n, "")}
+}
+
+// labelsFor labels one object of the stack; component "" for the network.
+func labelsFor(n Names, component string) map[string]string {
+	l := map[string]string{LabelStack: n.Stack}
+	if component != "" {
+		l[LabelComponent] = component
+	}
+	return l
 }
 
 // containerPath maps a path under --dir to where its container reads it:

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/llmmon/llmmon/stack/grafana"
@@ -57,7 +54,7 @@ type StatusOptions struct {
 // and Grafana how they are.
 func Status(ctx context.Context, eng Engine, o StatusOptions) (StatusReport, error) {
 	n := NamesFor(o.Name)
-	r := StatusReport{Stack: n.Stack, Dir: o.Dir, AdminUser: AdminUser, PasswordFile: filepath.Join(o.Dir, AdminPasswordFile)}
+	r := StatusReport{Stack: n.Stack, Dir: o.Dir, AdminUser: AdminUser, PasswordFile: AdminPasswordPath(o.Dir)}
 	info, err := engineInfo(ctx, eng)
 	if err != nil {
 		return r, err
@@ -70,13 +67,10 @@ func Status(ctx context.Context, eng Engine, o StatusOptions) (StatusReport, err
 	for _, obj := range objs {
 		byComponent[obj.Labels[LabelComponent]] = obj
 	}
-	password := ""
-	if b, err := os.ReadFile(r.PasswordFile); err == nil {
-		password = strings.TrimSpace(string(b))
-	}
+	password, pwErr := ReadAdminPassword(o.Dir)
 	if o.ShowPassword {
-		if password == "" {
-			return r, fmt.Errorf("no Grafana admin password stored in %s: run llmmon up --dir %s first", r.PasswordFile, o.Dir)
+		if pwErr != nil {
+			return r, fmt.Errorf("%w: run llmmon up --dir %s first", pwErr, o.Dir)
 		}
 		r.Password = password
 	}

@@ -17,9 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmmon/llmmon/dashboards"
+
 	"github.com/llmmon/llmmon/stack"
 	"github.com/llmmon/llmmon/stack/enginetest"
 	"github.com/llmmon/llmmon/stack/grafana"
+	"github.com/llmmon/llmmon/test/grafanadouble"
 )
 
 const (
@@ -46,16 +49,53 @@ func testConfig(mod ...func(*stack.Config)) stack.Config {
 
 func freePorts(string) error { return nil }
 
-// up runs Up without the readiness wait (the fake engine runs nothing).
-func up(t *testing.T, eng stack.Engine, dir string, cfg stack.Config, mod ...func(*stack.UpOptions)) (*stack.UpResult, string, error) {
+// events is what one Up reported: its events, and the engine's pull
+// progress.
+type events struct {
+	list  []stack.Event
+	pulls bytes.Buffer
+}
+
+// has reports whether e was reported (events with a duration match on
+// everything else).
+func (ev *events) has(e stack.Event) bool {
+	for _, x := range ev.list {
+		switch x := x.(type) {
+		case stack.Ready:
+			x.Elapsed = 0
+			if x == e {
+				return true
+			}
+		case stack.DatasourceHealthy:
+			x.Elapsed = 0
+			if x == e {
+				return true
+			}
+		default:
+			if fmt.Sprint(x) == fmt.Sprint(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (ev *events) String() string {
+	return fmt.Sprintf("%+v\npull output: %s", ev.list, ev.pulls.String())
+}
+
+// up runs Up without the readiness wait (the fake engine runs nothing)
+// for exactly the settings cfg.
+func up(t *testing.T, eng stack.Engine, dir string, cfg stack.Config, mod ...func(*stack.UpOptions)) (*stack.UpResult, *events, error) {
 	t.Helper()
-	var out bytes.Buffer
-	o := stack.UpOptions{Dir: dir, Config: cfg, Pull: stack.PullMissing, Out: &out, CheckPort: freePorts}
+	ev := &events{}
+	o := stack.UpOptions{Dir: dir, Settings: stack.Given(cfg), Pull: stack.PullMissing, CheckPort: freePorts,
+		Events: func(e stack.Event) { ev.list = append(ev.list, e) }, PullProgress: stack.Progress{Out: &ev.pulls}}
 	for _, m := range mod {
 		m(&o)
 	}
 	res, err := stack.Up(context.Background(), eng, o)
-	return res, out.String(), err
+	return res, ev, err
 }
 
 func mustUp(t *testing.T, eng stack.Engine, dir string, cfg stack.Config) *stack.UpResult {
@@ -80,9 +120,9 @@ func TestUpCreatesTheStackThenChangesNothing(t *testing.T) {
 	if got := eng.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls:\n%q\nwant\n%q", got, want)
 	}
-	for _, line := range []string{"created   network monitoring", "created   container llm-grafana"} {
-		if !strings.Contains(out, line) {
-			t.Errorf("output lacks %q:\n%s", line, out)
+	for _, a := range []stack.Action{{Kind: stack.KindNetwork, Name: "monitoring", Verb: "created"}, {Kind: stack.KindContainer, Name: "llm-grafana", Verb: "created"}} {
+		if !out.has(a) {
+			t.Errorf("no event %+v:\n%s", a, out)
 		}
 	}
 	// The rendered files went in through the engine, not a bind mount.
@@ -102,8 +142,8 @@ func TestUpCreatesTheStackThenChangesNothing(t *testing.T) {
 	if inside, _ := eng.File("llm-grafana", "/etc/grafana/llmmon/admin-password"); string(inside) != strings.TrimSpace(string(pw)) || len(inside) < 20 {
 		t.Errorf("grafana password file %q vs stored %q", inside, pw)
 	}
-	if strings.Contains(out, strings.TrimSpace(string(pw))) {
-		t.Error("up printed the password")
+	if strings.Contains(out.String(), strings.TrimSpace(string(pw))) {
+		t.Error("up reported the password")
 	}
 	state, err := stack.LoadState(dir)
 	if err != nil || state.Names.Prometheus != "llm-prometheus" || state.PrometheusURL != "http://127.0.0.1:9090" || state.GrafanaFilesHash == "" {
@@ -120,8 +160,10 @@ func TestUpCreatesTheStackThenChangesNothing(t *testing.T) {
 	if res2.ContainerIDs["prometheus"] != res.ContainerIDs["prometheus"] || res2.ContainerIDs["grafana"] != res.ContainerIDs["grafana"] {
 		t.Errorf("container IDs changed: %v → %v", res.ContainerIDs, res2.ContainerIDs)
 	}
-	if strings.Contains(out2, "created") || strings.Contains(out2, "recreated") {
-		t.Errorf("second up reports changes:\n%s", out2)
+	for _, e := range out2.list {
+		if a, ok := e.(stack.Action); ok && a.Verb != "unchanged" {
+			t.Errorf("second up reports a change: %+v", a)
+		}
 	}
 	pw2, _ := os.ReadFile(res.PasswordFile)
 	if !bytes.Equal(pw, pw2) {
@@ -252,7 +294,7 @@ func TestUpImages(t *testing.T) {
 		if calls := eng.Calls(); calls[0] != "pull "+promImage || slices.Contains(calls, "pull "+grafImage) {
 			t.Errorf("calls: %q", calls)
 		}
-		if !strings.Contains(out, "pulling "+promImage) {
+		if !out.has(stack.Pulling{Image: promImage}) || !strings.Contains(out.pulls.String(), "Downloaded newer image for "+promImage) {
 			t.Errorf("no pull progress:\n%s", out)
 		}
 	})
@@ -300,7 +342,7 @@ func TestUpUnreachableEngine(t *testing.T) {
 
 func TestUpRejectsReservedName(t *testing.T) {
 	_, _, err := up(t, fakeEngine(), t.TempDir(), testConfig(func(c *stack.Config) { c.Name = "default" }))
-	if err == nil || !strings.Contains(err.Error(), `--name "default" is reserved`) {
+	if se := stack.SettingErrors(err); len(se) != 1 || se[0].Paths[0] != "name" || !strings.Contains(err.Error(), `name "default" is reserved`) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -429,8 +471,9 @@ func TestStatusWithNothingUp(t *testing.T) {
 	}
 }
 
-// Readiness against HTTP stand-ins for the two APIs: progress, the
-// datasource check, the importer hook, a wrong stored password and a crash.
+// Readiness against a stand-in for Prometheus' API and the Grafana test
+// double: progress, the datasource check, the dashboard import, a wrong
+// stored password and a crash.
 func TestUpWaitsForReadiness(t *testing.T) {
 	var promCalls atomic.Int32
 	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -443,63 +486,53 @@ func TestUpWaitsForReadiness(t *testing.T) {
 			fmt.Fprint(w, "Prometheus Server is Ready.")
 		case "/api/v1/targets":
 			fmt.Fprint(w, `{"status":"success","data":{"activeTargets":[{"labels":{"job":"prometheus"},"scrapeUrl":"http://localhost:9090/metrics","health":"up","lastError":""}]}}`)
+		case "/api/v1/query": // Grafana's datasource health check
+			fmt.Fprint(w, `{"status":"success","data":{"resultType":"scalar","result":[1700000000,"2"]}}`)
 		default:
 			http.NotFound(w, r)
 		}
 	}))
 	defer prom.Close()
-	var grafPassword atomic.Value
-	graf := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/api/health" {
-			fmt.Fprint(w, `{"database":"ok","version":"12.4.3"}`)
-			return
-		}
-		if u, p, _ := r.BasicAuth(); u != "admin" || p != grafPassword.Load() {
-			w.WriteHeader(401)
-			fmt.Fprint(w, `{"message":"Invalid username or password"}`)
-			return
-		}
-		switch r.URL.Path {
-		case "/api/datasources/uid/llmmon-prometheus":
-			fmt.Fprint(w, `{"uid":"llmmon-prometheus","type":"prometheus"}`)
-		case "/api/datasources/uid/llmmon-prometheus/health":
-			fmt.Fprint(w, `{"status":"OK","message":"Successfully queried the Prometheus API."}`)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
+	// Grafana, provisioned with the stack's datasource, pointing at the
+	// stand-in, and started with the password the first up stored.
+	prov := t.TempDir()
+	os.MkdirAll(filepath.Join(prov, "datasources"), 0o755)
+	os.WriteFile(filepath.Join(prov, "datasources", "ds.yaml"), []byte(fmt.Sprintf(
+		"apiVersion: 1\ndatasources:\n  - name: Prometheus\n    uid: %s\n    type: prometheus\n    url: %s\n    isDefault: true\n",
+		stack.DatasourceUID, prom.URL)), 0o644)
+	double, err := grafanadouble.New(grafanadouble.Config{AdminPassword: "known-pw", ProvisioningDir: prov})
+	if err != nil {
+		t.Fatal(err)
+	}
+	graf := httptest.NewServer(double.Handler())
 	defer graf.Close()
 	port := func(s *httptest.Server) int { p, _ := strconv.Atoi(s.URL[strings.LastIndex(s.URL, ":")+1:]); return p }
 	cfg := testConfig(func(c *stack.Config) { c.Prometheus.Port, c.Grafana.Port = port(prom), port(graf) })
 
 	eng, dir := fakeEngine(), t.TempDir()
-	imported := 0
-	res, out, err := up(t, eng, dir, cfg, func(o *stack.UpOptions) {
-		o.Wait = 20 * time.Second
-		o.ImportDashboard = func(ctx context.Context, g *grafana.Client, last int) (stack.DashboardImport, error) {
-			imported++
-			if last != 0 {
-				t.Errorf("last version %d on a first up", last)
-			}
-			return stack.DashboardImport{Summary: "created", Version: 7}, nil
-		}
-		pw := filepath.Join(o.Dir, stack.AdminPasswordFile)
-		os.WriteFile(pw, []byte("known-pw\n"), 0o600)
-		grafPassword.Store("known-pw")
-	})
+	storePassword := func(pw string) { os.WriteFile(filepath.Join(dir, stack.AdminPasswordFile), []byte(pw+"\n"), 0o600) }
+	storePassword("known-pw")
+	res, out, err := up(t, eng, dir, cfg, func(o *stack.UpOptions) { o.Wait = 20 * time.Second })
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, want := range []string{"waiting up to 20s for prometheus (/-/ready) and grafana (/api/health)", "prometheus ready at " + prom.URL, "datasource llmmon-prometheus healthy"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
+	waiting := stack.Waiting{Timeout: 20 * time.Second, Probes: []stack.ProbeInfo{{Component: "prometheus", Endpoint: "/-/ready"}, {Component: "grafana", Endpoint: "/api/health"}}}
+	for _, want := range []stack.Event{waiting, stack.Ready{Component: "prometheus", URL: prom.URL},
+		stack.DatasourceHealthy{UID: "llmmon-prometheus", URL: "http://prometheus:9090"}} {
+		if !out.has(want) {
+			t.Errorf("no event %+v:\n%s", want, out)
 		}
 	}
-	if imported != 1 || res.Dashboard == nil || res.Dashboard.Version != 7 {
-		t.Errorf("importer: %d %+v", imported, res.Dashboard)
+	// The first up imports the dashboard (no version recorded yet) and
+	// records the version it wrote.
+	if res.Dashboard == nil || res.Dashboard.Action != grafana.ActionCreated || res.Dashboard.TrackedVersion < 1 {
+		t.Fatalf("dashboard: %+v", res.Dashboard)
 	}
-	if st, _ := stack.LoadState(dir); st.DashboardVersion != 7 {
-		t.Errorf("dashboard version not recorded: %d", st.DashboardVersion)
+	if _, ok := double.Dashboard(dashboards.UID); !ok {
+		t.Error("the dashboard is not in Grafana")
+	}
+	if st, _ := stack.LoadState(dir); st.DashboardVersion != res.Dashboard.TrackedVersion {
+		t.Errorf("dashboard version not recorded: %d, want %d", st.DashboardVersion, res.Dashboard.TrackedVersion)
 	}
 	// Configured jobs Prometheus does not list yet show as unknown.
 	jobs := map[string]string{}
@@ -509,16 +542,26 @@ func TestUpWaitsForReadiness(t *testing.T) {
 	if jobs["prometheus"] != "up" || jobs["llm-server"] != "unknown" {
 		t.Errorf("targets: %+v", res.Targets)
 	}
+	// The next up finds the version it recorded: unchanged, not "edited".
+	res, out, err = up(t, eng, dir, cfg, func(o *stack.UpOptions) { o.Wait = 20 * time.Second })
+	if err != nil || res.Dashboard == nil || res.Dashboard.Action != grafana.ActionUnchanged {
+		t.Fatalf("second up: %v %+v\n%s", err, res.Dashboard, out)
+	}
+	// --no-dashboard leaves it alone.
+	res, _, err = up(t, eng, dir, cfg, func(o *stack.UpOptions) { o.Wait = 20 * time.Second; o.Dashboard.Skip = true })
+	if err != nil || res.Dashboard != nil {
+		t.Fatalf("skipped import: %v %+v", err, res.Dashboard)
+	}
 
 	// The volume keeps another password than the one stored now.
-	grafPassword.Store("set-long-ago")
+	storePassword("not-what-grafana-has")
 	_, _, err = up(t, eng, dir, cfg, func(o *stack.UpOptions) { o.Wait = 20 * time.Second })
 	if !errors.Is(err, stack.ErrAdminPassword) || !strings.Contains(err.Error(), "reset-admin-password") || !strings.Contains(err.Error(), "llm-grafana-data") {
 		t.Fatalf("err = %v", err)
 	}
 
 	// A container that exits is reported at once, with its last log lines.
-	grafPassword.Store("known-pw")
+	storePassword("known-pw")
 	graf.Close()
 	eng.Set("llm-grafana", func(s *stack.ContainerState) { s.Status = "exited"; s.ExitCode = 1 })
 	eng.LogLines["llm-grafana"] = "logger=settings msg=starting\nError: ✗ Datasource provisioning error: datasource.yaml config is invalid"

@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -29,7 +27,7 @@ func (d *doctor) grafanaChecks() []Check {
 	}
 }
 
-func (d *doctor) passwordFile() string { return filepath.Join(d.o.Dir, stack.AdminPasswordFile) }
+func (d *doctor) passwordFile() string { return stack.AdminPasswordPath(d.o.Dir) }
 
 func (d *doctor) checkGrafanaHealth(ctx context.Context) Result {
 	h, err := d.grafHealth.get(ctx)
@@ -58,11 +56,10 @@ func (d *doctor) checkGrafanaHealth(ctx context.Context) Result {
 
 // adminPassword returns the stored password once Grafana accepts it.
 func (d *doctor) adminPassword(ctx context.Context) (string, error) {
-	b, err := os.ReadFile(d.passwordFile())
+	pw, err := stack.ReadAdminPassword(d.o.Dir)
 	if err != nil {
 		return "", err
 	}
-	pw := strings.TrimSpace(string(b))
 	if _, err := d.grafHealth.get(ctx); err != nil {
 		return "", err
 	}

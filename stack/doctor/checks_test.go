@@ -286,7 +286,7 @@ func TestRenderedConfigMatchesWhatUpStarted(t *testing.T) {
 	cfg.Name = "r1"
 	f.Images[cfg.Prometheus.Image] = "sha256:prom"
 	f.Images[cfg.Grafana.Image] = "sha256:graf"
-	if _, err := stack.Up(context.Background(), f, stack.UpOptions{Dir: o.Dir, Config: cfg, Pull: stack.PullNever,
+	if _, err := stack.Up(context.Background(), f, stack.UpOptions{Dir: o.Dir, Settings: stack.Given(cfg), Pull: stack.PullNever,
 		CheckPort: func(string) error { return nil }}); err != nil {
 		t.Fatal(err)
 	}

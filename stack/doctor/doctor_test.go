@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -79,86 +78,6 @@ func TestExitCode(t *testing.T) {
 		if got := r.ExitCode(); got != c.want {
 			t.Errorf("%v: exit %d, want %d", c.statuses, got, c.want)
 		}
-	}
-}
-
-func sampleReport() Report {
-	return Report{Results: []Result{
-		{Group: "Docker", Check: "daemon", Status: StatusOK, Message: "Docker Engine 20.10"},
-		{Group: "LLM server", Check: "requests", Status: StatusWarn, Message: "no requests yet; metrics appear after requests",
-			Cause: "llm_requests_total is 0", Fix: "`llmmon load --url http://127.0.0.1:8000/v1 --requests 20`"},
-		{Group: "LLM server", Check: "/metrics", Status: StatusFail, Message: "nothing listens", Cause: "not running", Fix: "start it",
-			Details: []string{"last log lines:", "boom"}},
-		{Group: "Grafana", Check: "dashboard", Status: StatusSkip, Message: "skipped"},
-	}}
-}
-
-func TestWriteTextPlainAndTerminal(t *testing.T) {
-	var plain bytes.Buffer
-	if err := sampleReport().WriteText(&plain, TextOptions{Header: "llmmon doctor: stack \"default\""}); err != nil {
-		t.Fatal(err)
-	}
-	want := `llmmon doctor: stack "default"
-
-Docker
-  OK   daemon: Docker Engine 20.10
-
-LLM server
-  WARN requests: no requests yet; metrics appear after requests
-       cause: llm_requests_total is 0
-       fix:   ` + "`llmmon load --url http://127.0.0.1:8000/v1 --requests 20`" + `
-  FAIL /metrics: nothing listens
-       cause: not running
-       fix:   start it
-         last log lines:
-         boom
-
-Grafana
-  SKIP dashboard: skipped
-
-FAILED: 1 passed, 1 warning, 1 failed, 1 skipped
-`
-	if plain.String() != want {
-		t.Errorf("plain text:\n%s\nwant:\n%s", plain.String(), want)
-	}
-	var tty bytes.Buffer
-	sampleReport().WriteText(&tty, TextOptions{Terminal: true})
-	for _, s := range []string{"\x1b[32m✓\x1b[0m daemon", "\x1b[33m!\x1b[0m requests", "\x1b[31m✗\x1b[0m /metrics", "\x1b[1mDocker\x1b[0m"} {
-		if !strings.Contains(tty.String(), s) {
-			t.Errorf("terminal text lacks %q:\n%s", s, tty.String())
-		}
-	}
-	if strings.Contains(tty.String(), "FAIL /metrics") {
-		t.Error("terminal output uses the plain words")
-	}
-}
-
-func TestWriteJSON(t *testing.T) {
-	var b bytes.Buffer
-	r := sampleReport()
-	r.Duration = 1500 * time.Millisecond
-	if err := r.WriteJSON(&b, JSONMeta{Stack: "default", Dir: "./llm_monitor", Started: true}); err != nil {
-		t.Fatal(err)
-	}
-	var got struct {
-		Stack    string         `json:"stack"`
-		Started  bool           `json:"started"`
-		Checks   []Result       `json:"checks"`
-		Summary  map[string]int `json:"summary"`
-		ExitCode int            `json:"exit_code"`
-		Duration int            `json:"duration_ms"`
-	}
-	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
-		t.Fatalf("%v\n%s", err, b.String())
-	}
-	if got.Stack != "default" || !got.Started || got.ExitCode != 1 || got.Duration != 1500 || len(got.Checks) != 4 {
-		t.Errorf("json = %+v", got)
-	}
-	if got.Summary["ok"] != 1 || got.Summary["warn"] != 1 || got.Summary["fail"] != 1 || got.Summary["skip"] != 1 {
-		t.Errorf("summary = %v", got.Summary)
-	}
-	if c := got.Checks[1]; c.Status != StatusWarn || c.Fix == "" || c.Cause == "" || c.Group != "LLM server" {
-		t.Errorf("check = %+v", c)
 	}
 }
 

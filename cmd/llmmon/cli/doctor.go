@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/llmmon/llmmon/stack"
-	"github.com/llmmon/llmmon/stack/docker"
 	"github.com/llmmon/llmmon/stack/doctor"
 )
 
@@ -18,9 +17,9 @@ type doctorOptions struct {
 	IO      IOStreams
 	Globals *Globals
 	Output  string
-	// Config is the stack from flags, llmmon.yaml and defaults; used when
-	// up recorded nothing in --dir (or recorded another --name).
-	Config     stack.Config
+	// Settings are the flags, llmmon.yaml and defaults; used when up
+	// recorded nothing in --dir (or recorded another --name).
+	Settings   stack.Settings
 	NameSet    bool
 	MetricsURL string
 	// Timeout bounds the whole run.
@@ -30,24 +29,26 @@ type doctorOptions struct {
 }
 
 func newDoctorCmd(f *Factory, runF func(context.Context, *doctorOptions) error) *cobra.Command {
-	opts := &doctorOptions{IO: f.IO, Globals: f.Globals, Engine: doctorEngine, Getenv: os.Getenv}
+	opts := &doctorOptions{IO: f.IO, Globals: f.Globals, Engine: f.Engine, Getenv: os.Getenv}
 	var flags *stackFlags
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Diagnose the stack: every classic failure, with its cause and the exact fix",
-		Long: `doctor checks what the troubleshooting page asks you to check by hand
-("Prometheus can't scrape the LLM server", "Grafana can't connect to
-Prometheus", "metrics not appearing") and prints one line per check:
-✓ passed, ! warning, ✗ failed (OK / WARN / FAIL when not on a terminal).
-Each problem comes with its cause and the exact command that fixes it.
+		Long: `doctor checks by itself what you would check by hand when Prometheus
+can't scrape the LLM server, Grafana can't connect to Prometheus, or
+metrics don't appear, and prints one line per check: ✓ passed, ! warning,
+✗ failed (OK / WARN / FAIL when not on a terminal, or with NO_COLOR or
+TERM=dumb). Each problem comes with its cause and the exact command that
+fixes it.
 
 It checks the Docker daemon and host-gateway; the containers (ours, running,
 restarts, a crashed one's last log lines); the network and Grafana's path to
 Prometheus; Prometheus' readiness, loaded config and every scrape target
 (a down target's error is explained: not running or bound to 127.0.0.1, no
 host-gateway, a firewall, a wrong path or port); the LLM server's /metrics
-from this machine (the seed's five metrics, and whether it has served any
-requests); Grafana's health, the stored admin password, the datasource and
+from this machine (llm_requests_total, llm_request_duration_seconds and
+the other llm_* metrics the dashboard's Overview row is built on, and whether
+it has served any requests); Grafana's health, the stored admin password, the datasource and
 the dashboard; ports taken by other programs; and whether the files in --dir
 are what the containers run.
 
@@ -62,14 +63,16 @@ Exit status: 0 all passed, 1 a check failed, 2 only warnings.`,
   llmmon doctor -o json | jq '.checks[] | select(.status != "ok")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Output != "text" && opts.Output != "json" {
-				return fmt.Errorf("invalid --output %q: want text or json", opts.Output)
-			}
-			cfg, err := flags.resolve(opts.Globals)
+			ov, err := flags.overrides(opts.Globals)
 			if err != nil {
 				return err
 			}
-			opts.Config = cfg
+			if opts.Settings, err = stack.Resolve("", ov); err != nil {
+				return err
+			}
+			if err := opts.Settings.Validate(); err != nil {
+				return userSettingsError(err)
+			}
 			opts.NameSet = cmd.Flags().Changed("name")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -79,14 +82,11 @@ Exit status: 0 all passed, 1 a check failed, 2 only warnings.`,
 	}
 	flags = addStackFlags(cmd)
 	fl := cmd.Flags()
-	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(cmd, &opts.Output)
 	fl.StringVar(&opts.MetricsURL, "metrics-url", "", "the LLM server's /metrics as this machine reaches it (default: from --llm-target, host.docker.internal → 127.0.0.1)")
 	fl.DurationVar(&opts.Timeout, "timeout", 9*time.Second, "upper bound for the whole run")
 	return cmd
 }
-
-// doctorEngine makes the Docker client; it does not contact the engine.
-func doctorEngine() (stack.Engine, error) { return docker.New() }
 
 func runDoctor(ctx context.Context, opts *doctorOptions) error {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
@@ -107,7 +107,7 @@ func runDoctor(ctx context.Context, opts *doctorOptions) error {
 	report := doctor.Run(ctx, doctor.Checks(ctx, dopts))
 	names := stack.NamesFor(dopts.Config.Name)
 	if opts.Output == "json" {
-		if err := report.WriteJSON(opts.IO.Out, doctor.JSONMeta{Stack: names.Stack, Dir: opts.Globals.Dir, Started: dopts.State != nil}); err != nil {
+		if err := writeJSON(opts.IO.Out, newDoctorJSON(report, names.Stack, opts.Globals.Dir, dopts.State != nil)); err != nil {
 			return err
 		}
 	} else {
@@ -118,7 +118,7 @@ func runDoctor(ctx context.Context, opts *doctorOptions) error {
 		if note != "" {
 			header += "\n" + note
 		}
-		if err := report.WriteText(opts.IO.Out, doctor.TextOptions{Terminal: opts.IO.IsTerminal, Header: header}); err != nil {
+		if err := writeDoctorText(opts.IO.Out, report, header, opts.IO.DecorateOut()); err != nil {
 			return err
 		}
 	}
@@ -132,7 +132,8 @@ func runDoctor(ctx context.Context, opts *doctorOptions) error {
 // unless --name asks for another; else flags, llmmon.yaml and defaults.
 func doctorSettings(opts *doctorOptions) (doctor.Options, string, error) {
 	dir := opts.Globals.Dir
-	d := doctor.Options{Dir: dir, Config: opts.Config, Getenv: opts.Getenv, MetricsURL: opts.MetricsURL}
+	cfg := opts.Settings.Config
+	d := doctor.Options{Dir: dir, Config: cfg, Getenv: opts.Getenv, MetricsURL: opts.MetricsURL}
 	st, err := stack.LoadState(dir)
 	switch {
 	case errors.Is(err, stack.ErrNoState):
@@ -140,9 +141,9 @@ func doctorSettings(opts *doctorOptions) (doctor.Options, string, error) {
 			dir, stack.StateFile), nil
 	case err != nil:
 		return d, "", err
-	case opts.NameSet && st.Config.Name != opts.Config.Name:
+	case opts.NameSet && st.Config.Name != cfg.Name:
 		return d, fmt.Sprintf("%s records stack %q, not %q: checking %q with the default settings.",
-			dir, stack.NamesFor(st.Config.Name).Stack, stack.NamesFor(opts.Config.Name).Stack, stack.NamesFor(opts.Config.Name).Stack), nil
+			dir, stack.NamesFor(st.Config.Name).Stack, stack.NamesFor(cfg.Name).Stack, stack.NamesFor(cfg.Name).Stack), nil
 	}
 	d.Config, d.State = st.Config, &st
 	d.PrometheusURL, d.GrafanaURL = st.PrometheusURL, st.GrafanaURL

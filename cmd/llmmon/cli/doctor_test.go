@@ -35,7 +35,7 @@ func TestDoctorFlagsToOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Output != "text" || o.NameSet || o.Config.Name != "" || o.Timeout != 9*time.Second || o.MetricsURL != "" {
+	if o.Output != "text" || o.NameSet || o.Settings.Config.Name != "" || o.Timeout != 9*time.Second || o.MetricsURL != "" {
 		t.Errorf("defaults: %+v", o)
 	}
 	o, err = doctorCmdOptions(t, "-o", "json", "--name", "staging", "--metrics-url", "http://10.0.0.5:8000/metrics",
@@ -43,8 +43,8 @@ func TestDoctorFlagsToOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Output != "json" || !o.NameSet || o.Config.Name != "staging" || o.MetricsURL != "http://10.0.0.5:8000/metrics" ||
-		o.Timeout != 3*time.Second || o.Config.Grafana.Port != 13000 || o.Config.LLMServer.Address != "host.docker.internal:8001" {
+	if o.Output != "json" || !o.NameSet || o.Settings.Config.Name != "staging" || o.MetricsURL != "http://10.0.0.5:8000/metrics" ||
+		o.Timeout != 3*time.Second || o.Settings.Config.Grafana.Port != 13000 || o.Settings.Config.LLMServer.Address != "host.docker.internal:8001" {
 		t.Errorf("flags: %+v", o)
 	}
 	for _, bad := range [][]string{{"-o", "yaml"}, {"extra"}, {"--grafana-port", "0"}} {
@@ -67,7 +67,7 @@ func TestRunDoctorDockerDownTextAndJSON(t *testing.T) {
 			cfg.Prometheus.Port, cfg.Grafana.Port = 1, 2
 			cfg.LLMServer.Address = "host.docker.internal:3"
 			err := runDoctor(context.Background(), &doctorOptions{
-				IO: IOStreams{Out: &out, ErrOut: &out}, Globals: &Globals{Dir: dir}, Output: output, Config: cfg,
+				IO: IOStreams{Out: &out, ErrOut: &out}, Globals: &Globals{Dir: dir}, Output: output, Settings: stack.Settings{Config: cfg},
 				Timeout: 5 * time.Second, Engine: func() (stack.Engine, error) { return f, nil },
 				Getenv: func(k string) string { return map[string]string{"DOCKER_HOST": "unix:///nonexistent.sock"}[k] },
 			})
@@ -116,17 +116,17 @@ func TestDoctorReadsWhatUpRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	flags := stack.Default()
-	d, note, err := doctorSettings(&doctorOptions{Globals: &Globals{Dir: dir}, Config: flags})
+	d, note, err := doctorSettings(&doctorOptions{Globals: &Globals{Dir: dir}, Settings: stack.Settings{Config: flags}})
 	if err != nil || note != "" || d.State == nil || d.Config.Name != "recorded" || d.Config.Prometheus.Port != 19090 ||
 		d.PrometheusURL != "http://10.1.2.3:19090" {
 		t.Errorf("recorded stack: %+v, note %q, err %v", d, note, err)
 	}
 	flags.Name = "other"
-	d, note, err = doctorSettings(&doctorOptions{Globals: &Globals{Dir: dir}, Config: flags, NameSet: true})
+	d, note, err = doctorSettings(&doctorOptions{Globals: &Globals{Dir: dir}, Settings: stack.Settings{Config: flags}, NameSet: true})
 	if err != nil || d.State != nil || d.Config.Name != "other" || !strings.Contains(note, `records stack "recorded", not "other"`) {
 		t.Errorf("other --name: %+v, note %q, err %v", d, note, err)
 	}
-	d, note, err = doctorSettings(&doctorOptions{Globals: &Globals{Dir: t.TempDir()}, Config: stack.Default()})
+	d, note, err = doctorSettings(&doctorOptions{Globals: &Globals{Dir: t.TempDir()}, Settings: stack.Settings{Config: stack.Default()}})
 	if err != nil || d.State != nil || !strings.Contains(note, "Nothing was started") {
 		t.Errorf("empty dir: %+v, note %q, err %v", d, note, err)
 	}

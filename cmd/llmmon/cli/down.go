@@ -19,7 +19,7 @@ type downOptions struct {
 }
 
 func newDownCmd(f *Factory, runF func(context.Context, *downOptions) error) *cobra.Command {
-	opts := &downOptions{IO: f.IO, Globals: f.Globals, Engine: newEngine}
+	opts := &downOptions{IO: f.IO, Globals: f.Globals, Engine: f.Engine}
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Stop and remove the stack's containers and network (volumes are kept)",

@@ -56,7 +56,7 @@ func TestImportFlagsToOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got.IO = IOStreams{}
+			got.IO, got.Globals = IOStreams{}, nil
 			if *got != tt.want {
 				t.Errorf("options = %+v\nwant      %+v", *got, tt.want)
 			}

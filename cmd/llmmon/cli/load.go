@@ -82,7 +82,7 @@ requests failed.`,
 			}
 			if progressEvery <= 0 {
 				progressEvery = 5 * time.Second
-				if opts.IO.IsTerminal {
+				if opts.IO.DecorateErr() {
 					progressEvery = 500 * time.Millisecond
 				}
 			}
@@ -114,7 +114,7 @@ requests failed.`,
 	fl.DurationVar(&lo.Timeout, "timeout", lo.Timeout, "give up on one request after this long")
 	fl.Float64Var(&opts.MaxErrorRatio, "max-error-ratio", opts.MaxErrorRatio, "exit non-zero when more than this fraction of requests fail")
 	fl.Uint64Var(&lo.Seed, "seed", 0, "seed the open loop's arrival times, for repeatable runs (0: random)")
-	fl.DurationVar(&progressEvery, "progress-every", 0, "progress line interval (default 500ms on a terminal, else 5s)")
+	fl.DurationVar(&progressEvery, "progress-every", 0, "progress line interval (default 500ms when stderr is a terminal, else 5s)")
 	fl.MarkHidden("progress-every")
 	addOutputFlag(cmd, &opts.Output)
 	return cmd
@@ -122,7 +122,9 @@ requests failed.`,
 
 func runLoad(ctx context.Context, opts *loadOptions) error {
 	errOut := opts.IO.ErrOut
-	live := opts.IO.IsTerminal
+	// The live line is redrawn in place, on stderr, only when stderr is a
+	// terminal that takes escapes; elsewhere each progress is a line.
+	live := opts.IO.DecorateErr()
 	opts.Load.Progress = func(p load.Progress) {
 		if live {
 			fmt.Fprintf(errOut, "\r\033[K%s", p)

@@ -159,7 +159,7 @@ func TestLoadReportsTextAndProgress(t *testing.T) {
 func TestLoadLiveProgressOnTerminal(t *testing.T) {
 	url, _ := openAIDouble(t, 0)
 	var out, errOut bytes.Buffer
-	err := Run(context.Background(), IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, IsTerminal: true},
+	err := Run(context.Background(), IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, ErrTerminal: true},
 		[]string{"load", "--url", url, "-n", "30", "-c", "1", "--progress-every", "5ms"})
 	if err != nil {
 		t.Fatal(err)

@@ -9,9 +9,9 @@ import (
 )
 
 type renderOptions struct {
-	IO      IOStreams
-	Globals *Globals
-	Config  stack.Config
+	IO       IOStreams
+	Globals  *Globals
+	Settings stack.Settings // defaults, llmmon.yaml, then the flags set
 }
 
 func newRenderCmd(f *Factory, runF func(*renderOptions) error) *cobra.Command {
@@ -27,11 +27,13 @@ Writing is atomic, and a file whose content is unchanged is left alone.`,
   llmmon render --target vllm=host.docker.internal:8001 --scrape-interval 5s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := flags.resolve(opts.Globals)
+			ov, err := flags.overrides(opts.Globals)
 			if err != nil {
 				return err
 			}
-			opts.Config = cfg
+			if opts.Settings, err = stack.Resolve("", ov); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -43,9 +45,9 @@ Writing is atomic, and a file whose content is unchanged is left alone.`,
 }
 
 func runRender(opts *renderOptions) error {
-	r, err := stack.Render(opts.Config)
+	r, err := opts.Settings.Render()
 	if err != nil {
-		return err
+		return userSettingsError(err)
 	}
 	results, err := stack.WriteFiles(opts.Globals.Dir, r.All())
 	for _, res := range results {

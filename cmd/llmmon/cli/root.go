@@ -7,15 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/docker"
 )
 
 // Exit codes.
@@ -25,15 +24,6 @@ const (
 	ExitWarning = 2 // doctor: only warnings
 )
 
-// IOStreams are the command's input and output, injected so tests capture them.
-type IOStreams struct {
-	In     io.Reader
-	Out    io.Writer
-	ErrOut io.Writer
-	// IsTerminal turns on colour, ✓/✗ marks and live progress.
-	IsTerminal bool
-}
-
 // Globals are the flags every command shares.
 type Globals struct {
 	Dir        string
@@ -41,14 +31,21 @@ type Globals struct {
 	Verbose    bool
 }
 
-// Factory hands commands what they need, lazily, like gh's cmdutil.Factory.
+// Factory hands commands what they need, like gh's cmdutil.Factory.
 type Factory struct {
 	IO      IOStreams
 	Globals *Globals
+	// Engine connects to the container engine. Commands call it only when
+	// they run, so --help and flag errors never need a daemon.
+	Engine func() (stack.Engine, error)
 }
 
-// ExitError lets a command choose its exit code after printing its own
-// output (doctor's "warnings only" is 2), without calling os.Exit.
+// dockerEngine is the engine DOCKER_HOST names (or the local socket); it
+// does not contact the engine.
+func dockerEngine() (stack.Engine, error) { return docker.New() }
+
+// ExitCodeError lets a command choose its exit code after printing its
+// own output (doctor's "warnings only" is 2), without calling os.Exit.
 type ExitCodeError struct{ Code int }
 
 func (e ExitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
@@ -57,8 +54,7 @@ func (e ExitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.C
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	streams := IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		IsTerminal: isatty.IsTerminal(os.Stdout.Fd())}
+	streams := SystemStreams()
 	err := Run(ctx, streams, os.Args[1:])
 	return exitCode(streams, err)
 }
@@ -75,9 +71,16 @@ func exitCode(streams IOStreams, err error) int {
 	return ExitError
 }
 
-// Run executes one llmmon command line in-process.
+// Run executes one llmmon command line in-process, against the Docker
+// engine.
 func Run(ctx context.Context, streams IOStreams, args []string) error {
-	root := NewRootCmd(&Factory{IO: streams, Globals: &Globals{}})
+	return execute(ctx, &Factory{IO: streams, Globals: &Globals{}, Engine: dockerEngine}, args)
+}
+
+// execute runs one command line with what f hands out.
+func execute(ctx context.Context, f *Factory, args []string) error {
+	streams := f.IO
+	root := NewRootCmd(f)
 	root.SetArgs(args)
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
@@ -112,7 +115,7 @@ Grafana dashboard, started through the Docker Engine API with no manual steps.
 	return root
 }
 
-// commands lists each command's constructor; each file registers its own.
+// commands lists each command's constructor, in the order help shows them.
 var commands = []func(*Factory) *cobra.Command{
 	newVersionCmd,
 	newCompletionCmd,

@@ -153,7 +153,7 @@ func TestRenderOptionsPrecedence(t *testing.T) {
 			if err := root.Execute(); err != nil {
 				t.Fatal(err)
 			}
-			tt.check(t, got.Config)
+			tt.check(t, got.Settings.Config)
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,8 +13,8 @@ import (
 	"github.com/llmmon/llmmon/stack"
 )
 
-// stackFlags are the settings flags shared by render and up. Only flags
-// the user set override llmmon.yaml, which overrides the defaults.
+// stackFlags are the settings flags shared by render, up and doctor.
+// Only the flags the user set override anything (stack.Resolve).
 type stackFlags struct {
 	cmd                *cobra.Command
 	name               string
@@ -27,6 +28,23 @@ type stackFlags struct {
 	grafanaPort        int
 	prometheusImage    string
 	grafanaImage       string
+}
+
+// settingFlags are the flags that set each setting, by its path in
+// llmmon.yaml (stack.SettingPaths); the alerts have none.
+var settingFlags = map[string]string{
+	"name":                "--name",
+	"scrape_interval":     "--scrape-interval",
+	"evaluation_interval": "--evaluation-interval",
+	"llm_server.name":     "--llm-job",
+	"llm_server.address":  "--llm-target",
+	"llm_server.path":     "--llm-target",
+	"targets":             "--target",
+	"bind":                "--bind",
+	"prometheus.image":    "--prometheus-image",
+	"prometheus.port":     "--prometheus-port",
+	"grafana.image":       "--grafana-image",
+	"grafana.port":        "--grafana-port",
 }
 
 func addStackFlags(cmd *cobra.Command) *stackFlags {
@@ -47,70 +65,120 @@ func addStackFlags(cmd *cobra.Command) *stackFlags {
 	return s
 }
 
-// resolve returns defaults, overlaid by llmmon.yaml, overlaid by set flags.
-func (s *stackFlags) resolve(g *Globals) (stack.Config, error) {
-	cfg := stack.Default()
-	path := g.ConfigPath
-	if path == "" {
+// overrides are llmmon.yaml (--config, or ./llmmon.yaml when it exists)
+// and the flags the user set, for stack.Resolve to layer.
+func (s *stackFlags) overrides(g *Globals) (stack.Overrides, error) {
+	var o stack.Overrides
+	o.File = g.ConfigPath
+	if o.File == "" {
 		if _, err := os.Stat("llmmon.yaml"); err == nil {
-			path = "llmmon.yaml"
+			o.File = "llmmon.yaml"
 		}
-	} else if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return cfg, fmt.Errorf("settings file %s does not exist (check --config)", path)
-	}
-	if path != "" {
-		if err := stack.LoadFile(path, &cfg); err != nil {
-			return cfg, err
-		}
+	} else if _, err := os.Stat(o.File); errors.Is(err, fs.ErrNotExist) {
+		return o, fmt.Errorf("settings file %s does not exist (check --config)", o.File)
 	}
 	fl := s.cmd.Flags()
-	set := fl.Changed
-	if set("name") {
-		cfg.Name = s.name
+	c := &o.Flags
+	set := func(path string) { o.Set = append(o.Set, path) }
+	if fl.Changed("name") {
+		c.Name = s.name
+		set("name")
 	}
-	if set("scrape-interval") {
-		cfg.ScrapeInterval = stack.Duration(s.scrapeInterval)
+	if fl.Changed("scrape-interval") {
+		c.ScrapeInterval = stack.Duration(s.scrapeInterval)
+		set("scrape_interval")
 	}
-	if set("evaluation-interval") {
-		cfg.EvaluationInterval = stack.Duration(s.evaluationInterval)
+	if fl.Changed("evaluation-interval") {
+		c.EvaluationInterval = stack.Duration(s.evaluationInterval)
+		set("evaluation_interval")
 	}
-	if set("llm-target") {
-		t, err := stack.ParseTarget(cfg.LLMServer.Name + "=" + s.llmTarget)
+	if fl.Changed("llm-target") {
+		t, err := stack.ParseTarget(s.llmJob + "=" + s.llmTarget)
 		if err != nil {
-			return cfg, fmt.Errorf("--llm-target: %w", err)
+			return o, fmt.Errorf("--llm-target: %w", err)
 		}
-		cfg.LLMServer.Address, cfg.LLMServer.Path = t.Address, t.Path
+		c.LLMServer.Address, c.LLMServer.Path = t.Address, t.Path
+		set("llm_server.address")
+		set("llm_server.path")
 	}
-	if set("llm-job") {
-		cfg.LLMServer.Name = s.llmJob
+	if fl.Changed("llm-job") {
+		c.LLMServer.Name = s.llmJob
+		set("llm_server.name")
 	}
-	if set("target") {
-		cfg.Targets = nil
+	if fl.Changed("target") {
 		for _, v := range s.targets {
 			t, err := stack.ParseTarget(v)
 			if err != nil {
-				return cfg, fmt.Errorf("--target: %w", err)
+				return o, fmt.Errorf("--target: %w", err)
 			}
-			cfg.Targets = append(cfg.Targets, t)
+			c.Targets = append(c.Targets, t)
 		}
+		set("targets")
 	}
-	if set("bind") {
-		cfg.Bind = s.bind
+	if fl.Changed("bind") {
+		c.Bind = s.bind
+		set("bind")
 	}
-	if set("prometheus-port") {
-		cfg.Prometheus.Port = s.prometheusPort
+	if fl.Changed("prometheus-port") {
+		c.Prometheus.Port = s.prometheusPort
+		set("prometheus.port")
 	}
-	if set("grafana-port") {
-		cfg.Grafana.Port = s.grafanaPort
+	if fl.Changed("grafana-port") {
+		c.Grafana.Port = s.grafanaPort
+		set("grafana.port")
 	}
-	if set("prometheus-image") {
-		cfg.Prometheus.Image = s.prometheusImage
+	if fl.Changed("prometheus-image") {
+		c.Prometheus.Image = s.prometheusImage
+		set("prometheus.image")
 	}
-	if set("grafana-image") {
-		cfg.Grafana.Image = s.grafanaImage
+	if fl.Changed("grafana-image") {
+		c.Grafana.Image = s.grafanaImage
+		set("grafana.image")
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("invalid settings:\n%w", err)
+	return o, nil
+}
+
+// settingName words a setting as the user gave it: the flag; the key and
+// line in llmmon.yaml; or where up recorded it. A default is named by its
+// flag, where one sets it, since that is how to change it.
+func settingName(path string, o stack.Origin) string {
+	flag := settingFlags[path]
+	if i := strings.IndexByte(path, '['); i >= 0 && flag == "" {
+		flag = settingFlags[path[:i]]
 	}
-	return cfg, nil
+	switch o.Kind {
+	case stack.FromFile:
+		if o.Line > 0 {
+			return fmt.Sprintf("%s (%s line %d)", path, o.File, o.Line)
+		}
+		return fmt.Sprintf("%s (%s)", path, o.File)
+	case stack.FromRecorded:
+		return fmt.Sprintf("%s (recorded in %s)", path, o.File)
+	}
+	if flag != "" {
+		return flag
+	}
+	return path
+}
+
+// userSettingsError words err's invalid settings as the user gave them;
+// any other error passes through.
+func userSettingsError(err error) error {
+	bad := stack.SettingErrors(err)
+	if len(bad) == 0 {
+		return err
+	}
+	lines := make([]string, len(bad))
+	for i, e := range bad {
+		names := make([]string, len(e.Paths))
+		for j, p := range e.Paths {
+			var o stack.Origin
+			if j < len(e.Origins) {
+				o = e.Origins[j]
+			}
+			names[j] = settingName(p, o)
+		}
+		lines[i] = e.Named(names...)
+	}
+	return fmt.Errorf("invalid settings:\n%s", strings.Join(lines, "\n"))
 }

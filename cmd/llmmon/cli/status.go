@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -22,7 +21,7 @@ type statusOptions struct {
 }
 
 func newStatusCmd(f *Factory, runF func(context.Context, *statusOptions) error) *cobra.Command {
-	opts := &statusOptions{IO: f.IO, Globals: f.Globals, Engine: newEngine}
+	opts := &statusOptions{IO: f.IO, Globals: f.Globals, Engine: f.Engine}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the stack's containers, URLs and scrape targets",
@@ -37,9 +36,6 @@ is only printed with --show-password.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.NameSet = cmd.Flags().Changed("name")
-			if opts.Output != "text" && opts.Output != "json" {
-				return fmt.Errorf("invalid --output %q: want text or json", opts.Output)
-			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -48,7 +44,7 @@ is only printed with --show-password.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Name, "name", "", "the stack's --name (default: the one recorded in --dir)")
-	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(cmd, &opts.Output)
 	fl.BoolVar(&opts.ShowPassword, "show-password", false, "print the Grafana admin password")
 	return cmd
 }
@@ -67,13 +63,11 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 		return err
 	}
 	if opts.Output == "json" {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
+		if err := writeJSON(opts.IO.Out, r); err != nil {
 			return err
 		}
 	} else {
-		printStatus(opts.IO.Out, r, opts.IO.IsTerminal)
+		printStatus(opts.IO.Out, r, opts.IO.DecorateOut())
 	}
 	if !r.Up {
 		if opts.Output == "text" {
@@ -97,14 +91,14 @@ func notUpMessage(r stack.StatusReport) string {
 	return fmt.Sprintf("llmmon stack %q is only partly up: run llmmon up to restore it, or llmmon doctor", r.Stack)
 }
 
-func printStatus(out io.Writer, r stack.StatusReport, tty bool) {
+func printStatus(out io.Writer, r stack.StatusReport, decorated bool) {
 	fmt.Fprintf(out, "stack %s (%s)\n", r.Stack, r.Dir)
 	for _, c := range r.Components {
 		mark := ""
-		if tty {
-			mark = "✗ "
+		if decorated {
+			mark = markFail + " "
 			if c.Healthy {
-				mark = "✓ "
+				mark = markOK + " "
 			}
 		}
 		fmt.Fprintf(out, "  %s%-10s %-15s %-8s %s\n", mark, c.Component, c.Container, c.State, c.Health)
@@ -133,5 +127,5 @@ func printStatus(out io.Writer, r stack.StatusReport, tty bool) {
 		fmt.Fprintf(out, "  unknown: %s\n", r.TargetsError)
 		return
 	}
-	printTargets(out, r.Targets, tty)
+	printTargets(out, r.Targets, decorated)
 }

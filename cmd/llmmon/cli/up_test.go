@@ -5,6 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,20 +45,26 @@ func TestUpOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Pull != stack.PullNever || o.Wait != 30*time.Second || !o.NoDashboard || !o.ForceDashboard {
+	if o.Pull != stack.PullNever || o.Wait != 30*time.Second || !o.Dashboard.Skip || !o.Dashboard.Force {
 		t.Errorf("options %+v", o)
 	}
-	if o.Config.Name != "s1" || o.Config.Prometheus.Image != "p:1" || o.Config.Grafana.Port != 13000 || o.Config.Bind != "0.0.0.0" {
-		t.Errorf("config %+v", o.Config)
+	f := o.Settings.Flags
+	if f.Name != "s1" || f.Prometheus.Image != "p:1" || f.Grafana.Port != 13000 || f.Bind != "0.0.0.0" {
+		t.Errorf("flags %+v", f)
+	}
+	if want := []string{"name", "bind", "grafana.port", "prometheus.image"}; !slices.Equal(o.Settings.Set, want) {
+		t.Errorf("flags set %q, want %q", o.Settings.Set, want)
 	}
 	o, err = capture(t, newUpCmd, "up", "--dir", t.TempDir())
-	if err != nil || o.Pull != stack.PullMissing || o.Wait != 2*time.Minute || o.Config.Bind != "127.0.0.1" {
+	if err != nil || o.Pull != stack.PullMissing || o.Wait != 2*time.Minute || len(o.Settings.Set) != 0 {
 		t.Errorf("defaults: %+v %v", o, err)
+	}
+	if s, err := stack.Resolve("", o.Settings); err != nil || s.Config.Bind != "127.0.0.1" {
+		t.Errorf("default bind: %+v %v", s.Config, err)
 	}
 	for args, want := range map[string]string{
 		"--pull sometimes": `invalid --pull "sometimes": want missing, always or never`,
 		"--wait -1s":       "invalid --wait -1s",
-		"--grafana-port 0": "invalid port 0 for --grafana-port",
 	} {
 		_, err := capture(t, newUpCmd, append([]string{"up", "--dir", t.TempDir()}, strings.Fields(args)...)...)
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -101,7 +111,7 @@ func TestUpStatusDownOutput(t *testing.T) {
 	g := &Globals{Dir: dir}
 
 	// --wait 0: nothing answers HTTP behind the in-memory engine.
-	if err := runUp(context.Background(), &upOptions{IO: io, Globals: g, Config: cfg, Pull: stack.PullNever, Engine: engine}); err != nil {
+	if err := runUp(context.Background(), &upOptions{IO: io, Globals: g, Settings: stack.Given(cfg), Pull: stack.PullNever, Engine: engine}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"created   container clitest-llm-prometheus", "stack clitest started", "password in " + dir + "/grafana-admin-password"} {
@@ -156,5 +166,47 @@ func TestUpStatusDownOutput(t *testing.T) {
 	out.Reset()
 	if err := runDown(context.Background(), &downOptions{IO: io, Globals: g, Engine: engine}); err != nil || !strings.Contains(out.String(), "nothing to remove") {
 		t.Errorf("second down: %v\n%s", err, out.String())
+	}
+}
+
+// runFake drives the CLI in-process against an in-memory engine.
+func runFake(t *testing.T, eng stack.Engine, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	f := &Factory{IO: IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, Globals: &Globals{},
+		Engine: func() (stack.Engine, error) { return eng, nil }}
+	err = execute(context.Background(), f, args)
+	return out.String(), errOut.String(), err
+}
+
+// Invalid settings stop up before the engine is asked anything or --dir
+// is written, and name each setting as the user gave it.
+func TestUpBadSettings(t *testing.T) {
+	settings := filepath.Join(t.TempDir(), "llmmon.yaml")
+	os.WriteFile(settings, []byte("scrape_interval: 5s\nprometheus:\n  port: 3000\n"), 0o644)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--grafana-port", "0"}, "invalid port 0 for --grafana-port: must be 1-65535"},
+		{[]string{"--config", settings}, "prometheus.port (" + settings + " line 3) and --grafana-port are both 3000: they must differ"},
+		{[]string{"--config", settings, "--prometheus-port", "3000"}, "--prometheus-port and --grafana-port are both 3000"},
+		{[]string{"--name", "default"}, `--name "default" is reserved for the stack started without --name`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			eng := enginetest.New()
+			dir := filepath.Join(t.TempDir(), "d")
+			_, _, err := runFake(t, eng, append([]string{"up", "--dir", dir}, tt.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v\nwant %q", err, tt.want)
+			}
+			if calls := eng.Calls(); len(calls) != 0 {
+				t.Errorf("engine called: %q", calls)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("--dir was created: %v", err)
+			}
+		})
 	}
 }

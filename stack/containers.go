@@ -1,0 +1,127 @@
+package stack
+
+import (
+	"context"
+	"errors"
+)
+
+// created is what createObjects did.
+type created struct {
+	specs   Specs
+	ids     map[string]string // container IDs, by component
+	actions []Action
+}
+
+// createObjects brings the network, the volumes and the containers to
+// what in specifies, leaving each alone when it already is. The specs are
+// built here, once, after the network exists: an engine without
+// host-gateway reaches the host through the network's gateway.
+// lastFiles is what up last copied into Grafana (from its state).
+func createObjects(ctx context.Context, eng Engine, in SpecInput, pre preflighted, last State, emit func(Event)) (created, error) {
+	cfg := in.Config
+	n := NamesFor(cfg.Name)
+	c := created{ids: map[string]string{}}
+	act := func(a Action) {
+		c.actions = append(c.actions, a)
+		emit(a)
+	}
+	netObj, ok := pre.found[key(KindNetwork, n.Network)]
+	if ok {
+		act(Action{KindNetwork, n.Network, "unchanged"})
+	} else {
+		var err error
+		if netObj, err = eng.CreateNetwork(ctx, NetworkSpecFor(n)); err != nil {
+			return c, err
+		}
+		act(Action{KindNetwork, n.Network, "created"})
+	}
+	in.HostGateway = HostGatewayFor(pre.info, netObj)
+	c.specs = BuildSpecs(in)
+	for _, v := range c.specs.Volumes {
+		if _, ok := pre.found[key(KindVolume, v.Name)]; ok {
+			act(Action{KindVolume, v.Name, "unchanged"})
+			continue
+		}
+		if _, err := eng.CreateVolume(ctx, v); err != nil {
+			return c, err
+		}
+		act(Action{KindVolume, v.Name, "created"})
+	}
+	for _, spec := range c.specs.Containers() {
+		var existing *Object
+		delivered := ""
+		if obj, ok := pre.found[key(KindContainer, spec.Name)]; ok {
+			existing = &obj
+			delivered = obj.Labels[LabelFilesHash]
+			if last.GrafanaContainerID == obj.ID && last.GrafanaFilesHash != "" {
+				delivered = last.GrafanaFilesHash
+			}
+		}
+		id, verb, err := ensureContainer(ctx, eng, spec, existing, delivered, cfg)
+		if err != nil {
+			return c, err
+		}
+		c.ids[spec.Labels[LabelComponent]] = id
+		act(Action{KindContainer, spec.Name, verb})
+	}
+	return c, nil
+}
+
+// ensureContainer leaves a container that already runs this spec alone and
+// (re)creates it otherwise. A spec with LabelFilesHash (Grafana) gets
+// changed file contents copied in and a restart instead. A half-created
+// container from an interrupted up is replaced, so a following up always
+// finishes the job. delivered is the files hash the container has now.
+func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existing *Object, delivered string, cfg Config) (id, verb string, err error) {
+	verb = "created"
+	if existing != nil {
+		st := existing.Container
+		if existing.Labels[LabelConfigHash] == spec.Labels[LabelConfigHash] && st != nil {
+			want := spec.Labels[LabelFilesHash]
+			stale := want != "" && delivered != want
+			switch {
+			case (st.Status == "running" || st.Status == "restarting") && !stale:
+				return existing.ID, "unchanged", nil
+			case st.Status == "running" || st.Status == "restarting" || st.Status == "exited":
+				// Stopped (docker stop, a reboot) containers ran with their
+				// files before; stale files are replaced in place.
+				if stale {
+					if err := eng.CopyFiles(ctx, existing.ID, spec.Dirs, spec.Files); err != nil {
+						return "", "", err
+					}
+				}
+				start, verb := eng.StartContainer, "started"
+				if st.Status != "exited" {
+					start, verb = eng.RestartContainer, "restarted"
+				}
+				if err := start(ctx, existing.ID); err == nil {
+					if stale {
+						verb += " (new configuration)"
+					}
+					return existing.ID, verb, nil
+				}
+			}
+		}
+		if err := eng.Remove(ctx, KindContainer, existing.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return "", "", err
+		}
+		verb = "recreated"
+	}
+	id, err = eng.CreateContainer(ctx, spec)
+	if err != nil {
+		return "", "", err
+	}
+	if err := eng.StartContainer(ctx, id); err != nil {
+		// Leave nothing behind that would need this container's ports.
+		eng.Remove(context.WithoutCancel(ctx), KindContainer, id)
+		if errors.Is(err, ErrPortAllocated) {
+			port, flag := cfg.Prometheus.Port, "--prometheus-port"
+			if spec.Labels[LabelComponent] == ComponentGrafana {
+				port, flag = cfg.Grafana.Port, "--grafana-port"
+			}
+			return "", "", portInUse(cfg.Bind, port, flag)
+		}
+		return "", "", err
+	}
+	return id, verb, nil
+}

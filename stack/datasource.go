@@ -1,0 +1,39 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/llmmon/llmmon/stack/grafana"
+)
+
+// checkDatasource proves the Grafana → Prometheus path: first that the
+// stored admin password works, then Grafana's own datasource health check.
+func (w *waiter) checkDatasource(ctx context.Context, g *grafana.Client, dir string, n Names) error {
+	var lastErr error
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := g.DatasourceByUID(cctx, DatasourceUID)
+		if err == nil {
+			err = g.DatasourceHealth(cctx, DatasourceUID)
+		}
+		cancel()
+		if err == nil {
+			w.emit(DatasourceHealthy{UID: DatasourceUID, URL: DatasourceURL, Elapsed: time.Since(w.start)})
+			return nil
+		}
+		if grafana.IsStatus(err, 401) || grafana.IsStatus(err, 403) {
+			return wrongPassword(dir, n)
+		}
+		if grafana.IsStatus(err, 404) {
+			return fmt.Errorf("grafana has no datasource %q: its provisioning was not loaded (see llmmon doctor, or docker logs %s)", DatasourceUID, n.Grafana)
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("grafana's datasource %q did not become healthy within %s: %v\n  see llmmon doctor", DatasourceUID, w.wait, lastErr)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,211 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+)
+
+// PullPolicy says when up pulls an image.
+type PullPolicy string
+
+// Pull policies, as --pull takes them.
+const (
+	PullMissing PullPolicy = "missing"
+	PullAlways  PullPolicy = "always"
+	PullNever   PullPolicy = "never"
+)
+
+// ParsePullPolicy reads --pull.
+func ParsePullPolicy(s string) (PullPolicy, error) {
+	switch p := PullPolicy(s); p {
+	case PullMissing, PullAlways, PullNever:
+		return p, nil
+	}
+	return "", fmt.Errorf("invalid --pull %q: want missing, always or never", s)
+}
+
+// preflighted is what up learned before changing anything.
+type preflighted struct {
+	info     EngineInfo
+	found    map[string]Object // the stack's objects that exist, all ours
+	imageIDs map[string]string // by image reference
+}
+
+// preflight checks, before anything is written or created, that the
+// engine answers, that no object with one of the stack's names belongs
+// to someone else, that the host ports are free, and that the images are
+// there (pulling them per o.Pull).
+func preflight(ctx context.Context, eng Engine, cfg Config, o UpOptions, emit func(Event)) (preflighted, error) {
+	var pre preflighted
+	var err error
+	if pre.info, err = engineInfo(ctx, eng); err != nil {
+		return pre, err
+	}
+	names := NamesFor(cfg.Name)
+	if pre.found, err = findAll(ctx, eng, names); err != nil {
+		return pre, err
+	}
+	if err := refuseForeign(pre.found, names); err != nil {
+		return pre, err
+	}
+	if !pre.info.Remote() { // a remote engine's ports are not this machine's
+		if err := checkPorts(cfg, pre.found, o.CheckPort); err != nil {
+			return pre, err
+		}
+	}
+	pre.imageIDs, err = ensureImages(ctx, eng, []string{cfg.Prometheus.Image, cfg.Grafana.Image}, o.Pull, o.PullProgress, emit)
+	return pre, err
+}
+
+// Unreachable is the error for an engine that does not answer, worded
+// as the user needs it; it wraps ErrEngineUnreachable.
+func Unreachable(host string, err error) error { return &unreachableError{host: host, err: err} }
+
+type unreachableError struct {
+	host string
+	err  error
+}
+
+func (e *unreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the Docker daemon at %s: is it running? (see llmmon doctor)", e.host)
+}
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// engineInfo pings the engine, turning "unreachable" into the user's error.
+func engineInfo(ctx context.Context, eng Engine) (EngineInfo, error) {
+	info, err := eng.Info(ctx)
+	if errors.Is(err, ErrEngineUnreachable) {
+		host := info.Host
+		if host == "" {
+			host = "unix:///var/run/docker.sock"
+		}
+		return info, Unreachable(host, err)
+	}
+	return info, err
+}
+
+func key(k Kind, name string) string { return string(k) + "/" + name }
+
+// findAll looks up every object name the stack uses.
+func findAll(ctx context.Context, eng Engine, n Names) (map[string]Object, error) {
+	found := map[string]Object{}
+	for _, q := range []struct {
+		kind Kind
+		name string
+	}{
+		{KindNetwork, n.Network}, {KindVolume, n.PrometheusData}, {KindVolume, n.GrafanaData},
+		{KindContainer, n.Prometheus}, {KindContainer, n.Grafana},
+	} {
+		obj, err := eng.Find(ctx, q.kind, q.name)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		found[key(q.kind, q.name)] = obj
+	}
+	return found, nil
+}
+
+// refuseForeign names every object that has one of our names but not our
+// label. Those are never touched.
+func refuseForeign(found map[string]Object, n Names) error {
+	var errs []error
+	keys := make([]string, 0, len(found))
+	for k := range found {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		o := found[k]
+		if o.Owned(n.Stack) {
+			continue
+		}
+		owner := "was not created by llmmon"
+		if s := o.Labels[LabelStack]; s != "" {
+			owner = fmt.Sprintf("belongs to llmmon stack %q", s)
+		}
+		errs = append(errs, fmt.Errorf("a %s named %q already exists and %s (no %s=%s label): llmmon will not touch it; remove or rename it, or pass --name to prefix llmmon's objects",
+			o.Kind, o.Name, owner, LabelStack, n.Stack))
+	}
+	return errors.Join(errs...)
+}
+
+// checkPorts fails on a host port that is taken by anything but this stack.
+func checkPorts(cfg Config, found map[string]Object, check func(string) error) error {
+	if check == nil {
+		check = listenCheck
+	}
+	ours := map[int]bool{}
+	for _, o := range found {
+		if o.Kind == KindContainer && o.Container != nil && o.Container.Running() {
+			for _, p := range o.Container.Ports {
+				ours[p.HostPort] = true
+			}
+		}
+	}
+	for _, p := range []struct {
+		port int
+		flag string
+	}{{cfg.Prometheus.Port, "--prometheus-port"}, {cfg.Grafana.Port, "--grafana-port"}} {
+		if ours[p.port] {
+			continue
+		}
+		if err := check(net.JoinHostPort(cfg.Bind, strconv.Itoa(p.port))); err != nil {
+			return portInUse(cfg.Bind, p.port, p.flag)
+		}
+	}
+	return nil
+}
+
+func portInUse(bind string, port int, flag string) error {
+	return fmt.Errorf("port %d on %s is in use (by another program or container): stop it, or pass %s to publish on another port", port, bind, flag)
+}
+
+func listenCheck(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+// ensureImages makes every image present per the pull policy and returns their IDs.
+func ensureImages(ctx context.Context, eng Engine, refs []string, policy PullPolicy, p Progress, emit func(Event)) (map[string]string, error) {
+	if policy == "" {
+		policy = PullMissing
+	}
+	ids := map[string]string{}
+	for _, ref := range refs {
+		if _, done := ids[ref]; done {
+			continue
+		}
+		id, err := eng.ImageID(ctx, ref)
+		present := err == nil
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		if policy == PullNever && !present {
+			return nil, fmt.Errorf("image %s is not on the Docker engine and --pull never was given: load it (docker pull %s, or docker load), or use --pull missing", ref, ref)
+		}
+		if policy == PullAlways || !present {
+			emit(Pulling{Image: ref})
+			if err := eng.PullImage(ctx, ref, p); err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				return nil, fmt.Errorf("pull image %s: %v\n  is the registry reachable? If the image is on the engine already (docker load, or a local build), pass --pull never", ref, err)
+			}
+			if id, err = eng.ImageID(ctx, ref); err != nil {
+				return nil, fmt.Errorf("image %s after pulling it: %w", ref, err)
+			}
+		}
+		ids[ref] = id
+	}
+	return ids, nil
+}

@@ -1,0 +1,255 @@
+package stack
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Overrides are the settings given on one run, over what up recorded:
+// llmmon.yaml, then the flags the user set.
+type Overrides struct {
+	// File is the llmmon.yaml to read; "" when there is none.
+	File string
+	// Flags holds the values of the settings in Set.
+	Flags Config
+	// Set lists the settings the flags set, by path (SettingPaths).
+	Set []string
+}
+
+// Given overrides every setting with c, whatever was recorded: the stack
+// is exactly c.
+func Given(c Config) Overrides { return Overrides{Flags: c, Set: SettingPaths()} }
+
+// OriginKind is the layer a setting's value came from.
+type OriginKind int
+
+// Layers, lowest first.
+const (
+	FromDefault OriginKind = iota
+	FromRecorded
+	FromFile
+	FromFlag
+)
+
+// Origin is where one setting's value came from.
+type Origin struct {
+	Kind OriginKind
+	// File is the llmmon.yaml (FromFile) or the state file (FromRecorded).
+	File string
+	// Line is the setting's line in llmmon.yaml, 0 when unknown.
+	Line int
+}
+
+// Settings is a resolved Config and where each setting came from.
+type Settings struct {
+	Config Config
+	// Recorded is what up recorded in the folder, when it describes this
+	// stack; nil otherwise.
+	Recorded *State
+	// Notes are what the user should know about the resolution (another
+	// stack's record replaced, an unreadable state file ignored).
+	Notes []string
+
+	origins   map[string]Origin // by setting path; absent: a default
+	fileLines map[string]int    // every path llmmon.yaml sets, with its line
+}
+
+// setting is one path a layer sets, as llmmon.yaml spells it, and how it
+// is copied from one Config to another.
+type setting struct {
+	path string
+	copy func(dst, src *Config)
+}
+
+// settings are every setting, in llmmon.yaml's order.
+var settings = []setting{
+	{"name", func(d, s *Config) { d.Name = s.Name }},
+	{"scrape_interval", func(d, s *Config) { d.ScrapeInterval = s.ScrapeInterval }},
+	{"evaluation_interval", func(d, s *Config) { d.EvaluationInterval = s.EvaluationInterval }},
+	{"llm_server.name", func(d, s *Config) { d.LLMServer.Name = s.LLMServer.Name }},
+	{"llm_server.address", func(d, s *Config) { d.LLMServer.Address = s.LLMServer.Address }},
+	{"llm_server.path", func(d, s *Config) { d.LLMServer.Path = s.LLMServer.Path }},
+	{"targets", func(d, s *Config) { d.Targets = slices.Clone(s.Targets) }},
+	{"bind", func(d, s *Config) { d.Bind = s.Bind }},
+	{"prometheus.image", func(d, s *Config) { d.Prometheus.Image = s.Prometheus.Image }},
+	{"prometheus.port", func(d, s *Config) { d.Prometheus.Port = s.Prometheus.Port }},
+	{"grafana.image", func(d, s *Config) { d.Grafana.Image = s.Grafana.Image }},
+	{"grafana.port", func(d, s *Config) { d.Grafana.Port = s.Grafana.Port }},
+	{"alerts.p95_latency_seconds", func(d, s *Config) { d.Alerts.P95LatencySeconds = s.Alerts.P95LatencySeconds }},
+	{"alerts.ttft_p95_seconds", func(d, s *Config) { d.Alerts.TTFTP95Seconds = s.Alerts.TTFTP95Seconds }},
+	{"alerts.queue_backlog", func(d, s *Config) { d.Alerts.QueueBacklog = s.Alerts.QueueBacklog }},
+	{"alerts.error_ratio", func(d, s *Config) { d.Alerts.ErrorRatio = s.Alerts.ErrorRatio }},
+	{"alerts.kv_cache_ratio", func(d, s *Config) { d.Alerts.KVCacheRatio = s.Alerts.KVCacheRatio }},
+}
+
+// SettingPaths lists every setting a layer can set.
+func SettingPaths() []string {
+	out := make([]string, len(settings))
+	for i, s := range settings {
+		out[i] = s.path
+	}
+	return out
+}
+
+// overlay copies the settings in paths from src onto dst and records
+// their origin.
+func (s *Settings) overlay(src *Config, paths []string, o func(path string) Origin) error {
+	for _, p := range paths {
+		i := slices.IndexFunc(settings, func(x setting) bool { return x.path == p })
+		if i < 0 {
+			return fmt.Errorf("unknown setting %q", p)
+		}
+		settings[i].copy(&s.Config, src)
+		s.origins[p] = o(p)
+	}
+	return nil
+}
+
+// Resolve layers a stack's settings, lowest first: the defaults; what up
+// recorded in dir ("" for none), when it records the same stack; then
+// llmmon.yaml; then the flags. The stack's name decides which record
+// applies: the flags' --name, else llmmon.yaml's, else the recorded one.
+// A folder records one stack, so a run for another name starts from the
+// defaults and its up records that stack instead (Notes says so).
+func Resolve(dir string, o Overrides) (Settings, error) {
+	s := Settings{Config: Default(), origins: map[string]Origin{}}
+	file, fileSet, err := readSettingsFile(o.File)
+	if err != nil {
+		return s, err
+	}
+	s.fileLines = fileSet
+
+	var recorded *State
+	statePath := filepath.Join(dir, StateFile)
+	if dir != "" {
+		st, err := LoadState(dir)
+		switch {
+		case err == nil:
+			recorded = &st
+		case !errors.Is(err, ErrNoState):
+			s.Notes = append(s.Notes, fmt.Sprintf("ignoring %s, which cannot be read (%v); up records the stack there anew", statePath, err))
+		}
+	}
+	name := ""
+	switch {
+	case slices.Contains(o.Set, "name"):
+		name = o.Flags.Name
+	case fileSet["name"] > 0:
+		name = file.Name
+	case recorded != nil:
+		name = recorded.Config.Name
+	}
+	if recorded != nil && recorded.Config.Name == name {
+		s.Recorded = recorded
+		if err := s.overlay(&recorded.Config, SettingPaths(), func(string) Origin { return Origin{Kind: FromRecorded, File: statePath} }); err != nil {
+			return s, err
+		}
+	} else if recorded != nil {
+		s.Notes = append(s.Notes, fmt.Sprintf("%s recorded stack %q; it now records stack %q (a folder records one stack). "+
+			"Stack %q is left as it is: llmmon down --name %s removes it",
+			statePath, NamesFor(recorded.Config.Name).Stack, NamesFor(name).Stack, NamesFor(recorded.Config.Name).Stack, NamesFor(recorded.Config.Name).Stack))
+	}
+	var filePaths []string
+	for _, p := range SettingPaths() {
+		if fileSet[p] > 0 {
+			filePaths = append(filePaths, p)
+		}
+	}
+	if err := s.overlay(&file, filePaths, func(p string) Origin { return Origin{Kind: FromFile, File: o.File, Line: fileSet[p]} }); err != nil {
+		return s, err
+	}
+	if err := s.overlay(&o.Flags, o.Set, func(string) Origin { return Origin{Kind: FromFlag} }); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// Origin says where the setting at path (grafana.port, targets[1].name)
+// came from.
+func (s Settings) Origin(path string) Origin {
+	base := path
+	if i := strings.IndexByte(base, '['); i >= 0 {
+		base = base[:i]
+	}
+	o, ok := s.origins[base]
+	if !ok {
+		return Origin{Kind: FromDefault}
+	}
+	if o.Kind == FromFile && s.fileLines[path] > 0 {
+		o.Line = s.fileLines[path]
+	}
+	return o
+}
+
+// Validate is Config.Validate with each error's Origins filled in.
+func (s Settings) Validate() error {
+	err := s.Config.Validate()
+	for _, se := range SettingErrors(err) {
+		se.Origins = make([]Origin, len(se.Paths))
+		for i, p := range se.Paths {
+			se.Origins[i] = s.Origin(p)
+		}
+	}
+	return err
+}
+
+// Render validates the settings and renders them.
+func (s Settings) Render() (Rendered, error) {
+	if err := s.Validate(); err != nil {
+		return Rendered{}, err
+	}
+	return render(s.Config)
+}
+
+// readSettingsFile decodes llmmon.yaml over the defaults and lists what
+// it sets: every path (grafana.port, targets[1].name) with its line.
+func readSettingsFile(path string) (Config, map[string]int, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("read settings file: %w", err)
+	}
+	if err := decodeStrict(data, &cfg); err != nil {
+		return cfg, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return cfg, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	lines := map[string]int{}
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, prefix)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := n.Content[i].Value
+				if prefix != "" {
+					p = prefix + "." + p
+				}
+				lines[p] = n.Content[i].Line
+				walk(n.Content[i+1], p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", prefix, i)
+				lines[p] = c.Line
+				walk(c, p)
+			}
+		}
+	}
+	walk(&root, "")
+	return cfg, lines, nil
+}

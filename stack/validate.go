@@ -1,0 +1,162 @@
+package stack
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/llmmon/llmmon/stack/prometheus"
+)
+
+// SettingError is one invalid setting (or two that clash), named by its
+// path as llmmon.yaml spells it: grafana.port, targets[1].address. The
+// CLI words it as the user gave the setting (Named): a flag, a key of
+// llmmon.yaml, or what up recorded.
+type SettingError struct {
+	// Paths are the settings at fault, in the order the message names them.
+	Paths []string
+	// Origins say where each came from; set by Settings.Validate, empty
+	// from Config.Validate.
+	Origins []Origin
+	text    string // with settingMark where each setting's name goes
+}
+
+// settingMark stands in the message for a setting's name until Named.
+const settingMark = "\x00setting\x00"
+
+func (e *SettingError) Error() string { return e.Named(e.Paths...) }
+
+// Named is the message with each setting called by the given names, in
+// the order of Paths.
+func (e *SettingError) Named(names ...string) string {
+	s := e.text
+	for _, n := range names {
+		s = strings.Replace(s, settingMark, n, 1)
+	}
+	return s
+}
+
+// Validate reports every problem at once, each a *SettingError naming the
+// settings to fix.
+func (c Config) Validate() error {
+	var errs []error
+	// add takes a format where {} stands for each setting in paths.
+	add := func(paths []string, format string, a ...any) {
+		format = strings.ReplaceAll(format, "{}", settingMark)
+		errs = append(errs, &SettingError{Paths: paths, text: fmt.Sprintf(format, a...)})
+	}
+	one := func(p string) []string { return []string{p} }
+
+	if c.Name != "" && !stackNameRE.MatchString(c.Name) {
+		add(one("name"), "invalid stack name %q for {}: use lower-case letters, digits, '-', '_' or '.'", c.Name)
+	}
+	if c.ScrapeInterval <= 0 {
+		add(one("scrape_interval"), "the scrape interval must be positive ({} is %s)", c.ScrapeInterval)
+	}
+	if c.EvaluationInterval <= 0 {
+		add(one("evaluation_interval"), "the evaluation interval must be positive ({} is %s)", c.EvaluationInterval)
+	}
+	firstJob := map[string]string{} // job name → the setting that named it first
+	for i, t := range c.AllTargets() {
+		at := "llm_server"
+		if i > 0 {
+			at = fmt.Sprintf("targets[%d]", i-1)
+		}
+		switch first, dup := firstJob[t.Name]; {
+		case !utf8.ValidString(t.Name) || !jobNameRE.MatchString(t.Name):
+			add(one(at+".name"), "invalid job name %q: it must be a valid Prometheus label value made of letters, digits, '_', '.', ':' or '-' ({})", t.Name)
+		case t.Name == prometheus.SelfJob:
+			add(one(at+".name"), "duplicate job name %q: it is Prometheus' own job ({} must be another name)", t.Name)
+		case dup:
+			add([]string{first, at + ".name"}, "duplicate job name %q: each job needs its own name ({} and {})", t.Name)
+		default:
+			firstJob[t.Name] = at + ".name"
+		}
+		if err := validateHostPort(t.Address); err != nil {
+			add(one(at+".address"), "target %q: %v ({})", t.Name, err)
+		}
+		if t.Path != "" && !strings.HasPrefix(t.Path, "/") {
+			add(one(at+".path"), "target %q: metrics path %q must start with / ({})", t.Name, t.Path)
+		}
+	}
+	for _, p := range []struct {
+		path string
+		port int
+	}{{"prometheus.port", c.Prometheus.Port}, {"grafana.port", c.Grafana.Port}} {
+		if p.port < 1 || p.port > 65535 {
+			add(one(p.path), "invalid port %d for {}: must be 1-65535", p.port)
+		}
+	}
+	if c.Prometheus.Port == c.Grafana.Port {
+		add([]string{"prometheus.port", "grafana.port"}, "{} and {} are both %d: they must differ", c.Grafana.Port)
+	}
+	if net.ParseIP(c.Bind) == nil {
+		add(one("bind"), "invalid address %q for {}: want an IP such as 127.0.0.1 or 0.0.0.0", c.Bind)
+	}
+	if c.Prometheus.Image == "" {
+		add(one("prometheus.image"), "{} must not be empty")
+	}
+	if c.Grafana.Image == "" {
+		add(one("grafana.image"), "{} must not be empty")
+	}
+	a := c.Alerts
+	for _, th := range []struct {
+		path string
+		v    float64
+	}{{"alerts.p95_latency_seconds", a.P95LatencySeconds}, {"alerts.ttft_p95_seconds", a.TTFTP95Seconds}} {
+		if th.v <= 0 {
+			add(one(th.path), "{} is %g: alert latency thresholds must be positive", th.v)
+		}
+	}
+	if a.ErrorRatio <= 0 || a.ErrorRatio >= 1 {
+		add(one("alerts.error_ratio"), "{} is %g: alert ratios must be between 0 and 1", a.ErrorRatio)
+	}
+	if a.KVCacheRatio <= 0 || a.KVCacheRatio > 1 {
+		add(one("alerts.kv_cache_ratio"), "{} is %g: alert ratios must be between 0 and 1", a.KVCacheRatio)
+	}
+	if a.QueueBacklog < 1 {
+		add(one("alerts.queue_backlog"), "{} is %d: the queue backlog threshold must be at least 1", a.QueueBacklog)
+	}
+	return errors.Join(errs...)
+}
+
+var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
+var stackNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+
+func validateHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return fmt.Errorf("invalid address %q: want HOST:PORT, e.g. host.docker.internal:8000", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("invalid port %q in %q: must be 1-65535", port, addr)
+	}
+	return nil
+}
+
+// SettingErrors are the *SettingError values err holds (errors.Join'ed).
+func SettingErrors(err error) []*SettingError {
+	var out []*SettingError
+	var walk func(error)
+	walk = func(err error) {
+		var se *SettingError
+		switch e := err.(type) {
+		case nil:
+		case interface{ Unwrap() []error }:
+			for _, x := range e.Unwrap() {
+				walk(x)
+			}
+		default:
+			if errors.As(err, &se) {
+				out = append(out, se)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
