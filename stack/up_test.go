@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -600,5 +603,169 @@ func TestFailedUpIsRecordedForDown(t *testing.T) {
 		if got := eng.Names(k); len(got) != 0 {
 			t.Errorf("%s left: %v", k, got)
 		}
+	}
+}
+
+// snapshot is a folder tree as it is on disk: every entry's mode, and
+// each file's content.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	tree := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		entry := info.Mode().String()
+		if d.Type().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			entry += " " + string(b)
+		}
+		tree[p] = entry
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return tree
+}
+
+// A failed up leaves --dir exactly as it was: its tree, every file's
+// content and every mode; a --dir that did not exist is not created.
+func TestFailedUpLeavesDirUnchanged(t *testing.T) {
+	recorded := testConfig(func(c *stack.Config) { c.Name = "keep"; c.Prometheus.Port, c.Grafana.Port = 19090, 13000 })
+	changed := func(mod func(*stack.Config)) stack.Config {
+		c := recorded
+		c.ScrapeInterval = stack.Duration(5 * time.Second) // would re-render prometheus.yml
+		c.Targets = []stack.Target{{Name: "vllm", Address: "gpu:8001"}}
+		if mod != nil {
+			mod(&c)
+		}
+		return c
+	}
+	tests := []struct {
+		name  string
+		cfg   stack.Config
+		setup func(eng *enginetest.Fake)
+		opt   func(*stack.UpOptions)
+		want  string
+	}{
+		{"missing image", changed(nil), func(eng *enginetest.Fake) { delete(eng.Images, grafImage) },
+			func(o *stack.UpOptions) { o.Pull = stack.PullNever }, "is not on the Docker engine"},
+		{"failed pull", changed(nil), func(eng *enginetest.Fake) { delete(eng.Images, promImage) }, nil, "pull image " + promImage},
+		{"port in use", changed(func(c *stack.Config) { c.Grafana.Port = 13001 }), nil, func(o *stack.UpOptions) {
+			o.CheckPort = func(string) error { return errors.New("address already in use") }
+		}, "is in use"},
+		{"foreign object", changed(nil), func(eng *enginetest.Fake) { eng.Add(stack.KindVolume, "keep-llm-grafana-data", nil) }, nil,
+			"was not created by llmmon"},
+		{"engine unreachable", changed(nil), func(eng *enginetest.Fake) { eng.Unreachable = true }, nil, "cannot reach the Docker daemon"},
+		{"invalid settings", changed(func(c *stack.Config) { c.Grafana.Port = 0 }), nil, nil, "invalid port 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eng, dir := fakeEngine(), t.TempDir()
+			mustUp(t, eng, dir, recorded)
+			os.WriteFile(filepath.Join(dir, "grafana", "dashboards", "mine.json"), []byte(`{"title":"mine"}`), 0o600)
+			before := snapshot(t, dir)
+			if tt.setup != nil {
+				tt.setup(eng)
+			}
+			eng.Calls()
+			mods := []func(*stack.UpOptions){}
+			if tt.opt != nil {
+				mods = append(mods, tt.opt)
+			}
+			_, _, err := up(t, eng, dir, tt.cfg, mods...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			if after := snapshot(t, dir); !maps.Equal(before, after) {
+				for p, b := range before {
+					if after[p] != b {
+						t.Errorf("%s changed:\n%.200q\n→ %.200q", p, b, after[p])
+					}
+				}
+				for p := range after {
+					if _, ok := before[p]; !ok {
+						t.Errorf("%s was created", p)
+					}
+				}
+			}
+			for _, c := range eng.Calls() {
+				if !strings.HasPrefix(c, "pull ") {
+					t.Errorf("engine changed: %q", c)
+				}
+			}
+		})
+	}
+	t.Run("no dir yet", func(t *testing.T) {
+		eng := fakeEngine()
+		delete(eng.Images, grafImage)
+		dir := filepath.Join(t.TempDir(), "new")
+		_, _, err := up(t, eng, dir, testConfig(), func(o *stack.UpOptions) { o.Pull = stack.PullNever })
+		if err == nil {
+			t.Fatal("up succeeded without the image")
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("--dir was created: %v", err)
+		}
+	})
+}
+
+// `up --dir D --name N` with no other flag keeps what the last up of N
+// recorded in D: images, ports, targets, intervals. Nothing is recreated.
+func TestUpKeepsRecordedSettings(t *testing.T) {
+	eng, dir := fakeEngine(), t.TempDir()
+	eng.Images["my/prometheus:2"], eng.Images["my/grafana:2"] = "sha256:p2", "sha256:g2"
+	custom := testConfig(func(c *stack.Config) {
+		c.Name = "n1"
+		c.Prometheus = stack.Component{Image: "my/prometheus:2", Port: 19090}
+		c.Grafana = stack.Component{Image: "my/grafana:2", Port: 13000}
+		c.Bind = "0.0.0.0"
+		c.ScrapeInterval = stack.Duration(5 * time.Second)
+		c.LLMServer.Address = "host.docker.internal:8100"
+		c.Targets = []stack.Target{{Name: "vllm", Address: "gpu:8001", Path: "/m"}}
+	})
+	first := mustUp(t, eng, dir, custom)
+	eng.Calls()
+	promYML, _ := os.ReadFile(filepath.Join(dir, "prometheus", "prometheus.yml"))
+
+	ev := &events{}
+	res, err := stack.Up(context.Background(), eng, stack.UpOptions{Dir: dir, CheckPort: freePorts,
+		Settings: stack.Overrides{Flags: stack.Config{Name: "n1"}, Set: []string{"name"}},
+		Events:   func(e stack.Event) { ev.list = append(ev.list, e) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res.Config, custom) {
+		t.Errorf("settings moved:\n%+v\nwant\n%+v", res.Config, custom)
+	}
+	if calls := eng.Calls(); len(calls) != 0 {
+		t.Errorf("up changed the stack: %q", calls)
+	}
+	if res.ContainerIDs["prometheus"] != first.ContainerIDs["prometheus"] || res.PrometheusURL != "http://127.0.0.1:19090" {
+		t.Errorf("result %+v", res)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "prometheus", "prometheus.yml")); !bytes.Equal(b, promYML) {
+		t.Errorf("prometheus.yml re-rendered:\n%s", b)
+	}
+	if st, _ := stack.LoadState(dir); !reflect.DeepEqual(st.Config, custom) {
+		t.Errorf("recorded %+v", st.Config)
+	}
+	// A flag changes only its own setting.
+	res, _, err = up(t, eng, dir, stack.Config{}, func(o *stack.UpOptions) {
+		o.Settings = stack.Overrides{Flags: stack.Config{Grafana: stack.Component{Port: 13001}}, Set: []string{"grafana.port"}}
+	})
+	if err != nil || res.Config.Grafana.Port != 13001 || res.Config.Grafana.Image != "my/grafana:2" || res.Config.Name != "n1" || len(res.Config.Targets) != 1 {
+		t.Errorf("one flag: %+v %v", res.Config, err)
+	}
+	if got, want := eng.Calls(), []string{"remove container n1-llm-grafana", "create container n1-llm-grafana", "start n1-llm-grafana"}; !slices.Equal(got, want) {
+		t.Errorf("calls %q, want %q", got, want)
 	}
 }

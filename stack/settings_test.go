@@ -1,0 +1,171 @@
+package stack
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// recordIn saves a state whose config is cfg, as up does.
+func recordIn(t *testing.T, dir string, cfg Config) {
+	t.Helper()
+	if err := SaveState(dir, State{Config: cfg, DashboardVersion: 4}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Precedence: defaults < what up recorded in --dir < llmmon.yaml < flags.
+func TestResolveLayers(t *testing.T) {
+	dir := t.TempDir()
+	rec := Default()
+	rec.Name = "s1"
+	rec.ScrapeInterval = Duration(5 * time.Second)
+	rec.Grafana = Component{Image: "grafana/grafana:11.0.0", Port: 13000}
+	rec.Targets = []Target{{Name: "vllm", Address: "gpu:8001"}}
+	recordIn(t, dir, rec)
+	file := writeSettings(t, "grafana:\n  port: 13001\nalerts:\n  queue_backlog: 7\n")
+
+	flagged := Config{Name: "s1", Prometheus: Component{Port: 19091}}
+	s, err := Resolve(dir, Overrides{File: file, Flags: flagged, Set: []string{"name", "prometheus.port"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Config
+	if c.ScrapeInterval != rec.ScrapeInterval || c.Grafana.Image != rec.Grafana.Image || !slices.Equal(c.Targets, rec.Targets) {
+		t.Errorf("recorded settings lost: %+v", c)
+	}
+	if c.Grafana.Port != 13001 || c.Alerts.QueueBacklog != 7 {
+		t.Errorf("llmmon.yaml does not override the record: %+v", c)
+	}
+	if c.Prometheus.Port != 19091 || c.Prometheus.Image != DefaultPrometheusImage {
+		t.Errorf("flags: %+v", c.Prometheus)
+	}
+	if s.Recorded == nil || s.Recorded.DashboardVersion != 4 || len(s.Notes) != 0 {
+		t.Errorf("recorded state: %+v, notes %q", s.Recorded, s.Notes)
+	}
+	for path, want := range map[string]Origin{
+		"scrape_interval":    {Kind: FromRecorded, File: filepath.Join(dir, StateFile)},
+		"targets[0].name":    {Kind: FromRecorded, File: filepath.Join(dir, StateFile)},
+		"grafana.port":       {Kind: FromFile, File: file, Line: 2},
+		"prometheus.port":    {Kind: FromFlag},
+		"alerts.error_ratio": {Kind: FromRecorded, File: filepath.Join(dir, StateFile)},
+	} {
+		if got := s.Origin(path); got != want {
+			t.Errorf("origin of %s = %+v, want %+v", path, got, want)
+		}
+	}
+
+	// Nothing recorded: defaults under the file and flags.
+	s, err = Resolve(t.TempDir(), Overrides{File: file})
+	if err != nil || s.Config.Grafana.Port != 13001 || s.Config.ScrapeInterval != Duration(DefaultScrapeInterval) || s.Recorded != nil {
+		t.Errorf("no record: %+v %v", s.Config, err)
+	}
+	if got := s.Origin("scrape_interval"); got.Kind != FromDefault {
+		t.Errorf("default origin %+v", got)
+	}
+}
+
+// A folder records one stack: the record applies to the stack it names.
+func TestResolveRecordBelongsToItsStack(t *testing.T) {
+	dir := t.TempDir()
+	rec := Default()
+	rec.Name = "s1"
+	rec.Grafana.Port = 13000
+	recordIn(t, dir, rec)
+
+	// No --name: the recorded stack, with its settings.
+	s, err := Resolve(dir, Overrides{})
+	if err != nil || s.Config.Name != "s1" || s.Config.Grafana.Port != 13000 {
+		t.Errorf("no --name: %+v %v", s.Config, err)
+	}
+	// Another --name: that stack, from the defaults; the note says what
+	// happens to the recorded one.
+	s, err = Resolve(dir, Overrides{Flags: Config{Name: "s2"}, Set: []string{"name"}})
+	if err != nil || s.Config.Name != "s2" || s.Config.Grafana.Port != DefaultGrafanaPort || s.Recorded != nil {
+		t.Errorf("other --name: %+v %v", s.Config, err)
+	}
+	if len(s.Notes) != 1 || !strings.Contains(s.Notes[0], `recorded stack "s1"; it now records stack "s2"`) || !strings.Contains(s.Notes[0], "llmmon down --name s1") {
+		t.Errorf("notes %q", s.Notes)
+	}
+	// The name from llmmon.yaml counts as the user's too.
+	s, _ = Resolve(dir, Overrides{File: writeSettings(t, "name: s1\n")})
+	if s.Recorded == nil || s.Config.Grafana.Port != 13000 {
+		t.Errorf("llmmon.yaml name: %+v", s.Config)
+	}
+	// An unreadable record is ignored, and said so.
+	os.WriteFile(filepath.Join(dir, StateFile), []byte("{not json"), 0o644)
+	s, err = Resolve(dir, Overrides{})
+	if err != nil || s.Recorded != nil || len(s.Notes) != 1 || !strings.Contains(s.Notes[0], "cannot be read") {
+		t.Errorf("broken record: %+v %q %v", s.Config, s.Notes, err)
+	}
+}
+
+// Every setting of llmmon.yaml can be set by a layer, and only those.
+func TestSettingPathsCoverConfig(t *testing.T) {
+	b, err := yaml.Marshal(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root map[string]any
+	yaml.Unmarshal(b, &root)
+	var leaves []string
+	for k, v := range root {
+		if m, ok := v.(map[string]any); ok {
+			for sub := range m {
+				leaves = append(leaves, k+"."+sub)
+			}
+			continue
+		}
+		leaves = append(leaves, k)
+	}
+	slices.Sort(leaves)
+	paths := SettingPaths()
+	slices.Sort(paths)
+	if !slices.Equal(leaves, paths) {
+		t.Errorf("llmmon.yaml keys %q\nsetting paths  %q", leaves, paths)
+	}
+	// Each path copies exactly its own setting.
+	src := Config{Name: "x", ScrapeInterval: 1, EvaluationInterval: 2, LLMServer: Target{Name: "a", Address: "b:1", Path: "/c"},
+		Targets: []Target{{Name: "t", Address: "h:2"}}, Bind: "::", Prometheus: Component{Image: "p", Port: 3}, Grafana: Component{Image: "g", Port: 4},
+		Alerts: Alerts{P95LatencySeconds: 5, TTFTP95Seconds: 6, QueueBacklog: 7, ErrorRatio: 0.5, KVCacheRatio: 0.6}}
+	s := Settings{origins: map[string]Origin{}}
+	if err := s.overlay(&src, SettingPaths(), func(string) Origin { return Origin{} }); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s.Config, src) {
+		t.Errorf("copied %+v\nwant   %+v", s.Config, src)
+	}
+}
+
+// Settings.Validate tells each error where its settings came from.
+func TestSettingsValidateFillsOrigins(t *testing.T) {
+	s, err := Resolve("", Overrides{File: writeSettings(t, "targets:\n  - name: a\n    address: nope\n"),
+		Flags: Config{Grafana: Component{Port: 0}}, Set: []string{"grafana.port"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := SettingErrors(s.Validate())
+	if len(bad) != 2 {
+		t.Fatalf("errors %v", bad)
+	}
+	for _, e := range bad {
+		switch e.Paths[0] {
+		case "targets[0].address":
+			if e.Origins[0].Kind != FromFile || e.Origins[0].Line != 3 {
+				t.Errorf("target origin %+v", e.Origins)
+			}
+		case "grafana.port":
+			if e.Origins[0].Kind != FromFlag {
+				t.Errorf("port origin %+v", e.Origins)
+			}
+		default:
+			t.Errorf("unexpected %v", e)
+		}
+	}
+}
