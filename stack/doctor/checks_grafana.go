@@ -189,9 +189,12 @@ func (d *doctor) checkDashboard(ctx context.Context) Result {
 	}
 	err := c.Do(ctx, http.MethodGet, "/api/dashboards/uid/"+url.PathEscape(dashboards.UID), nil, &got)
 	if grafana.IsStatus(err, http.StatusNotFound) {
+		fix := d.upCmd() + " imports it"
+		if d.started() {
+			fix = fmt.Sprintf("import it again: %s (or %s)", d.importCmd(), d.upCmd())
+		}
 		return Fail(fmt.Sprintf("Grafana has no dashboard with uid %s", dashboards.UID),
-			"it was deleted, or `llmmon up` could not import it",
-			fmt.Sprintf("import it again: `llmmon import --dir %s` (or %s)", d.o.Dir, d.upCmd()))
+			"it was deleted, or `llmmon up` could not import it", fix)
 	}
 	if err != nil {
 		return Fail("cannot read the dashboard: "+err.Error(), "", "")
@@ -207,9 +210,13 @@ func (d *doctor) checkDashboard(ctx context.Context) Result {
 	}
 	title, _ := got.Dashboard["title"].(string)
 	if len(missing) > 0 {
+		fix := d.upCmd("--force-dashboard")
+		if d.started() {
+			fix = d.importCmd("--force")
+		}
 		return Fail(fmt.Sprintf("dashboard %q references datasource %s, which does not exist", title, strings.Join(missing, ", ")),
 			"its panels show \"datasource not found\"",
-			fmt.Sprintf("re-import it, which points it at uid %s: `llmmon import --dir %s`", stack.DatasourceUID, d.o.Dir))
+			fmt.Sprintf("re-import llmmon's dashboard over it, which points it at uid %s (edits made in Grafana are lost): %s", stack.DatasourceUID, fix))
 	}
 	return Pass("dashboard %q (uid %s) exists, and the %s it references exist (%s)", title, dashboards.UID,
 		plural(len(refs), "datasource", "datasources"), strings.Join(refs, ", "))

@@ -182,16 +182,28 @@ func Checks(ctx context.Context, o Options) []Check {
 // errDockerDown marks a probe skipped because the daemon check failed.
 var errDockerDown = errors.New("docker daemon unreachable")
 
-// upCmd is the exact `llmmon up` line for this stack.
+// upCmd is the exact `llmmon up` line for this stack: up starts from
+// what it recorded in --dir, so the stack keeps its settings.
 func (d *doctor) upCmd(extra ...string) string {
-	args := []string{"llmmon", "up"}
-	if d.o.Dir != "" && filepath.Clean(d.o.Dir) != filepath.Clean(stack.DefaultDir) {
-		args = append(args, "--dir", d.o.Dir)
-	}
+	args := append([]string{"llmmon", "up"}, d.dirArgs()...)
 	if d.o.Config.Name != "" {
 		args = append(args, "--name", d.o.Config.Name)
 	}
 	return "`" + strings.Join(append(args, extra...), " ") + "`"
+}
+
+// importCmd is the exact `llmmon import` line that imports llmmon's
+// dashboard into the stack up recorded in --dir.
+func (d *doctor) importCmd(extra ...string) string {
+	args := append([]string{"llmmon", "import"}, d.dirArgs()...)
+	return "`" + strings.Join(append(args, extra...), " ") + "`"
+}
+
+func (d *doctor) dirArgs() []string {
+	if d.o.Dir != "" && filepath.Clean(d.o.Dir) != filepath.Clean(stack.DefaultDir) {
+		return []string{"--dir", d.o.Dir}
+	}
+	return nil
 }
 
 // started reports whether up recorded a stack in Dir.

@@ -4,9 +4,18 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/llmmon/llmmon/dashboards"
+	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/doctor"
+	"github.com/llmmon/llmmon/stack/enginetest"
 	"github.com/llmmon/llmmon/stack/grafana"
 	"github.com/llmmon/llmmon/test/grafanadouble"
 )
@@ -124,5 +133,97 @@ func TestImportAgainstGrafanaDouble(t *testing.T) {
 	_, _, err = run(t, "import", "--grafana-url", ts2.URL, "--token", "tok")
 	if err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("refused: %v", err)
+	}
+}
+
+// The fixes doctor prints for the dashboard are commands that work: run
+// as printed, they bring the dashboard back, and doctor then passes.
+func TestDoctorDashboardFixesWork(t *testing.T) {
+	dir := t.TempDir()
+	cfg := stack.Default()
+	cfg.Name = "fix"
+	r, err := stack.Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stack.WriteFiles(dir, r.All()); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(stack.AdminPasswordPath(dir), []byte("s3cret\n"), 0o600)
+	srv, url := grafanadouble.StartTest(t, grafanadouble.Config{AdminPassword: "s3cret", ProvisioningDir: filepath.Join(dir, "grafana", "provisioning")})
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	st := stack.State{Config: cfg, Names: stack.NamesFor(cfg.Name), GrafanaURL: url, PrometheusURL: closed.URL, AdminUser: stack.AdminUser}
+	if err := stack.SaveState(dir, st); err != nil {
+		t.Fatal(err)
+	}
+	dashboardCheck := func() doctor.Result {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		o := doctor.Options{Dir: dir, Config: cfg, State: &st, Engine: enginetest.New(), GrafanaURL: url, PrometheusURL: closed.URL,
+			MetricsURL: closed.URL + "/metrics", Getenv: func(string) string { return "" }}
+		for _, res := range doctor.Run(ctx, doctor.Checks(ctx, o)).Results {
+			if res.Group == "Grafana" && res.Check == "dashboard" {
+				return res
+			}
+		}
+		t.Fatal("no Grafana › dashboard check")
+		return doctor.Result{}
+	}
+	// fixCommand is the `llmmon import ...` command the fix names.
+	fixCommand := func(res doctor.Result) []string {
+		t.Helper()
+		m := regexp.MustCompile("`(llmmon import[^`]*)`").FindStringSubmatch(res.Fix)
+		if m == nil {
+			t.Fatalf("fix names no llmmon import command: %+v", res)
+		}
+		return strings.Fields(m[1])[1:]
+	}
+	runFix := func(args []string) {
+		t.Helper()
+		out, errOut, err := runFake(t, enginetest.New(), args...)
+		if err != nil {
+			t.Fatalf("llmmon %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+		}
+		if !strings.Contains(out, "grafana "+grafanadouble.Version+" of stack fix at "+url) || !strings.Contains(out, "/d/"+dashboards.UID) {
+			t.Errorf("import output:\n%s", out)
+		}
+	}
+
+	res := dashboardCheck()
+	if res.Status != doctor.StatusFail || !strings.Contains(res.Message, "no dashboard") {
+		t.Fatalf("no dashboard yet: %+v", res)
+	}
+	runFix(fixCommand(res))
+	if res := dashboardCheck(); res.Status != doctor.StatusOK {
+		t.Fatalf("after the fix: %+v", res)
+	}
+	if got, _ := stack.LoadState(dir); got.DashboardVersion == 0 {
+		t.Error("import did not record the version it wrote, so the next up would take it for a user's edit")
+	}
+
+	// A user points a panel at a datasource that is then deleted.
+	if _, err := srv.EditDashboard(dashboards.UID, func(d map[string]any) {
+		d["panels"].([]any)[0].(map[string]any)["datasource"] = map[string]any{"type": "prometheus", "uid": "deleted-prometheus"}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res = dashboardCheck()
+	if res.Status != doctor.StatusFail || !strings.Contains(res.Message, "deleted-prometheus") {
+		t.Fatalf("missing datasource: %+v", res)
+	}
+	args := fixCommand(res)
+	if !slices.Contains(args, "--force") {
+		t.Errorf("an edited dashboard is replaced only with --force: %q", args)
+	}
+	runFix(args)
+	if res := dashboardCheck(); res.Status != doctor.StatusOK {
+		t.Fatalf("after the fix: %+v", res)
+	}
+
+	// Without a recorded stack import says how to get one, or to name a Grafana.
+	_, _, err = runFake(t, enginetest.New(), "import", "--dir", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "run `llmmon up --dir") || !strings.Contains(err.Error(), "--grafana-url") {
+		t.Errorf("no stack: %v", err)
 	}
 }
