@@ -191,21 +191,21 @@ func (d *doctor) checkMetrics(ctx context.Context) Result {
 	}
 	if len(missing) == len(SeedMetrics) {
 		if engine := engineMetrics(sr.families); engine != "" {
-			return Pass("%s serves %s metrics (%s); the seed's llm_* metrics are absent, the dashboard's engine panels use these",
+			return Pass("%s serves %s metrics (%s); llm_requests_total and the other llm_* metrics are absent, the dashboard's engine rows use these",
 				d.o.MetricsURL, engine, plural(len(sr.families), "family", "families"))
 		}
-		return Fail(fmt.Sprintf("%s serves %s, none of them the seed's LLM metrics (%s)", d.o.MetricsURL,
+		return Fail(fmt.Sprintf("%s serves %s, none of them the LLM metrics the dashboard's Overview row is built on (%s)", d.o.MetricsURL,
 			plural(len(sr.families), "metric family", "metric families"), strings.Join(SeedMetrics, ", ")),
 			"this port belongs to another program's exporter, not the LLM server: wrong port",
 			"point Prometheus at the LLM server's port: "+d.upCmd("--llm-target host.docker.internal:PORT")+
 				", or put llmmon's instrumented gateway in front of your engine: `llmmon serve --upstream URL`")
 	}
 	if len(missing) > 0 {
-		return Warn(fmt.Sprintf("%s lacks %d of the seed's five metrics: %s", d.o.MetricsURL, len(missing), strings.Join(missing, ", ")),
+		return Warn(fmt.Sprintf("%s lacks %d of the LLM metrics the dashboard's Overview row is built on: %s", d.o.MetricsURL, len(missing), strings.Join(missing, ", ")),
 			"the dashboard panels built on them stay empty",
-			"serve them (llmmon serve exposes all five), or put `llmmon serve --upstream URL` in front of your engine")
+			"serve them (llmmon serve exposes them all), or put `llmmon serve --upstream URL` in front of your engine")
 	}
-	return Pass("%s serves the seed's five metrics (%s)", d.o.MetricsURL, plural(len(sr.families), "family", "families"))
+	return Pass("%s serves the LLM metrics the dashboard's Overview row is built on: %s (%s)", d.o.MetricsURL, strings.Join(SeedMetrics, ", "), plural(len(sr.families), "family", "families"))
 }
 
 func hasSeedMetric(fams map[string]*dto.MetricFamily) bool {

@@ -60,15 +60,15 @@ func TestLLMServerChecks(t *testing.T) {
 		metrics, reqs Status
 		want          []string
 	}{
-		{"seed server with traffic", "text/plain; version=0.0.4", 200, fmt.Sprintf(seedExposition, 7), StatusOK, StatusOK, []string{"serves the seed's five metrics", "7 requests served (error 0, success 7)"}},
+		{"seed server with traffic", "text/plain; version=0.0.4", 200, fmt.Sprintf(seedExposition, 7), StatusOK, StatusOK, []string{"serves the LLM metrics the dashboard's Overview row is built on: llm_requests_total, llm_request_duration_seconds, llm_tokens_generated_total, llm_request_size_bytes, llm_active_requests", "7 requests served (error 0, success 7)"}},
 		{"no requests yet", "text/plain; version=0.0.4", 200, fmt.Sprintf(seedExposition, 0), StatusOK, StatusWarn,
 			[]string{"no requests yet; metrics appear after requests", "llmmon load --url http://127.0.0.1:"}},
 		{"some seed metrics missing", "text/plain", 200, "# TYPE llm_requests_total counter\nllm_requests_total 3\n", StatusWarn, StatusOK,
-			[]string{"lacks 4 of the seed's five metrics", "llm_active_requests"}},
+			[]string{"lacks 4 of the LLM metrics the dashboard's Overview row is built on", "llm_active_requests"}},
 		{"vllm's own metrics", "text/plain", 200, "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running 0\n", StatusOK, StatusSkip,
 			[]string{"serves vLLM metrics"}},
 		{"another exporter", "text/plain", 200, "# TYPE node_load1 gauge\nnode_load1 0.5\n", StatusFail, StatusSkip,
-			[]string{"none of them the seed's LLM metrics", "wrong port", "--llm-target host.docker.internal:PORT"}},
+			[]string{"none of them the LLM metrics the dashboard's Overview row is built on", "wrong port", "--llm-target host.docker.internal:PORT"}},
 		{"html page", "text/html; charset=utf-8", 200, "<html><body>hi</body></html>", StatusFail, StatusSkip,
 			[]string{"answers text/html, not Prometheus metrics", "wrong port"}},
 		{"plain text", "text/plain", 200, "hello world\n", StatusFail, StatusSkip, []string{"is not a Prometheus exposition", "wrong port"}},

@@ -1,7 +1,8 @@
-// Package doctor automates the seed's troubleshooting page ("Prometheus
-// can't scrape LLM server", "Grafana can't connect to Prometheus", "Metrics
-// not appearing"): each thing a user would check by hand is a Check, and
-// each problem it finds is reported with its cause and the exact fix.
+// Package doctor diagnoses a stack the way a user would by hand when
+// Prometheus can't scrape the LLM server, Grafana can't connect to
+// Prometheus, or metrics don't appear: each thing to check is a Check, and
+// each problem it finds is reported with its cause and the exact fix. The
+// CLI draws the report.
 //
 // Checks run concurrently, each bounded by its own timeout, so a run takes
 // a few seconds even when everything is down.
@@ -38,7 +39,7 @@ type Result struct {
 	Details []string `json:"details,omitempty"` // e.g. a crashed container's last log lines
 }
 
-// Check is one thing the troubleshooting page asks the user to verify.
+// Check is one thing a user would verify by hand.
 type Check struct {
 	Group string // "Docker", "Prometheus", ...: the report's sections
 	Name  string

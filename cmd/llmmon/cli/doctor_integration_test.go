@@ -219,7 +219,8 @@ func expectDoctorExit(t *testing.T, r doctorRun, want int) {
 	}
 }
 
-// Every failure mode of the troubleshooting page, reproduced for real on
+// Every classic failure (Prometheus can't scrape, Grafana can't reach
+// Prometheus, metrics don't appear), reproduced for real on
 // one stack: the real Docker engine, Prometheus (Debian's binary in an
 // image), the Grafana test double, and llmmon's LLM server on the host.
 func TestDoctorOnRealStack(t *testing.T) {
