@@ -35,11 +35,17 @@ type preflighted struct {
 	imageIDs map[string]string // by image reference
 }
 
+// pullOptions say when and how preflight pulls images.
+type pullOptions struct {
+	policy   PullPolicy
+	progress Progress
+}
+
 // preflight checks, before anything is written or created, that the
 // engine answers, that no object with one of the stack's names belongs
-// to someone else, that the host ports are free, and that the images are
-// there (pulling them per o.Pull).
-func preflight(ctx context.Context, eng Engine, cfg Config, o UpOptions, emit func(Event)) (preflighted, error) {
+// to someone else, that the host ports are free (checkPort; nil tries to
+// listen), and that the images are there, pulling them as pull says.
+func preflight(ctx context.Context, eng Engine, cfg Config, checkPort func(string) error, pull pullOptions, emit func(Event)) (preflighted, error) {
 	var pre preflighted
 	var err error
 	if pre.info, err = engineInfo(ctx, eng); err != nil {
@@ -53,11 +59,11 @@ func preflight(ctx context.Context, eng Engine, cfg Config, o UpOptions, emit fu
 		return pre, err
 	}
 	if !pre.info.Remote() { // a remote engine's ports are not this machine's
-		if err := checkPorts(cfg, pre.found, o.CheckPort); err != nil {
+		if err := checkPorts(cfg, pre.found, checkPort); err != nil {
 			return pre, err
 		}
 	}
-	pre.imageIDs, err = ensureImages(ctx, eng, []string{cfg.Prometheus.Image, cfg.Grafana.Image}, o.Pull, o.PullProgress, emit)
+	pre.imageIDs, err = ensureImages(ctx, eng, []string{cfg.Prometheus.Image, cfg.Grafana.Image}, pull, emit)
 	return pre, err
 }
 
@@ -176,7 +182,8 @@ func listenCheck(addr string) error {
 }
 
 // ensureImages makes every image present per the pull policy and returns their IDs.
-func ensureImages(ctx context.Context, eng Engine, refs []string, policy PullPolicy, p Progress, emit func(Event)) (map[string]string, error) {
+func ensureImages(ctx context.Context, eng Engine, refs []string, pull pullOptions, emit func(Event)) (map[string]string, error) {
+	policy := pull.policy
 	if policy == "" {
 		policy = PullMissing
 	}
@@ -195,7 +202,7 @@ func ensureImages(ctx context.Context, eng Engine, refs []string, policy PullPol
 		}
 		if policy == PullAlways || !present {
 			emit(Pulling{Image: ref})
-			if err := eng.PullImage(ctx, ref, p); err != nil {
+			if err := eng.PullImage(ctx, ref, pull.progress); err != nil {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}

@@ -79,7 +79,7 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	cfg := settings.Config
 	names := NamesFor(cfg.Name)
 
-	pre, err := preflight(ctx, eng, cfg, o, emit)
+	pre, err := preflight(ctx, eng, cfg, o.CheckPort, pullOptions{o.Pull, o.PullProgress}, emit)
 	if err != nil {
 		return nil, err
 	}
@@ -88,37 +88,24 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := WriteFiles(o.Dir, rendered.All()); err != nil {
-		return nil, err
-	}
-	password, err := ensureAdminPassword(o.Dir)
-	if err != nil {
-		return nil, err
-	}
-	userDashboards, err := ReadUserDashboards(o.Dir)
-	if err != nil {
-		return nil, err
-	}
 	res := &UpResult{Names: names, Config: cfg, PasswordFile: AdminPasswordPath(o.Dir),
 		PrometheusURL: EndpointURL(cfg.Bind, cfg.Prometheus.Port, pre.info),
 		GrafanaURL:    EndpointURL(cfg.Bind, cfg.Grafana.Port, pre.info)}
-	state := newState(settings, res, pre.info)
-	if err := SaveState(o.Dir, state); err != nil {
+	dir, err := writeDir(o.Dir, rendered, newState(settings, res, pre.info))
+	if err != nil {
 		return nil, err
 	}
+	state := dir.state
 
 	made, err := createObjects(ctx, eng, SpecInput{
-		Config: cfg, Rendered: rendered, UserDashboards: userDashboards, AdminPassword: password,
+		Config: cfg, Rendered: rendered, UserDashboards: dir.userDashboards, AdminPassword: dir.password,
 		PrometheusImageID: pre.imageIDs[cfg.Prometheus.Image], GrafanaImageID: pre.imageIDs[cfg.Grafana.Image],
 	}, pre, state, emit)
 	res.Actions, res.ContainerIDs = made.actions, made.ids
 	if err != nil {
 		return res, err
 	}
-	state.GrafanaContainerID = made.ids[ComponentGrafana]
-	state.GrafanaFilesHash = made.specs.Grafana.Labels[LabelFilesHash]
-	state.UpdatedAt = time.Now().UTC()
-	if err := SaveState(o.Dir, state); err != nil {
+	if err := recordCreated(o.Dir, &state, made); err != nil {
 		return res, err
 	}
 	if o.Wait <= 0 {
@@ -128,7 +115,7 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	wctx, cancel := context.WithTimeout(ctx, o.Wait)
 	defer cancel()
 	prom := prometheus.NewClient(res.PrometheusURL)
-	graf := grafana.NewClient(res.GrafanaURL, grafana.Auth{User: AdminUser, Password: password})
+	graf := grafana.NewClient(res.GrafanaURL, grafana.Auth{User: AdminUser, Password: dir.password})
 	w := &waiter{eng: eng, emit: emit, wait: o.Wait, start: start}
 	if err := w.waitReady(wctx, readinessProbes(names, res, prom, graf)); err != nil {
 		return res, err
@@ -161,26 +148,6 @@ func validateForUp(s Settings) error {
 			text: fmt.Sprintf("%s %q is reserved for the stack started without --name: choose another name", settingMark, DefaultStackName)}
 	}
 	return nil
-}
-
-// newState is what up records before creating anything: the settings,
-// where the stack answers, and what the last up of this stack recorded
-// about Grafana's files and dashboard.
-func newState(s Settings, res *UpResult, info EngineInfo) State {
-	st := State{
-		Config:        s.Config,
-		Names:         res.Names,
-		PrometheusURL: res.PrometheusURL,
-		GrafanaURL:    res.GrafanaURL,
-		AdminUser:     AdminUser,
-		EngineHost:    info.Host,
-		UpdatedAt:     time.Now().UTC(),
-	}
-	if last := s.Recorded; last != nil {
-		st.GrafanaContainerID, st.GrafanaFilesHash = last.GrafanaContainerID, last.GrafanaFilesHash
-		st.DashboardVersion = last.DashboardVersion
-	}
-	return st
 }
 
 // readinessProbes are Prometheus' /-/ready and Grafana's /api/health.

@@ -1,0 +1,57 @@
+package stack
+
+import "time"
+
+// written is what writeDir left in --dir, for the steps after it.
+type written struct {
+	password       string
+	userDashboards []File // DIR/grafana/dashboards/*.json
+	state          State
+}
+
+// writeDir records the stack in dir before anything is created, so down,
+// status and doctor find it even if up stops half-way: the rendered
+// files, the admin password (generated on the first up) and the state.
+func writeDir(dir string, r Rendered, st State) (written, error) {
+	w := written{state: st}
+	if _, err := WriteFiles(dir, r.All()); err != nil {
+		return w, err
+	}
+	var err error
+	if w.password, err = ensureAdminPassword(dir); err != nil {
+		return w, err
+	}
+	if w.userDashboards, err = ReadUserDashboards(dir); err != nil {
+		return w, err
+	}
+	return w, SaveState(dir, w.state)
+}
+
+// newState is what up records before creating anything: the settings,
+// where the stack answers, and what the last up of this stack recorded
+// about Grafana's files and dashboard.
+func newState(s Settings, res *UpResult, info EngineInfo) State {
+	st := State{
+		Config:        s.Config,
+		Names:         res.Names,
+		PrometheusURL: res.PrometheusURL,
+		GrafanaURL:    res.GrafanaURL,
+		AdminUser:     AdminUser,
+		EngineHost:    info.Host,
+		UpdatedAt:     time.Now().UTC(),
+	}
+	if last := s.Recorded; last != nil {
+		st.GrafanaContainerID, st.GrafanaFilesHash = last.GrafanaContainerID, last.GrafanaFilesHash
+		st.DashboardVersion = last.DashboardVersion
+	}
+	return st
+}
+
+// recordCreated records which Grafana container got which files, so the
+// next up copies in only what changed.
+func recordCreated(dir string, st *State, c created) error {
+	st.GrafanaContainerID = c.ids[ComponentGrafana]
+	st.GrafanaFilesHash = c.specs.Grafana.Labels[LabelFilesHash]
+	st.UpdatedAt = time.Now().UTC()
+	return SaveState(dir, *st)
+}
