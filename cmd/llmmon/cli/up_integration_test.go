@@ -204,6 +204,24 @@ func TestUpOnRealEngine(t *testing.T) {
 		}
 	})
 
+	t.Run("up with only --dir and --name keeps the recorded stack", func(t *testing.T) {
+		out := mustRun(t, "up", "--dir", dir, "--name", name, "--wait", "90s")
+		if !strings.Contains(out, "is up to date and ready") || strings.Contains(out, "created") {
+			t.Errorf("output:\n%s", out)
+		}
+		if containerID(t, names.Prometheus) != promID || containerID(t, names.Grafana) != grafID {
+			t.Error("the recorded stack was recreated")
+		}
+		if b := testenv.Docker(t, "port", names.Prometheus, "9090/tcp"); b != fmt.Sprintf("127.0.0.1:%d", promPort) {
+			t.Errorf("prometheus published on %q", b)
+		}
+		st, err := stack.LoadState(dir)
+		if err != nil || st.Config.Prometheus.Image != testenv.PrometheusImage || st.Config.ScrapeInterval.String() != "2s" ||
+			st.Config.LLMServer.Address != "host.docker.internal:"+strconv.Itoa(llm.port) {
+			t.Errorf("recorded settings moved: %+v %v", st.Config, err)
+		}
+	})
+
 	t.Run("down then up keeps the samples", func(t *testing.T) {
 		promP.WaitForSamples(t, 60*time.Second, `llmmon_itest_phase{phase="before"}`)
 		out := mustRun(t, "down", "--dir", dir)
@@ -258,8 +276,8 @@ func TestUpOnRealEngine(t *testing.T) {
 	})
 }
 
-// Each bad start fails before creating anything: a taken port, a missing
-// image with --pull never, a foreign object with one of the names.
+// Each bad start fails before creating or writing anything: a taken port,
+// a missing image with --pull never, a foreign object with one of the names.
 func TestUpRefusesBeforeCreatingAnything(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: needs the Docker engine")
@@ -273,12 +291,20 @@ func TestUpRefusesBeforeCreatingAnything(t *testing.T) {
 	}
 	defer l.Close()
 	taken := l.Addr().(*net.TCPAddr).Port
+	dirs := map[string]bool{} // every --dir a failed up was given: all stay empty
 	base := func(extra ...string) []string {
-		return append([]string{"up", "--dir", t.TempDir(), "--name", name, "--pull", "never", "--wait", "30s",
+		dir := t.TempDir()
+		dirs[dir] = true
+		return append([]string{"up", "--dir", dir, "--name", name, "--pull", "never", "--wait", "30s",
 			"--prometheus-image", testenv.PrometheusImage, "--grafana-image", testenv.GrafanaDoubleImage}, extra...)
 	}
 	nothingLeft := func(t *testing.T) {
 		t.Helper()
+		for dir := range dirs {
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("a failed up wrote into %s: %v", dir, entries)
+			}
+		}
 		filter := "label=" + stack.LabelStack + "=" + name
 		for _, ls := range [][]string{{"ps", "-aq"}, {"network", "ls", "-q"}, {"volume", "ls", "-q"}} {
 			if got := testenv.Docker(t, append(ls, "--filter", filter)...); got != "" {
