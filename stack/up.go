@@ -2,7 +2,6 @@ package stack
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/llmmon/llmmon/stack/grafana"
@@ -135,28 +134,4 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 		res.Engines = detectEngines(wctx, prom, res.Targets)
 	}
 	return res, nil
-}
-
-// validateForUp is the settings' one validation, plus the name up keeps
-// for the stack started without --name.
-func validateForUp(s Settings) error {
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	if s.Config.Name == DefaultStackName {
-		return &SettingError{Paths: []string{"name"}, Origins: []Origin{s.Origin("name")},
-			text: fmt.Sprintf("%s %q is reserved for the stack started without --name: choose another name", settingMark, DefaultStackName)}
-	}
-	return nil
-}
-
-// readinessProbes are Prometheus' /-/ready and Grafana's /api/health.
-func readinessProbes(n Names, res *UpResult, prom *prometheus.Client, graf *grafana.Client) []probe {
-	return []probe{
-		{name: ComponentPrometheus, container: n.Prometheus, what: "/-/ready", url: res.PrometheusURL, check: prom.Ready},
-		{name: ComponentGrafana, container: n.Grafana, what: "/api/health", url: res.GrafanaURL, check: func(ctx context.Context) error {
-			_, err := graf.Health(ctx)
-			return err
-		}},
-	}
 }

@@ -124,6 +124,19 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// validateForUp is the settings' one validation, plus the name up keeps
+// for the stack started without --name.
+func validateForUp(s Settings) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if s.Config.Name == DefaultStackName {
+		return &SettingError{Paths: []string{"name"}, Origins: []Origin{s.Origin("name")},
+			text: fmt.Sprintf("%s %q is reserved for the stack started without --name: choose another name", settingMark, DefaultStackName)}
+	}
+	return nil
+}
+
 var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
 var stackNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 

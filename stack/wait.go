@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/llmmon/llmmon/stack/grafana"
+	"github.com/llmmon/llmmon/stack/prometheus"
 )
 
 // probe is one readiness check of one container.
@@ -139,4 +142,15 @@ func (w *waiter) notReady(p probe, err error) error {
 		tail = w.logTail(context.Background(), obj.ID)
 	}
 	return fmt.Errorf("%s at %s was not ready within %s (--wait): %v%s\n  see llmmon doctor, or pass a longer --wait", p.name, p.url, w.wait, err, tail)
+}
+
+// readinessProbes are Prometheus' /-/ready and Grafana's /api/health.
+func readinessProbes(n Names, res *UpResult, prom *prometheus.Client, graf *grafana.Client) []probe {
+	return []probe{
+		{name: ComponentPrometheus, container: n.Prometheus, what: "/-/ready", url: res.PrometheusURL, check: prom.Ready},
+		{name: ComponentGrafana, container: n.Grafana, what: "/api/health", url: res.GrafanaURL, check: func(ctx context.Context) error {
+			_, err := graf.Health(ctx)
+			return err
+		}},
+	}
 }
