@@ -4,8 +4,15 @@ import "time"
 
 // Event is one thing up does or sees, reported as it happens. The CLI
 // draws events (marks, colour, a spinner); stack never writes to a
-// terminal. Every event type is listed below, and Action in up.go.
+// terminal. Every event type is listed below.
 type Event interface{ upEvent() }
+
+// Action is what up did with one engine object.
+type Action struct {
+	Kind Kind   `json:"kind"`
+	Name string `json:"name"`
+	Verb string `json:"verb"` // created, recreated, started, restarted, unchanged
+}
 
 // Notice is something the user should know that is not a failure.
 type Notice struct{ Text string }

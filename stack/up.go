@@ -31,13 +31,6 @@ type UpOptions struct {
 	CheckPort func(addr string) error
 }
 
-// Action is what up did with one engine object.
-type Action struct {
-	Kind Kind   `json:"kind"`
-	Name string `json:"name"`
-	Verb string `json:"verb"` // created, recreated, started, restarted, unchanged
-}
-
 // UpResult is what up did and where the stack answers.
 type UpResult struct {
 	Names         Names
@@ -87,14 +80,13 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &UpResult{Names: names, Config: cfg, PasswordFile: AdminPasswordPath(o.Dir),
-		PrometheusURL: EndpointURL(cfg.Bind, cfg.Prometheus.Port, pre.info),
-		GrafanaURL:    EndpointURL(cfg.Bind, cfg.Grafana.Port, pre.info)}
-	dir, err := writeDir(o.Dir, rendered, newState(settings, res, pre.info))
+	dir, err := writeDir(o.Dir, rendered, newState(settings, pre.info))
 	if err != nil {
 		return nil, err
 	}
 	state := dir.state
+	res := &UpResult{Names: names, Config: cfg, PasswordFile: AdminPasswordPath(o.Dir),
+		PrometheusURL: state.PrometheusURL, GrafanaURL: state.GrafanaURL}
 
 	made, err := createObjects(ctx, eng, SpecInput{
 		Config: cfg, Rendered: rendered, UserDashboards: dir.userDashboards, AdminPassword: dir.password,
@@ -116,7 +108,7 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	prom := prometheus.NewClient(res.PrometheusURL)
 	graf := grafana.NewClient(res.GrafanaURL, grafana.Auth{User: AdminUser, Password: dir.password})
 	w := &waiter{eng: eng, emit: emit, wait: o.Wait, start: start}
-	if err := w.waitReady(wctx, readinessProbes(names, res, prom, graf)); err != nil {
+	if err := w.waitReady(wctx, readinessProbes(names, prom, graf)); err != nil {
 		return res, err
 	}
 	if err := w.checkDatasource(wctx, graf, o.Dir, names); err != nil {

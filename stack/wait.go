@@ -145,10 +145,10 @@ func (w *waiter) notReady(p probe, err error) error {
 }
 
 // readinessProbes are Prometheus' /-/ready and Grafana's /api/health.
-func readinessProbes(n Names, res *UpResult, prom *prometheus.Client, graf *grafana.Client) []probe {
+func readinessProbes(n Names, prom *prometheus.Client, graf *grafana.Client) []probe {
 	return []probe{
-		{name: ComponentPrometheus, container: n.Prometheus, what: "/-/ready", url: res.PrometheusURL, check: prom.Ready},
-		{name: ComponentGrafana, container: n.Grafana, what: "/api/health", url: res.GrafanaURL, check: func(ctx context.Context) error {
+		{name: ComponentPrometheus, container: n.Prometheus, what: "/-/ready", url: prom.BaseURL, check: prom.Ready},
+		{name: ComponentGrafana, container: n.Grafana, what: "/api/health", url: graf.BaseURL, check: func(ctx context.Context) error {
 			_, err := graf.Health(ctx)
 			return err
 		}},

@@ -28,14 +28,15 @@ func writeDir(dir string, r Rendered, st State) (written, error) {
 }
 
 // newState is what up records before creating anything: the settings,
-// where the stack answers, and what the last up of this stack recorded
-// about Grafana's files and dashboard.
-func newState(s Settings, res *UpResult, info EngineInfo) State {
+// where the stack answers from this machine, and what the last up of this
+// stack recorded about Grafana's files and dashboard.
+func newState(s Settings, info EngineInfo) State {
+	c := s.Config
 	st := State{
-		Config:        s.Config,
-		Names:         res.Names,
-		PrometheusURL: res.PrometheusURL,
-		GrafanaURL:    res.GrafanaURL,
+		Config:        c,
+		Names:         NamesFor(c.Name),
+		PrometheusURL: EndpointURL(c.Bind, c.Prometheus.Port, info),
+		GrafanaURL:    EndpointURL(c.Bind, c.Grafana.Port, info),
 		AdminUser:     AdminUser,
 		EngineHost:    info.Host,
 		UpdatedAt:     time.Now().UTC(),
