@@ -36,6 +36,7 @@ func TestValidateErrors(t *testing.T) {
 		{"path without slash", func(c *Config) { c.LLMServer.Path = "metrics" }, `metrics path "metrics" must start with /`, []string{"llm_server.path"}},
 		{"bind", func(c *Config) { c.Bind = "localhost" }, `invalid address "localhost" for bind`, []string{"bind"}},
 		{"stack name", func(c *Config) { c.Name = "My Stack" }, `invalid stack name "My Stack"`, []string{"name"}},
+		{"reserved stack name", func(c *Config) { c.Name = "default" }, `name "default" is reserved for the stack started without --name`, []string{"name"}},
 		{"empty image", func(c *Config) { c.Grafana.Image = "" }, "grafana.image must not be empty", []string{"grafana.image"}},
 		{"error ratio", func(c *Config) { c.Alerts.ErrorRatio = 2 }, "alert ratios must be between 0 and 1", []string{"alerts.error_ratio"}},
 		{"latency threshold", func(c *Config) { c.Alerts.TTFTP95Seconds = 0 }, "alert latency thresholds must be positive", []string{"alerts.ttft_p95_seconds"}},

@@ -45,13 +45,12 @@ type pullOptions struct {
 // engine answers, that no object with one of the stack's names belongs
 // to someone else, that the host ports are free (checkPort; nil tries to
 // listen), and that the images are there, pulling them as pull says.
-func preflight(ctx context.Context, eng Engine, cfg Config, checkPort func(string) error, pull pullOptions, emit func(Event)) (preflighted, error) {
+func preflight(ctx context.Context, eng Engine, cfg Config, names Names, checkPort func(string) error, pull pullOptions, emit func(Event)) (preflighted, error) {
 	var pre preflighted
 	var err error
 	if pre.info, err = engineInfo(ctx, eng); err != nil {
 		return pre, err
 	}
-	names := NamesFor(cfg.Name)
 	if pre.found, err = findAll(ctx, eng, names); err != nil {
 		return pre, err
 	}

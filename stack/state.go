@@ -10,11 +10,9 @@ import (
 	"time"
 )
 
-// Files that up keeps in --dir next to the rendered configuration.
-const (
-	StateFile         = "llmmon-state.json"
-	AdminPasswordFile = "grafana-admin-password"
-)
+// StateFile is where up records the stack in --dir, next to the
+// rendered configuration.
+const StateFile = "llmmon-state.json"
 
 // ErrNoState means up has never recorded a stack in this --dir.
 var ErrNoState = errors.New("no stack recorded in this folder")

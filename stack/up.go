@@ -65,13 +65,13 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	for _, note := range settings.Notes {
 		emit(Notice{Text: note})
 	}
-	if err := validateForUp(settings); err != nil {
+	if err := settings.Validate(); err != nil {
 		return nil, err
 	}
 	cfg := settings.Config
 	names := NamesFor(cfg.Name)
 
-	pre, err := preflight(ctx, eng, cfg, o.CheckPort, pullOptions{o.Pull, o.PullProgress}, emit)
+	pre, err := preflight(ctx, eng, cfg, names, o.CheckPort, pullOptions{o.Pull, o.PullProgress}, emit)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := writeDir(o.Dir, rendered, newState(settings, pre.info))
+	dir, err := writeDir(o.Dir, rendered, newState(settings, names, pre.info))
 	if err != nil {
 		return nil, err
 	}

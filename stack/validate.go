@@ -51,7 +51,11 @@ func (c Config) Validate() error {
 	}
 	one := func(p string) []string { return []string{p} }
 
-	if c.Name != "" && !stackNameRE.MatchString(c.Name) {
+	switch {
+	case c.Name == DefaultStackName:
+		// The label of the stack started without --name.
+		add(one("name"), "{} %q is reserved for the stack started without --name: choose another name", c.Name)
+	case c.Name != "" && !stackNameRE.MatchString(c.Name):
 		add(one("name"), "invalid stack name %q for {}: use lower-case letters, digits, '-', '_' or '.'", c.Name)
 	}
 	if c.ScrapeInterval <= 0 {
@@ -122,19 +126,6 @@ func (c Config) Validate() error {
 		add(one("alerts.queue_backlog"), "{} is %d: the queue backlog threshold must be at least 1", a.QueueBacklog)
 	}
 	return errors.Join(errs...)
-}
-
-// validateForUp is the settings' one validation, plus the name up keeps
-// for the stack started without --name.
-func validateForUp(s Settings) error {
-	if err := s.Validate(); err != nil {
-		return err
-	}
-	if s.Config.Name == DefaultStackName {
-		return &SettingError{Paths: []string{"name"}, Origins: []Origin{s.Origin("name")},
-			text: fmt.Sprintf("%s %q is reserved for the stack started without --name: choose another name", settingMark, DefaultStackName)}
-	}
-	return nil
 }
 
 var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)

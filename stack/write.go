@@ -30,11 +30,11 @@ func writeDir(dir string, r Rendered, st State) (written, error) {
 // newState is what up records before creating anything: the settings,
 // where the stack answers from this machine, and what the last up of this
 // stack recorded about Grafana's files and dashboard.
-func newState(s Settings, info EngineInfo) State {
+func newState(s Settings, names Names, info EngineInfo) State {
 	c := s.Config
 	st := State{
 		Config:        c,
-		Names:         NamesFor(c.Name),
+		Names:         names,
 		PrometheusURL: EndpointURL(c.Bind, c.Prometheus.Port, info),
 		GrafanaURL:    EndpointURL(c.Bind, c.Grafana.Port, info),
 		AdminUser:     AdminUser,
