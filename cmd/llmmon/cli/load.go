@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/llmmon/llmmon/stack/load"
+	"github.com/llmmon/llmmon/internal/load"
 )
 
 type loadOptions struct {

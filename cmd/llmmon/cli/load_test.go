@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/llmmon/llmmon/stack/load"
+	"github.com/llmmon/llmmon/internal/load"
 )
 
 // openAIDouble answers /v1/models and streamed or plain completions; every
