@@ -13,9 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/llmmon/llmmon/stack/llmserver/backend"
-
 	"github.com/llmmon/llmmon/internal/cl100k"
+	"github.com/llmmon/llmmon/internal/openai"
+	"github.com/llmmon/llmmon/stack/llmserver/backend"
 )
 
 // call is one request on its way upstream.
@@ -29,7 +29,7 @@ type call struct {
 	// prompt and messages locate the client's prompt in orig (the body as
 	// the client sent it), for estimates when the upstream reports no usage.
 	orig             []byte
-	prompt, messages span
+	prompt, messages openai.Span
 	// exposed is the model name the client sees.
 	exposed string
 	// renameFrom/renameTo are the JSON-quoted upstream and exposed names
@@ -129,60 +129,19 @@ func (c *call) upstreamError(resp *http.Response, body []byte) *backend.Error {
 	return e
 }
 
-// parseErrorBody reads an engine's error body: OpenAI's {"error":{...}}
-// (vLLM, SGLang, llama.cpp, Ollama's /v1), vLLM's older flat
-// {"object":"error","message":...}, TGI's {"error":"...","error_type":"..."},
-// FastAPI's {"detail":...}, or plain text.
+// parseErrorBody reads an engine's error body (openai.ReadError) into the
+// gateway's answer; plain text becomes the message.
 func parseErrorBody(status int, body []byte) *backend.Error {
 	e := &backend.Error{Status: status, Type: "invalid_request_error"}
 	if status >= 500 {
 		e.Type = "server_error"
 	}
-	var w struct {
-		Error     json.RawMessage `json:"error"`
-		ErrorType string          `json:"error_type"`
-		Object    string          `json:"object"`
-		Message   string          `json:"message"`
-		Type      string          `json:"type"`
-		Param     json.RawMessage `json:"param"`
-		Code      json.RawMessage `json:"code"`
-		Detail    json.RawMessage `json:"detail"`
-	}
-	if json.Unmarshal(body, &w) == nil {
-		var inner struct {
-			Message string          `json:"message"`
-			Type    string          `json:"type"`
-			Param   json.RawMessage `json:"param"`
-			Code    json.RawMessage `json:"code"`
+	if w, ok := openai.ReadError(body); ok {
+		e.Message, e.Param, e.Code = w.Message, w.Param, w.Code
+		if w.Type != "" {
+			e.Type = w.Type
 		}
-		var s string
-		switch {
-		case len(w.Error) > 0 && json.Unmarshal(w.Error, &inner) == nil && inner.Message != "":
-			e.Message, e.Param, e.Code = inner.Message, scalar(inner.Param), scalar(inner.Code)
-			if inner.Type != "" {
-				e.Type = inner.Type
-			}
-			return e
-		case len(w.Error) > 0 && json.Unmarshal(w.Error, &s) == nil && s != "":
-			e.Message = s
-			if w.ErrorType != "" {
-				e.Code = w.ErrorType
-			}
-			return e
-		case w.Message != "":
-			e.Message, e.Param, e.Code = w.Message, scalar(w.Param), scalar(w.Code)
-			if w.Type != "" {
-				e.Type = w.Type
-			}
-			return e
-		case len(w.Detail) > 0:
-			if json.Unmarshal(w.Detail, &s) == nil {
-				e.Message = s
-			} else {
-				e.Message = string(w.Detail)
-			}
-			return e
-		}
+		return e
 	}
 	text := strings.TrimSpace(string(body))
 	if len(text) > 512 {
@@ -193,18 +152,6 @@ func parseErrorBody(status int, body []byte) *backend.Error {
 	}
 	e.Message = fmt.Sprintf("the upstream answered HTTP %d: %s", status, text)
 	return e
-}
-
-// scalar is a JSON string or number as text ("" for null/absent).
-func scalar(raw json.RawMessage) string {
-	if isNull(raw) {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	return strings.TrimSpace(string(raw))
 }
 
 // relayBody passes a whole (non-streamed) answer through.
@@ -225,14 +172,13 @@ func (c *call) relayBody(ctx context.Context, resp *http.Response, out backend.O
 			Message: fmt.Sprintf("the upstream %s broke off its answer: %v", c.up.base, err)}
 	}
 	var res backend.Result
-	if info, ok := scanChunk(body); ok {
-		res.FinishReason = info.finish
-		if info.usage {
-			res.PromptTokens, res.CompletionTokens = info.prompt, info.compl
+	if ch, ok := openai.ScanChunk(body); ok {
+		res.FinishReason = ch.FinishReason()
+		if ch.Usage {
+			res.PromptTokens, res.CompletionTokens = ch.PromptTokens, ch.CompletionTokens
 		} else {
-			var ch wireChunk
-			json.Unmarshal(body, &ch)
-			res.CompletionTokens = c.estimate(ch.text())
+			text, _ := openai.CompletionText(body)
+			res.CompletionTokens = c.estimate(text)
 			res.PromptTokens = c.estimate(c.promptText())
 		}
 	}
@@ -242,64 +188,74 @@ func (c *call) relayBody(ctx context.Context, resp *http.Response, out backend.O
 	return res, out.Write(body, 0)
 }
 
-var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+// streamReader is an event reader and its buffer, pooled: a stream that
+// ends leaves them to the next.
+type streamReader struct {
+	br *bufio.Reader
+	er *openai.EventReader
+}
+
+var readerPool = sync.Pool{New: func() any {
+	br := bufio.NewReaderSize(nil, 16<<10)
+	return &streamReader{br: br, er: openai.NewEventReader(br)}
+}}
 
 // relayStream passes an SSE stream through event by event. Events already
 // received are written together and flushed once; nothing waits for more
 // data before being flushed.
 func (c *call) relayStream(ctx context.Context, resp *http.Response, out backend.Output) (backend.Result, error) {
 	var res backend.Result
-	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(resp.Body)
-	defer func() { br.Reset(nil); readerPool.Put(br) }()
+	sr := readerPool.Get().(*streamReader)
+	sr.br.Reset(resp.Body)
+	defer func() { sr.br.Reset(nil); readerPool.Put(sr) }()
 
 	out.Start(resp.StatusCode, resp.Header.Get("Content-Type"), -1)
-	var ev []byte
 	counted, usage, finished, done, relayedErr := 0, false, false, false, false
 	var err error
 	for {
-		ev, err = readEvent(br, ev[:0])
-		if len(ev) > 0 {
-			data, hasData := eventData(ev)
-			forward, tokens := true, 0
-			switch {
-			case !hasData: // a comment or keep-alive: pass it on
-			case string(data) == "[DONE]":
-				done = true
-			default:
-				if info, ok := scanChunk(data); ok {
-					if info.isError {
-						relayedErr = true
-					}
-					tokens = info.content
-					if info.finish != "" {
-						finished, res.FinishReason = true, info.finish
-					}
-					if info.usage {
-						usage = true
-						res.PromptTokens, res.CompletionTokens = info.prompt, info.compl
-						if c.stripUsage && info.choices == 0 {
-							forward = false
-						}
-					}
+		var ev openai.Event
+		ev, err = sr.er.Next()
+		if err != nil {
+			break
+		}
+		forward, tokens := true, 0
+		switch {
+		case !ev.HasData: // a comment or keep-alive: pass it on
+		case ev.IsDone():
+			done = true
+		default:
+			if ch, ok := openai.ScanChunk(ev.Data); ok {
+				if ch.Error != nil {
+					relayedErr = true
 				}
-			}
-			if forward {
-				if err := out.Write(c.rename(ev), tokens); err != nil {
-					return c.finish(res, counted, usage), err
+				tokens = ch.Content
+				if fr := ch.FinishReason(); fr != "" {
+					finished, res.FinishReason = true, fr
 				}
-				counted += tokens
-			}
-			// After [DONE] the handler's return flushes: the last events
-			// and the end of the chunked body then go out in one write.
-			if !done && (err != nil || !completeEventBuffered(br)) {
-				if err := out.Flush(); err != nil {
-					return c.finish(res, counted, usage), err
+				if ch.Usage {
+					usage = true
+					res.PromptTokens, res.CompletionTokens = ch.PromptTokens, ch.CompletionTokens
+					if c.stripUsage && ch.Choices == 0 {
+						forward = false
+					}
 				}
 			}
 		}
-		if done || err != nil {
+		if forward {
+			if err := out.Write(c.rename(ev.Raw), tokens); err != nil {
+				return c.finish(res, counted, usage), err
+			}
+			counted += tokens
+		}
+		if done {
+			// The handler's return flushes: the last events and the end
+			// of the chunked body then go out in one write.
 			break
+		}
+		if !sr.er.Buffered() {
+			if err := out.Flush(); err != nil {
+				return c.finish(res, counted, usage), err
+			}
 		}
 	}
 	res = c.finish(res, counted, usage)
@@ -309,7 +265,7 @@ func (c *call) relayStream(ctx context.Context, resp *http.Response, out backend
 		return res, ctx.Err()
 	case err == io.EOF && (finished || usage):
 		// Some engines end without [DONE]; clients expect it.
-		out.Write([]byte("data: [DONE]\n\n"), 0)
+		out.Write([]byte(openai.DoneEvent), 0)
 	case err == io.EOF:
 		return res, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
 			Message: fmt.Sprintf("the upstream %s closed its stream before it finished (no finish_reason, no [DONE])", c.up.base)}
@@ -366,8 +322,8 @@ func (c *call) estimate(text string) int {
 // promptText is the request's prompt or message text, for estimates.
 func (c *call) promptText() string {
 	var b strings.Builder
-	if c.prompt.present() {
-		raw := c.orig[c.prompt.start:c.prompt.end]
+	if c.prompt.Present() {
+		raw := c.orig[c.prompt.Start:c.prompt.End]
 		var s string
 		var list []string
 		if json.Unmarshal(raw, &s) == nil {
@@ -376,11 +332,11 @@ func (c *call) promptText() string {
 			b.WriteString(strings.Join(list, ""))
 		}
 	}
-	if c.messages.present() {
+	if c.messages.Present() {
 		var msgs []struct {
 			Content json.RawMessage `json:"content"`
 		}
-		json.Unmarshal(c.orig[c.messages.start:c.messages.end], &msgs)
+		json.Unmarshal(c.orig[c.messages.Start:c.messages.End], &msgs)
 		for _, m := range msgs {
 			var s string
 			var parts []struct {
@@ -396,121 +352,4 @@ func (c *call) promptText() string {
 		}
 	}
 	return b.String()
-}
-
-// wireChunk is what the gateway reads of a completion, chat completion or
-// stream chunk.
-type wireChunk struct {
-	Object  string          `json:"object"`
-	Choices []wireChoice    `json:"choices"`
-	Usage   *wireUsage      `json:"usage"`
-	Error   json.RawMessage `json:"error"`
-}
-
-type wireChoice struct {
-	Text         json.RawMessage `json:"text"`
-	Delta        *wireMessage    `json:"delta"`
-	Message      *wireMessage    `json:"message"`
-	FinishReason *string         `json:"finish_reason"`
-}
-
-type wireMessage struct {
-	Content          json.RawMessage `json:"content"`
-	ReasoningContent json.RawMessage `json:"reasoning_content"`
-	Reasoning        json.RawMessage `json:"reasoning"`
-	ToolCalls        json.RawMessage `json:"tool_calls"`
-}
-
-type wireUsage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-}
-
-// text is a non-streamed answer's generated text.
-func (ch *wireChunk) text() string {
-	var b strings.Builder
-	str := func(raw json.RawMessage) {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			b.WriteString(s)
-		}
-	}
-	for _, c := range ch.Choices {
-		str(c.Text)
-		if c.Message != nil {
-			str(c.Message.Content)
-			str(c.Message.ReasoningContent)
-			str(c.Message.Reasoning)
-		}
-	}
-	return b.String()
-}
-
-// readEvent appends the next SSE event (its lines up to and including the
-// blank line that ends it) to ev. Blank lines before an event are skipped.
-// At the end of the body it returns what it has with io.EOF.
-func readEvent(br *bufio.Reader, ev []byte) ([]byte, error) {
-	lineStart := len(ev)
-	for {
-		line, err := br.ReadSlice('\n')
-		ev = append(ev, line...)
-		if err == bufio.ErrBufferFull {
-			continue // a long line: keep reading it
-		}
-		if err != nil {
-			if len(bytes.TrimSpace(ev)) == 0 {
-				ev = ev[:0]
-			}
-			return ev, err
-		}
-		full := ev[lineStart:]
-		if len(full) == 1 || (len(full) == 2 && full[0] == '\r') {
-			if lineStart == 0 {
-				ev = ev[:0] // a blank line with no event before it
-				continue
-			}
-			return ev, nil
-		}
-		lineStart = len(ev)
-	}
-}
-
-// eventData is the event's data: its "data:" lines joined by newlines.
-func eventData(ev []byte) ([]byte, bool) {
-	var data []byte
-	found := false
-	for len(ev) > 0 {
-		i := bytes.IndexByte(ev, '\n')
-		var line []byte
-		if i < 0 {
-			line, ev = ev, nil
-		} else {
-			line, ev = ev[:i], ev[i+1:]
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		rest, ok := bytes.CutPrefix(line, []byte("data:"))
-		if !ok {
-			continue
-		}
-		rest = bytes.TrimPrefix(rest, []byte(" "))
-		if found {
-			// Several data lines: join copies, never write into ev.
-			data = append(append(append([]byte(nil), data...), '\n'), rest...)
-		} else {
-			data = rest
-		}
-		found = true
-	}
-	return data, found
-}
-
-// completeEventBuffered reports whether br already holds a whole event, so
-// writing it can share the coming flush.
-func completeEventBuffered(br *bufio.Reader) bool {
-	n := br.Buffered()
-	if n == 0 {
-		return false
-	}
-	b, _ := br.Peek(n)
-	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n"))
 }

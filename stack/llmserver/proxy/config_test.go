@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"bufio"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -101,43 +99,6 @@ func TestResolve(t *testing.T) {
 	}
 	if _, _, e := p.resolve(""); e == nil || e.Status != http.StatusBadRequest {
 		t.Errorf("empty model with two exposed: %v", e)
-	}
-}
-
-func TestReadEvent(t *testing.T) {
-	in := ": ping\n\n" + // a comment
-		"\n" + // a stray blank line
-		"data:{\"a\":1}\r\n\r\n" + // TGI-style, CRLF
-		"event: message\ndata: {\"b\":\ndata: 2}\n\n" + // two data lines
-		"data: " + strings.Repeat("x", 40000) + "\n\n" + // longer than the reader's buffer
-		"data: [DONE]\n\n" +
-		"data: {\"partial\""
-	br := bufio.NewReaderSize(strings.NewReader(in), 16)
-	var got []string
-	for {
-		ev, err := readEvent(br, nil)
-		if len(ev) > 0 {
-			data, ok := eventData(ev)
-			if !ok {
-				data = []byte("<no data>")
-			}
-			got = append(got, string(data))
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := []string{"<no data>", `{"a":1}`, "{\"b\":\n2}", strings.Repeat("x", 40000), "[DONE]", `{"partial"`}
-	if len(got) != len(want) {
-		t.Fatalf("got %d events %q", len(got), got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("event %d: %.60q, want %.60q", i, got[i], want[i])
-		}
 	}
 }
 

@@ -16,12 +16,16 @@ import (
 	"github.com/llmmon/llmmon/stack/llmserver"
 )
 
-// fixtureUpstream serves one testdata file as every completion answer, the
+// engineFixtures are real engines' answers, recorded with the wire package
+// (see its README).
+const engineFixtures = "../../../internal/openai/testdata/engines"
+
+// fixtureUpstream serves one fixture file as every completion answer, the
 // way the engine sends it: an SSE file event by event, each flushed.
 // It records the bodies it received.
 func fixtureUpstream(t *testing.T, file string) (*sync.Mutex, *[][]byte, string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", file))
+	raw, err := os.ReadFile(filepath.Join(engineFixtures, file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +56,7 @@ func fixtureUpstream(t *testing.T, file string) (*sync.Mutex, *[][]byte, string)
 // fixtureEvents are the data payloads of an SSE fixture.
 func fixtureEvents(t *testing.T, file string) []string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", file))
+	raw, err := os.ReadFile(filepath.Join(engineFixtures, file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +173,7 @@ func TestEngineResponseShapes(t *testing.T) {
 					}
 				} else {
 					got, _ := io.ReadAll(resp.Body)
-					want, _ := os.ReadFile(filepath.Join("testdata", tc.file))
+					want, _ := os.ReadFile(filepath.Join(engineFixtures, tc.file))
 					if !bytes.Equal(got, want) {
 						t.Errorf("body changed on the way:\n%s\nwant\n%s", got, want)
 					}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmmon/llmmon/internal/openai"
 	"github.com/llmmon/llmmon/stack/llmserver/backend"
 )
 
@@ -187,15 +189,15 @@ func (p *Proxy) notFound(model string) *backend.Error {
 // The body is only edited in place where it must be: the upstream's model
 // name, and stream_options.include_usage.
 func (p *Proxy) NewCall(body []byte, chat bool, header http.Header) (backend.Call, error) {
-	f, ok := scanRequest(body)
+	f, ok := openai.ScanRequest(body)
 	if !ok || !json.Valid(body) {
 		var v map[string]json.RawMessage
 		err := json.Unmarshal(body, &v)
 		return nil, backend.Errorf("", "", "We could not parse the JSON body of your request: %v. Send a JSON object, e.g. {\"model\":\"...\",\"messages\":[...]}.", errOr(err, "not a JSON object"))
 	}
-	c := &call{p: p, chat: chat, body: body, orig: body, prompt: f.prompt, messages: f.messages}
-	if f.stream.present() {
-		switch v := string(body[f.stream.start:f.stream.end]); v {
+	c := &call{p: p, chat: chat, body: body, orig: body, prompt: f.Prompt, messages: f.Messages}
+	if f.Stream.Present() {
+		switch v := string(body[f.Stream.Start:f.Stream.End]); v {
 		case "true":
 			c.stream = true
 		case "false", "null":
@@ -203,18 +205,18 @@ func (p *Proxy) NewCall(body []byte, chat bool, header http.Header) (backend.Cal
 			return nil, backend.Errorf("stream", "", "stream must be true or false, got %s", v)
 		}
 	}
-	so := f.streamOptions
-	soSet := so.present() && !isNullValue(body[so.start:so.end])
-	if soSet && body[so.start] != '{' {
+	so := f.StreamOptions
+	soSet := so.Present() && !openai.IsNull(body[so.Start:so.End])
+	if soSet && body[so.Start] != '{' {
 		return c, backend.Errorf("stream_options", "", "stream_options must be an object")
 	}
-	clientUsage := f.includeUsage.present() && string(body[f.includeUsage.start:f.includeUsage.end]) == "true"
+	clientUsage := f.IncludeUsage.Present() && string(body[f.IncludeUsage.Start:f.IncludeUsage.End]) == "true"
 	var model string
-	if f.model.present() && !isNullValue(body[f.model.start:f.model.end]) {
-		if body[f.model.start] != '"' {
+	if f.Model.Present() && !openai.IsNull(body[f.Model.Start:f.Model.End]) {
+		if body[f.Model.Start] != '"' {
 			return c, backend.Errorf("model", "", "model must be a string")
 		}
-		model = stringValue(body[f.model.start:f.model.end])
+		model = openai.Unquote(body[f.Model.Start:f.Model.End])
 	}
 	upModel, up, rerr := p.resolve(model)
 	if rerr != nil {
@@ -226,12 +228,11 @@ func (p *Proxy) NewCall(body []byte, chat bool, header http.Header) (backend.Cal
 		c.exposed = upModel
 	}
 	var edits []edit
-	// after the object's opening brace: where new fields go.
-	open := skipWS(body, 0) + 1
+	open := f.Open // where new members go
 	if upModel != model && upModel != "" {
 		q, _ := json.Marshal(upModel)
-		if f.model.present() {
-			edits = append(edits, edit{f.model.start, f.model.end, string(q)})
+		if f.Model.Present() {
+			edits = append(edits, edit{f.Model.Start, f.Model.End, string(q)})
 		} else {
 			edits = append(edits, edit{open, open, `"model":` + string(q) + sep(body, open)})
 		}
@@ -243,13 +244,13 @@ func (p *Proxy) NewCall(body []byte, chat bool, header http.Header) (backend.Cal
 	if c.stream && !clientUsage && !p.cfg.NoUsageRequest {
 		c.stripUsage = true
 		switch {
-		case f.includeUsage.present(): // false or null
-			edits = append(edits, edit{f.includeUsage.start, f.includeUsage.end, "true"})
+		case f.IncludeUsage.Present(): // false or null
+			edits = append(edits, edit{f.IncludeUsage.Start, f.IncludeUsage.End, "true"})
 		case soSet:
-			in := so.start + 1
+			in := so.Start + 1
 			edits = append(edits, edit{in, in, `"include_usage":true` + sep(body, in)})
-		case so.present(): // null
-			edits = append(edits, edit{so.start, so.end, `{"include_usage":true}`})
+		case so.Present(): // null
+			edits = append(edits, edit{so.Start, so.End, `{"include_usage":true}`})
 		default:
 			edits = append(edits, edit{open, open, `"stream_options":{"include_usage":true}` + sep(body, open)})
 		}
@@ -270,7 +271,7 @@ func (p *Proxy) NewCall(body []byte, chat bool, header http.Header) (backend.Cal
 // sep is the comma a field inserted at b[i] needs: none before a closing
 // brace.
 func sep(b []byte, i int) string {
-	if j := skipWS(b, i); j < len(b) && b[j] == '}' {
+	if rest := bytes.TrimLeft(b[i:], " \t\r\n"); len(rest) > 0 && rest[0] == '}' {
 		return ""
 	}
 	return ","
@@ -283,7 +284,25 @@ func errOr(err error, s string) string {
 	return s
 }
 
-func isNull(raw json.RawMessage) bool {
-	s := strings.TrimSpace(string(raw))
-	return s == "" || s == "null"
+// edit replaces b[start:end] with with.
+type edit struct {
+	start, end int
+	with       string
+}
+
+// applyEdits returns a copy of b with edits (in ascending, non-overlapping
+// order) applied.
+func applyEdits(b []byte, edits []edit) []byte {
+	n := len(b)
+	for _, e := range edits {
+		n += len(e.with) - (e.end - e.start)
+	}
+	out := make([]byte, 0, n)
+	at := 0
+	for _, e := range edits {
+		out = append(out, b[at:e.start]...)
+		out = append(out, e.with...)
+		at = e.end
+	}
+	return append(out, b[at:]...)
 }

@@ -1,0 +1,225 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// A small JSON walker for the hot paths. Every streamed chunk passes through
+// the gateway and through load, and encoding/json (a validation pass, then
+// reflection and an allocation per field) would cost more than the rest of
+// their work put together. The walker reads only the members asked for,
+// allocates nothing, and treats keys exactly (as engines write them), the
+// last duplicate winning, as when a JSON object is decoded into a map. It
+// does not validate what it skips: FuzzScanChunk holds it to encoding/json
+// on valid JSON, and on anything else it must only never panic.
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string that starts at b[i] == '"'.
+func skipString(b []byte, i int) (int, bool) {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, false
+		}
+		q := j + k
+		n := 0 // backslashes right before the quote: odd means escaped
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1, true
+		}
+		j = q + 1
+	}
+}
+
+// skipValue returns the index after the value that starts at b[i].
+func skipValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end, ok := skipString(b, j)
+				if !ok {
+					return 0, false
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, true
+				}
+			}
+		}
+		return 0, false
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\r' && b[j] != '\t' {
+		j++
+	}
+	return j, j > i
+}
+
+// valueAt returns the value that starts at b[i] and the index after it;
+// nil and 0 if there is none.
+func valueAt(b []byte, i int) ([]byte, int) {
+	end, ok := skipValue(b, i)
+	if !ok {
+		return nil, 0
+	}
+	return b[i:end], end
+}
+
+// fields walks the object at b[i] (after white space) in one pass. For each
+// member it calls fn with the key (raw, without its quotes) and the index of
+// the value; fn returns the index after the value if it read the value
+// itself, or 0 to have it skipped. fields returns the index after the
+// object, and false if b[i:] is not an object.
+func fields(b []byte, i int, fn func(key []byte, at int) int) (int, bool) {
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return 0, false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for i < len(b) {
+		if b[i] != '"' {
+			return 0, false
+		}
+		end, ok := skipString(b, i)
+		if !ok {
+			return 0, false
+		}
+		key := b[i+1 : end-1]
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return 0, false
+		}
+		i = skipWS(b, i+1)
+		vend := fn(key, i)
+		if vend <= i {
+			if vend, ok = skipValue(b, i); !ok {
+				return 0, false
+			}
+		}
+		i = skipWS(b, vend)
+		if i >= len(b) {
+			return 0, false
+		}
+		if b[i] == '}' {
+			return i + 1, true
+		}
+		if b[i] != ',' {
+			return 0, false
+		}
+		i = skipWS(b, i+1)
+	}
+	return 0, false
+}
+
+// elements walks the array at b[i] like fields walks an object.
+func elements(b []byte, i int, fn func(at int) int) (int, bool) {
+	if i >= len(b) || b[i] != '[' {
+		return 0, false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, true
+	}
+	for i < len(b) {
+		vend := fn(i)
+		if vend <= i {
+			var ok bool
+			if vend, ok = skipValue(b, i); !ok {
+				return 0, false
+			}
+		}
+		i = skipWS(b, vend)
+		if i >= len(b) {
+			return 0, false
+		}
+		if b[i] == ']' {
+			return i + 1, true
+		}
+		if b[i] != ',' {
+			return 0, false
+		}
+		i = skipWS(b, i+1)
+	}
+	return 0, false
+}
+
+// Span is where a value sits in a body: b[Start:End]. Start is -1 when the
+// member is absent.
+type Span struct{ Start, End int }
+
+// Present reports whether the member was there.
+func (s Span) Present() bool { return s.Start >= 0 }
+
+var absent = Span{-1, -1}
+
+// IsNull reports whether a raw JSON value is null.
+func IsNull(v []byte) bool { return string(v) == "null" }
+
+// Unquote is a raw JSON string's text, "" if v is not a string.
+func Unquote(v []byte) string {
+	if len(v) < 2 || v[0] != '"' {
+		return ""
+	}
+	// The fast path only when decoding could not change a byte: no escapes,
+	// and no invalid UTF-8, which encoding/json turns into U+FFFD.
+	if bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
+		return string(v[1 : len(v)-1])
+	}
+	var s string
+	json.Unmarshal(v, &s)
+	return s
+}
+
+// intValue reads a JSON number as an int, the way token counts are read:
+// a fraction is cut off, and anything that is not a number is 0.
+func intValue(v []byte) int {
+	n, i, neg := 0, 0, false
+	if len(v) > 0 && v[0] == '-' {
+		neg, i = true, 1
+	}
+	digits := 0
+	for ; i < len(v) && v[i] >= '0' && v[i] <= '9' && digits < 18; i++ {
+		n = n*10 + int(v[i]-'0')
+		digits++
+	}
+	if i == len(v) && digits > 0 {
+		if neg {
+			return -n
+		}
+		return n
+	}
+	// Exponents, fractions and long numbers: rare, so parsed the slow way.
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || math.IsNaN(f) || f >= math.MaxInt64 || f <= math.MinInt64 {
+		return 0
+	}
+	return int(f)
+}

@@ -1,0 +1,138 @@
+package openai
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
+
+// EventReader reads a server-sent event stream (text/event-stream) one
+// event at a time: what an OpenAI-compatible server streams, one chunk per
+// event, then "data: [DONE]". The gateway forwards each event as it was
+// received; load reads its data. Buffers are reused from event to event, so
+// a stream costs no allocation once they have grown to its largest event.
+//
+// The rules, after the HTML living standard's "event stream
+// interpretation": lines end in LF or CRLF; an event ends at a blank line;
+// its data is the value of each "data:" line (less one leading space),
+// joined by newlines; comments (":"), "event:", "id:" and "retry:" lines
+// belong to the event but carry no data. Blank lines before an event are
+// skipped. Unlike a browser, an event that the end of the stream cuts off
+// is still returned (engines that close without a last blank line exist),
+// while one cut off by a read error is not: the error is returned instead.
+type EventReader struct {
+	br   *bufio.Reader
+	raw  []byte // the event as received
+	data []byte // its data, when it has several data lines
+}
+
+// Event is one event. Its slices stay valid until the next call to Next.
+type Event struct {
+	// Raw is the event as received, through the blank line that ends it.
+	Raw []byte
+	// Data is the event's data; HasData reports whether it had a data line
+	// at all (a comment or keep-alive has none).
+	Data    []byte
+	HasData bool
+}
+
+// Done is the data of the event that ends an OpenAI stream.
+const Done = "[DONE]"
+
+// IsDone reports whether e is the "data: [DONE]" event.
+func (e *Event) IsDone() bool { return e.HasData && string(e.Data) == Done }
+
+// NewEventReader reads events from br. Reset points it at another stream.
+func NewEventReader(br *bufio.Reader) *EventReader { return &EventReader{br: br} }
+
+// Reset reads from br from now on, keeping the buffers.
+func (r *EventReader) Reset(br *bufio.Reader) { r.br = br }
+
+// Next returns the next event. At the end of the stream it returns io.EOF;
+// any other error is the stream's.
+func (r *EventReader) Next() (Event, error) {
+	r.raw = r.raw[:0]
+	first, lines := Span{}, 0 // the first data value's place in raw; data lines
+	for {
+		start := len(r.raw)
+		line, err := r.readLine()
+		if err != nil {
+			if errors.Is(err, io.EOF) && len(bytes.TrimSpace(r.raw)) > 0 {
+				return r.event(first, lines), nil // cut off by the end: still an event
+			}
+			return Event{}, err
+		}
+		if string(line) == "\n" || string(line) == "\r\n" {
+			if start == 0 {
+				r.raw = r.raw[:0] // a blank line with no event before it
+				continue
+			}
+			return r.event(first, lines), nil
+		}
+		content := trimEOL(line)
+		value, ok := bytes.CutPrefix(content, []byte("data:"))
+		if !ok {
+			continue
+		}
+		value = bytes.TrimPrefix(value, []byte(" "))
+		lines++
+		switch lines {
+		case 1: // the usual single line stays a view into raw
+			at := start + len(content) - len(value) // value ends content
+			first = Span{at, at + len(value)}
+		case 2: // several: joined in data, each line appended once
+			r.data = append(append(append(r.data[:0], r.raw[first.Start:first.End]...), '\n'), value...)
+		default:
+			r.data = append(append(r.data, '\n'), value...)
+		}
+	}
+}
+
+// readLine appends the next line, with its line ending, to raw and returns
+// it. A line that outgrows br's buffer is read on until its end; the last
+// line of a stream may have no line ending.
+func (r *EventReader) readLine() ([]byte, error) {
+	start := len(r.raw)
+	for {
+		part, err := r.br.ReadSlice('\n')
+		r.raw = append(r.raw, part...)
+		switch {
+		case err == nil:
+			return r.raw[start:], nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(r.raw) > start:
+			return r.raw[start:], nil
+		}
+		return nil, err
+	}
+}
+
+func (r *EventReader) event(first Span, lines int) Event {
+	switch lines {
+	case 0:
+		return Event{Raw: r.raw}
+	case 1:
+		return Event{Raw: r.raw, Data: r.raw[first.Start:first.End], HasData: true}
+	}
+	return Event{Raw: r.raw, Data: r.data, HasData: true}
+}
+
+// trimEOL drops a line's LF or CRLF.
+func trimEOL(line []byte) []byte {
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	return bytes.TrimSuffix(line, []byte("\r"))
+}
+
+// Buffered reports whether a whole further event has already arrived, so
+// whoever forwards events can write it with the current one, under one
+// flush.
+func (r *EventReader) Buffered() bool {
+	n := r.br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := r.br.Peek(n)
+	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n"))
+}
