@@ -194,6 +194,7 @@ func FuzzScanChunk(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, ok := ScanChunk(b) // never panics, on anything
+		checkStreamScanner(t, b)
 		if !json.Valid(b) {
 			return
 		}
@@ -205,6 +206,66 @@ func FuzzScanChunk(f *testing.F) {
 			t.Errorf("%q:\n scan %+v %v\n json %+v %v", b, got, ok, want, wok)
 		}
 	})
+}
+
+// checkStreamScanner primes a StreamScanner with b, then has it read b
+// with its text string replaced: it must read what ScanChunk reads.
+func checkStreamScanner(t *testing.T, b []byte) {
+	t.Helper()
+	var s StreamScanner
+	s.Scan(b)
+	if !s.ok {
+		return
+	}
+	for _, text := range []string{`""`, `"x"`, `"\""`, `"say \"hi\""`, `"`, `"a","content":"b"`, `"\\"`} {
+		v := append(append(append([]byte(nil), b[:s.at]...), text...), b[s.end:]...)
+		got, gok := s.Scan(v)
+		want, wok := ScanChunk(v)
+		if gok != wok || (gok && view(got) != view(want)) {
+			t.Fatalf("%s\n stream scan %+v %v\n full scan   %+v %v", v, view(got), gok, view(want), wok)
+		}
+		s.Scan(b) // the template again
+	}
+}
+
+// A stream's chunks read in order agree with reading each alone.
+func TestStreamScannerAgreesWithScanChunk(t *testing.T) {
+	streams := [][]string{
+		{ // vLLM-like chat, usage in the last chunk
+			`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`,
+			`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}`,
+			`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":""},"finish_reason":null}]}`,
+			`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":" there"},"finish_reason":"length"}]}`,
+			`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}`,
+		},
+		{ // usage in every chunk (vLLM continuous_usage_stats), then an error
+			`{"id":"c2","choices":[{"index":0,"text":"a"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}`,
+			`{"id":"c2","choices":[{"index":0,"text":"b"}],"usage":{"prompt_tokens":1,"completion_tokens":2}}`,
+			`{"id":"c2","choices":[{"index":0,"text":"c"}],"error":{"message":"boom"}}`,
+			`{"error":{"message":"engine died"}}`,
+		},
+		{ // Python's spacing
+			`{"object": "text_completion", "choices": [{"index": 0, "text": "the "}]}`,
+			`{"object": "text_completion", "choices": [{"index": 0, "text": ""}]}`,
+			`{"object": "text_completion", "choices": [{"index": 0, "text": "fox "}]}`,
+		},
+		{ // a later duplicate decides, and text that looks like the layout
+			`{"choices":[{"delta":{"content":"a","content":""}}]}`,
+			`{"choices":[{"delta":{"content":"b","content":""}}]}`,
+			`{"choices":[{"delta":{"content":"","content":""}}]}`,
+			`{"choices":[{"delta":{"content":"\"}],\"usage\":{","content":""}}]}`,
+		},
+	}
+	for _, stream := range streams {
+		var ss StreamScanner
+		for _, ch := range stream {
+			fast, fok := ss.Scan([]byte(ch))
+			full, ok := ScanChunk([]byte(ch))
+			if fok != ok || view(fast) != view(full) {
+				t.Errorf("%s\nstream scan %+v, full scan %+v", ch, view(fast), view(full))
+			}
+		}
+	}
 }
 
 // The cases load's scanner was held to, by the rules both now share.
@@ -298,6 +359,17 @@ func TestEngineStreams(t *testing.T) {
 				t.Errorf("%d content events, usage %v, finish %q, [DONE] %v", content, usage, finish, done)
 			}
 		})
+	}
+}
+
+func BenchmarkStreamScanner(b *testing.B) {
+	chunk := []byte(`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"demo","choices":[{"index":0,"delta":{"content":" monitoring"},"logprobs":null,"finish_reason":null}]}`)
+	var ss StreamScanner
+	b.ReportAllocs()
+	for b.Loop() {
+		if c, _ := ss.Scan(chunk); c.Content != 1 {
+			b.Fatal("no content")
+		}
 	}
 }
 

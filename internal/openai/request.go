@@ -52,7 +52,8 @@ type RequestFields struct {
 // validated.
 func ScanRequest(b []byte) (f RequestFields, ok bool) {
 	f = RequestFields{absent, absent, absent, absent, absent, absent, skipWS(b, 0) + 1}
-	_, ok = fields(b, 0, func(key []byte, at int) int {
+	o := openObject(b, 0)
+	for key, at, more := o.next(); more; key, at, more = o.next() {
 		var s *Span
 		switch string(key) {
 		case "model":
@@ -65,29 +66,25 @@ func ScanRequest(b []byte) (f RequestFields, ok bool) {
 			s = &f.Prompt
 		case "messages":
 			s = &f.Messages
-		default:
-			return 0
 		}
-		end, vok := skipValue(b, at)
-		if !vok {
-			return 0
+		o.value(0)
+		if s != nil && !o.bad {
+			*s = Span{at, o.i}
 		}
-		*s = Span{at, end}
-		return end
-	})
-	if ok && f.StreamOptions.Present() && b[f.StreamOptions.Start] == '{' {
-		so := f.StreamOptions
-		fields(b[:so.End], so.Start, func(key []byte, at int) int {
-			if string(key) == "include_usage" {
-				if end, vok := skipValue(b[:so.End], at); vok {
-					f.IncludeUsage = Span{at, end}
-					return end
-				}
-			}
-			return 0
-		})
 	}
-	return f, ok
+	if o.bad {
+		return f, false
+	}
+	if so := f.StreamOptions; so.Present() && b[so.Start] == '{' {
+		o := openObject(b[:so.End], so.Start)
+		for key, at, more := o.next(); more; key, at, more = o.next() {
+			o.value(0)
+			if string(key) == "include_usage" && !o.bad {
+				f.IncludeUsage = Span{at, o.i}
+			}
+		}
+	}
+	return f, true
 }
 
 // CompletionText is the generated text of a whole (non-streamed)

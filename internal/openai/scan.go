@@ -25,9 +25,19 @@ func skipWS(b []byte, i int) int {
 }
 
 // skipString returns the index after the string that starts at b[i] == '"'.
+// Keys and most values are short: they are stepped through byte by byte;
+// a long string's end is searched with bytes.IndexByte.
 func skipString(b []byte, i int) (int, bool) {
 	j := i + 1
-	for {
+	for end := min(len(b), j+32); j < end; j++ {
+		switch b[j] {
+		case '"':
+			return j + 1, true
+		case '\\':
+			j++ // the escaped byte
+		}
+	}
+	for j < len(b) {
 		k := bytes.IndexByte(b[j:], '"')
 		if k < 0 {
 			return 0, false
@@ -42,6 +52,7 @@ func skipString(b []byte, i int) (int, bool) {
 		}
 		j = q + 1
 	}
+	return 0, false
 }
 
 // skipValue returns the index after the value that starts at b[i].
@@ -90,85 +101,152 @@ func valueAt(b []byte, i int) ([]byte, int) {
 	return b[i:end], end
 }
 
-// fields walks the object at b[i] (after white space) in one pass. For each
-// member it calls fn with the key (raw, without its quotes) and the index of
-// the value; fn returns the index after the value if it read the value
-// itself, or 0 to have it skipped. fields returns the index after the
-// object, and false if b[i:] is not an object.
-func fields(b []byte, i int, fn func(key []byte, at int) int) (int, bool) {
-	i = skipWS(b, i)
-	if i >= len(b) || b[i] != '{' {
-		return 0, false
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1, true
-	}
-	for i < len(b) {
-		if b[i] != '"' {
-			return 0, false
-		}
-		end, ok := skipString(b, i)
-		if !ok {
-			return 0, false
-		}
-		key := b[i+1 : end-1]
-		i = skipWS(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return 0, false
-		}
-		i = skipWS(b, i+1)
-		vend := fn(key, i)
-		if vend <= i {
-			if vend, ok = skipValue(b, i); !ok {
-				return 0, false
-			}
-		}
-		i = skipWS(b, vend)
-		if i >= len(b) {
-			return 0, false
-		}
-		if b[i] == '}' {
-			return i + 1, true
-		}
-		if b[i] != ',' {
-			return 0, false
-		}
-		i = skipWS(b, i+1)
-	}
-	return 0, false
+// object steps through the members of a JSON object in one pass:
+//
+//	o := openObject(b, i)
+//	for key, at, ok := o.next(); ok; key, at, ok = o.next() {
+//		o.value(end) // where the value at b[at] ended, or 0 to skip it
+//	}
+//	// o.bad: b[i:] is not a well-formed object; else o.i is just past it.
+type object struct {
+	b     []byte
+	i     int
+	start bool
+	bad   bool
 }
 
-// elements walks the array at b[i] like fields walks an object.
-func elements(b []byte, i int, fn func(at int) int) (int, bool) {
+func openObject(b []byte, i int) object {
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return object{bad: true}
+	}
+	return object{b: b, i: i + 1, start: true}
+}
+
+// next returns the next member's key (raw, without its quotes) and the
+// index of its value (always within b); false at the end of the object, or
+// when it is malformed.
+func (o *object) next() (key []byte, at int, ok bool) {
+	b := o.b
+	if o.bad {
+		return nil, 0, false
+	}
+	i := skipWS(b, o.i)
+	if i >= len(b) {
+		o.bad = true
+		return nil, 0, false
+	}
+	switch {
+	case b[i] == '}':
+		o.i = i + 1
+		return nil, 0, false
+	case o.start:
+		o.start = false
+	case b[i] == ',':
+		i = skipWS(b, i+1)
+	default:
+		o.bad = true
+		return nil, 0, false
+	}
+	if i >= len(b) || b[i] != '"' {
+		o.bad = true
+		return nil, 0, false
+	}
+	end, ok := skipString(b, i)
+	if !ok {
+		o.bad = true
+		return nil, 0, false
+	}
+	key = b[i+1 : end-1]
+	i = skipWS(b, end)
+	if i >= len(b) || b[i] != ':' {
+		o.bad = true
+		return nil, 0, false
+	}
+	o.i = skipWS(b, i+1)
+	if o.i >= len(b) {
+		o.bad = true
+		return nil, 0, false
+	}
+	return key, o.i, true
+}
+
+// value says where the current member's value ended: end, if it was read;
+// 0 has it skipped.
+func (o *object) value(end int) {
+	if end > o.i {
+		o.i = end
+		return
+	}
+	end, ok := skipValue(o.b, o.i)
+	if !ok {
+		o.bad = true
+		return
+	}
+	o.i = end
+}
+
+// array steps through the elements of a JSON array as object does through
+// members.
+type array struct {
+	b     []byte
+	i     int
+	start bool
+	bad   bool
+}
+
+func openArray(b []byte, i int) array {
+	i = skipWS(b, i)
 	if i >= len(b) || b[i] != '[' {
+		return array{bad: true}
+	}
+	return array{b: b, i: i + 1, start: true}
+}
+
+// next returns the index of the next element (always within b); false at
+// the end of the array, or when it is malformed.
+func (a *array) next() (at int, ok bool) {
+	b := a.b
+	if a.bad {
 		return 0, false
 	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return i + 1, true
+	i := skipWS(b, a.i)
+	if i >= len(b) {
+		a.bad = true
+		return 0, false
 	}
-	for i < len(b) {
-		vend := fn(i)
-		if vend <= i {
-			var ok bool
-			if vend, ok = skipValue(b, i); !ok {
-				return 0, false
-			}
-		}
-		i = skipWS(b, vend)
-		if i >= len(b) {
-			return 0, false
-		}
-		if b[i] == ']' {
-			return i + 1, true
-		}
-		if b[i] != ',' {
-			return 0, false
-		}
+	switch {
+	case b[i] == ']':
+		a.i = i + 1
+		return 0, false
+	case a.start:
+		a.start = false
+	case b[i] == ',':
 		i = skipWS(b, i+1)
+	default:
+		a.bad = true
+		return 0, false
 	}
-	return 0, false
+	if i >= len(b) {
+		a.bad = true
+		return 0, false
+	}
+	a.i = i
+	return i, true
+}
+
+// value says where the current element ended, as object.value.
+func (a *array) value(end int) {
+	if end > a.i {
+		a.i = end
+		return
+	}
+	end, ok := skipValue(a.b, a.i)
+	if !ok {
+		a.bad = true
+		return
+	}
+	a.i = end
 }
 
 // Span is where a value sits in a body: b[Start:End]. Start is -1 when the
