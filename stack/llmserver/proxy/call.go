@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/llmmon/llmmon/internal/cl100k"
 	"github.com/llmmon/llmmon/internal/openai"
@@ -42,51 +41,41 @@ type call struct {
 
 func (c *call) Stream() bool { return c.stream }
 
-var errFirstByte = errors.New("no first byte from the upstream in time")
-
 // maxBody bounds a non-streamed answer read into memory.
 const maxBody = 64 << 20
 
+var (
+	jsonAccept   = openai.Header{Name: "Accept", Value: "application/json"}
+	streamAccept = openai.Header{Name: "Accept", Value: "text/event-stream"}
+	contentJSON  = openai.Header{Name: "Content-Type", Value: "application/json"}
+	userAgent    = openai.Header{Name: "User-Agent", Value: "llmmon-gateway"}
+)
+
 func (c *call) Do(ctx context.Context, out backend.Output) (backend.Result, error) {
-	uctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	url := c.up.completions
+	target := c.up.completions
 	if c.chat {
-		url = c.up.chat
+		target = c.up.chat
 	}
-	req, err := http.NewRequestWithContext(uctx, http.MethodPost, url, bytes.NewReader(c.body))
-	if err != nil {
-		return backend.Result{}, c.unreachable(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
+	header := [4]openai.Header{contentJSON, jsonAccept, userAgent, {Name: "Authorization", Value: c.auth}}
 	if c.stream {
-		req.Header.Set("Accept", "text/event-stream")
-	} else {
-		req.Header.Set("Accept", "application/json")
+		header[1] = streamAccept
 	}
+	req := &openai.Request{Method: http.MethodPost, Header: header[:3], Body: c.body, HeadTimeout: c.p.cfg.Timeout}
 	if c.auth != "" {
-		req.Header.Set("Authorization", c.auth)
+		req.Header = header[:]
 	}
-	var timer *time.Timer
-	if t := c.p.cfg.Timeout; t > 0 {
-		timer = time.AfterFunc(t, func() { cancel(errFirstByte) })
-	}
-	resp, err := c.p.client.Do(req)
-	if timer != nil && !timer.Stop() && err == nil {
-		resp.Body.Close()
-		err = errFirstByte
-	}
+	resp, err := c.p.client.Do(ctx, target, req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return backend.Result{}, ctx.Err() // the client went away
 		}
-		if errors.Is(err, errFirstByte) || context.Cause(uctx) == errFirstByte {
+		if errors.Is(err, openai.ErrHeadTimeout) {
 			return backend.Result{}, &backend.Error{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "upstream_timeout",
 				Message: fmt.Sprintf("the upstream %s sent no response within %s (llmmon serve --upstream-timeout): the engine is overloaded or stuck; raise --upstream-timeout for long non-streamed answers", c.up.base, c.p.cfg.Timeout)}
 		}
 		return backend.Result{}, c.unreachable(err)
 	}
-	defer resp.Body.Close()
+	defer resp.Close()
 	if resp.StatusCode >= 300 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if ctx.Err() != nil {
@@ -94,7 +83,7 @@ func (c *call) Do(ctx context.Context, out backend.Output) (backend.Result, erro
 		}
 		return backend.Result{}, c.upstreamError(resp, b)
 	}
-	ct := strings.TrimSpace(resp.Header.Get("Content-Type"))
+	ct := strings.TrimSpace(resp.ContentType)
 	if c.stream && len(ct) >= 17 && strings.EqualFold(ct[:17], "text/event-stream") {
 		return c.relayStream(ctx, resp, out)
 	}
@@ -103,20 +92,12 @@ func (c *call) Do(ctx context.Context, out backend.Output) (backend.Result, erro
 
 func (c *call) unreachable(err error) *backend.Error {
 	return &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_unreachable",
-		Message: fmt.Sprintf("cannot reach the upstream %s: %v. Is the engine running there? Check llmmon serve --upstream.", c.up.base, unwrapURLError(err))}
-}
-
-func unwrapURLError(err error) error {
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) && strings.HasPrefix(err.Error(), "Post ") {
-		return ue.Unwrap()
-	}
-	return err
+		Message: fmt.Sprintf("cannot reach the upstream %s: %v. Is the engine running there? Check llmmon serve --upstream.", c.up.base, err)}
 }
 
 // upstreamError passes the upstream's 4xx/5xx on with its status, in the
 // OpenAI error format whatever the engine's own format.
-func (c *call) upstreamError(resp *http.Response, body []byte) *backend.Error {
+func (c *call) upstreamError(resp *openai.Response, body []byte) *backend.Error {
 	e := parseErrorBody(resp.StatusCode, body)
 	if resp.StatusCode < 400 {
 		// A redirect: the URL is wrong, not the request.
@@ -124,7 +105,7 @@ func (c *call) upstreamError(resp *http.Response, body []byte) *backend.Error {
 		e.Type = "server_error"
 		e.Code = "upstream_redirect"
 		e.Message = fmt.Sprintf("the upstream %s answered HTTP %d (redirect to %q): point llmmon serve --upstream at the engine's OpenAI base URL, e.g. http://HOST:PORT/v1",
-			c.up.base, resp.StatusCode, resp.Header.Get("Location"))
+			c.up.base, resp.StatusCode, resp.Location)
 	}
 	return e
 }
@@ -155,7 +136,7 @@ func parseErrorBody(status int, body []byte) *backend.Error {
 }
 
 // relayBody passes a whole (non-streamed) answer through.
-func (c *call) relayBody(ctx context.Context, resp *http.Response, out backend.Output) (backend.Result, error) {
+func (c *call) relayBody(ctx context.Context, resp *openai.Response, out backend.Output) (backend.Result, error) {
 	var body []byte
 	var err error
 	if resp.ContentLength >= 0 && resp.ContentLength <= maxBody {
@@ -183,7 +164,7 @@ func (c *call) relayBody(ctx context.Context, resp *http.Response, out backend.O
 		}
 	}
 	body = c.rename(body)
-	out.Start(resp.StatusCode, resp.Header.Get("Content-Type"), int64(len(body)))
+	out.Start(resp.StatusCode, resp.ContentType, int64(len(body)))
 	// No flush: the handler's return sends the body with its headers.
 	return res, out.Write(body, 0)
 }
@@ -203,13 +184,13 @@ var readerPool = sync.Pool{New: func() any {
 // relayStream passes an SSE stream through event by event. Events already
 // received are written together and flushed once; nothing waits for more
 // data before being flushed.
-func (c *call) relayStream(ctx context.Context, resp *http.Response, out backend.Output) (backend.Result, error) {
+func (c *call) relayStream(ctx context.Context, resp *openai.Response, out backend.Output) (backend.Result, error) {
 	var res backend.Result
 	sr := readerPool.Get().(*streamReader)
 	sr.br.Reset(resp.Body)
 	defer func() { sr.br.Reset(nil); readerPool.Put(sr) }()
 
-	out.Start(resp.StatusCode, resp.Header.Get("Content-Type"), -1)
+	out.Start(resp.StatusCode, resp.ContentType, -1)
 	counted, usage, finished, done, relayedErr := 0, false, false, false, false
 	var err error
 	for {

@@ -3,11 +3,14 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
+	"github.com/llmmon/llmmon/internal/openai"
 	"github.com/llmmon/llmmon/stack/llmserver/backend"
 )
 
@@ -117,28 +120,28 @@ func (p *Proxy) fetchModels(ctx context.Context, u *upstream) ([]map[string]json
 	if t <= 0 || t > 30*time.Second {
 		t = 30 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, t)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.models, nil)
-	if err != nil {
-		return nil, err
+	timeout := func() error {
+		return &backend.Error{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "upstream_timeout",
+			Message: fmt.Sprintf("the upstream %s did not list its models within %s", u.base, t)}
 	}
-	req.Header.Set("Accept", "application/json")
+	header := []openai.Header{jsonAccept, userAgent}
 	if p.cfg.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+p.cfg.APIKey)
+		header = append(header, openai.Header{Name: "Authorization", Value: "Bearer " + p.cfg.APIKey})
 	}
 	c := &call{p: p, up: u}
-	resp, err := p.client.Do(req)
+	resp, err := p.client.Do(ctx, u.models, &openai.Request{Method: http.MethodGet, Header: header, Deadline: time.Now().Add(t)})
 	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
-			return nil, &backend.Error{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "upstream_timeout",
-				Message: fmt.Sprintf("the upstream %s did not list its models within %s", u.base, t)}
+		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+			return nil, timeout()
 		}
 		return nil, c.unreachable(err)
 	}
-	defer resp.Body.Close()
+	defer resp.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+			return nil, timeout()
+		}
 		return nil, c.unreachable(err)
 	}
 	if resp.StatusCode >= 300 {

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -18,7 +20,7 @@ import (
 // Proxy is the upstream backend: a backend.Relay over HTTP.
 type Proxy struct {
 	cfg       Config
-	client    *http.Client
+	client    *openai.Client
 	upstreams []*upstream
 	routes    map[string]*upstream // by the model name the upstream serves
 	def       *upstream            // the upstream without a NAME=
@@ -27,11 +29,9 @@ type Proxy struct {
 }
 
 type upstream struct {
-	name        string
-	base        string
-	completions string
-	chat        string
-	models      string
+	name                      string
+	base                      string
+	completions, chat, models *openai.Target
 }
 
 var _ backend.Relay = (*Proxy)(nil)
@@ -61,18 +61,15 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	p := &Proxy{
 		cfg: cfg,
-		client: &http.Client{
-			Transport: &h1{fallback: tr, proxy: tr.Proxy, dial: dialer.DialContext,
-				maxIdle: tr.MaxIdleConnsPerHost, idleTimeout: tr.IdleConnTimeout},
-			// A redirect is a wrong --upstream; say so rather than follow a
-			// POST somewhere else.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		client: &openai.Client{Fallback: tr, Proxy: tr.Proxy, Dial: dialer.DialContext,
+			MaxIdlePerHost: tr.MaxIdleConnsPerHost, IdleTimeout: tr.IdleConnTimeout},
 		routes: map[string]*upstream{},
 	}
 	for _, u := range cfg.Upstreams {
-		base, _ := normalizeURL(u.URL)
-		up := &upstream{name: u.Name, base: base, completions: base + "/completions",
-			chat: base + "/chat/completions", models: base + "/models"}
+		up, err := p.newUpstream(u)
+		if err != nil {
+			return nil, err
+		}
 		p.upstreams = append(p.upstreams, up)
 		if u.Name == "" {
 			p.def = up
@@ -88,6 +85,22 @@ func New(cfg Config) (*Proxy, error) {
 		}
 	}
 	return p, nil
+}
+
+func (p *Proxy) newUpstream(u Upstream) (*upstream, error) {
+	base, _ := normalizeURL(u.URL) // Validate has checked it
+	up := &upstream{name: u.Name, base: base}
+	var err error
+	target := func(path string) *openai.Target {
+		t, terr := p.client.Target(base + path)
+		err = cmp.Or(err, terr)
+		return t
+	}
+	up.completions, up.chat, up.models = target("/completions"), target("/chat/completions"), target("/models")
+	if err != nil {
+		return nil, fmt.Errorf("--upstream %s: %w", u.URL, err)
+	}
+	return up, nil
 }
 
 // Models lists the models the gateway knows without asking the upstreams:
