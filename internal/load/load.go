@@ -7,10 +7,11 @@
 // Two arrival processes: an open loop (Poisson arrivals at a set rate,
 // scheduled independently of how fast the server answers, which is the
 // honest way to load a server) and a closed loop (a fixed number of requests
-// in flight). The generator must never be the bottleneck: plain http://
-// targets get a lean HTTP/1.1 client of its own (http1.go), https:// ones a
-// shared keep-alive net/http client, and answers and their event streams
-// are scanned in place, without decoding JSON per token.
+// in flight). The generator must never be the bottleneck: requests go out
+// through openai.Client (plain http:// on lean keep-alive connections of its
+// own, https:// through net/http), and answers and their event streams are
+// read with the wire package's event reader and chunk scanner, in place,
+// without decoding JSON per token.
 package load
 
 import (
@@ -24,7 +25,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -33,6 +33,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/llmmon/llmmon/internal/openai"
 )
 
 // Run loads the server until Requests or Duration is reached, or ctx is
@@ -45,7 +47,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	g := newGenerator(opts)
+	g, err := newGenerator(opts)
+	if err != nil {
+		return nil, err
+	}
 	defer g.client.CloseIdleConnections()
 	// The generator keeps little live memory but allocates per request;
 	// collecting less often leaves the CPU to the server under test.
@@ -55,24 +60,20 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	g.setModel(model)
-	if h := g.newHTTP1(ctx); h != nil {
-		g.h1 = h
-		defer h.closeIdle()
-	}
 	return g.run(ctx), nil
 }
 
 type generator struct {
 	opts     Options
-	client   *http.Client
-	base     string // URL without a trailing slash
-	endpoint string // full URL of the endpoint
-	header   http.Header
+	client   *openai.Client
+	base     string         // URL without a trailing slash
+	endpoint *openai.Target // the completions or chat endpoint
+	models   *openai.Target // the model list
+	header   []openai.Header
 	model    string
 	head     []byte // request body before the prompt
 	tail     []byte // request body after the prompt
 	prompt   []byte // --prompt, JSON-escaped; nil: random words
-	h1       *http1 // the fast client for http:// targets; nil: net/http
 
 	// Live counters, read by the progress line.
 	sent, done, failed, dropped, tokens atomic.Int64
@@ -96,99 +97,88 @@ type aggregate struct {
 	lastFinish            time.Time
 }
 
-func newGenerator(opts Options) *generator {
+func newGenerator(opts Options) (*generator, error) {
 	conns := opts.Concurrency
 	if opts.Rate > 0 {
 		conns = opts.MaxInFlight
 	}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          conns + 16,
-		MaxIdleConnsPerHost:   conns + 16,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		// Token streams are small and latency-bound; gzip would only add
-		// buffering between the server and the TTFT measurement.
-		DisableCompression: true,
-		ForceAttemptHTTP2:  true,
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	fallback := opts.Transport
+	if fallback == nil {
+		fallback = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           dialer.DialContext,
+			MaxIdleConns:          conns + 16,
+			MaxIdleConnsPerHost:   conns + 16,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			// Token streams are small and latency-bound; gzip would only add
+			// buffering between the server and the TTFT measurement.
+			DisableCompression: true,
+			ForceAttemptHTTP2:  true,
+		}
 	}
+	client := &openai.Client{Fallback: fallback, Proxy: http.ProxyFromEnvironment, Dial: dialer.DialContext,
+		MaxIdlePerHost: conns + 16, IdleTimeout: 90 * time.Second}
 	base := strings.TrimRight(opts.URL, "/")
 	path := "/chat/completions"
 	if opts.Endpoint == EndpointCompletions {
 		path = "/completions"
 	}
-	h := http.Header{"Content-Type": {"application/json"}, "User-Agent": {"llmmon-load"}}
+	endpoint, err := client.Target(base + path)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --url %q: %v", opts.URL, err)
+	}
+	models, err := client.Target(base + "/models")
+	if err != nil {
+		return nil, fmt.Errorf("invalid --url %q: %v", opts.URL, err)
+	}
+	accept := "application/json"
 	if opts.Stream {
-		h.Set("Accept", "text/event-stream")
-	} else {
-		h.Set("Accept", "application/json")
+		accept = "text/event-stream"
 	}
+	h := []openai.Header{{Name: "Content-Type", Value: "application/json"}, {Name: "Accept", Value: accept},
+		{Name: "User-Agent", Value: "llmmon-load"}}
 	if opts.APIKey != "" {
-		h.Set("Authorization", "Bearer "+opts.APIKey)
-	}
-	client := opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Transport: tr}
+		h = append(h, openai.Header{Name: "Authorization", Value: "Bearer " + opts.APIKey})
 	}
 	return &generator{
 		opts:     opts,
 		client:   client,
 		base:     base,
-		endpoint: base + path,
+		endpoint: endpoint,
+		models:   models,
 		header:   h,
 		stop:     make(chan struct{}),
 		agg:      aggregate{errors: map[string]*ErrorCount{}},
-	}
+	}, nil
 }
 
-// newHTTP1 returns the fast client when the endpoint is plain http:// and no
-// proxy applies to it.
-func (g *generator) newHTTP1(run context.Context) *http1 {
-	u, err := url.Parse(g.endpoint)
-	if err != nil || u.Scheme != "http" || u.User != nil || g.opts.HTTPClient != nil {
-		return nil
-	}
-	if p, err := http.ProxyFromEnvironment(&http.Request{URL: u}); err != nil || p != nil {
-		return nil
-	}
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
-	}
-	idle := g.opts.Concurrency
-	if g.opts.Rate > 0 {
-		idle = g.opts.MaxInFlight
-	}
-	return newHTTP1(run, addr, u.Host, u.RequestURI(), g.header, idle)
-}
-
-// setModel prepares the parts of the request body around the prompt.
+// setModel prepares the parts of the request body around the prompt: the
+// wire package's request, encoded once, with a marker where the prompt goes.
 func (g *generator) setModel(model string) {
 	g.model = model
 	if g.opts.Prompt != "" {
 		p, _ := json.Marshal(g.opts.Prompt)
 		g.prompt = p[1 : len(p)-1] // escaped, without the quotes
 	}
-	m, _ := json.Marshal(model)
-	var head, tail bytes.Buffer
-	head.WriteString(`{"model":`)
-	head.Write(m)
+	const marker = `"\u0000prompt"`
+	maxTokens := g.opts.MaxTokens
+	req := openai.CompletionRequest{Model: model, MaxTokens: &maxTokens, Stream: g.opts.Stream}
 	if g.opts.Endpoint == EndpointChat {
-		head.WriteString(`,"messages":[{"role":"user","content":"`)
-		tail.WriteString(`"}]`)
+		req.Messages = []openai.Message{{Role: "user", Content: json.RawMessage(marker)}}
 	} else {
-		head.WriteString(`,"prompt":"`)
-		tail.WriteString(`"`)
+		req.Prompt = json.RawMessage(marker)
 	}
-	fmt.Fprintf(&tail, `,"max_tokens":%d`, g.opts.MaxTokens)
 	if g.opts.Stream {
-		tail.WriteString(`,"stream":true,"stream_options":{"include_usage":true}}`)
-	} else {
-		tail.WriteString(`,"stream":false}`)
+		req.StreamOptions = &openai.StreamOptions{IncludeUsage: true}
 	}
-	g.head, g.tail = head.Bytes(), tail.Bytes()
+	b, _ := json.Marshal(req)
+	// The last marker is the prompt's: only the model comes before it, and
+	// it cannot hold a NUL unescaped.
+	i := bytes.LastIndex(b, []byte(marker))
+	g.head, g.tail = b[:i+1], b[i+len(marker)-1:] // keep the quotes
 }
 
 // promptWords are common English words that are one token each in the
@@ -295,15 +285,10 @@ func (g *generator) run(ctx context.Context) *Report {
 				// do not all contend for ctx's lock to register and leave.
 				wctx, cancel := context.WithCancel(ctx)
 				defer cancel()
-				// and each keeps its connection from one request to the next.
-				var own *conn
 				for g.take(ctx) {
 					g.inFlight.Add(1)
-					g.do(wctx, ctx, &own)
+					g.do(wctx, ctx)
 					g.inFlight.Add(-1)
-				}
-				if own != nil {
-					g.h1.put(own)
 				}
 			})
 		}
@@ -344,7 +329,7 @@ func (g *generator) openLoop(ctx context.Context, start time.Time, wg *sync.Wait
 		}
 		g.inFlight.Add(1)
 		wg.Go(func() {
-			g.do(ctx, ctx, nil)
+			g.do(ctx, ctx)
 			g.inFlight.Add(-1)
 		})
 	}
@@ -364,152 +349,84 @@ type outcome struct {
 }
 
 var gapPool = sync.Pool{New: func() any { s := make([]float32, 0, 256); return &s }}
-var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
 
-// do sends one request under parent, and records it; a failure after run
-// is cancelled counts as cancelled, not as an error.
-func (g *generator) do(parent, run context.Context, own **conn) {
+// do sends one request under ctx, and records it; a failure after run is
+// cancelled counts as cancelled, not as an error.
+func (g *generator) do(ctx, run context.Context) {
 	gp := gapPool.Get().(*[]float32)
 	o := outcome{gaps: (*gp)[:0]}
-	if g.h1 != nil {
-		g.sendHTTP1(run, &o, own)
-	} else {
-		rctx, cancel := context.WithTimeout(parent, g.opts.Timeout)
-		defer cancel()
-		n := g.promptLen()
-		body := g.appendBody(make([]byte, 0, len(g.head)+len(g.tail)+n*8), n)
-		req, err := http.NewRequestWithContext(rctx, http.MethodPost, g.endpoint, bytes.NewReader(body))
-		if err != nil {
-			o.status, o.detail = "bad_request", err.Error()
-		} else {
-			req.Header = g.header // read-only; shared by every request
-			g.send(rctx, req, &o)
-		}
-	}
+	g.send(ctx, run, &o)
+	defer func() {
+		*gp = o.gaps[:0]
+		gapPool.Put(gp)
+	}()
 	if o.status != "" && run.Err() != nil {
 		if !o.sent { // cancelled before it left: not a request at all
 			g.sent.Add(-1)
-			*gp = o.gaps[:0]
-			gapPool.Put(gp)
 			return
 		}
 		o.status = "cancelled"
 	}
 	g.record(&o)
-	*gp = o.gaps[:0]
-	gapPool.Put(gp)
 }
 
-// sendHTTP1 sends one request over a pooled connection of the generator's
-// own HTTP/1.1 client. A reused connection that the server had closed while
-// idle fails before any answer arrives; that request is sent once more on a
-// new connection, as net/http does.
-func (g *generator) sendHTTP1(run context.Context, o *outcome, own **conn) {
-	n := g.promptLen()
-	for attempt := 0; ; attempt++ {
-		var c *conn
-		var err error
-		if own != nil && *own != nil {
-			c, *own = *own, nil
-			c.reused = true
-		} else {
-			c, err = g.h1.get(run)
-		}
-		if err != nil {
-			o.status, o.detail = classify(run, err)
-			return
-		}
-		c.body = g.appendBody(c.body[:0], n)
-		c.wbuf = append(c.wbuf[:0], g.h1.start...)
-		c.wbuf = strconv.AppendInt(c.wbuf, int64(len(c.body)), 10)
-		c.wbuf = append(c.wbuf, "\r\n\r\n"...)
-		c.wbuf = append(c.wbuf, c.body...)
-		c.nc.SetDeadline(time.Now().Add(g.opts.Timeout))
-		if run.Err() != nil { // after the deadline, so Ctrl-C cannot be undone
-			c.close()
-			o.status = "cancelled"
-			return
-		}
-		start := time.Now()
-		var r response
-		o.sent = true
-		_, err = c.nc.Write(c.wbuf)
-		if err == nil {
-			err = readHead(c.br, &r)
-		}
-		if err != nil {
-			c.close()
-			if c.reused && !r.readAny && attempt == 0 && run.Err() == nil && !isTimeout(err) {
-				continue
-			}
-			o.status, o.detail = classify(run, err)
-			return
-		}
-		body := c.bodyOf(&r)
-		switch {
-		case r.status != http.StatusOK:
-			o.status, o.detail = strconv.Itoa(r.status), r.statusText+": "+snippet(body)
-		case g.opts.Stream:
-			c.sse.Reset(body)
-			g.readStream(run, c.sse, start, o)
-			c.sse.Reset(nil)
-		default:
-			g.readJSON(run, body, start, o)
-		}
-		if o.e2e == 0 {
-			o.e2e = time.Since(start)
-		}
-		if c.finish() {
-			if own != nil {
-				*own = c
-			} else {
-				g.h1.put(c)
-			}
-		} else {
-			c.close()
-		}
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func (g *generator) send(ctx, run context.Context, o *outcome) {
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	*bp = g.appendBody((*bp)[:0], g.promptLen())
+	if run.Err() != nil {
+		o.status = "cancelled"
 		return
 	}
-}
-
-func (g *generator) send(ctx context.Context, req *http.Request, o *outcome) {
 	start := time.Now()
 	o.sent = true
-	resp, err := g.client.Do(req)
+	resp, err := g.client.Do(ctx, g.endpoint, &openai.Request{Method: http.MethodPost, Header: g.header, Body: *bp,
+		Deadline: start.Add(g.opts.Timeout)})
 	if err != nil {
-		o.status, o.detail = classify(ctx, err)
+		o.status, o.detail = classify(run, err)
 		return
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		o.status = strconv.Itoa(resp.StatusCode)
-		o.detail = resp.Status + ": " + snippet(resp.Body)
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return
-	}
-	if g.opts.Stream {
-		br := readerPool.Get().(*bufio.Reader)
-		br.Reset(resp.Body)
-		g.readStream(ctx, br, start, o)
-		br.Reset(nil)
-		readerPool.Put(br)
-	} else {
-		g.readJSON(ctx, resp.Body, start, o)
+	defer resp.Close()
+	switch {
+	case resp.StatusCode != http.StatusOK:
+		o.status, o.detail = strconv.Itoa(resp.StatusCode), resp.Status+": "+snippet(resp.Body)
+	case g.opts.Stream:
+		g.readStream(run, resp.Body, start, o)
+	default:
+		g.readJSON(run, resp.Body, start, o)
 	}
 	if o.e2e == 0 {
 		o.e2e = time.Since(start)
 	}
 }
 
+// streamReader is what reading one stream takes, pooled: its buffer, the
+// event reader and the chunk scanner with their buffers.
+type streamReader struct {
+	br *bufio.Reader
+	er *openai.EventReader
+	ss openai.StreamScanner
+}
+
+var streamPool = sync.Pool{New: func() any {
+	br := bufio.NewReaderSize(nil, 16<<10)
+	return &streamReader{br: br, er: openai.NewEventReader(br)}
+}}
+
 // readStream times every content chunk as it arrives.
-func (g *generator) readStream(ctx context.Context, br *bufio.Reader, start time.Time, o *outcome) {
-	sr := sseReader{br: br}
-	var sc streamScanner
+func (g *generator) readStream(ctx context.Context, body io.Reader, start time.Time, o *outcome) {
+	sr := streamPool.Get().(*streamReader)
+	sr.br.Reset(body)
+	sr.ss = openai.StreamScanner{} // a new stream: no template
+	defer func() { sr.br.Reset(nil); streamPool.Put(sr) }()
 	var last time.Time
-	var u *usage
-	events, chunks, done := 0, 0, false
+	var usage *openai.Chunk
+	var u openai.Chunk
+	events, chunks, tokens, done := 0, 0, 0, false
 	for {
-		p, err := sr.next()
+		ev, err := sr.er.Next()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				o.status, o.detail = classify(ctx, err)
@@ -517,21 +434,24 @@ func (g *generator) readStream(ctx context.Context, br *bufio.Reader, start time
 			}
 			break
 		}
+		if !ev.HasData {
+			continue
+		}
 		events++
-		if bytes.Equal(p, doneMarker) {
+		if ev.IsDone() {
 			done = true
 			continue // read on to EOF so the connection is reused
 		}
 		now := time.Now() // the event is in; scanning it is not the server's time
-		c := sc.scan(p)
-		if c.failed {
-			o.status, o.detail = "stream_error", oneLine(c.errText, 160)
+		c, _ := sr.ss.Scan(ev.Data)
+		if c.Error != nil {
+			o.status, o.detail = "stream_error", oneLine(c.Error, 160)
 			return
 		}
-		if c.usage != nil {
-			u = c.usage
+		if c.Usage {
+			u, usage = c, &u
 		}
-		if c.content {
+		if c.Content > 0 {
 			if chunks == 0 {
 				o.ttft, o.hasTTFT = now.Sub(start), true
 			} else {
@@ -539,32 +459,22 @@ func (g *generator) readStream(ctx context.Context, br *bufio.Reader, start time
 			}
 			last = now
 			chunks++
+			tokens += c.Content
 		}
 	}
 	switch {
 	case events == 0:
 		o.status, o.detail = "bad_response", "the answer has no server-sent events (not an OpenAI stream)"
-	case !done && chunks == 0 && u == nil:
+	case !done && chunks == 0 && usage == nil:
 		o.status, o.detail = "bad_response", "the stream ended without tokens or [DONE]"
 	}
-	o.outTokens = chunks
-	if u != nil {
-		o.outTokens, o.inTokens = u.CompletionTokens, u.PromptTokens
+	o.outTokens = tokens
+	if usage != nil {
+		o.outTokens, o.inTokens = usage.CompletionTokens, usage.PromptTokens
 	}
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// completion is a non-streamed answer, decoded in full only when it carries
-// no usage block and its text must be counted.
-type completion struct {
-	Choices []struct {
-		Text    *string `json:"text"`
-		Message *struct {
-			Content *string `json:"content"`
-		} `json:"message"`
-	} `json:"choices"`
-}
 
 func (g *generator) readJSON(ctx context.Context, body io.Reader, start time.Time, o *outcome) {
 	buf := bufPool.Get().(*bytes.Buffer)
@@ -577,33 +487,24 @@ func (g *generator) readJSON(ctx context.Context, body io.Reader, start time.Tim
 	o.e2e = time.Since(start) // the answer is in; counting its tokens is not the server's time
 	b := buf.Bytes()
 	// Scanned in place like a streamed chunk: no reflection per request.
-	sc := scanChunk(b)
+	c, _ := openai.ScanChunk(b)
 	switch {
-	case sc.failed:
-		o.status, o.detail = "response_error", oneLine(sc.errText, 160)
+	case c.Error != nil:
+		o.status, o.detail = "response_error", oneLine(c.Error, 160)
 		return
-	case !sc.choices:
+	case !c.HasChoices:
 		o.status, o.detail = "bad_response", "not an OpenAI completion (no choices): "+oneLine(b, 80)
 		return
-	case sc.usage != nil:
-		o.outTokens, o.inTokens = sc.usage.CompletionTokens, sc.usage.PromptTokens
+	case c.Usage:
+		o.outTokens, o.inTokens = c.CompletionTokens, c.PromptTokens
 		return
 	}
-	var c completion
-	if err := json.Unmarshal(b, &c); err != nil {
+	text, err := openai.CompletionText(b)
+	if err != nil {
 		o.status, o.detail = "bad_response", "not JSON: "+oneLine(b, 80)
 		return
 	}
-	var text strings.Builder
-	for _, ch := range c.Choices {
-		switch {
-		case ch.Text != nil:
-			text.WriteString(*ch.Text)
-		case ch.Message != nil && ch.Message.Content != nil:
-			text.WriteString(*ch.Message.Content)
-		}
-	}
-	o.outTokens = countTokens(text.String())
+	o.outTokens = countTokens(text)
 }
 
 func (g *generator) record(o *outcome) {
@@ -645,14 +546,12 @@ func (g *generator) record(o *outcome) {
 func classify(ctx context.Context, err error) (status, detail string) {
 	var dns *net.DNSError
 	switch {
-	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return "timeout", "no complete answer within --timeout"
 	case ctx.Err() != nil:
 		return "cancelled", "cancelled"
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout", "no complete answer within --timeout"
-	case errors.Is(err, errNotHTTP):
-		return "bad_response", errNotHTTP.Error()
+	case errors.Is(err, openai.ErrNotHTTP):
+		return "bad_response", openai.ErrNotHTTP.Error()
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection_refused", "connection refused"
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
@@ -665,27 +564,15 @@ func classify(ctx context.Context, err error) (status, detail string) {
 	return "transport", err.Error()
 }
 
-// snippet reads the start of an error body for the report.
-// An OpenAI error body ({"error":{"message":...}}), or vLLM's
-// ({"object":"error","message":...}), is reduced to its message.
+// snippet reads the start of an error body for the report: an error body
+// an OpenAI-compatible server words (openai.ReadError) is reduced to its
+// message.
 func snippet(r io.Reader) string {
 	b := make([]byte, 4096)
 	n, _ := io.ReadFull(r, b)
 	b = b[:n]
-	var e struct {
-		Error   json.RawMessage `json:"error"`
-		Message string          `json:"message"`
-	}
-	if json.Unmarshal(b, &e) == nil {
-		var inner struct {
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(e.Error, &inner) == nil && inner.Message != "" {
-			return oneLine([]byte(inner.Message), 160)
-		}
-		if e.Message != "" {
-			return oneLine([]byte(e.Message), 160)
-		}
+	if e, ok := openai.ReadError(b); ok {
+		return oneLine([]byte(e.Message), 160)
 	}
 	return oneLine(b, 160)
 }

@@ -63,7 +63,9 @@ func (f *fakeServer) start(t *testing.T) string {
 // options for a quick run against f, over net/http when f serves https.
 func (f *fakeServer) options(t *testing.T) Options {
 	o := quickOptions(f.start(t))
-	o.HTTPClient = f.client
+	if f.client != nil {
+		o.Transport = f.client.Transport
+	}
 	return o
 }
 

@@ -37,10 +37,11 @@ type Options struct {
 	Timeout  time.Duration // per request
 	Seed     uint64        // seeds the arrival process (0: random), for repeatable open-loop runs
 
-	// HTTPClient, when set, carries every request (custom TLS, say).
-	// Otherwise plain http:// targets get the generator's own lean
-	// HTTP/1.1 client and https:// or proxied ones a tuned net/http client.
-	HTTPClient *http.Client
+	// Transport, when set, carries the https:// and proxied requests
+	// (custom TLS, say); otherwise a tuned net/http Transport does. Plain
+	// http:// goes over the generator's own lean connections
+	// (openai.Client).
+	Transport http.RoundTripper
 
 	// Progress, when set, is called every ProgressEvery while the load runs.
 	Progress      func(Progress)

@@ -9,11 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/llmmon/llmmon/internal/cl100k"
+	"github.com/llmmon/llmmon/internal/openai"
 )
 
 // preflight asks {url}/models once before any load, so an unreachable
@@ -21,24 +23,19 @@ import (
 // fail with one line that names the fix, instead of a report full of errors.
 // It returns the model to load: --model, or the first one listed.
 func (g *generator) preflight(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	models := g.base + "/models"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, models, nil)
-	if err != nil {
-		return "", fmt.Errorf("invalid --url %q: %v", g.opts.URL, err)
-	}
-	for k, v := range g.header {
-		if k != "Content-Type" {
-			req.Header[k] = v
+	models := g.models.URL()
+	header := []openai.Header{{Name: "Accept", Value: "application/json"}}
+	for _, h := range g.header {
+		if h.Name != "Content-Type" && h.Name != "Accept" {
+			header = append(header, h)
 		}
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := g.client.Do(req)
+	resp, err := g.client.Do(ctx, g.models, &openai.Request{Method: http.MethodGet, Header: header,
+		Deadline: time.Now().Add(15 * time.Second)})
 	if err != nil {
 		return "", fmt.Errorf("cannot reach %s: %s; start the server or pass --url", g.base, reason(err))
 	}
-	defer resp.Body.Close()
+	defer resp.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
@@ -61,7 +58,7 @@ func (g *generator) preflight(ctx context.Context) (string, error) {
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil || list.Data == nil {
-		ct := resp.Header.Get("Content-Type")
+		ct := resp.ContentType
 		if ct == "" {
 			ct = "no content type"
 		}
@@ -88,7 +85,7 @@ func reason(err error) string {
 		return "connection refused"
 	case errors.As(err, &dns):
 		return fmt.Sprintf("no such host %q", dns.Name)
-	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+	case errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err):
 		return "no answer within 15s"
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF):
 		return "the connection was closed (is it an HTTP server? for TLS use https://)"
