@@ -419,7 +419,7 @@ var streamPool = sync.Pool{New: func() any {
 func (g *generator) readStream(ctx context.Context, body io.Reader, start time.Time, o *outcome) {
 	sr := streamPool.Get().(*streamReader)
 	sr.br.Reset(body)
-	sr.ss = openai.StreamScanner{} // a new stream: no template
+	sr.ss.Reset() // a new stream: no template
 	defer func() { sr.br.Reset(nil); streamPool.Put(sr) }()
 	var last time.Time
 	var usage *openai.Chunk

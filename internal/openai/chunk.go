@@ -245,6 +245,9 @@ type StreamScanner struct {
 	scratch     []byte
 }
 
+// Reset readies s for another stream, keeping its buffers.
+func (s *StreamScanner) Reset() { s.ok = false }
+
 // maxTemplate bounds the memory a stream's template keeps.
 const maxTemplate = 4 << 10
 

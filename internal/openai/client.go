@@ -64,7 +64,7 @@ func (c *Client) Target(rawURL string) (*Target, error) {
 		return nil, fmt.Errorf("%q is not an http:// or https:// URL", rawURL)
 	}
 	t := &Target{url: rawURL, host: u.Host, path: u.RequestURI()}
-	t.own = u.Scheme == "http" && u.User == nil && !c.proxied(u)
+	t.own = ownConns && u.Scheme == "http" && u.User == nil && !c.proxied(u)
 	t.addr = u.Host
 	if u.Port() == "" {
 		t.addr = net.JoinHostPort(u.Hostname(), "80")
