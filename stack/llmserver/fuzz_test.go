@@ -1,11 +1,14 @@
 package llmserver
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/llmmon/llmmon/internal/openai"
 )
 
 // FuzzDecodeRequest feeds arbitrary bodies to the request decoder: it must
@@ -31,7 +34,7 @@ func FuzzDecodeRequest(f *testing.F) {
 				t.Fatalf("bad rejection: %+v", apiErr)
 			}
 			var b []byte
-			if out := appendErrorJSON(b, apiErr); !jsonValid(out) {
+			if out := appendError(b, apiErr); !json.Valid(out) {
 				t.Fatalf("error body is not JSON: %s", out)
 			}
 			return
@@ -54,7 +57,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatal("include_usage without stream accepted")
 		}
 		// Whatever the client sent must come back as valid JSON.
-		if out := appendJSONString(nil, req.Prompt); !jsonValid(out) {
+		if out := openai.AppendString(nil, req.Prompt); !json.Valid(out) {
 			t.Fatalf("prompt re-encodes to invalid JSON: %s", out)
 		}
 	})

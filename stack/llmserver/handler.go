@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/llmmon/llmmon/internal/openai"
 	"github.com/llmmon/llmmon/stack/llmserver/backend"
 )
 
@@ -102,7 +103,7 @@ func (s *Server) listModels(w http.ResponseWriter, id string) {
 	defer putBuf(b)
 	model := func(b []byte, name string) []byte {
 		b = append(b, `{"id":`...)
-		b = appendJSONString(b, name)
+		b = openai.AppendString(b, name)
 		b = append(b, `,"object":"model","created":`...)
 		b = strconv.AppendInt(b, s.created, 10)
 		return append(b, `,"owned_by":"llmmon"}`...)
@@ -295,7 +296,8 @@ func (s *Server) nonStream(w http.ResponseWriter, r *http.Request, req *decodedR
 	}
 	b := getBuf()
 	defer putBuf(b)
-	*b = s.appendResponse(*b, req, text.String(), res)
+	a := openai.Answer{Chat: req.Chat, ID: newID(req.Chat), Created: s.now(), Model: req.Model}
+	*b = a.AppendCompletion(*b, text.String(), res.FinishReason, answerUsage(res))
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(*b)))
 	if _, err := w.Write(*b); err != nil {
@@ -314,8 +316,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *decodedRequ
 	rc := http.NewResponseController(w)
 	m := s.metrics
 	ep := endpointStreamIdx
-	id := newID(req.Chat)
-	created := time.Now().Unix()
+	a := openai.Answer{Chat: req.Chat, ID: newID(req.Chat), Created: time.Now().Unix(), Model: req.Model}
 	started := false
 	var first, last time.Time
 	sent := 0
@@ -336,12 +337,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *decodedRequ
 			h.Set("X-Accel-Buffering", "no")
 			w.WriteHeader(http.StatusOK)
 			if req.Chat {
-				buf = s.appendChunk(buf, req, id, created, "", true, "")
+				buf = a.AppendRoleChunk(buf)
 			}
 		}
 		n := 0
 		for _, c := range chunks {
-			buf = s.appendChunk(buf, req, id, created, c.Text, false, "")
+			buf = a.AppendChunk(buf, c.Text, "")
 			n += c.Tokens
 		}
 		*b = buf
@@ -380,8 +381,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *decodedRequ
 			return false
 		}
 		buf := append((*b)[:0], "data: "...)
-		buf = appendErrorJSON(buf, apiErr)
-		buf = append(buf, "\n\ndata: [DONE]\n\n"...)
+		buf = appendError(buf, apiErr)
+		buf = append(buf, "\n\n"+openai.DoneEvent...)
 		w.Write(buf)
 		rc.Flush()
 		return false
@@ -390,11 +391,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *decodedRequ
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.WriteHeader(http.StatusOK)
 	}
-	buf := s.appendChunk((*b)[:0], req, id, created, "", false, res.FinishReason)
+	buf := a.AppendChunk((*b)[:0], "", res.FinishReason)
 	if req.IncludeUsage {
-		buf = s.appendUsageChunk(buf, req, id, created, res)
+		buf = a.AppendUsageChunk(buf, answerUsage(res))
 	}
-	buf = append(buf, "data: [DONE]\n\n"...)
+	buf = append(buf, openai.DoneEvent...)
 	*b = buf
 	// No flush: the handler's return sends the last events and the end
 	// of the chunked body in one write.
@@ -418,7 +419,7 @@ func asAPIError(err error) *backend.Error {
 func writeError(w http.ResponseWriter, e *backend.Error) {
 	b := getBuf()
 	defer putBuf(b)
-	*b = appendErrorJSON(*b, e)
+	*b = appendError(*b, e)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(*b)))
 	w.WriteHeader(e.Status)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/llmmon/llmmon/internal/openai"
 	"github.com/llmmon/llmmon/stack/llmserver/backend"
 )
 
@@ -51,8 +52,8 @@ func (s *Server) relayCompletion(w http.ResponseWriter, r *http.Request, rl back
 		if out.stream && !isRelayed(err) {
 			b := getBuf()
 			*b = append(*b, "data: "...)
-			*b = appendErrorJSON(*b, asAPIError(err))
-			*b = append(*b, "\n\ndata: [DONE]\n\n"...)
+			*b = appendError(*b, asAPIError(err))
+			*b = append(*b, "\n\n"+openai.DoneEvent...)
 			w.Write(*b)
 			out.rc.Flush()
 			putBuf(b)

@@ -8,32 +8,9 @@ import (
 	"math"
 	"strings"
 
+	"github.com/llmmon/llmmon/internal/openai"
 	"github.com/llmmon/llmmon/stack/llmserver/backend"
 )
-
-// wireRequest is the union of the completions and chat request bodies, as
-// far as llmmon serve reads them. Unknown fields are ignored, as OpenAI
-// clients send many.
-type wireRequest struct {
-	Model               string          `json:"model"`
-	Prompt              json.RawMessage `json:"prompt"`
-	Messages            []wireMessage   `json:"messages"`
-	MaxTokens           *int            `json:"max_tokens"`
-	MaxCompletionTokens *int            `json:"max_completion_tokens"`
-	Stop                json.RawMessage `json:"stop"`
-	N                   *int            `json:"n"`
-	Seed                *int64          `json:"seed"`
-	Temperature         *float64        `json:"temperature"`
-	Stream              bool            `json:"stream"`
-	StreamOptions       *struct {
-		IncludeUsage bool `json:"include_usage"`
-	} `json:"stream_options"`
-}
-
-type wireMessage struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
-}
 
 var validRoles = map[string]bool{"system": true, "developer": true, "user": true,
 	"assistant": true, "tool": true, "function": true}
@@ -50,7 +27,7 @@ type decodedRequest struct {
 // parses, the request is returned even with an error, so a rejected
 // streaming request is still counted under endpoint="stream".
 func decodeRequest(body []byte, chat bool) (*decodedRequest, *backend.Error) {
-	var w wireRequest
+	var w openai.CompletionRequest
 	if err := json.Unmarshal(body, &w); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
