@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/llmmon/llmmon/stack/llmserver"
+	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
 )
 
 // These tests load the real `llmmon serve` (in-process, its simulated
@@ -52,9 +53,9 @@ func serverRequests(t *testing.T, base string) map[string]int {
 	if err != nil {
 		t.Fatalf("parse /metrics: %v", err)
 	}
-	fam := fams[llmserver.MetricRequests]
+	fam := fams[llmmetrics.Requests]
 	if fam == nil {
-		t.Fatalf("no %s on /metrics", llmserver.MetricRequests)
+		t.Fatalf("no %s on /metrics", llmmetrics.Requests)
 	}
 	got := map[string]int{}
 	for _, m := range fam.GetMetric() {

@@ -17,21 +17,16 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
 	"github.com/llmmon/llmmon/stack/prometheus"
 )
 
 // SeedMetrics are the five metrics the seed's FastAPI server exposes and
 // the dashboard's LLM panels are built on.
-var SeedMetrics = []string{
-	"llm_requests_total",
-	"llm_request_duration_seconds",
-	"llm_tokens_generated_total",
-	"llm_request_size_bytes",
-	"llm_active_requests",
-}
+var SeedMetrics = llmmetrics.Seed()
 
 // requestCounter is the seed metric that counts requests.
-const requestCounter = "llm_requests_total"
+const requestCounter = llmmetrics.Requests
 
 // scrapeResult is the LLM server's /metrics as this machine sees it.
 type scrapeResult struct {

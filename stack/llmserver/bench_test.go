@@ -15,13 +15,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/llmmon/llmmon/internal/testenv"
 	"github.com/llmmon/llmmon/stack/llmserver/sim"
 )
 
 // BenchmarkHandler measures the whole handler (decode, simulated engine
-// with no delay, encode) with the gateway's llm_* instrumentation and
-// without it; make bench prints both, and the difference is its cost.
+// with no delay, encode) with the llm_* instrumentation (instrumented) and
+// with every metric replaced by one that records nothing (bare); make bench
+// prints both, and the difference is the instrumentation's cost.
 func BenchmarkHandler(b *testing.B) {
 	for _, mode := range []struct {
 		name string
@@ -43,7 +46,7 @@ func BenchmarkHandler(b *testing.B) {
 				}
 				defer srv.Close()
 				if !instrumented {
-					srv.metrics = nil
+					srv.metrics = discardMetrics()
 				}
 				h := srv.Handler()
 				body := []byte(mode.body)
@@ -65,7 +68,7 @@ func BenchmarkHandler(b *testing.B) {
 	}
 }
 
-// BenchmarkInstrumentationPerRequest is the gateway's metric work for one
+// BenchmarkInstrumentationPerRequest is the server's metric work for one
 // request, as the handler does it. Divided by BenchmarkHandler's ns/op for
 // the same endpoint it is the instrumentation's share of a request (goal:
 // at most 5%), without the noise of comparing two whole-handler runs.
@@ -112,6 +115,29 @@ func BenchmarkInstrumentationPerRequest(b *testing.B) {
 		})
 	})
 }
+
+// discardMetrics are serverMetrics that record nothing: the bare
+// handler's baseline.
+func discardMetrics() *serverMetrics {
+	m := &serverMetrics{ttft: discard{}, tpot: discard{}}
+	for i := range endpoints {
+		for j := range statuses {
+			m.requests[i][j] = discard{}
+		}
+		m.duration[i], m.tokens[i], m.size[i], m.active[i], m.promptTokens[i] = discard{}, discard{}, discard{}, discard{}, discard{}
+	}
+	return m
+}
+
+// discard is a counter, gauge and observer that records nothing; only the
+// methods the handler calls are there (the embedded nil Gauge's others
+// would panic).
+type discard struct{ prometheus.Gauge }
+
+func (discard) Inc()            {}
+func (discard) Dec()            {}
+func (discard) Add(float64)     {}
+func (discard) Observe(float64) {}
 
 // BenchmarkOpenStreamStacks holds 200 streams open at once, each past its
 // first token (so net/http has written its headers, the deepest call of a

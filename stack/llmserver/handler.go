@@ -133,91 +133,112 @@ func modelNotFound(name string) *backend.Error {
 		Param: "model", Message: "The model `" + name + "` does not exist. GET /v1/models lists the served model."}
 }
 
-// record counts one finished request in the seed's metrics.
-func (m *gatewayMetrics) record(ep, status int, start time.Time, size int) {
-	if m == nil {
-		return
-	}
+// record counts one finished request: llm_requests_total, its duration
+// and its size.
+func (m *serverMetrics) record(ep, status int, start time.Time, size int) {
 	m.requests[ep][status].Inc()
 	m.duration[ep].Observe(time.Since(start).Seconds())
 	m.size[ep].Observe(float64(size))
 }
 
-// completion serves /v1/completions and /v1/chat/completions. Every request
-// is counted exactly once in llm_requests_total, rejected ones as errors.
+// completion serves /v1/completions and /v1/chat/completions: it admits the
+// request, then relays it upstream (gateway mode, relay.go) or generates
+// the answer with the backend. Every request is counted exactly once in
+// llm_requests_total, rejected ones as errors.
 func (s *Server) completion(w http.ResponseWriter, r *http.Request, chat bool) {
 	start := time.Now()
 	m := s.metrics
 	ep, status, size := endpointNonStreamIdx, statusErrorIdx, 0
 	defer func() { m.record(ep, status, start, size) }()
 
-	req := s.admit(w, r, chat, start, &ep, &status, &size)
-	if req == nil {
+	body, ok := s.admit(w, r, &size)
+	if !ok {
 		return
 	}
-	if m != nil {
-		m.active[ep].Inc()
-		defer m.active[ep].Dec()
-	}
-	if req.Model == "" {
-		req.Model = s.modelIDs[0]
-	} else if !s.models[req.Model] {
-		writeError(w, modelNotFound(req.Model))
+	if rl, relay := s.backend.(backend.Relay); relay {
+		ep, status = s.relayCompletion(w, r, rl, body, chat, start)
 		return
 	}
-	if req.Stream {
-		if s.stream(w, r, req, start) {
-			status = statusSuccessIdx
-		}
-		return
-	}
-	if s.nonStream(w, r, req) {
-		status = statusSuccessIdx
-	}
+	ep, status = s.generate(w, r, body, chat, start)
 }
 
-// admit checks, reads and decodes a completion request; it answers and
-// returns nil when the request goes no further (an error, or gateway mode,
-// which it serves whole). It is not inlined: its large frame is gone from
-// the stack before a stream starts, so a thousand open streams each keep
-// a smaller goroutine stack.
+// generate serves a completion from the backend's tokens (the simulated
+// engine). It returns the endpoint and status to count.
+func (s *Server) generate(w http.ResponseWriter, r *http.Request, body []byte, chat bool, start time.Time) (ep, status int) {
+	req, ep := s.decode(w, body, chat)
+	if req == nil {
+		return ep, statusErrorIdx
+	}
+	m := s.metrics
+	m.active[ep].Inc()
+	defer m.active[ep].Dec()
+	ok := false
+	if req.Stream {
+		ok = s.stream(w, r, req, start)
+	} else {
+		ok = s.nonStream(w, r, req)
+	}
+	if ok {
+		return ep, statusSuccessIdx
+	}
+	return ep, statusErrorIdx
+}
+
+// admit checks a completion request (method, key, content type) and reads
+// its body; when it goes no further, admit has answered it. size is how
+// much of the body arrived. Like decode, admit is not inlined: its large
+// frame is gone from the stack before a stream starts, so a thousand open
+// streams each keep a smaller goroutine stack.
 //
 //go:noinline
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, chat bool, start time.Time, ep, status, size *int) *decodedRequest {
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, size *int) (body []byte, ok bool) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		writeError(w, methodNotAllowed(r, "POST"))
-		return nil
+		return nil, false
 	}
 	if !s.authorized(w, r) {
-		return nil
+		return nil, false
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			writeError(w, &backend.Error{Status: http.StatusUnsupportedMediaType, Type: "invalid_request_error",
 				Message: "Content-Type must be application/json, got " + strconv.Quote(ct)})
-			return nil
+			return nil, false
 		}
 	}
 	body, err := s.readBody(w, r)
 	*size = len(body)
 	if err != nil {
 		writeError(w, err)
-		return nil
+		return nil, false
 	}
-	if rl, ok := s.backend.(backend.Relay); ok { // gateway mode: relay.go
-		*ep, *status = s.relayCompletion(w, r, rl, body, chat, start)
-		return nil
-	}
+	return body, true
+}
+
+// decode decodes and validates a request for the backend, and names the
+// model the default when it names none; when the request goes no
+// further, decode has answered it. ep is its endpoint: stream as soon as
+// the body says so, so that a rejected stream counts as one.
+//
+//go:noinline
+func (s *Server) decode(w http.ResponseWriter, body []byte, chat bool) (req *decodedRequest, ep int) {
 	req, derr := decodeRequest(body, chat)
+	ep = endpointNonStreamIdx
 	if req != nil && req.Stream {
-		*ep = endpointStreamIdx
+		ep = endpointStreamIdx
 	}
 	if derr != nil {
 		writeError(w, derr)
-		return nil
+		return nil, ep
 	}
-	return req
+	if req.Model == "" {
+		req.Model = s.modelIDs[0]
+	} else if !s.models[req.Model] {
+		writeError(w, modelNotFound(req.Model))
+		return nil, ep
+	}
+	return req, ep
 }
 
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *backend.Error) {
@@ -303,11 +324,9 @@ func (s *Server) nonStream(w http.ResponseWriter, r *http.Request, req *decodedR
 	if _, err := w.Write(*b); err != nil {
 		return false
 	}
-	if m := s.metrics; m != nil {
-		ep := endpointNonStreamIdx
-		m.tokens[ep].Add(float64(res.CompletionTokens))
-		m.promptTokens[ep].Add(float64(res.PromptTokens))
-	}
+	m, ep := s.metrics, endpointNonStreamIdx
+	m.tokens[ep].Add(float64(res.CompletionTokens))
+	m.promptTokens[ep].Add(float64(res.PromptTokens))
 	return true
 }
 
@@ -355,18 +374,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *decodedRequ
 		now := time.Now()
 		if !started {
 			started, first = true, now
-			if m != nil {
-				m.ttft.Observe(now.Sub(start).Seconds())
-			}
+			m.ttft.Observe(now.Sub(start).Seconds())
 		}
 		last = now
 		sent += n
-		if m != nil {
-			m.tokens[ep].Add(float64(n))
-		}
+		m.tokens[ep].Add(float64(n))
 		return nil
 	})
-	if sent > 0 && m != nil {
+	if sent > 0 {
 		m.promptTokens[ep].Add(float64(res.PromptTokens))
 	}
 	b := getBuf()
@@ -402,7 +417,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *decodedRequ
 	if _, err := w.Write(buf); err != nil {
 		return false
 	}
-	if m != nil && sent > 1 {
+	if sent > 1 {
 		m.tpot.Observe(last.Sub(first).Seconds() / float64(sent-1))
 	}
 	return true

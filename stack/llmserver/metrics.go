@@ -3,23 +3,12 @@ package llmserver
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver/sim"
 )
 
-// Metric names the gateway exports. The first five are the seed's.
+// Indexes of the label values in serverMetrics' arrays.
 const (
-	MetricRequests       = "llm_requests_total"
-	MetricDuration       = "llm_request_duration_seconds"
-	MetricTokens         = "llm_tokens_generated_total"
-	MetricRequestSize    = "llm_request_size_bytes"
-	MetricActive         = "llm_active_requests"
-	MetricTTFT           = "llm_time_to_first_token_seconds"
-	MetricTPOT           = "llm_time_per_output_token_seconds"
-	MetricPromptTokens   = "llm_prompt_tokens_total"
-	EndpointStream       = "stream"
-	EndpointNonStream    = "nonstream"
-	StatusSuccess        = "success"
-	StatusError          = "error"
 	endpointNonStreamIdx = 0
 	endpointStreamIdx    = 1
 	statusSuccessIdx     = 0
@@ -27,8 +16,8 @@ const (
 )
 
 var (
-	endpoints = [2]string{EndpointNonStream, EndpointStream}
-	statuses  = [2]string{StatusSuccess, StatusError}
+	endpoints = [2]string{llmmetrics.EndpointNonStream, llmmetrics.EndpointStream}
+	statuses  = [2]string{llmmetrics.StatusSuccess, llmmetrics.StatusError}
 
 	// The seed's Python prometheus_client default buckets, extended for
 	// long generations.
@@ -38,10 +27,11 @@ var (
 	sizeBuckets = []float64{64, 256, 1024, 4096, 16384, 65536, 262144, 1048576}
 )
 
-// gatewayMetrics are the llm_* series; every label combination exists from
-// the start, so dashboards show 0 rather than "no data" before traffic.
-// A nil *gatewayMetrics records nothing (the benchmark's baseline).
-type gatewayMetrics struct {
+// serverMetrics are the llm_* series llmmon serve exports, the same in
+// both its modes (simulated engine and gateway): the seed's five, TTFT,
+// TPOT and prompt tokens. Every label combination exists from the start, so
+// dashboards show 0 rather than "no data" before traffic.
+type serverMetrics struct {
 	requests     [2][2]prometheus.Counter // [endpoint][status]
 	duration     [2]prometheus.Observer
 	tokens       [2]prometheus.Counter
@@ -51,30 +41,30 @@ type gatewayMetrics struct {
 	ttft, tpot   prometheus.Observer // streams only: only they show token timing
 }
 
-func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
-	ep := []string{"endpoint"}
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRequests,
+func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
+	ep := []string{llmmetrics.LabelEndpoint}
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: llmmetrics.Requests,
 		Help: "LLM completion requests by endpoint (stream, nonstream) and status (success, error)."},
-		[]string{"endpoint", "status"})
-	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricDuration,
+		[]string{llmmetrics.LabelEndpoint, llmmetrics.LabelStatus})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.Duration,
 		Help: "End-to-end request time in seconds.", Buckets: durationBuckets}, ep)
-	tokens := prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricTokens,
+	tokens := prometheus.NewCounterVec(prometheus.CounterOpts{Name: llmmetrics.Tokens,
 		Help: "Completion tokens sent to clients."}, ep)
-	size := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricRequestSize,
+	size := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.RequestSize,
 		Help: "Request body size in bytes.", Buckets: sizeBuckets}, ep)
-	active := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricActive,
+	active := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: llmmetrics.Active,
 		Help: "Requests in flight."}, ep)
-	prompt := prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricPromptTokens,
+	prompt := prometheus.NewCounterVec(prometheus.CounterOpts{Name: llmmetrics.PromptTokens,
 		Help: "Prompt tokens of requests the backend processed."}, ep)
-	ttft := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricTTFT,
+	ttft := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.TTFT,
 		Help: "Time from request arrival to the first streamed token, in seconds.", Buckets: sim.TTFTBuckets()}, ep)
-	tpot := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricTPOT,
+	tpot := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.TPOT,
 		Help: "Mean time between streamed tokens after the first, per request, in seconds.", Buckets: sim.ITLBuckets()}, ep)
 	reg.MustRegister(requests, duration, tokens, size, active, prompt, ttft, tpot)
 
-	m := &gatewayMetrics{
-		ttft: ttft.WithLabelValues(EndpointStream),
-		tpot: tpot.WithLabelValues(EndpointStream),
+	m := &serverMetrics{
+		ttft: ttft.WithLabelValues(llmmetrics.EndpointStream),
+		tpot: tpot.WithLabelValues(llmmetrics.EndpointStream),
 	}
 	for i, e := range endpoints {
 		for j, s := range statuses {

@@ -27,18 +27,16 @@ func (s *Server) relayCompletion(w http.ResponseWriter, r *http.Request, rl back
 		return ep, status
 	}
 	m := s.metrics
-	if m != nil {
-		m.active[ep].Inc()
-		defer m.active[ep].Dec()
-	}
+	m.active[ep].Inc()
+	defer m.active[ep].Dec()
 	out := &relayOutput{w: w, rc: http.NewResponseController(w), m: m, ep: ep, start: start, stream: call.Stream()}
 	res, err := call.Do(r.Context(), out)
 	out.account() // the last events, which the handler's return sends
-	if m != nil && res.CompletionTokens > out.sent {
+	if res.CompletionTokens > out.sent {
 		// The upstream's usage is the exact count; chunks were an estimate.
 		m.tokens[ep].Add(float64(res.CompletionTokens - out.sent))
 	}
-	if m != nil && res.PromptTokens > 0 {
+	if res.PromptTokens > 0 {
 		m.promptTokens[ep].Add(float64(res.PromptTokens))
 	}
 	if err != nil {
@@ -60,7 +58,7 @@ func (s *Server) relayCompletion(w http.ResponseWriter, r *http.Request, rl back
 		}
 		return ep, status
 	}
-	if m != nil && out.stream {
+	if out.stream {
 		n := max(res.CompletionTokens, out.sent)
 		if n > 1 && !out.first.IsZero() {
 			m.tpot.Observe(out.last.Sub(out.first).Seconds() / float64(n-1))
@@ -88,7 +86,7 @@ func isRelayed(err error) bool {
 type relayOutput struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
-	m       *gatewayMetrics
+	m       *serverMetrics
 	ep      int
 	start   time.Time
 	stream  bool
@@ -141,14 +139,12 @@ func (o *relayOutput) account() {
 	now := time.Now()
 	if o.first.IsZero() {
 		o.first = now
-		if o.m != nil && o.stream {
+		if o.stream {
 			o.m.ttft.Observe(now.Sub(o.start).Seconds())
 		}
 	}
 	o.last = now
-	if o.m != nil {
-		o.m.tokens[o.ep].Add(float64(o.pending))
-	}
+	o.m.tokens[o.ep].Add(float64(o.pending))
 	o.sent += o.pending
 	o.pending = 0
 }

@@ -24,7 +24,7 @@ type Server struct {
 	opts     Options
 	backend  backend.Backend
 	registry *prometheus.Registry
-	metrics  *gatewayMetrics
+	metrics  *serverMetrics
 	metricsH http.Handler
 	models   map[string]bool
 	modelIDs []string
@@ -45,7 +45,7 @@ func New(opts Options) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{opts: opts, registry: reg, created: time.Now().Unix()}
-	s.metrics = newGatewayMetrics(reg)
+	s.metrics = newServerMetrics(reg)
 	if opts.Backend != nil {
 		s.backend = opts.Backend
 	} else {
@@ -70,31 +70,11 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Options returns the options the server was built with.
-func (s *Server) Options() Options { return s.opts }
-
 // Registry is the server's own Prometheus registry (never the global one).
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
-// Backend is what produces the tokens: *sim.Engine unless Options.Backend was set.
-func (s *Server) Backend() backend.Backend { return s.backend }
-
 // Handler is the whole HTTP API: /v1/*, /health and /metrics.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.route) }
-
-// Run listens on Options.Addr() and serves until ctx is cancelled; see Serve.
-func (s *Server) Run(ctx context.Context) error {
-	return s.ListenAndServe(ctx, s.opts.Addr())
-}
-
-// ListenAndServe listens on addr and serves until ctx is cancelled; see Serve.
-func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another server using the port? pass --port)", addr, err)
-	}
-	return s.Serve(ctx, ln)
-}
 
 // Serve serves on ln until ctx is cancelled. Then it stops accepting, lets
 // in-flight requests finish for up to ShutdownTimeout, cuts the rest, closes

@@ -21,6 +21,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/llmmon/llmmon/internal/testenv"
+	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver/sim"
 )
 
@@ -174,9 +175,9 @@ func TestOpenAISDK(t *testing.T) {
 			t.Fatalf("unknown model: %v", err)
 		}
 	})
-	got := metricValue(t, srv, MetricTokens, "endpoint", "stream") + metricValue(t, srv, MetricTokens, "endpoint", "nonstream")
+	got := metricValue(t, srv, llmmetrics.Tokens, "endpoint", "stream") + metricValue(t, srv, llmmetrics.Tokens, "endpoint", "nonstream")
 	if got != tokens {
-		t.Errorf("%s = %v, want %v", MetricTokens, got, tokens)
+		t.Errorf("%s = %v, want %v", llmmetrics.Tokens, got, tokens)
 	}
 }
 
@@ -227,7 +228,7 @@ func TestBadInput(t *testing.T) {
 		{"no API key", "POST", "/v1/chat/completions", "application/json", "", `{"messages":[]}`, 401, "invalid_request_error", "invalid_api_key", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := metricValue(t, srv, MetricRequests, "endpoint", ep(tc.stream), "status", "error")
+			before := metricValue(t, srv, llmmetrics.Requests, "endpoint", ep(tc.stream), "status", "error")
 			req, _ := http.NewRequest(tc.method, hs.URL+tc.path, strings.NewReader(tc.body))
 			if tc.ctype != "" {
 				req.Header.Set("Content-Type", tc.ctype)
@@ -252,7 +253,7 @@ func TestBadInput(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q", ct)
 			}
-			after := metricValue(t, srv, MetricRequests, "endpoint", ep(tc.stream), "status", "error")
+			after := metricValue(t, srv, llmmetrics.Requests, "endpoint", ep(tc.stream), "status", "error")
 			if after != before+1 {
 				t.Errorf("llm_requests_total{endpoint=%q,status=\"error\"} went %v → %v, want +1", ep(tc.stream), before, after)
 			}
@@ -268,7 +269,7 @@ func TestBadInput(t *testing.T) {
 	}
 	resp.Body.Close()
 	for _, e := range endpoints {
-		if v := metricValue(t, srv, MetricActive, "endpoint", e); v != 0 {
+		if v := metricValue(t, srv, llmmetrics.Active, "endpoint", e); v != 0 {
 			t.Errorf("llm_active_requests{endpoint=%q} = %v", e, v)
 		}
 	}
@@ -284,9 +285,9 @@ func TestBadInput(t *testing.T) {
 
 func ep(stream bool) string {
 	if stream {
-		return EndpointStream
+		return llmmetrics.EndpointStream
 	}
-	return EndpointNonStream
+	return llmmetrics.EndpointNonStream
 }
 
 func deref(s *string) string {
@@ -373,7 +374,7 @@ func TestMetricsExactUnderConcurrency(t *testing.T) {
 			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
 				t.Errorf("nonstream: %d %v", resp.StatusCode, err)
 			}
-			add(EndpointNonStream, body.Usage.CompletionTokens)
+			add(llmmetrics.EndpointNonStream, body.Usage.CompletionTokens)
 		}()
 		go func() { // streamed success
 			defer wg.Done()
@@ -386,7 +387,7 @@ func TestMetricsExactUnderConcurrency(t *testing.T) {
 			if err != nil || !done || n != 2+i {
 				t.Errorf("stream: %d tokens, done %v, %v", n, done, err)
 			}
-			add(EndpointStream, n)
+			add(llmmetrics.EndpointStream, n)
 		}()
 		go func() { // streamed, aborted by the client after 2 tokens
 			defer wg.Done()
@@ -402,7 +403,7 @@ func TestMetricsExactUnderConcurrency(t *testing.T) {
 			}
 			cancel()
 			resp.Body.Close()
-			add(EndpointStream, n)
+			add(llmmetrics.EndpointStream, n)
 		}()
 		go func() { // rejected, non-streamed
 			defer wg.Done()
@@ -420,34 +421,34 @@ func TestMetricsExactUnderConcurrency(t *testing.T) {
 	wg.Wait()
 	eventually(t, "all requests accounted for", func() error {
 		for _, e := range endpoints {
-			if v := metricValue(t, srv, MetricActive, "endpoint", e); v != 0 {
+			if v := metricValue(t, srv, llmmetrics.Active, "endpoint", e); v != 0 {
 				return fmt.Errorf("llm_active_requests{endpoint=%q} = %v", e, v)
 			}
 		}
-		if st := srv.Backend().(*sim.Engine).Stats(); st.Running != 0 || st.Waiting != 0 || st.UsedBlocks != 0 {
+		if st := srv.backend.(*sim.Engine).Stats(); st.Running != 0 || st.Waiting != 0 || st.UsedBlocks != 0 {
 			return fmt.Errorf("engine still busy: %+v", st)
 		}
 		return nil
 	})
 	want := map[[2]string]float64{
-		{EndpointNonStream, StatusSuccess}: each,
-		{EndpointNonStream, StatusError}:   each,
-		{EndpointStream, StatusSuccess}:    each,
-		{EndpointStream, StatusError}:      2 * each,
+		{llmmetrics.EndpointNonStream, llmmetrics.StatusSuccess}: each,
+		{llmmetrics.EndpointNonStream, llmmetrics.StatusError}:   each,
+		{llmmetrics.EndpointStream, llmmetrics.StatusSuccess}:    each,
+		{llmmetrics.EndpointStream, llmmetrics.StatusError}:      2 * each,
 	}
 	for k, w := range want {
-		if got := metricValue(t, srv, MetricRequests, "endpoint", k[0], "status", k[1]); got != w {
+		if got := metricValue(t, srv, llmmetrics.Requests, "endpoint", k[0], "status", k[1]); got != w {
 			t.Errorf("llm_requests_total{endpoint=%q,status=%q} = %v, want %v", k[0], k[1], got, w)
 		}
 	}
 	for _, e := range endpoints {
-		total := want[[2]string{e, StatusSuccess}] + want[[2]string{e, StatusError}]
-		for _, h := range []string{MetricDuration, MetricRequestSize} {
+		total := want[[2]string{e, llmmetrics.StatusSuccess}] + want[[2]string{e, llmmetrics.StatusError}]
+		for _, h := range []string{llmmetrics.Duration, llmmetrics.RequestSize} {
 			if got := metricValue(t, srv, h, "endpoint", e); got != total {
 				t.Errorf("%s{endpoint=%q} count = %v, want %v", h, e, got, total)
 			}
 		}
-		if got := metricValue(t, srv, MetricTokens, "endpoint", e); got != float64(received[e]) {
+		if got := metricValue(t, srv, llmmetrics.Tokens, "endpoint", e); got != float64(received[e]) {
 			t.Errorf("llm_tokens_generated_total{endpoint=%q} = %v, clients received %d", e, got, received[e])
 		}
 	}
@@ -463,7 +464,7 @@ func TestQueueFullIs429OverHTTP(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	eng := srv.Backend().(*sim.Engine)
+	eng := srv.backend.(*sim.Engine)
 	var wg sync.WaitGroup
 	for want := range 2 {
 		wg.Add(1)
@@ -492,7 +493,7 @@ func TestQueueFullIs429OverHTTP(t *testing.T) {
 	if resp.StatusCode != 429 || deref(eb.Error.Code) != "queue_full" {
 		t.Fatalf("got %d %+v, want 429 queue_full", resp.StatusCode, eb)
 	}
-	if got := metricValue(t, srv, MetricRequests, "endpoint", "nonstream", "status", "error"); got != 1 {
+	if got := metricValue(t, srv, llmmetrics.Requests, "endpoint", "nonstream", "status", "error"); got != 1 {
 		t.Errorf("429 not counted as an error: %v", got)
 	}
 	// The server stays responsive while the engine is saturated.
@@ -519,7 +520,7 @@ func TestQueueFullIs429OverHTTP(t *testing.T) {
 // decode step, is counted as an error, and leaks no goroutine.
 func TestClientDisconnect(t *testing.T) {
 	srv, hs := startServer(t, func(o *Options) { o.Sim.ITL = 50 * time.Millisecond })
-	eng := srv.Backend().(*sim.Engine)
+	eng := srv.backend.(*sim.Engine)
 	warm := post(t, context.Background(), hs.URL+"/v1/completions", `{"prompt":"warm","max_tokens":1}`)
 	io.Copy(io.Discard, warm.Body)
 	warm.Body.Close()
@@ -544,12 +545,12 @@ func TestClientDisconnect(t *testing.T) {
 		if st := eng.Stats(); st.Running != 0 || st.UsedBlocks != 0 {
 			return fmt.Errorf("engine: %+v", st)
 		}
-		if v := metricValue(t, srv, MetricActive, "endpoint", "stream"); v != 0 {
+		if v := metricValue(t, srv, llmmetrics.Active, "endpoint", "stream"); v != 0 {
 			return fmt.Errorf("llm_active_requests = %v", v)
 		}
 		return nil
 	})
-	if v := metricValue(t, srv, MetricRequests, "endpoint", "stream", "status", "error"); v != 1 {
+	if v := metricValue(t, srv, llmmetrics.Requests, "endpoint", "stream", "status", "error"); v != 1 {
 		t.Errorf("aborted stream counted %v errors, want 1", v)
 	}
 	if v := metricValue(t, srv, "vllm:generation_tokens_total"); v > 1+3+2 {

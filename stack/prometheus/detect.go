@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
 )
 
 // Engine detection: what is behind a scrape target, told from the metric
@@ -40,7 +42,7 @@ var Engines = []Engine{
 // gatewayMetric is the seed's request counter: present on llmmon serve (the
 // simulated engine or --upstream), the seed's server, and any server
 // instrumented the seed's way.
-const gatewayMetric = "llm_requests_total"
+const gatewayMetric = llmmetrics.Requests
 
 // Detection is what a target's metric names say about it.
 type Detection struct {

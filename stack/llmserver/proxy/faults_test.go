@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/llmmon/llmmon/stack/llmserver"
+	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver/proxy"
 )
 
@@ -45,12 +46,12 @@ func code(e apiError) string {
 func expectCounted(t *testing.T, gw *llmserver.Server, ep string, errors, successes float64) {
 	t.Helper()
 	eventually(t, "the error counted", func() error {
-		e := metric(t, gw, llmserver.MetricRequests, "endpoint", ep, "status", "error")
-		s := metric(t, gw, llmserver.MetricRequests, "endpoint", ep, "status", "success")
+		e := metric(t, gw, llmmetrics.Requests, "endpoint", ep, "status", "error")
+		s := metric(t, gw, llmmetrics.Requests, "endpoint", ep, "status", "success")
 		if e != errors || s != successes {
 			return fmt.Errorf("%s: %v errors, %v successes; want %v and %v", ep, e, s, errors, successes)
 		}
-		if a := metric(t, gw, llmserver.MetricActive, "endpoint", ep); a != 0 {
+		if a := metric(t, gw, llmmetrics.Active, "endpoint", ep); a != 0 {
 			return fmt.Errorf("active %s = %v", ep, a)
 		}
 		return nil
@@ -229,7 +230,7 @@ func TestBrokenStreamEndsWithErrorEvent(t *testing.T) {
 				t.Fatalf("error event %s", s.Errors[0])
 			}
 			expectCounted(t, gw, "stream", 1, 0)
-			if n := metric(t, gw, llmserver.MetricTokens, "endpoint", "stream"); n != 2 {
+			if n := metric(t, gw, llmmetrics.Tokens, "endpoint", "stream"); n != 2 {
 				t.Errorf("tokens counted %v, want the 2 sent", n)
 			}
 		})

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/llmmon/llmmon/internal/cl100k"
-	"github.com/llmmon/llmmon/stack/llmserver"
+	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
 )
 
 // engineFixtures are real engines' answers, recorded with the wire package
@@ -184,19 +184,19 @@ func TestEngineResponseShapes(t *testing.T) {
 					mu.Unlock()
 				}
 				eventually(t, "the request counted", func() error {
-					if n := metric(t, gw, llmserver.MetricRequests, "endpoint", ep, "status", "success"); n != 1 {
+					if n := metric(t, gw, llmmetrics.Requests, "endpoint", ep, "status", "success"); n != 1 {
 						return errorf("%s successes = %v", ep, n)
 					}
 					return nil
 				})
-				if n := metric(t, gw, llmserver.MetricTokens, "endpoint", ep); n != float64(tc.tokens) {
+				if n := metric(t, gw, llmmetrics.Tokens, "endpoint", ep); n != float64(tc.tokens) {
 					t.Errorf("tokens counted %v, want %d", n, tc.tokens)
 				}
-				if n := metric(t, gw, llmserver.MetricPromptTokens, "endpoint", ep); n != float64(wantPrompt) {
+				if n := metric(t, gw, llmmetrics.PromptTokens, "endpoint", ep); n != float64(wantPrompt) {
 					t.Errorf("prompt tokens counted %v, want %d", n, wantPrompt)
 				}
 				if stream {
-					if n := metric(t, gw, llmserver.MetricTTFT, "endpoint", ep); n != 1 {
+					if n := metric(t, gw, llmmetrics.TTFT, "endpoint", ep); n != 1 {
 						t.Errorf("TTFT observed %v times", n)
 					}
 				}

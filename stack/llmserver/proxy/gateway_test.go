@@ -15,6 +15,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/llmmon/llmmon/stack/llmserver"
+	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver/proxy"
 )
 
@@ -116,7 +117,7 @@ func TestExactCountersAgainstServe(t *testing.T) {
 		total := 0.0
 		for _, ep := range []string{"stream", "nonstream"} {
 			for _, st := range []string{"success", "error"} {
-				total += metric(t, gw, llmserver.MetricRequests, "endpoint", ep, "status", st)
+				total += metric(t, gw, llmmetrics.Requests, "endpoint", ep, "status", st)
 			}
 		}
 		if total != n {
@@ -125,26 +126,26 @@ func TestExactCountersAgainstServe(t *testing.T) {
 		return nil
 	})
 	for ep, w := range counts {
-		if got := metric(t, gw, llmserver.MetricRequests, "endpoint", ep, "status", "success"); got != float64(w.ok) {
+		if got := metric(t, gw, llmmetrics.Requests, "endpoint", ep, "status", "success"); got != float64(w.ok) {
 			t.Errorf("gateway %s successes = %v, sent %d", ep, got, w.ok)
 		}
-		if got := metric(t, gw, llmserver.MetricRequests, "endpoint", ep, "status", "error"); got != float64(w.fail) {
+		if got := metric(t, gw, llmmetrics.Requests, "endpoint", ep, "status", "error"); got != float64(w.fail) {
 			t.Errorf("gateway %s errors = %v, sent %d", ep, got, w.fail)
 		}
-		if got := metric(t, gw, llmserver.MetricActive, "endpoint", ep); got != 0 {
+		if got := metric(t, gw, llmmetrics.Active, "endpoint", ep); got != 0 {
 			t.Errorf("gateway active %s = %v", ep, got)
 		}
-		if got := metric(t, gw, llmserver.MetricRequestSize, "endpoint", ep); got != float64(w.ok+w.fail) {
+		if got := metric(t, gw, llmmetrics.RequestSize, "endpoint", ep); got != float64(w.ok+w.fail) {
 			t.Errorf("gateway request sizes observed for %s = %v, want %d", ep, got, w.ok+w.fail)
 		}
 	}
-	gwTokens := metric(t, gw, llmserver.MetricTokens, "endpoint", "stream") + metric(t, gw, llmserver.MetricTokens, "endpoint", "nonstream")
-	upTokens := metric(t, up, llmserver.MetricTokens, "endpoint", "stream") + metric(t, up, llmserver.MetricTokens, "endpoint", "nonstream")
+	gwTokens := metric(t, gw, llmmetrics.Tokens, "endpoint", "stream") + metric(t, gw, llmmetrics.Tokens, "endpoint", "nonstream")
+	upTokens := metric(t, up, llmmetrics.Tokens, "endpoint", "stream") + metric(t, up, llmmetrics.Tokens, "endpoint", "nonstream")
 	if gwTokens != float64(tokensSeen) || upTokens != gwTokens {
 		t.Errorf("tokens: gateway counted %v, upstream %v, clients received %d", gwTokens, upTokens, tokensSeen)
 	}
 	for _, ep := range []string{"stream", "nonstream"} {
-		g, u := metric(t, gw, llmserver.MetricPromptTokens, "endpoint", ep), metric(t, up, llmserver.MetricPromptTokens, "endpoint", ep)
+		g, u := metric(t, gw, llmmetrics.PromptTokens, "endpoint", ep), metric(t, up, llmmetrics.PromptTokens, "endpoint", ep)
 		if g != u || g == 0 {
 			t.Errorf("prompt tokens %s: gateway %v, upstream %v", ep, g, u)
 		}
@@ -172,15 +173,15 @@ func TestTTFTMatchesUpstream(t *testing.T) {
 		resp.Body.Close()
 	}
 	sec := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
-	mean := sec(histogramMean(t, gw, llmserver.MetricTTFT, "endpoint", "stream"))
-	upMean := sec(histogramMean(t, up, llmserver.MetricTTFT, "endpoint", "stream"))
+	mean := sec(histogramMean(t, gw, llmmetrics.TTFT, "endpoint", "stream"))
+	upMean := sec(histogramMean(t, up, llmmetrics.TTFT, "endpoint", "stream"))
 	// The gateway sees the upstream's TTFT plus its own hop. The bound on
 	// the hop only guards against gross error (buffering would add the
 	// whole generation) on a loaded CI machine.
 	if mean < ttft || mean-upMean > 250*time.Millisecond {
 		t.Errorf("gateway TTFT mean %s; upstream's configured %s, measured %s", mean, ttft, upMean)
 	}
-	if got := metric(t, gw, llmserver.MetricTPOT, "endpoint", "stream"); got != n {
+	if got := metric(t, gw, llmmetrics.TPOT, "endpoint", "stream"); got != n {
 		t.Errorf("TPOT observed %v times, want %d", got, n)
 	}
 }
@@ -272,10 +273,10 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 	resp.Body.Close()
 	start := time.Now()
 	eventually(t, "the upstream to see the abort", func() error {
-		if a := metric(t, up, llmserver.MetricActive, "endpoint", "stream"); a != 0 {
+		if a := metric(t, up, llmmetrics.Active, "endpoint", "stream"); a != 0 {
 			return fmt.Errorf("upstream active = %v", a)
 		}
-		if e := metric(t, up, llmserver.MetricRequests, "endpoint", "stream", "status", "error"); e != 1 {
+		if e := metric(t, up, llmmetrics.Requests, "endpoint", "stream", "status", "error"); e != 1 {
 			return fmt.Errorf("upstream stream errors = %v", e)
 		}
 		if r := metric(t, up, "vllm:num_requests_running", "model_name", "llmmon-sim"); r != 0 {
@@ -286,13 +287,13 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("the upstream stopped %s after the client left", d)
 	}
-	if a := metric(t, gw, llmserver.MetricActive, "endpoint", "stream"); a != 0 {
+	if a := metric(t, gw, llmmetrics.Active, "endpoint", "stream"); a != 0 {
 		t.Errorf("gateway active = %v", a)
 	}
-	if e := metric(t, gw, llmserver.MetricRequests, "endpoint", "stream", "status", "error"); e != 1 {
+	if e := metric(t, gw, llmmetrics.Requests, "endpoint", "stream", "status", "error"); e != 1 {
 		t.Errorf("gateway stream errors = %v, want 1", e)
 	}
-	if gt, ut := metric(t, gw, llmserver.MetricTokens, "endpoint", "stream"), metric(t, up, llmserver.MetricTokens, "endpoint", "stream"); gt == 0 || gt > ut {
+	if gt, ut := metric(t, gw, llmmetrics.Tokens, "endpoint", "stream"), metric(t, up, llmmetrics.Tokens, "endpoint", "stream"); gt == 0 || gt > ut {
 		t.Errorf("tokens: gateway %v, upstream %v", gt, ut)
 	}
 }
@@ -375,13 +376,13 @@ func TestOpenAISDKThroughGateway(t *testing.T) {
 		t.Fatalf("models: %+v", models.Data)
 	}
 	eventually(t, "4 successes counted", func() error {
-		if got := metric(t, gw, llmserver.MetricRequests, "endpoint", "stream", "status", "success") +
-			metric(t, gw, llmserver.MetricRequests, "endpoint", "nonstream", "status", "success"); got != 4 {
+		if got := metric(t, gw, llmmetrics.Requests, "endpoint", "stream", "status", "success") +
+			metric(t, gw, llmmetrics.Requests, "endpoint", "nonstream", "status", "success"); got != 4 {
 			return fmt.Errorf("gateway counted %v successes, want 4", got)
 		}
 		return nil
 	})
-	if got := metric(t, gw, llmserver.MetricTokens, "endpoint", "stream") + metric(t, gw, llmserver.MetricTokens, "endpoint", "nonstream"); got != 7+6+5+4 {
+	if got := metric(t, gw, llmmetrics.Tokens, "endpoint", "stream") + metric(t, gw, llmmetrics.Tokens, "endpoint", "nonstream"); got != 7+6+5+4 {
 		t.Errorf("gateway counted %v tokens, want 22", got)
 	}
 }
@@ -446,8 +447,8 @@ func TestRouteByModel(t *testing.T) {
 			t.Fatalf("%s: %d", m, resp.StatusCode)
 		}
 	}
-	if na, nb := metric(t, a, llmserver.MetricRequests, "endpoint", "nonstream", "status", "success"),
-		metric(t, b, llmserver.MetricRequests, "endpoint", "nonstream", "status", "success"); na != 1 || nb != 2 {
+	if na, nb := metric(t, a, llmmetrics.Requests, "endpoint", "nonstream", "status", "success"),
+		metric(t, b, llmmetrics.Requests, "endpoint", "nonstream", "status", "success"); na != 1 || nb != 2 {
 		t.Errorf("alpha got %v, beta %v; want 1 and 2", na, nb)
 	}
 	resp := post(t, context.Background(), ghs.URL+"/v1/completions", `{"model":"gamma","prompt":"hi"}`)
