@@ -1,9 +1,12 @@
 // Package llmserver is llmmon serve: an OpenAI-compatible HTTP server
-// (completions and chat, streamed and not) instrumented with the seed's five
-// llm_* metrics plus gateway latency metrics, in front of a backend.Backend.
-// The default backend is the embedded simulated engine (package sim), which
-// adds vLLM-compatible vllm:* metrics. Each Server has its own Prometheus
-// registry, so several can run in one process.
+// (completions and chat, streamed and not) instrumented with the llm_*
+// metrics (package llmmetrics: requests, duration, tokens, request size,
+// requests in flight, TTFT, TPOT, prompt tokens), in front of a
+// backend.Backend. The default backend is the embedded simulated engine
+// (package sim), which adds vLLM-compatible vllm:* metrics; with a
+// backend.Relay (package proxy) it is a gateway to a real engine. Each
+// Server has its own Prometheus registry, so several can run in one
+// process.
 package llmserver
 
 import (

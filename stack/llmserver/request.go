@@ -15,8 +15,8 @@ import (
 var validRoles = map[string]bool{"system": true, "developer": true, "user": true,
 	"assistant": true, "tool": true, "function": true}
 
-// decodedRequest is a validated request and the wire options the gateway
-// itself handles.
+// decodedRequest is a validated request for the backend, and the wire
+// options the server itself handles.
 type decodedRequest struct {
 	backend.Request
 	IncludeUsage bool

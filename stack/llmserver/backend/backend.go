@@ -1,7 +1,8 @@
-// Package backend is the seam between llmmon serve's OpenAI-compatible
-// gateway (HTTP, validation, the llm_* metrics) and whatever produces the
-// tokens: the embedded simulated engine (package sim) or, later, a proxy to
-// a real engine. The gateway only ever talks to a Backend.
+// Package backend is the seam between llmmon serve's HTTP side (the API,
+// validation, the llm_* metrics; package llmserver) and whatever produces
+// the tokens: the embedded simulated engine (package sim, a Backend), or a
+// real engine behind --upstream (package proxy, a Relay). The server only
+// ever talks to a Backend.
 package backend
 
 import (

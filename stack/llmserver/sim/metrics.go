@@ -15,7 +15,7 @@ var (
 		40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0}
 )
 
-// TTFTBuckets are vLLM's time-to-first-token boundaries; the gateway's
+// TTFTBuckets are vLLM's time-to-first-token boundaries; llmmon serve's
 // llm_time_to_first_token_seconds uses them too.
 func TTFTBuckets() []float64 { return append([]float64(nil), ttftBuckets...) }
 
