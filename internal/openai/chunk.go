@@ -53,7 +53,7 @@ func (s *chunkScan) scan(b []byte) (Chunk, bool) {
 	var errVal []byte
 	objErr := false
 	o := openObject(b, 0)
-	for key, at, more := o.next(); more; key, at, more = o.next() {
+	for key, at, more := o.member(); more; key, at, more = o.member() {
 		end := 0
 		switch string(key) {
 		case "choices":
@@ -98,7 +98,7 @@ func (s *chunkScan) scan(b []byte) (Chunk, bool) {
 // it, 0 if it is malformed.
 func (s *chunkScan) scanChoices(b []byte, at int) int {
 	a := openArray(b, at)
-	for at, more := a.next(); more; at, more = a.next() {
+	for at, more := a.element(); more; at, more = a.element() {
 		s.Choices++
 		a.value(s.scanChoice(b, at))
 	}
@@ -114,7 +114,7 @@ func (s *chunkScan) scanChoice(b []byte, at int) int {
 	text, msg := false, false
 	var finish []byte
 	o := openObject(b, at)
-	for key, at, more := o.next(); more; key, at, more = o.next() {
+	for key, at, more := o.member(); more; key, at, more = o.member() {
 		end := 0
 		switch string(key) {
 		case "text":
@@ -153,7 +153,7 @@ func (s *chunkScan) scanChoice(b []byte, at int) int {
 func (s *chunkScan) messageHasText(b []byte, at int) (bool, int) {
 	var has [4]bool
 	o := openObject(b, at)
-	for key, at, more := o.next(); more; key, at, more = o.next() {
+	for key, at, more := o.member(); more; key, at, more = o.member() {
 		k := -1
 		switch string(key) {
 		case "content":
@@ -193,7 +193,7 @@ func (s *chunkScan) noteText(v []byte, at, end int) {
 // 0 if it is malformed.
 func (c *Chunk) scanUsage(b []byte, at int) int {
 	o := openObject(b, at)
-	for key, at, more := o.next(); more; key, at, more = o.next() {
+	for key, at, more := o.member(); more; key, at, more = o.member() {
 		end := 0
 		switch string(key) {
 		case "prompt_tokens":

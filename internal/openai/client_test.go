@@ -97,37 +97,23 @@ func TestClientKeepsConnectionsAlive(t *testing.T) {
 // (as when its keep-alive timeout strikes): the second request finds the
 // pooled connection closed and goes again, once, on a new one.
 func TestClientRetriesOnAClosedIdleConnection(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	var served atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, req.Body)
-				served.Add(1)
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-			}()
+	addr := listen(t, func(c net.Conn) {
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
 		}
-	}()
+		io.Copy(io.Discard, req.Body)
+		served.Add(1)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
 	c := newClient(nil)
 	for i := range 4 {
 		method := "POST"
 		if i%2 == 1 {
 			method = "GET" // a GET is resent as well
 		}
-		code, body, err := send(t, c, context.Background(), method, "http://"+ln.Addr().String()+"/v1/models", `{}`)
+		code, body, err := send(t, c, context.Background(), method, "http://"+addr+"/v1/models", `{}`)
 		if err != nil || code != 200 || body != "ok" {
 			t.Fatalf("request %d: %d %q %v", i, code, body, err)
 		}
@@ -141,23 +127,9 @@ func TestClientRetriesOnAClosedIdleConnection(t *testing.T) {
 // A connection that fails before any answer is not retried when it was
 // new: the error is the server's, not a stale connection's.
 func TestClientNewConnectionFailureIsNotRetried(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	_, _, err = send(t, newClient(nil), context.Background(), "POST", "http://"+ln.Addr().String()+"/", `{}`)
+	addr := listen(t, func(net.Conn) { accepted.Add(1) })
+	_, _, err := send(t, newClient(nil), context.Background(), "POST", "http://"+addr+"/", `{}`)
 	if err == nil || errors.Is(err, errServerClosedIdle) {
 		t.Fatalf("err = %v, want the connection's own error", err)
 	}
@@ -340,14 +312,15 @@ func TestClientTimeouts(t *testing.T) {
 	}
 }
 
-// rawServer answers each request on a connection with answer.
-func rawServer(t *testing.T, answer string) string {
-	t.Helper()
+// listen serves each connection to a new listener with serve, which
+// returns when it is done with it; listen returns the listener's address.
+func listen(tb testing.TB, serve func(net.Conn)) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	tb.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -356,21 +329,29 @@ func rawServer(t *testing.T, answer string) string {
 			}
 			go func() {
 				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					if _, err := io.WriteString(c, answer); err != nil {
-						return
-					}
-				}
+				serve(c)
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String() + "/v1/completions"
+	return ln.Addr().String()
+}
+
+// rawServer answers each request on a connection with answer.
+func rawServer(t *testing.T, answer string) string {
+	t.Helper()
+	return "http://" + listen(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			if _, err := io.WriteString(c, answer); err != nil {
+				return
+			}
+		}
+	}) + "/v1/completions"
 }
 
 // The answers load's client was held to: framing, 1xx, HTTP/1.0, and what

@@ -53,7 +53,7 @@ type RequestFields struct {
 func ScanRequest(b []byte) (f RequestFields, ok bool) {
 	f = RequestFields{absent, absent, absent, absent, absent, absent, skipWS(b, 0) + 1}
 	o := openObject(b, 0)
-	for key, at, more := o.next(); more; key, at, more = o.next() {
+	for key, at, more := o.member(); more; key, at, more = o.member() {
 		var s *Span
 		switch string(key) {
 		case "model":
@@ -77,7 +77,7 @@ func ScanRequest(b []byte) (f RequestFields, ok bool) {
 	}
 	if so := f.StreamOptions; so.Present() && b[so.Start] == '{' {
 		o := openObject(b[:so.End], so.Start)
-		for key, at, more := o.next(); more; key, at, more = o.next() {
+		for key, at, more := o.member(); more; key, at, more = o.member() {
 			o.value(0)
 			if string(key) == "include_usage" && !o.bad {
 				f.IncludeUsage = Span{at, o.i}

@@ -101,152 +101,111 @@ func valueAt(b []byte, i int) ([]byte, int) {
 	return b[i:end], end
 }
 
-// object steps through the members of a JSON object in one pass:
+// seq steps through a JSON object's members or an array's elements in one
+// pass:
 //
 //	o := openObject(b, i)
-//	for key, at, ok := o.next(); ok; key, at, ok = o.next() {
+//	for key, at, ok := o.member(); ok; key, at, ok = o.member() {
 //		o.value(end) // where the value at b[at] ended, or 0 to skip it
 //	}
-//	// o.bad: b[i:] is not a well-formed object; else o.i is just past it.
-type object struct {
+//	// o.bad: b[i:] is not well-formed; else o.i is just past it.
+//
+// Arrays go the same way with openArray and element.
+type seq struct {
 	b     []byte
 	i     int
+	close byte // '}' or ']'
 	start bool
 	bad   bool
 }
 
-func openObject(b []byte, i int) object {
+func openSeq(b []byte, i int, open, close byte) seq {
 	i = skipWS(b, i)
-	if i >= len(b) || b[i] != '{' {
-		return object{bad: true}
+	if i >= len(b) || b[i] != open {
+		return seq{bad: true}
 	}
-	return object{b: b, i: i + 1, start: true}
+	return seq{b: b, i: i + 1, close: close, start: true}
 }
 
-// next returns the next member's key (raw, without its quotes) and the
-// index of its value (always within b); false at the end of the object, or
-// when it is malformed.
-func (o *object) next() (key []byte, at int, ok bool) {
-	b := o.b
-	if o.bad {
-		return nil, 0, false
+func openObject(b []byte, i int) seq { return openSeq(b, i, '{', '}') }
+func openArray(b []byte, i int) seq  { return openSeq(b, i, '[', ']') }
+
+// element returns the index of the next item (always within b); false at
+// the end, or when the sequence is malformed.
+func (s *seq) element() (at int, ok bool) {
+	b := s.b
+	if s.bad {
+		return 0, false
 	}
-	i := skipWS(b, o.i)
+	i := skipWS(b, s.i)
 	if i >= len(b) {
-		o.bad = true
-		return nil, 0, false
+		s.bad = true
+		return 0, false
 	}
 	switch {
-	case b[i] == '}':
-		o.i = i + 1
-		return nil, 0, false
-	case o.start:
-		o.start = false
+	case b[i] == s.close:
+		s.i = i + 1
+		return 0, false
+	case s.start:
+		s.start = false
 	case b[i] == ',':
 		i = skipWS(b, i+1)
 	default:
-		o.bad = true
-		return nil, 0, false
+		s.bad = true
+		return 0, false
 	}
-	if i >= len(b) || b[i] != '"' {
-		o.bad = true
-		return nil, 0, false
+	if i >= len(b) {
+		s.bad = true
+		return 0, false
 	}
-	end, ok := skipString(b, i)
+	s.i = i
+	return i, true
+}
+
+// member returns the next member's key (raw, without its quotes) and the
+// index of its value (always within b); false at the end of the object, or
+// when it is malformed.
+func (s *seq) member() (key []byte, at int, ok bool) {
+	i, ok := s.element()
 	if !ok {
-		o.bad = true
+		return nil, 0, false
+	}
+	b := s.b
+	end, ok := 0, b[i] == '"'
+	if ok {
+		end, ok = skipString(b, i)
+	}
+	if !ok {
+		s.bad = true
 		return nil, 0, false
 	}
 	key = b[i+1 : end-1]
 	i = skipWS(b, end)
 	if i >= len(b) || b[i] != ':' {
-		o.bad = true
+		s.bad = true
 		return nil, 0, false
 	}
-	o.i = skipWS(b, i+1)
-	if o.i >= len(b) {
-		o.bad = true
+	s.i = skipWS(b, i+1)
+	if s.i >= len(b) {
+		s.bad = true
 		return nil, 0, false
 	}
-	return key, o.i, true
+	return key, s.i, true
 }
 
-// value says where the current member's value ended: end, if it was read;
+// value says where the current item's value ended: end, if it was read;
 // 0 has it skipped.
-func (o *object) value(end int) {
-	if end > o.i {
-		o.i = end
+func (s *seq) value(end int) {
+	if end > s.i {
+		s.i = end
 		return
 	}
-	end, ok := skipValue(o.b, o.i)
+	end, ok := skipValue(s.b, s.i)
 	if !ok {
-		o.bad = true
+		s.bad = true
 		return
 	}
-	o.i = end
-}
-
-// array steps through the elements of a JSON array as object does through
-// members.
-type array struct {
-	b     []byte
-	i     int
-	start bool
-	bad   bool
-}
-
-func openArray(b []byte, i int) array {
-	i = skipWS(b, i)
-	if i >= len(b) || b[i] != '[' {
-		return array{bad: true}
-	}
-	return array{b: b, i: i + 1, start: true}
-}
-
-// next returns the index of the next element (always within b); false at
-// the end of the array, or when it is malformed.
-func (a *array) next() (at int, ok bool) {
-	b := a.b
-	if a.bad {
-		return 0, false
-	}
-	i := skipWS(b, a.i)
-	if i >= len(b) {
-		a.bad = true
-		return 0, false
-	}
-	switch {
-	case b[i] == ']':
-		a.i = i + 1
-		return 0, false
-	case a.start:
-		a.start = false
-	case b[i] == ',':
-		i = skipWS(b, i+1)
-	default:
-		a.bad = true
-		return 0, false
-	}
-	if i >= len(b) {
-		a.bad = true
-		return 0, false
-	}
-	a.i = i
-	return i, true
-}
-
-// value says where the current element ended, as object.value.
-func (a *array) value(end int) {
-	if end > a.i {
-		a.i = end
-		return
-	}
-	end, ok := skipValue(a.b, a.i)
-	if !ok {
-		a.bad = true
-		return
-	}
-	a.i = end
+	s.i = end
 }
 
 // Span is where a value sits in a body: b[Start:End]. Start is -1 when the
