@@ -169,11 +169,12 @@ func (c *call) relayBody(ctx context.Context, resp *openai.Response, out backend
 	return res, out.Write(body, 0)
 }
 
-// streamReader is an event reader and its buffer, pooled: a stream that
-// ends leaves them to the next.
+// streamReader is an event reader, its buffer and a chunk scanner, pooled:
+// a stream that ends leaves them to the next.
 type streamReader struct {
 	br *bufio.Reader
 	er *openai.EventReader
+	ss openai.StreamScanner
 }
 
 var readerPool = sync.Pool{New: func() any {
@@ -188,6 +189,7 @@ func (c *call) relayStream(ctx context.Context, resp *openai.Response, out backe
 	var res backend.Result
 	sr := readerPool.Get().(*streamReader)
 	sr.br.Reset(resp.Body)
+	sr.ss.Reset()
 	defer func() { sr.br.Reset(nil); readerPool.Put(sr) }()
 
 	out.Start(resp.StatusCode, resp.ContentType, -1)
@@ -205,7 +207,7 @@ func (c *call) relayStream(ctx context.Context, resp *openai.Response, out backe
 		case ev.IsDone():
 			done = true
 		default:
-			if ch, ok := openai.ScanChunk(ev.Data); ok {
+			if ch, ok := sr.ss.Scan(ev.Data); ok {
 				if ch.Error != nil {
 					relayedErr = true
 				}
