@@ -41,7 +41,8 @@ func newConn(c *Client, nc net.Conn, addr string) *conn {
 }
 
 // exchange writes req on cn and reads the answer's head. The body is read
-// by the caller; reading it to the end gives cn back to the pool.
+// by the caller; Response.Close then gives cn back to the pool, or closes
+// it.
 func (cn *conn) exchange(ctx context.Context, t *Target, req *Request, start time.Time) (*Response, error) {
 	b := append(cn.wbuf[:0], req.Method...)
 	b = append(b, ' ')
