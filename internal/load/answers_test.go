@@ -22,7 +22,7 @@ type rawServer struct {
 	conns  atomic.Int64
 }
 
-func (s *rawServer) start(t *testing.T) string {
+func (s *rawServer) start(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -43,7 +43,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer g.client.CloseIdleConnections()
+	defer g.client.Close()
 	// The generator keeps little live memory but allocates per request;
 	// collecting less often leaves the CPU to the server under test.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
@@ -52,6 +52,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	g.setModel(model)
+	// Ctrl-C abandons every request in flight at once; one hook for all,
+	// rather than one per request (see openai.Client.Close).
+	abandon := context.AfterFunc(ctx, g.client.Close)
+	defer abandon()
 	return g.run(ctx), nil
 }
 
@@ -212,13 +216,9 @@ func (g *generator) run(ctx context.Context) *Report {
 	} else {
 		for range g.opts.Concurrency {
 			wg.Go(func() {
-				// Each worker's requests hang off its own context, so they
-				// do not all contend for ctx's lock to register and leave.
-				wctx, cancel := context.WithCancel(ctx)
-				defer cancel()
 				for g.take(ctx) {
 					g.inFlight.Add(1)
-					g.do(wctx, ctx)
+					g.do(ctx)
 					g.inFlight.Add(-1)
 				}
 			})
@@ -260,7 +260,7 @@ func (g *generator) openLoop(ctx context.Context, start time.Time, wg *sync.Wait
 		}
 		g.inFlight.Add(1)
 		wg.Go(func() {
-			g.do(ctx, ctx)
+			g.do(ctx)
 			g.inFlight.Add(-1)
 		})
 	}

@@ -98,12 +98,12 @@ type outcome struct {
 
 var gapPool = sync.Pool{New: func() any { s := make([]float32, 0, 256); return &s }}
 
-// do sends one request under ctx, and records it; a failure after run is
-// cancelled counts as cancelled, not as an error.
-func (g *generator) do(ctx, run context.Context) {
+// do sends one request and records it; a failure after run is cancelled
+// (Ctrl-C, which closes the client) counts as cancelled, not as an error.
+func (g *generator) do(run context.Context) {
 	gp := gapPool.Get().(*[]float32)
 	o := outcome{gaps: (*gp)[:0]}
-	g.send(ctx, run, &o)
+	g.send(run, &o)
 	defer func() {
 		*gp = o.gaps[:0]
 		gapPool.Put(gp)
@@ -120,7 +120,7 @@ func (g *generator) do(ctx, run context.Context) {
 
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-func (g *generator) send(ctx, run context.Context, o *outcome) {
+func (g *generator) send(run context.Context, o *outcome) {
 	bp := bodyPool.Get().(*[]byte)
 	defer bodyPool.Put(bp)
 	*bp = g.appendBody((*bp)[:0], g.promptLen())
@@ -130,8 +130,9 @@ func (g *generator) send(ctx, run context.Context, o *outcome) {
 	}
 	start := time.Now()
 	o.sent = true
-	resp, err := g.client.Do(ctx, g.endpoint, &openai.Request{Method: http.MethodPost, Header: g.header, Body: *bp,
-		Deadline: start.Add(g.opts.Timeout)})
+	// No cancellation hook per request: Ctrl-C closes the client.
+	resp, err := g.client.Do(context.Background(), g.endpoint, &openai.Request{Method: http.MethodPost,
+		Header: g.header, Body: *bp, Deadline: start.Add(g.opts.Timeout)})
 	if err != nil {
 		o.status, o.detail = classify(run, err)
 		return

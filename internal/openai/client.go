@@ -40,6 +40,28 @@ type Client struct {
 
 	mu   sync.Mutex
 	idle map[string][]*conn // by host:port, the most recently used last
+
+	lifeOnce sync.Once
+	life     context.Context // cancelled by Close
+	kill     context.CancelFunc
+}
+
+// lifetime is the context that Close cancels.
+func (c *Client) lifetime() context.Context {
+	c.lifeOnce.Do(func() { c.life, c.kill = context.WithCancel(context.Background()) })
+	return c.life
+}
+
+// Close aborts every exchange in progress at once, on the client's own
+// connections and through Fallback, and closes the connections; requests
+// after it fail with ErrClosed. Cancelling a request's context aborts that
+// request alone, but costs a hook per request: a caller that would only
+// ever cancel them all together (load on Ctrl-C) passes a context that is
+// never done, and calls Close.
+func (c *Client) Close() {
+	c.lifetime()
+	c.kill()
+	c.CloseIdleConnections()
 }
 
 // Target is a URL prepared once for many requests.
@@ -127,6 +149,8 @@ var (
 	ErrHeadTimeout = errors.New("no answer within the head timeout")
 	// ErrNotHTTP: what came back is not an HTTP/1.x answer.
 	ErrNotHTTP = errors.New("the answer is not HTTP/1.x")
+	// ErrClosed: the Client was closed.
+	ErrClosed = errors.New("the client was closed")
 	// errServerClosedIdle: the server closed a kept-alive connection before
 	// answering, as servers do when their keep-alive timeout strikes just
 	// as a request goes out. The request never reached a handler, so it is
@@ -142,6 +166,9 @@ func (c *Client) Do(ctx context.Context, t *Target, req *Request) (*Response, er
 		if strings.ContainsAny(h.Value, "\r\n") {
 			return nil, fmt.Errorf("header %s: the value holds a line break", h.Name)
 		}
+	}
+	if c.lifetime().Err() != nil {
+		return nil, ErrClosed
 	}
 	if !t.own {
 		return c.fallback(ctx, t, req)
@@ -189,7 +216,7 @@ func (c *Client) get(ctx context.Context, addr string, fresh bool, req *Request,
 			cn.reused = true
 			return cn, nil
 		}
-		cn.nc.Close()
+		cn.close()
 	}
 	c.mu.Unlock()
 	dial := c.Dial
@@ -255,7 +282,7 @@ func (c *Client) put(cn *conn) {
 		stale = append(stale, conns[:n]...)
 		conns = append(conns[:0], conns[n:]...)
 	}
-	if len(conns) < maxIdle {
+	if len(conns) < maxIdle && c.lifetime().Err() == nil {
 		conns = append(conns, cn)
 	} else {
 		stale = append(stale, cn)
@@ -263,7 +290,7 @@ func (c *Client) put(cn *conn) {
 	c.idle[cn.addr] = conns
 	c.mu.Unlock()
 	for _, s := range stale {
-		s.nc.Close()
+		s.close()
 	}
 }
 
@@ -275,7 +302,7 @@ func (c *Client) CloseIdleConnections() {
 	c.mu.Unlock()
 	for _, conns := range idle {
 		for _, cn := range conns {
-			cn.nc.Close()
+			cn.close()
 		}
 	}
 	if ci, ok := c.Fallback.(interface{ CloseIdleConnections() }); ok {
@@ -286,12 +313,14 @@ func (c *Client) CloseIdleConnections() {
 // fallback sends req through net/http, with the same contract as the
 // client's own connections.
 func (c *Client) fallback(ctx context.Context, t *Target, req *Request) (*Response, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	stopLife := context.AfterFunc(c.lifetime(), func() { cancelCause(ErrClosed) })
+	cancel := func(cause error) { stopLife(); cancelCause(cause) }
 	if !req.Deadline.IsZero() {
 		var cancelDeadline context.CancelFunc
 		ctx, cancelDeadline = context.WithDeadline(ctx, req.Deadline)
-		stop := cancel
-		cancel = func(cause error) { cancelDeadline(); stop(cause) }
+		cancelOuter := cancel
+		cancel = func(cause error) { cancelDeadline(); cancelOuter(cause) }
 	}
 	var body io.Reader
 	if req.Body != nil {
@@ -307,7 +336,7 @@ func (c *Client) fallback(ctx context.Context, t *Target, req *Request) (*Respon
 	}
 	var timer *time.Timer
 	if req.HeadTimeout > 0 {
-		timer = time.AfterFunc(req.HeadTimeout, func() { cancel(ErrHeadTimeout) })
+		timer = time.AfterFunc(req.HeadTimeout, func() { cancelCause(ErrHeadTimeout) })
 	}
 	resp, err := c.Fallback.RoundTrip(hr)
 	if timer != nil && !timer.Stop() && err == nil {
@@ -333,6 +362,8 @@ func (c *Client) fallback(ctx context.Context, t *Target, req *Request) (*Respon
 // timeout, and a passed deadline as os.ErrDeadlineExceeded.
 func fallbackError(ctx context.Context, err error) error {
 	switch cause := context.Cause(ctx); {
+	case cause == ErrClosed:
+		return ErrClosed
 	case cause == ErrHeadTimeout || errors.Is(err, ErrHeadTimeout):
 		return ErrHeadTimeout
 	case errors.Is(cause, context.DeadlineExceeded):

@@ -71,79 +71,93 @@ func jsonAnswer() []byte {
 // client's own connections (own) and over net/http's Transport (nethttp),
 // against a canned server in this process: the request written, the answer
 // read and scanned (a stream event by event, as both do), the connection
-// given back. The difference between own and nethttp is the client's cost;
-// the package doc gives the figures.
+// given back. gateway: the request's context can be cancelled (the client
+// may leave) and the head is timed (--upstream-timeout); load: a deadline
+// (--timeout), and Close for Ctrl-C. The difference between own and
+// nethttp is the client's cost; the package doc gives the figures.
 func BenchmarkClient(b *testing.B) {
 	for _, answer := range []struct {
 		name   string
 		bytes  []byte
 		stream bool
 	}{{"json", jsonAnswer(), false}, {"stream", streamAnswer(), true}} {
-		for _, own := range []bool{true, false} {
-			name := answer.name + "/own"
-			if !own {
-				name = answer.name + "/nethttp"
-			}
-			b.Run(name, func(b *testing.B) {
-				tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true, IdleConnTimeout: time.Minute}
-				c := &Client{Fallback: tr, MaxIdlePerHost: 64}
-				defer c.CloseIdleConnections()
-				tg, err := c.Target(cannedServer(b, answer.bytes))
-				if err != nil {
-					b.Fatal(err)
+		for _, use := range []string{"gateway", "load"} {
+			for _, own := range []bool{true, false} {
+				name := answer.name + "/" + use + "/own"
+				if !own {
+					name = answer.name + "/" + use + "/nethttp"
 				}
-				tg.own = own
-				body := []byte(`{"model":"demo","prompt":"Say something about monitoring.","max_tokens":16,"stream":true}`)
-				header := []Header{{"Content-Type", "application/json"}, {"Accept", "text/event-stream"}, {"User-Agent", "llmmon-bench"}}
-				b.ReportAllocs()
-				b.SetParallelism(4)
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					br := bufio.NewReaderSize(nil, 16<<10)
-					er := NewEventReader(br)
-					var ss StreamScanner
-					buf := make([]byte, 0, 4096)
-					ctx, cancel := context.WithCancel(context.Background())
-					defer cancel()
-					for pb.Next() {
-						resp, err := c.Do(ctx, tg, &Request{Method: "POST", Header: header, Body: body, HeadTimeout: time.Minute})
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						tokens := 0
-						if answer.stream {
-							br.Reset(resp.Body)
-							ss.Reset()
-							for {
-								ev, err := er.Next()
-								if err != nil {
-									break
-								}
-								if ch, _ := ss.Scan(ev.Data); ch.Usage {
-									tokens = ch.CompletionTokens
-								}
-							}
-						} else {
-							buf = buf[:0]
-							for {
-								n, err := resp.Body.Read(buf[len(buf):cap(buf)])
-								buf = buf[:len(buf)+n]
-								if err != nil {
-									break
-								}
-							}
-							ch, _ := ScanChunk(buf)
-							tokens = ch.CompletionTokens
-						}
-						resp.Close()
-						if tokens != 16 {
-							b.Errorf("%d tokens, want 16", tokens)
-							return
-						}
-					}
-				})
-			})
+				b.Run(name, func(b *testing.B) { benchClient(b, answer.bytes, answer.stream, use == "gateway", own) })
+			}
 		}
 	}
+}
+
+func benchClient(b *testing.B, answer []byte, stream, gateway, own bool) {
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true, IdleConnTimeout: time.Minute}
+	c := &Client{Fallback: tr, MaxIdlePerHost: 64}
+	defer c.Close()
+	tg, err := c.Target(cannedServer(b, answer))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tg.own = own
+	body := []byte(`{"model":"demo","prompt":"Say something about monitoring.","max_tokens":16,"stream":true}`)
+	header := []Header{{"Content-Type", "application/json"}, {"Accept", "text/event-stream"}, {"User-Agent", "llmmon-bench"}}
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		br := bufio.NewReaderSize(nil, 16<<10)
+		er := NewEventReader(br)
+		var ss StreamScanner
+		buf := make([]byte, 0, 4096)
+		for pb.Next() {
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			req := &Request{Method: "POST", Header: header, Body: body}
+			if gateway {
+				ctx, cancel = context.WithCancel(ctx)
+				req.HeadTimeout = time.Minute
+			} else {
+				req.Deadline = time.Now().Add(time.Minute)
+			}
+			resp, err := c.Do(ctx, tg, req)
+			if err != nil {
+				cancel()
+				b.Error(err)
+				return
+			}
+			tokens := 0
+			if stream {
+				br.Reset(resp.Body)
+				ss.Reset()
+				for {
+					ev, err := er.Next()
+					if err != nil {
+						break
+					}
+					if ch, _ := ss.Scan(ev.Data); ch.Usage {
+						tokens = ch.CompletionTokens
+					}
+				}
+			} else {
+				buf = buf[:0]
+				for {
+					n, err := resp.Body.Read(buf[len(buf):cap(buf)])
+					buf = buf[:len(buf)+n]
+					if err != nil {
+						break
+					}
+				}
+				ch, _ := ScanChunk(buf)
+				tokens = ch.CompletionTokens
+			}
+			resp.Close()
+			cancel()
+			if tokens != 16 {
+				b.Errorf("%d tokens, want 16", tokens)
+				return
+			}
+		}
+	})
 }

@@ -406,3 +406,47 @@ func FuzzReadAnswer(f *testing.F) {
 		cn.closeBody()
 	})
 }
+
+// Close aborts the exchanges in progress, over the client's own connections
+// and over net/http, even when their contexts are never done; requests
+// after it fail with ErrClosed.
+func TestClientClose(t *testing.T) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("data: 1\n\n"))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	plain := httptest.NewServer(handler)
+	secure := httptest.NewTLSServer(handler)
+	defer plain.Close()
+	defer secure.Close()
+	c := newClient(secure.Client().Transport)
+	errc := make(chan error, 2)
+	for _, u := range []string{plain.URL, secure.URL} {
+		tg, _ := c.Target(u)
+		resp, err := c.Do(context.Background(), tg, &Request{Method: "POST", Body: []byte("{}")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			_, err := io.ReadAll(resp.Body)
+			resp.Close()
+			errc <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	for range 2 {
+		select {
+		case err := <-errc:
+			if err == nil {
+				t.Error("a body read ended cleanly after Close")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a body read did not end after Close")
+		}
+	}
+	if _, _, err := send(t, c, context.Background(), "POST", plain.URL, "{}"); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}

@@ -23,12 +23,14 @@ type conn struct {
 	addr      string
 	idleSince time.Time
 	reused    bool
+	rdl, wdl  time.Time // the read and write deadlines set on nc
 
-	resp  Response
-	body  body
-	drain io.LimitedReader
-	stop  func() bool // unregisters the request's cancellation hook
-	keep  bool        // the answer leaves the connection reusable
+	resp     Response
+	body     body
+	drain    io.LimitedReader
+	stop     func() bool // unregisters the request's cancellation hook
+	stopLife func() bool // unregisters the Client's (Close)
+	keep     bool        // the answer leaves the connection reusable
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
@@ -37,7 +39,16 @@ func newConn(c *Client, nc net.Conn, addr string) *conn {
 	cn := &conn{c: c, nc: nc, br: bufio.NewReaderSize(nc, 16<<10), addr: addr}
 	cn.body.cn = cn
 	cn.resp.release = cn.closeBody
+	// One hook for the connection's life: Client.Close unblocks whatever
+	// is reading or writing it.
+	cn.stopLife = context.AfterFunc(c.lifetime(), func() { nc.SetDeadline(aLongTimeAgo) })
 	return cn
+}
+
+// close closes the connection for good.
+func (cn *conn) close() {
+	cn.stopLife()
+	cn.nc.Close()
 }
 
 // exchange writes req on cn and reads the answer's head. The body is read
@@ -62,12 +73,7 @@ func (cn *conn) exchange(ctx context.Context, t *Target, req *Request, start tim
 	cn.wbuf = append(b, req.Body...)
 
 	headDeadline := req.headDeadline(start)
-	if !req.Deadline.IsZero() {
-		cn.nc.SetWriteDeadline(req.Deadline)
-	}
-	if !headDeadline.IsZero() {
-		cn.nc.SetReadDeadline(headDeadline)
-	}
+	cn.setDeadlines(headDeadline, req.Deadline)
 	// Set after the deadlines, so that a cancellation is never undone:
 	// cancelling ctx (the client left, Ctrl-C) unblocks whatever is reading
 	// or writing cn.
@@ -77,10 +83,12 @@ func (cn *conn) exchange(ctx context.Context, t *Target, req *Request, start tim
 	}
 	fail := func(err error, answered bool) (*Response, error) {
 		cn.unhook()
-		cn.nc.Close()
+		cn.close()
 		switch {
 		case ctx.Err() != nil:
 			return nil, context.Cause(ctx)
+		case cn.c.lifetime().Err() != nil:
+			return nil, ErrClosed
 		case isTimeout(err) && req.HeadTimeout > 0 && !time.Now().Before(start.Add(req.HeadTimeout)):
 			return nil, ErrHeadTimeout // else a passed Deadline: err Is os.ErrDeadlineExceeded
 		case cn.reused && !answered && !isTimeout(err):
@@ -97,7 +105,7 @@ func (cn *conn) exchange(ctx context.Context, t *Target, req *Request, start tim
 		return fail(err, answered)
 	}
 	if !headDeadline.Equal(req.Deadline) {
-		cn.nc.SetReadDeadline(req.Deadline) // the head is in: only the whole exchange is bounded now
+		cn.setDeadlines(req.Deadline, req.Deadline) // the head is in: only the whole exchange is bounded now
 		if ctx.Err() != nil {
 			cn.nc.SetDeadline(aLongTimeAgo) // the hook may have run before
 		}
@@ -106,6 +114,24 @@ func (cn *conn) exchange(ctx context.Context, t *Target, req *Request, start tim
 	cn.keep = r.keep && cn.body.kind != untilClose
 	r.Body = &cn.body
 	return r, nil
+}
+
+// setDeadlines sets the read and write deadlines that differ from those
+// set (each costs a timer update).
+func (cn *conn) setDeadlines(read, write time.Time) {
+	switch {
+	case read.Equal(cn.rdl) && write.Equal(cn.wdl):
+	case read.Equal(write):
+		cn.nc.SetDeadline(read)
+	case read.Equal(cn.rdl):
+		cn.nc.SetWriteDeadline(write)
+	case write.Equal(cn.wdl):
+		cn.nc.SetReadDeadline(read)
+	default:
+		cn.nc.SetReadDeadline(read)
+		cn.nc.SetWriteDeadline(write)
+	}
+	cn.rdl, cn.wdl = read, write
 }
 
 func (cn *conn) unhook() bool {
@@ -123,7 +149,7 @@ func (cn *conn) unhook() bool {
 func (cn *conn) closeBody() {
 	b := &cn.body
 	if !b.done {
-		cn.nc.SetReadDeadline(aLongTimeAgo)
+		cn.setDeadlines(aLongTimeAgo, cn.wdl)
 		cn.drain.R, cn.drain.N = b, 64<<10
 		io.Copy(io.Discard, &cn.drain)
 		cn.drain.R = nil
@@ -135,11 +161,12 @@ func (cn *conn) closeBody() {
 		return
 	}
 	b.closed = true
-	if cn.unhook() && b.err == io.EOF && cn.keep && cn.br.Buffered() == 0 && cn.nc.SetDeadline(time.Time{}) == nil {
+	// The deadlines stay: the next exchange sets its own.
+	if cn.unhook() && b.err == io.EOF && cn.keep && cn.br.Buffered() == 0 {
 		cn.c.put(cn)
 		return
 	}
-	cn.nc.Close()
+	cn.close()
 }
 
 // body kinds.
@@ -214,7 +241,7 @@ func (b *body) Read(p []byte) (int, error) {
 	if err != nil {
 		b.done, b.err = true, err
 		if err != io.EOF {
-			b.cn.nc.Close() // at once: the server learns the client has gone
+			b.cn.close() // at once: the server learns the client has gone
 		}
 	}
 	return n, err

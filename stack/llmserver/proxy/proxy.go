@@ -119,9 +119,9 @@ func (p *Proxy) Generate(context.Context, *backend.Request, backend.Emit) (backe
 		Message: "proxy: Generate is not supported; the gateway relays requests"}
 }
 
-// Close drops idle upstream connections.
+// Close aborts what is still going upstream and closes the connections.
 func (p *Proxy) Close() error {
-	p.client.CloseIdleConnections()
+	p.client.Close()
 	return nil
 }
 
