@@ -186,8 +186,8 @@ func (d *doctor) checkMetrics(ctx context.Context) Result {
 	}
 	if len(missing) == len(SeedMetrics) {
 		if engine := engineMetrics(sr.families); engine != "" {
-			return Pass("%s serves %s metrics (%s); llm_requests_total and the other llm_* metrics are absent, the dashboard's engine rows use these",
-				d.o.MetricsURL, engine, plural(len(sr.families), "family", "families"))
+			return Pass("%s serves %s metrics (%s); %s and the other llm_* metrics are absent, the dashboard's engine rows use these",
+				d.o.MetricsURL, engine, plural(len(sr.families), "family", "families"), requestCounter)
 		}
 		return Fail(fmt.Sprintf("%s serves %s, none of them the LLM metrics the dashboard's Overview row is built on (%s)", d.o.MetricsURL,
 			plural(len(sr.families), "metric family", "metric families"), strings.Join(SeedMetrics, ", ")),

@@ -51,7 +51,7 @@ machine without a GPU.
 
 /metrics carries the seed's llm_* metrics (llm_requests_total,
 llm_request_duration_seconds, llm_tokens_generated_total,
-llm_request_size_bytes, llm_active_requests), gateway latency
+llm_request_size_bytes, llm_active_requests), latency as the client sees it
 (llm_time_to_first_token_seconds, llm_time_per_output_token_seconds,
 llm_prompt_tokens_total), and the simulated engine's vLLM-compatible vllm:*
 metrics, so a vLLM dashboard works unchanged.
