@@ -1,7 +1,6 @@
 package load
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -151,31 +150,16 @@ func (g *generator) send(run context.Context, o *outcome) {
 	}
 }
 
-// streamReader is what reading one stream takes, pooled: its buffer, the
-// event reader and the chunk scanner with their buffers.
-type streamReader struct {
-	br *bufio.Reader
-	er *openai.EventReader
-	ss openai.StreamScanner
-}
-
-var streamPool = sync.Pool{New: func() any {
-	br := bufio.NewReaderSize(nil, 16<<10)
-	return &streamReader{br: br, er: openai.NewEventReader(br)}
-}}
-
 // readStream times every content chunk as it arrives.
 func (g *generator) readStream(ctx context.Context, body io.Reader, start time.Time, o *outcome) {
-	sr := streamPool.Get().(*streamReader)
-	sr.br.Reset(body)
-	sr.ss.Reset() // a new stream: no template
-	defer func() { sr.br.Reset(nil); streamPool.Put(sr) }()
+	st := openai.NewStream(body)
+	defer st.Release()
 	var last time.Time
 	var usage *openai.Chunk
 	var u openai.Chunk
 	events, chunks, tokens, done := 0, 0, 0, false
 	for {
-		ev, err := sr.er.Next()
+		ev, err := st.Next()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				o.status, o.detail = classify(ctx, err)
@@ -192,7 +176,7 @@ func (g *generator) readStream(ctx context.Context, body io.Reader, start time.T
 			continue // read on to EOF so the connection is reused
 		}
 		now := time.Now() // the event is in; scanning it is not the server's time
-		c, _ := sr.ss.Scan(ev.Data)
+		c, _ := st.Scan(ev.Data)
 		if c.Error != nil {
 			o.status, o.detail = "stream_error", oneLine(c.Error, 160)
 			return

@@ -10,6 +10,8 @@
 //     errors. FuzzScanChunk holds it to encoding/json, so the gateway and
 //     load agree on what a token is. StreamScanner reads a stream's chunks
 //     for less, exactly as ScanChunk would.
+//   - Stream reads one streamed answer (events and their chunks) with
+//     pooled buffers: what the gateway and load both do per request.
 //   - ScanRequest locates the members the gateway routes a body by.
 //   - Client is the one HTTP/1.1 client.
 //

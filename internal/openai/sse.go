@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 )
 
 // EventReader reads a server-sent event stream (text/event-stream) one
@@ -135,4 +136,45 @@ func (r *EventReader) Buffered() bool {
 	}
 	b, _ := r.br.Peek(n)
 	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n"))
+}
+
+// Stream reads one streamed answer: its events, and the chunks they carry
+// (with a StreamScanner), through a 16 KiB buffer. Streams are many and
+// short-lived, so they are pooled: NewStream takes one, Release gives it
+// back with its buffers.
+type Stream struct {
+	br *bufio.Reader
+	er EventReader
+	ss StreamScanner
+}
+
+var streamPool = sync.Pool{New: func() any {
+	s := &Stream{br: bufio.NewReaderSize(nil, 16<<10)}
+	s.er.br = s.br
+	return s
+}}
+
+// NewStream reads the event stream body.
+func NewStream(body io.Reader) *Stream {
+	s := streamPool.Get().(*Stream)
+	s.br.Reset(body)
+	s.ss.Reset()
+	return s
+}
+
+// Next returns the next event, as EventReader.Next.
+func (s *Stream) Next() (Event, error) { return s.er.Next() }
+
+// Scan reads an event's data as StreamScanner.Scan.
+func (s *Stream) Scan(data []byte) (Chunk, bool) { return s.ss.Scan(data) }
+
+// Buffered reports whether a whole further event has already arrived, as
+// EventReader.Buffered.
+func (s *Stream) Buffered() bool { return s.er.Buffered() }
+
+// Release gives s back; neither s nor the events it returned may be used
+// after.
+func (s *Stream) Release() {
+	s.br.Reset(nil)
+	streamPool.Put(s)
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/llmmon/llmmon/internal/cl100k"
 	"github.com/llmmon/llmmon/internal/openai"
@@ -169,35 +167,20 @@ func (c *call) relayBody(ctx context.Context, resp *openai.Response, out backend
 	return res, out.Write(body, 0)
 }
 
-// streamReader is an event reader, its buffer and a chunk scanner, pooled:
-// a stream that ends leaves them to the next.
-type streamReader struct {
-	br *bufio.Reader
-	er *openai.EventReader
-	ss openai.StreamScanner
-}
-
-var readerPool = sync.Pool{New: func() any {
-	br := bufio.NewReaderSize(nil, 16<<10)
-	return &streamReader{br: br, er: openai.NewEventReader(br)}
-}}
-
 // relayStream passes an SSE stream through event by event. Events already
 // received are written together and flushed once; nothing waits for more
 // data before being flushed.
 func (c *call) relayStream(ctx context.Context, resp *openai.Response, out backend.Output) (backend.Result, error) {
 	var res backend.Result
-	sr := readerPool.Get().(*streamReader)
-	sr.br.Reset(resp.Body)
-	sr.ss.Reset()
-	defer func() { sr.br.Reset(nil); readerPool.Put(sr) }()
+	st := openai.NewStream(resp.Body)
+	defer st.Release()
 
 	out.Start(resp.StatusCode, resp.ContentType, -1)
 	counted, usage, finished, done, relayedErr := 0, false, false, false, false
 	var err error
 	for {
 		var ev openai.Event
-		ev, err = sr.er.Next()
+		ev, err = st.Next()
 		if err != nil {
 			break
 		}
@@ -207,7 +190,7 @@ func (c *call) relayStream(ctx context.Context, resp *openai.Response, out backe
 		case ev.IsDone():
 			done = true
 		default:
-			if ch, ok := sr.ss.Scan(ev.Data); ok {
+			if ch, ok := st.Scan(ev.Data); ok {
 				if ch.Error != nil {
 					relayedErr = true
 				}
@@ -235,7 +218,7 @@ func (c *call) relayStream(ctx context.Context, resp *openai.Response, out backe
 			// of the chunked body then go out in one write.
 			break
 		}
-		if !sr.er.Buffered() {
+		if !st.Buffered() {
 			if err := out.Flush(); err != nil {
 				return c.finish(res, counted, usage), err
 			}
