@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/llmmon/llmmon/stack/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver"
-	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
 )
 
 // These tests load the real `llmmon serve` (in-process, its simulated

@@ -3,7 +3,7 @@ package llmserver
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
+	"github.com/llmmon/llmmon/stack/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver/sim"
 )
 

@@ -21,7 +21,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/llmmon/llmmon/internal/testenv"
-	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
+	"github.com/llmmon/llmmon/stack/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver/sim"
 )
 

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
+	"github.com/llmmon/llmmon/stack/llmmetrics"
 )
 
 // Engine detection: what is behind a scrape target, told from the metric

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmmon/llmmon/stack/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver"
-	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver/proxy"
 )
 

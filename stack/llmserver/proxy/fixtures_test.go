@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/llmmon/llmmon/internal/cl100k"
-	"github.com/llmmon/llmmon/stack/llmserver/llmmetrics"
+	"github.com/llmmon/llmmon/stack/llmmetrics"
 )
 
 // engineFixtures are real engines' answers, recorded with the wire package
