@@ -134,6 +134,8 @@ type Config struct {
 	Prometheus         Component `yaml:"prometheus" json:"prometheus"`
 	Grafana            Component `yaml:"grafana" json:"grafana"`
 	Alerts             Alerts    `yaml:"alerts" json:"alerts"`
+	// Kubernetes is read only by render --kubernetes (stack/kubernetes).
+	Kubernetes KubernetesSettings `yaml:"kubernetes,omitempty" json:"kubernetes,omitzero"`
 }
 
 // Default returns the seed's settings.

@@ -1,0 +1,142 @@
+package kubernetes
+
+import (
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+
+	"github.com/llmmon/llmmon/dashboards"
+	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/prometheus"
+)
+
+// KustomizationFile is the kustomize entry point render writes.
+const KustomizationFile = "kustomization.yaml"
+
+// Object is one Kubernetes object and the file render writes it to.
+type Object struct {
+	File   string
+	Object runtime.Object
+}
+
+type builder struct {
+	cfg      stack.Config
+	o        Options
+	prefix   string
+	interval string
+}
+
+// Build returns every object of the kustomize base, in the order the
+// kustomization lists them. The alert rules are the file `up` renders,
+// read into the operator's types; the dashboard is the embedded JSON.
+func Build(cfg stack.Config, o Options) ([]Object, error) {
+	rendered, err := stack.Render(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var rules []byte
+	for _, f := range rendered.Prometheus {
+		if f.Path == prometheus.RulesFile {
+			rules = f.Content
+		}
+	}
+	groups, err := ruleGroups(rules)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{cfg: cfg, o: o, prefix: "llmmon-", interval: cfg.ScrapeInterval.PromString()}
+	if cfg.Name != "" {
+		b.prefix = cfg.Name + "-llmmon-"
+	}
+
+	var objs []Object
+	add := func(obj runtime.Object) {
+		kind := obj.GetObjectKind().GroupVersionKind().Kind
+		name := ""
+		if m, err := metaOf(obj); err == nil {
+			name = m.GetName()
+		}
+		objs = append(objs, Object{File: strings.ToLower(kind) + "-" + name + ".yaml", Object: obj})
+	}
+	for _, j := range b.scrapeJobs() {
+		if o.Monitor == ServiceMonitor {
+			add(b.serviceMonitor(j))
+		} else {
+			add(b.podMonitor(j))
+		}
+	}
+	add(b.prometheusRule(groups))
+	dash := dashboards.JSON()
+	add(b.dashboardConfigMap(dash))
+	if o.GrafanaOperator {
+		add(b.grafanaDashboard(dash))
+	}
+	if len(o.Receivers) > 0 {
+		amc, err := b.alertmanagerConfig()
+		if err != nil {
+			return nil, err
+		}
+		add(amc)
+	}
+	if o.Gateway.Deploy() {
+		add(b.gatewayDeployment())
+		add(b.gatewayService())
+	}
+	return objs, nil
+}
+
+// meta names an object and gives it llmmon's labels; release adds the
+// label kube-prometheus-stack's selectors match.
+func (b *builder) meta(name, component string, release bool) metav1.ObjectMeta {
+	l := map[string]string{
+		labelName:      partOf,
+		labelPartOf:    partOf,
+		labelManagedBy: partOf,
+		labelComponent: component,
+	}
+	if b.cfg.Name != "" {
+		l[labelInstance] = b.cfg.Name
+	}
+	if release {
+		l[labelRelease] = b.o.Release
+	}
+	return metav1.ObjectMeta{Name: b.prefix + name, Namespace: b.o.Namespace, Labels: l}
+}
+
+func metaOf(obj runtime.Object) (metav1.Object, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("%T has no object metadata", obj)
+}
+
+// Files encodes the objects and the kustomization that lists them. Each
+// object file is exactly sigs.k8s.io/yaml's encoding of the typed object,
+// so decoding it strictly and encoding it again gives the same bytes.
+func Files(objs []Object) ([]stack.File, error) {
+	var files []stack.File
+	k := kustomization{APIVersion: "kustomize.config.k8s.io/v1beta1", Kind: "Kustomization"}
+	for _, o := range objs {
+		b, err := yaml.Marshal(o.Object)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", o.File, err)
+		}
+		files = append(files, stack.File{Path: o.File, Content: b, Mode: 0o644})
+		k.Resources = append(k.Resources, o.File)
+	}
+	b, err := yaml.Marshal(k)
+	if err != nil {
+		return nil, err
+	}
+	return append(files, stack.File{Path: KustomizationFile, Content: b, Mode: 0o644}), nil
+}
+
+// kustomization is the part of kustomize's Kustomization render uses.
+type kustomization struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Resources  []string `json:"resources"`
+}

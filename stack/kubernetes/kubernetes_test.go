@@ -1,0 +1,476 @@
+package kubernetes
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
+	yamlv3 "gopkg.in/yaml.v3"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/llmmon/llmmon/dashboards"
+	"github.com/llmmon/llmmon/internal/testenv"
+	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/grafana"
+	"github.com/llmmon/llmmon/stack/prometheus"
+)
+
+// grafanaDashboardShape is grafana-operator's GrafanaDashboard as its
+// api/v1beta1 declares the fields render sets (the module is not on the
+// proxy here, so this copy stands in for it).
+type grafanaDashboardShape struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              struct {
+		InstanceSelector *metav1.LabelSelector `json:"instanceSelector"`
+		Folder           string                `json:"folder,omitempty"`
+		JSON             string                `json:"json,omitempty"`
+	} `json:"spec"`
+}
+
+// typed returns an empty object of the kind a manifest declares.
+func typed(t *testing.T, manifest []byte) any {
+	t.Helper()
+	var tm metav1.TypeMeta
+	if err := yaml.Unmarshal(manifest, &tm); err != nil {
+		t.Fatal(err)
+	}
+	switch tm.APIVersion + " " + tm.Kind {
+	case "monitoring.coreos.com/v1 PodMonitor":
+		return &monitoringv1.PodMonitor{}
+	case "monitoring.coreos.com/v1 ServiceMonitor":
+		return &monitoringv1.ServiceMonitor{}
+	case "monitoring.coreos.com/v1 PrometheusRule":
+		return &monitoringv1.PrometheusRule{}
+	case "monitoring.coreos.com/v1alpha1 AlertmanagerConfig":
+		return &monitoringv1alpha1.AlertmanagerConfig{}
+	case "v1 ConfigMap":
+		return &corev1.ConfigMap{}
+	case "v1 Service":
+		return &corev1.Service{}
+	case "apps/v1 Deployment":
+		return &appsv1.Deployment{}
+	case "grafana.integreatly.org/v1beta1 GrafanaDashboard":
+		return &grafanaDashboardShape{}
+	}
+	t.Fatalf("no typed object for %s %s", tm.APIVersion, tm.Kind)
+	return nil
+}
+
+// allOptions is a configuration that writes every kind of object.
+func allOptions(t *testing.T, monitor MonitorKind) (stack.Config, Options) {
+	t.Helper()
+	cfg := stack.Default()
+	cfg.Kubernetes.Monitor = string(monitor)
+	cfg.Kubernetes.Gateway.Upstreams = []string{"http://vllm.ai.svc:8000/v1", "qwen=http://qwen.ai.svc:8000/v1"}
+	cfg.Kubernetes.Grafana.Operator = true
+	o, err := Resolve(cfg, "v1.2.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Receivers = []monitoringv1alpha1.Receiver{
+		{Name: "oncall", WebhookConfigs: []monitoringv1alpha1.WebhookConfig{{URL: ptr("http://alert-receiver.ops.svc:9000/hook")}}},
+		{Name: "team", WebhookConfigs: []monitoringv1alpha1.WebhookConfig{{URL: ptr("http://team.ops.svc/hook")}}},
+	}
+	return cfg, o
+}
+
+func writeBase(t *testing.T, cfg stack.Config, o Options) (string, []stack.File) {
+	t.Helper()
+	objs, err := Build(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Files(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := stack.WriteTree(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	return dir, files
+}
+
+// TestManifestsRoundTripStrictly decodes every written file into its typed
+// object with unknown fields refused, and encodes it back to the same bytes.
+func TestManifestsRoundTripStrictly(t *testing.T) {
+	for _, monitor := range []MonitorKind{PodMonitor, ServiceMonitor} {
+		t.Run(string(monitor), func(t *testing.T) {
+			cfg, o := allOptions(t, monitor)
+			_, files := writeBase(t, cfg, o)
+			kinds := map[string]int{}
+			for _, f := range files {
+				if f.Path == KustomizationFile {
+					continue
+				}
+				obj := typed(t, f.Content)
+				if err := yaml.UnmarshalStrict(f.Content, obj); err != nil {
+					t.Fatalf("%s does not decode strictly: %v", f.Path, err)
+				}
+				again, err := yaml.Marshal(obj)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(again, f.Content) {
+					t.Errorf("%s changes in a round trip:\n%s\n---\n%s", f.Path, f.Content, again)
+				}
+				kinds[reflect.TypeOf(obj).Elem().Name()]++
+				m := reflect.ValueOf(obj).Elem().FieldByName("ObjectMeta").Interface().(metav1.ObjectMeta)
+				if m.Namespace != DefaultNamespace || m.Labels[labelPartOf] != "llmmon" {
+					t.Errorf("%s: namespace %q, labels %v: want namespace %s and part-of llmmon", f.Path, m.Namespace, m.Labels, DefaultNamespace)
+				}
+			}
+			want := map[string]int{string(monitor): 6, "PrometheusRule": 1, "ConfigMap": 1, "grafanaDashboardShape": 1,
+				"AlertmanagerConfig": 1, "Deployment": 1, "Service": 1}
+			if !reflect.DeepEqual(kinds, want) {
+				t.Errorf("objects %v, want %v", kinds, want)
+			}
+		})
+	}
+
+	// The strict decode is what refuses a field the types do not have.
+	_, files := writeBase(t, stack.Default(), mustResolve(t, stack.Default()))
+	bad := bytes.Replace(files[0].Content, []byte("spec:\n"), []byte("spec:\n  scrapeEvery: 5s\n"), 1)
+	if err := yaml.UnmarshalStrict(bad, typed(t, bad)); err == nil || !strings.Contains(err.Error(), "scrapeEvery") {
+		t.Fatalf("an unknown field decoded without error: %v", err)
+	}
+}
+
+func mustResolve(t *testing.T, cfg stack.Config) Options {
+	t.Helper()
+	o, err := Resolve(cfg, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// TestKustomizeBuildsTheBase runs kubectl's kustomize on the written
+// base and finds every object in its output.
+func TestKustomizeBuildsTheBase(t *testing.T) {
+	kubectl := testenv.Command(t, "kubectl", "kubectl")
+	for _, monitor := range []MonitorKind{PodMonitor, ServiceMonitor} {
+		t.Run(string(monitor), func(t *testing.T) {
+			cfg, o := allOptions(t, monitor)
+			dir, files := writeBase(t, cfg, o)
+			var stderr bytes.Buffer
+			cmd := exec.Command(kubectl, "kustomize", dir)
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
+			}
+			var got []string
+			dec := yamlv3.NewDecoder(bytes.NewReader(out))
+			for {
+				var doc struct {
+					Kind     string `yaml:"kind"`
+					Metadata struct {
+						Name      string `yaml:"name"`
+						Namespace string `yaml:"namespace"`
+					} `yaml:"metadata"`
+				}
+				if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+					break
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, doc.Kind+"/"+doc.Metadata.Namespace+"/"+doc.Metadata.Name)
+			}
+			var want []string
+			for _, f := range files {
+				if f.Path == KustomizationFile {
+					continue
+				}
+				var m struct {
+					metav1.TypeMeta   `json:",inline"`
+					metav1.ObjectMeta `json:"metadata"`
+				}
+				if err := yaml.Unmarshal(f.Content, &m); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, m.Kind+"/"+m.Namespace+"/"+m.Name)
+			}
+			sort.Strings(got)
+			sort.Strings(want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("kustomize built\n %v\nwant\n %v", got, want)
+			}
+		})
+	}
+}
+
+// TestPrometheusRuleHoldsTheRenderedRules extracts the rules from the
+// written PrometheusRule and runs promtool on them: check rules, and the
+// alert unit tests of stack/prometheus. They must be the very rules up renders.
+func TestPrometheusRuleHoldsTheRenderedRules(t *testing.T) {
+	cfg := stack.Default()
+	_, files := writeBase(t, cfg, mustResolve(t, cfg))
+	var pr monitoringv1.PrometheusRule
+	for _, f := range files {
+		if strings.HasPrefix(f.Path, "prometheusrule-") {
+			if err := yaml.UnmarshalStrict(f.Content, &pr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if pr.Labels[labelRelease] != DefaultRelease {
+		t.Errorf("release label %q, want %q (kube-prometheus-stack's ruleSelector)", pr.Labels[labelRelease], DefaultRelease)
+	}
+	extracted, err := yaml.Marshal(map[string]any{"groups": pr.Spec.Groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rendered, err := stack.Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var original []byte
+	for _, f := range rendered.Prometheus {
+		if f.Path == prometheus.RulesFile {
+			original = f.Content
+		}
+	}
+	var a, b any
+	if err := yaml.Unmarshal(extracted, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(original, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("the PrometheusRule's rules differ from %s:\n%s\n---\n%s", prometheus.RulesFile, extracted, original)
+	}
+
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "llmmon.rules.yml")
+	if err := os.WriteFile(rules, extracted, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unit, err := os.ReadFile("../prometheus/testdata/rules_test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unitFile := filepath.Join(dir, "rules_test.yml")
+	if err := os.WriteFile(unitFile, unit, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := testenv.Promtool(t, "check", "rules", rules); err != nil || !strings.Contains(out, "SUCCESS: 7 rules found") {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	if out, err := testenv.Promtool(t, "test", "rules", unitFile); err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
+
+func TestDashboardIsByteIdentical(t *testing.T) {
+	cfg, o := allOptions(t, PodMonitor)
+	_, files := writeBase(t, cfg, o)
+	onDisk, err := os.ReadFile("../../dashboards/llm-server.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(onDisk, dashboards.JSON()) {
+		t.Fatal("the embedded dashboard differs from dashboards/llm-server.json")
+	}
+	seen := 0
+	for _, f := range files {
+		switch {
+		case strings.HasPrefix(f.Path, "configmap-"):
+			var cm corev1.ConfigMap
+			if err := yaml.UnmarshalStrict(f.Content, &cm); err != nil {
+				t.Fatal(err)
+			}
+			if cm.Data[DashboardKey] != string(onDisk) {
+				t.Errorf("%s: the dashboard is not byte-identical to dashboards/llm-server.json", f.Path)
+			}
+			if cm.Labels["grafana_dashboard"] != "1" || cm.Annotations["grafana_folder"] != grafana.DefaultFolder {
+				t.Errorf("%s: labels %v annotations %v: want the sidecar's grafana_dashboard: \"1\" and grafana_folder", f.Path, cm.Labels, cm.Annotations)
+			}
+			seen++
+		case strings.HasPrefix(f.Path, "grafanadashboard-"):
+			var gd grafanaDashboardShape
+			if err := yaml.UnmarshalStrict(f.Content, &gd); err != nil {
+				t.Fatal(err)
+			}
+			if gd.Spec.JSON != string(onDisk) || gd.Spec.Folder != grafana.DefaultFolder ||
+				gd.Spec.InstanceSelector == nil || gd.Spec.InstanceSelector.MatchLabels["dashboards"] != "grafana" {
+				t.Errorf("%s: spec folder %q, instanceSelector %v, json identical %v", f.Path, gd.Spec.Folder, gd.Spec.InstanceSelector, gd.Spec.JSON == string(onDisk))
+			}
+			seen++
+		}
+	}
+	if seen != 2 {
+		t.Fatalf("found %d dashboard objects, want the ConfigMap and the GrafanaDashboard", seen)
+	}
+}
+
+func TestGatewayDeployment(t *testing.T) {
+	cfg, _ := allOptions(t, ServiceMonitor)
+	objs := buildFor(t, cfg)
+	d := objs["Deployment/llmmon-gateway"].Object.(*appsv1.Deployment)
+	pod := d.Spec.Template.Spec
+	c := pod.Containers[0]
+	wantArgs := []string{"serve", "--host", "0.0.0.0", "--port", "8000", "--upstream", "http://vllm.ai.svc:8000/v1", "--upstream", "qwen=http://qwen.ai.svc:8000/v1"}
+	if !reflect.DeepEqual(c.Args, wantArgs) || c.Image != "llmmon:test" {
+		t.Errorf("image %s args %v, want llmmon:test %v", c.Image, c.Args, wantArgs)
+	}
+	sc := c.SecurityContext
+	if pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot || *pod.SecurityContext.RunAsUser != ImageUID ||
+		sc == nil || *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem || !*sc.RunAsNonRoot || sc.Capabilities.Drop[0] != "ALL" {
+		t.Errorf("security context: pod %+v container %+v", pod.SecurityContext, sc)
+	}
+	for _, p := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe} {
+		if p == nil || p.HTTPGet.Path != "/health" || p.HTTPGet.Port.StrVal != "http" {
+			t.Errorf("probe %+v: want GET /health on port http", p)
+		}
+	}
+	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() {
+		t.Errorf("resources %+v", c.Resources)
+	}
+	// The monitor and the Service select exactly the Deployment's pods, in its namespace.
+	svc := objs["Service/llmmon-gateway"].Object.(*corev1.Service)
+	sm := objs["ServiceMonitor/llmmon-gateway"].Object.(*monitoringv1.ServiceMonitor)
+	for k, v := range sm.Spec.Selector.MatchLabels {
+		if svc.Labels[k] != v {
+			t.Errorf("the ServiceMonitor selects %s=%s, the Service has %v", k, v, svc.Labels)
+		}
+	}
+	for k, v := range svc.Spec.Selector {
+		if pod := d.Spec.Template.Labels; pod[k] != v {
+			t.Errorf("the Service selects %s=%s, the pods have %v", k, v, pod)
+		}
+	}
+	if !reflect.DeepEqual(sm.Spec.NamespaceSelector.MatchNames, []string{DefaultNamespace}) || sm.Spec.Endpoints[0].Port != "http" {
+		t.Errorf("gateway ServiceMonitor %+v", sm.Spec)
+	}
+}
+
+func TestAlertmanagerConfigRoutesToEveryReceiver(t *testing.T) {
+	cfg, o := allOptions(t, PodMonitor)
+	objs, err := Build(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var amc *monitoringv1alpha1.AlertmanagerConfig
+	for _, obj := range objs {
+		if a, ok := obj.Object.(*monitoringv1alpha1.AlertmanagerConfig); ok {
+			amc = a
+		}
+	}
+	if amc == nil {
+		t.Fatal("no AlertmanagerConfig with receivers set")
+	}
+	var routed []string
+	for _, raw := range amc.Spec.Route.Routes {
+		var r monitoringv1alpha1.Route
+		if err := yaml.UnmarshalStrict(raw.Raw, &r); err != nil {
+			t.Fatal(err)
+		}
+		if !r.Continue {
+			t.Errorf("child route %s does not continue: later receivers would get nothing", raw.Raw)
+		}
+		routed = append(routed, r.Receiver)
+	}
+	if !reflect.DeepEqual(routed, []string{"oncall", "team"}) || amc.Spec.Route.Receiver != "oncall" {
+		t.Errorf("route %+v sends to %v", amc.Spec.Route, routed)
+	}
+	ir := amc.Spec.InhibitRules[0]
+	if ir.SourceMatch[0].Value != "critical" || ir.TargetMatch[0].Value != "warning" || !strings.Contains(strings.Join(ir.Equal, ","), "alertname") {
+		t.Errorf("inhibit rule %+v", ir)
+	}
+
+	o.Receivers = nil
+	objs, err = Build(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range objs {
+		if _, ok := obj.Object.(*monitoringv1alpha1.AlertmanagerConfig); ok {
+			t.Fatal("an AlertmanagerConfig without receivers")
+		}
+	}
+}
+
+func TestResolveNamesTheSetting(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(*stack.Config)
+		want string
+	}{
+		{"namespace", func(c *stack.Config) { c.Kubernetes.Namespace = "Monitoring" }, `kubernetes.namespace (--namespace): "Monitoring" is not a namespace name`},
+		{"release", func(c *stack.Config) { c.Kubernetes.Release = "kube prometheus" }, `kubernetes.release (--release): "kube prometheus" is not a label value`},
+		{"monitor", func(c *stack.Config) { c.Kubernetes.Monitor = "Probe" }, `kubernetes.monitor (--monitor): "Probe": want PodMonitor or ServiceMonitor`},
+		{"model label", func(c *stack.Config) { c.Kubernetes.ModelLabel = "-model" }, `kubernetes.model_label: "-model" is not a pod label name`},
+		{"engine kind", func(c *stack.Config) { c.Kubernetes.Engines = []stack.KubernetesEngine{{Kind: "ollama"}} }, `kubernetes.engines[0].kind: unknown engine "ollama": want one of vllm, llamacpp, tgi, sglang, dcgm`},
+		{"engine job taken", func(c *stack.Config) {
+			c.Kubernetes.Engines = []stack.KubernetesEngine{{Kind: "vllm", Name: "llm-server"}}
+		}, `kubernetes.engines[0].name: job "llm-server" is already the job of llm_server.name (--llm-job)`},
+		{"engine object name", func(c *stack.Config) { c.Kubernetes.Engines = []stack.KubernetesEngine{{Kind: "vllm", Name: "vLLM"}} }, `kubernetes.engines[0].name: "vLLM" must also be a Kubernetes object name`},
+		{"engine port", func(c *stack.Config) {
+			c.Kubernetes.Engines = []stack.KubernetesEngine{{Kind: "tgi", Port: "text-generation-port"}}
+		}, `kubernetes.engines[0].port: "text-generation-port" is not a port name`},
+		{"engine path", func(c *stack.Config) { c.Kubernetes.Engines = []stack.KubernetesEngine{{Kind: "tgi", Path: "metrics"}} }, `kubernetes.engines[0].path: "metrics" must start with /`},
+		{"engine namespace", func(c *stack.Config) {
+			c.Kubernetes.Engines = []stack.KubernetesEngine{{Kind: "sglang", Namespaces: []string{"ai", "AI"}}}
+		}, `kubernetes.engines[0].namespaces[1]: "AI" is not a namespace name`},
+		{"selector value", func(c *stack.Config) {
+			c.Kubernetes.Engines = []stack.KubernetesEngine{{Kind: "vllm", Selector: map[string]string{"app": "v llm"}}}
+		}, `kubernetes.engines[0].selector: "v llm" is not a value for label app`},
+		{"upstream", func(c *stack.Config) { c.Kubernetes.Gateway.Upstreams = []string{"vllm.ai.svc:8000"} }, `kubernetes.gateway.upstreams[0] (--gateway-upstream): "vllm.ai.svc:8000": want [NAME=]URL`},
+		{"image", func(c *stack.Config) { c.Kubernetes.Gateway.Image = "llmmon: 1" }, `kubernetes.gateway.image (--gateway-image): "llmmon: 1" is not an image reference`},
+		{"replicas", func(c *stack.Config) { c.Kubernetes.Gateway.Replicas = -1 }, `kubernetes.gateway.replicas: -1: must be at least 1`},
+		{"folder annotation", func(c *stack.Config) { c.Kubernetes.Grafana.FolderAnnotation = "grafana folder" }, `kubernetes.grafana.folder_annotation: "grafana folder" is not an annotation name`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := stack.Default()
+			tt.set(&cfg)
+			_, err := Resolve(cfg, "test")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v\nwant %q", err, tt.want)
+			}
+		})
+	}
+
+	// Several problems are reported together.
+	cfg := stack.Default()
+	cfg.Kubernetes.Namespace, cfg.Kubernetes.Monitor = "A", "B"
+	if _, err := Resolve(cfg, "test"); err == nil || strings.Count(err.Error(), "\n") != 1 {
+		t.Fatalf("want both errors, got %v", err)
+	}
+}
+
+func TestResolveDefaults(t *testing.T) {
+	o := mustResolve(t, stack.Default())
+	if o.Namespace != "monitoring" || o.Release != "kube-prometheus-stack" || o.Monitor != PodMonitor || o.Gateway.Job != "llm-server" || o.Gateway.Deploy() {
+		t.Errorf("defaults %+v", o)
+	}
+	var jobs []string
+	for _, e := range o.Engines {
+		jobs = append(jobs, e.Job+"="+e.Port+e.Path)
+	}
+	want := []string{"vllm=container-port/metrics", "llamacpp=http/metrics", "tgi=http/metrics", "sglang=http/metrics", "dcgm=metrics/metrics"}
+	if !reflect.DeepEqual(jobs, want) {
+		t.Errorf("engine jobs %v, want %v", jobs, want)
+	}
+	cfg := stack.Default()
+	cfg.Kubernetes.Monitor = "ServiceMonitor"
+	if o := mustResolve(t, cfg); o.Engines[0].Port != "service-port" {
+		t.Errorf("vLLM's Service port name %q, want service-port", o.Engines[0].Port)
+	}
+}

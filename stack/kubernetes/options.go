@@ -1,0 +1,268 @@
+package kubernetes
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
+	"k8s.io/apimachinery/pkg/api/validate/content"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/llmmon/llmmon/stack"
+)
+
+// Defaults of the kubernetes: settings.
+const (
+	DefaultNamespace        = "monitoring"
+	DefaultRelease          = "kube-prometheus-stack"
+	DefaultModelLabel       = "model"
+	DefaultFolderAnnotation = "grafana_folder"
+	DefaultImageRepository  = "llmmon"
+	defaultGatewayReplicas  = 1
+)
+
+// MonitorKind is the Prometheus Operator object that scrapes a job.
+type MonitorKind string
+
+// Monitor kinds, as the kubernetes.monitor setting takes them.
+const (
+	PodMonitor     MonitorKind = "PodMonitor"
+	ServiceMonitor MonitorKind = "ServiceMonitor"
+)
+
+// Options are the resolved kubernetes: settings: every default filled in
+// and every value checked.
+type Options struct {
+	Namespace  string
+	Release    string
+	Monitor    MonitorKind
+	ModelLabel string
+	Engines    []Engine
+	Gateway    Gateway
+	// FolderAnnotation carries the dashboard folder for Grafana's sidecar.
+	FolderAnnotation string
+	// GrafanaOperator also writes a GrafanaDashboard for InstanceSelector.
+	GrafanaOperator  bool
+	InstanceSelector map[string]string
+	// Receivers become an AlertmanagerConfig. The alerting issue's
+	// alerting.receivers setting fills them (see receiversFromSettings);
+	// none means no AlertmanagerConfig is written.
+	Receivers []monitoringv1alpha1.Receiver
+}
+
+// Engine is one engine's scrape job.
+type Engine struct {
+	Kind       EngineKind
+	Job        string
+	Selector   map[string]string
+	Namespaces []string // empty: every namespace
+	Port       string
+	Path       string
+}
+
+// Gateway is llmmon's gateway job, and its Deployment when Upstreams are set.
+type Gateway struct {
+	Job        string
+	Upstreams  []string
+	Image      string
+	Replicas   int32
+	Selector   map[string]string
+	Namespaces []string
+	Port       string
+	Path       string
+}
+
+// Deploy reports whether render writes the gateway's Deployment and Service.
+func (g Gateway) Deploy() bool { return len(g.Upstreams) > 0 }
+
+// Resolve fills the defaults of cfg.Kubernetes and checks every value,
+// reporting all problems at once, each naming its llmmon.yaml key (and the
+// flag, where there is one). version tags the default gateway image.
+func Resolve(cfg stack.Config, version string) (Options, error) {
+	k := cfg.Kubernetes
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	o := Options{
+		Namespace:        or(k.Namespace, DefaultNamespace),
+		Release:          or(k.Release, DefaultRelease),
+		Monitor:          MonitorKind(or(k.Monitor, string(PodMonitor))),
+		ModelLabel:       or(k.ModelLabel, DefaultModelLabel),
+		FolderAnnotation: or(k.Grafana.FolderAnnotation, DefaultFolderAnnotation),
+		GrafanaOperator:  k.Grafana.Operator,
+		InstanceSelector: orMap(k.Grafana.InstanceSelector, map[string]string{"dashboards": "grafana"}),
+	}
+	if msgs := content.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
+		bad("kubernetes.namespace (--namespace)", "%q is not a namespace name: %s", o.Namespace, strings.Join(msgs, "; "))
+	}
+	if msgs := content.IsLabelValue(o.Release); len(msgs) > 0 {
+		bad("kubernetes.release (--release)", "%q is not a label value: %s", o.Release, strings.Join(msgs, "; "))
+	}
+	if o.Monitor != PodMonitor && o.Monitor != ServiceMonitor {
+		bad("kubernetes.monitor (--monitor)", "%q: want PodMonitor or ServiceMonitor", k.Monitor)
+	}
+	if msgs := content.IsLabelKey(o.ModelLabel); len(msgs) > 0 {
+		bad("kubernetes.model_label", "%q is not a pod label name: %s", o.ModelLabel, strings.Join(msgs, "; "))
+	}
+	if msgs := content.IsLabelKey(o.FolderAnnotation); len(msgs) > 0 {
+		bad("kubernetes.grafana.folder_annotation", "%q is not an annotation name: %s", o.FolderAnnotation, strings.Join(msgs, "; "))
+	}
+	checkLabels(bad, "kubernetes.grafana.instance_selector", o.InstanceSelector)
+
+	jobs := map[string]string{}
+	claim := func(key, job string) {
+		if !jobNameRE.MatchString(job) {
+			bad(key, "%q is not a job name: use letters, digits, '_', '.', ':' or '-'", job)
+		} else if other, ok := jobs[job]; ok {
+			bad(key, "job %q is already the job of %s: give each its own name", job, other)
+		}
+		jobs[job] = key
+	}
+	// The gateway's job is the LLM server's: the alert rules watch it.
+	claim("llm_server.name (--llm-job)", cfg.LLMServer.Name)
+
+	settings := k.Engines
+	if settings == nil {
+		for _, kind := range engineKinds {
+			settings = append(settings, stack.KubernetesEngine{Kind: string(kind)})
+		}
+	}
+	for i, e := range settings {
+		key := fmt.Sprintf("engines[%d]", i)
+		kind := EngineKind(e.Kind)
+		d, ok := engineDefaults[kind]
+		if !ok {
+			bad("kubernetes."+key+".kind", "unknown engine %q: want one of %s", e.Kind, kindList())
+			continue
+		}
+		eng := Engine{
+			Kind:       kind,
+			Job:        or(e.Name, string(kind)),
+			Selector:   orMap(e.Selector, d.selector),
+			Namespaces: e.Namespaces,
+			Port:       or(e.Port, d.port(o.Monitor)),
+			Path:       or(e.Path, d.path),
+		}
+		claim("kubernetes."+key+".name", eng.Job)
+		if msgs := content.IsDNS1123Label(eng.Job); len(msgs) > 0 {
+			// It names the monitor object too.
+			bad("kubernetes."+key+".name", "%q must also be a Kubernetes object name: %s", eng.Job, strings.Join(msgs, "; "))
+		} else if eng.Job == componentGateway {
+			bad("kubernetes."+key+".name", "%q names llmmon's gateway monitor: choose another name", eng.Job)
+		}
+		checkTarget(bad, key, eng.Selector, eng.Namespaces, eng.Port, eng.Path)
+		o.Engines = append(o.Engines, eng)
+	}
+
+	g := k.Gateway
+	o.Gateway = Gateway{
+		Job:        cfg.LLMServer.Name, // the alert rules watch this job
+		Upstreams:  g.Upstreams,
+		Image:      or(g.Image, DefaultImageRepository+":"+version),
+		Replicas:   int32(g.Replicas),
+		Selector:   orMap(g.Selector, map[string]string{labelName: "llmmon", labelComponent: componentGateway}),
+		Namespaces: g.Namespaces,
+		Port:       gatewayPortName,
+		Path:       stack.DefaultMetricsPath,
+	}
+	if o.Gateway.Replicas == 0 {
+		o.Gateway.Replicas = defaultGatewayReplicas
+	}
+	checkTarget(bad, "gateway", o.Gateway.Selector, o.Gateway.Namespaces, o.Gateway.Port, o.Gateway.Path)
+	for i, u := range g.Upstreams {
+		if err := checkUpstream(u); err != nil {
+			bad(fmt.Sprintf("kubernetes.gateway.upstreams[%d] (--gateway-upstream)", i), "%v", err)
+		}
+	}
+	if g.Replicas < 0 {
+		bad("kubernetes.gateway.replicas", "%d: must be at least 1", g.Replicas)
+	}
+	if strings.TrimSpace(o.Gateway.Image) != o.Gateway.Image || strings.ContainsAny(o.Gateway.Image, " \t\n") {
+		bad("kubernetes.gateway.image (--gateway-image)", "%q is not an image reference", o.Gateway.Image)
+	}
+	if o.Gateway.Deploy() && len(g.Namespaces) > 0 {
+		bad("kubernetes.gateway.namespaces", "the gateway render deploys runs in kubernetes.namespace %q; namespaces is for a gateway you run yourself", o.Namespace)
+	}
+	o.Receivers = receiversFromSettings(cfg)
+	return o, errors.Join(errs...)
+}
+
+// receiversFromSettings maps the alerting receivers of llmmon.yaml to the
+// operator's types. The settings do not exist yet (the alerting issue adds
+// alerting.receivers): webhook URLs go in WebhookConfigs; Slack,
+// PagerDuty and SMTP secrets go in Kubernetes Secrets that the configs
+// reference, never inline in the kustomize base.
+func receiversFromSettings(stack.Config) []monitoringv1alpha1.Receiver { return nil }
+
+var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
+
+func checkTarget(bad func(string, string, ...any), key string, selector map[string]string, namespaces []string, port, path string) {
+	if len(selector) == 0 {
+		bad("kubernetes."+key+".selector", "must not be empty: it would select every pod")
+	}
+	checkLabels(bad, "kubernetes."+key+".selector", selector)
+	for i, ns := range namespaces {
+		if msgs := content.IsDNS1123Label(ns); len(msgs) > 0 {
+			bad(fmt.Sprintf("kubernetes.%s.namespaces[%d]", key, i), "%q is not a namespace name: %s", ns, strings.Join(msgs, "; "))
+		}
+	}
+	if msgs := validation.IsValidPortName(port); len(msgs) > 0 {
+		bad("kubernetes."+key+".port", "%q is not a port name: %s", port, strings.Join(msgs, "; "))
+	}
+	if !strings.HasPrefix(path, "/") {
+		bad("kubernetes."+key+".path", "%q must start with /", path)
+	}
+}
+
+func checkLabels(bad func(string, string, ...any), key string, labels map[string]string) {
+	for _, name := range sortedKeys(labels) {
+		if msgs := content.IsLabelKey(name); len(msgs) > 0 {
+			bad(key, "%q is not a label name: %s", name, strings.Join(msgs, "; "))
+		}
+		if msgs := content.IsLabelValue(labels[name]); len(msgs) > 0 {
+			bad(key, "%q is not a value for label %s: %s", labels[name], name, strings.Join(msgs, "; "))
+		}
+	}
+}
+
+// checkUpstream accepts what serve --upstream accepts: [NAME=]URL.
+func checkUpstream(s string) error {
+	raw := s
+	if name, rest, ok := strings.Cut(s, "="); ok && !strings.Contains(name, "/") {
+		raw = rest
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q: want [NAME=]URL with an http:// or https:// engine URL, e.g. http://vllm.ai.svc:8000/v1", s)
+	}
+	return nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func orMap(v, def map[string]string) map[string]string {
+	if len(v) == 0 {
+		return maps.Clone(def)
+	}
+	return maps.Clone(v)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
