@@ -12,19 +12,35 @@ type renderOptions struct {
 	IO       IOStreams
 	Globals  *Globals
 	Settings stack.Settings // defaults, llmmon.yaml, then the flags set
+	Export   exportOptions
 }
 
 func newRenderCmd(f *Factory, runF func(*renderOptions) error) *cobra.Command {
 	opts := &renderOptions{IO: f.IO, Globals: f.Globals}
 	var flags *stackFlags
+	var export *exportFlags
 	cmd := &cobra.Command{
 		Use:   "render",
 		Short: "Write prometheus.yml, alert rules and Grafana provisioning into --dir",
 		Long: `render writes the stack's configuration from llmmon's embedded templates.
 It is what up runs first; use it alone to inspect or version the files.
-Writing is atomic, and a file whose content is unchanged is left alone.`,
+Writing is atomic, and a file whose content is unchanged is left alone.
+
+--kubernetes DIR writes a kustomize base for a cluster that runs
+kube-prometheus-stack instead: PodMonitors (or ServiceMonitors) for llmmon's
+gateway, vLLM, llama.cpp, TGI, SGLang and dcgm-exporter, a PrometheusRule with
+the same alert rules, the dashboard as a ConfigMap for Grafana's sidecar, and
+with --gateway-upstream the gateway itself. Its settings are the kubernetes:
+section of llmmon.yaml.
+
+--compose DIR writes the stack up would create as a Compose project instead:
+DIR/docker-compose.yml, the configuration it mounts, and Grafana's admin
+password in DIR/secrets.`,
 		Example: `  llmmon render --dir ./llm_monitor
-  llmmon render --target vllm=host.docker.internal:8001 --scrape-interval 5s`,
+  llmmon render --target vllm=host.docker.internal:8001 --scrape-interval 5s
+  llmmon render --kubernetes ./k8s --release prometheus --namespace monitoring
+  llmmon render --kubernetes ./k8s --gateway-upstream http://vllm.ai.svc:8000/v1
+  llmmon render --compose ./compose && cd compose && docker-compose up -d`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ov, err := flags.overrides(opts.Globals)
@@ -34,6 +50,9 @@ Writing is atomic, and a file whose content is unchanged is left alone.`,
 			if opts.Settings, err = stack.Resolve("", ov); err != nil {
 				return err
 			}
+			if err := export.apply(cmd, &opts.Settings.Config); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -41,10 +60,14 @@ Writing is atomic, and a file whose content is unchanged is left alone.`,
 		},
 	}
 	flags = addStackFlags(cmd)
+	export = addExportFlags(cmd, &opts.Export)
 	return cmd
 }
 
 func runRender(opts *renderOptions) error {
+	if opts.Export.any() {
+		return runExport(opts.IO.Out, opts.Settings.Config, opts.Export)
+	}
 	r, err := opts.Settings.Render()
 	if err != nil {
 		return userSettingsError(err)

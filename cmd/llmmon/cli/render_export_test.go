@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/llmmon/llmmon/internal/testenv"
+	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/compose"
+	"github.com/llmmon/llmmon/stack/kubernetes"
+	"github.com/llmmon/llmmon/stack/prometheus"
+)
+
+func TestRenderExportFlags(t *testing.T) {
+	var got *renderOptions
+	f := &Factory{IO: IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, Globals: &Globals{}}
+	cmd := newRenderCmd(f, func(o *renderOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--kubernetes", "k8s", "--compose", "c", "--namespace", "obs", "--release", "prom", "--monitor", "ServiceMonitor",
+		"--gateway-upstream", "http://a:8000/v1", "--gateway-upstream", "b=http://b:8000/v1", "--gateway-image", "reg/llmmon:1", "--grafana-operator"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	k := got.Settings.Config.Kubernetes
+	if got.Export != (exportOptions{KubernetesDir: "k8s", ComposeDir: "c"}) || k.Namespace != "obs" || k.Release != "prom" || k.Monitor != "ServiceMonitor" ||
+		strings.Join(k.Gateway.Upstreams, " ") != "http://a:8000/v1 b=http://b:8000/v1" || k.Gateway.Image != "reg/llmmon:1" || !k.Grafana.Operator {
+		t.Fatalf("options %+v, kubernetes %+v", got.Export, k)
+	}
+
+	// Flags win over llmmon.yaml; unset flags leave it alone.
+	settings := filepath.Join(t.TempDir(), "llmmon.yaml")
+	os.WriteFile(settings, []byte("kubernetes:\n  namespace: from-file\n  release: from-file\n  engines:\n    - {kind: vllm, selector: {app: vllm}}\n"), 0o644)
+	f.Globals.ConfigPath = settings
+	cmd = newRenderCmd(f, func(o *renderOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--kubernetes", "k8s", "--release", "flag"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if k := got.Settings.Config.Kubernetes; k.Namespace != "from-file" || k.Release != "flag" || len(k.Engines) != 1 || k.Engines[0].Selector["app"] != "vllm" {
+		t.Fatalf("kubernetes %+v", k)
+	}
+}
+
+func TestRenderExportBadSettings(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--namespace", "obs"}, "--namespace is a setting of --kubernetes: pass --kubernetes DIR too"},
+		{[]string{"--kubernetes", "K", "--namespace", "Obs"}, `kubernetes.namespace (--namespace): "Obs" is not a namespace name`},
+		{[]string{"--kubernetes", "K", "--gateway-upstream", "vllm:8000"}, `kubernetes.gateway.upstreams[0] (--gateway-upstream)`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			args := append([]string{"render", "--dir", filepath.Join(dir, "d")}, tt.args...)
+			for i, a := range args {
+				if a == "K" {
+					args[i] = filepath.Join(dir, "k8s")
+				}
+			}
+			_, _, err := run(t, args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("bad settings still wrote %v", entries)
+			}
+		})
+	}
+}
+
+func TestRenderKubernetesWritesTheBase(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "k8s")
+	out, _, err := run(t, "render", "--dir", filepath.Join(t.TempDir(), "unused"), "--kubernetes", dir, "--gateway-upstream", "http://vllm.ai.svc:8000/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{kubernetes.KustomizationFile, "podmonitor-llmmon-vllm.yaml", "prometheusrule-llmmon-rules.yaml",
+		"configmap-llmmon-dashboard.yaml", "deployment-llmmon-gateway.yaml", "service-llmmon-gateway.yaml"} {
+		if !strings.Contains(out, "wrote     "+filepath.Join(dir, f)+"\n") {
+			t.Errorf("output does not report %s:\n%s", f, out)
+		}
+	}
+	if !strings.Contains(out, "kubectl apply -k "+dir) {
+		t.Errorf("output does not say how to install:\n%s", out)
+	}
+	out, _, err = run(t, "render", "--kubernetes", dir, "--gateway-upstream", "http://vllm.ai.svc:8000/v1")
+	if err != nil || strings.Contains(out, "wrote ") {
+		t.Fatalf("second render must change nothing: %v\n%s", err, out)
+	}
+}
+
+// TestComposeProjectRunsWithDockerCompose brings the rendered project up
+// with Debian's docker-compose on the test images: Prometheus scrapes
+// llmmon serve on the host through host-gateway, and Grafana (the test
+// double) signs in with the password file and has the datasource. Then
+// docker-compose down -v removes it all.
+func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts containers with docker-compose")
+	}
+	dc := testenv.Command(t, "docker-compose", "docker-compose")
+	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	servePort := testenv.FreePort(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard},
+			[]string{"serve", "--host", "0.0.0.0", "--port", strconv.Itoa(servePort)})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := "llmmon-compose-" + hex.EncodeToString(b)
+	promPort, grafanaPort := testenv.FreePort(t), testenv.FreePort(t)
+	dir := filepath.Join(t.TempDir(), "project")
+	if _, _, err := run(t, "render", "--compose", dir, "--name", name, "--scrape-interval", "1s",
+		"--llm-target", "host.docker.internal:"+strconv.Itoa(servePort),
+		"--prometheus-port", strconv.Itoa(promPort), "--grafana-port", strconv.Itoa(grafanaPort),
+		"--prometheus-image", testenv.PrometheusImage, "--grafana-image", testenv.GrafanaDoubleImage); err != nil {
+		t.Fatal(err)
+	}
+	dcRun := func(args ...string) (string, error) {
+		cmd := exec.Command(dc, append([]string{"-p", name}, args...)...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs, _ := dcRun("logs", "--no-color")
+			t.Logf("docker-compose logs:\n%s", logs)
+		}
+		if out, err := dcRun("down", "-v"); err != nil {
+			t.Errorf("docker-compose down -v: %v\n%s", err, out)
+		}
+		for _, obj := range []string{name + "-llm-prometheus", name + "-llm-grafana"} {
+			if _, err := testenv.DockerErr("inspect", obj); err == nil {
+				t.Errorf("%s survived docker-compose down", obj)
+			}
+		}
+		if _, err := testenv.DockerErr("volume", "inspect", name+"-llm-prometheus-data"); err == nil {
+			t.Errorf("volume %s-llm-prometheus-data survived docker-compose down -v", name)
+		}
+	})
+	if out, err := dcRun("up", "-d"); err != nil {
+		t.Fatalf("docker-compose up -d: %v\n%s", err, out)
+	}
+
+	// The containers are llmmon's: the labels down and status look for.
+	if l := testenv.Docker(t, "inspect", "-f", `{{index .Config.Labels "dev.llmmon.stack"}} {{index .Config.Labels "dev.llmmon.component"}}`, name+"-llm-prometheus"); l != name+" prometheus" {
+		t.Errorf("prometheus labels %q", l)
+	}
+
+	c := prometheus.NewClient(fmt.Sprintf("http://127.0.0.1:%d", promPort))
+	testenv.Eventually(t, 60*time.Second, "prometheus ready", func() error { return c.Ready(t.Context()) })
+	p := &testenv.Prometheus{URL: c.BaseURL, Client: c}
+	got := p.WaitForSamples(t, 60*time.Second, `llm_requests_total{job="llm-server"}`)
+	if inst := got[0].Metric["instance"]; inst != "host.docker.internal:"+strconv.Itoa(servePort) {
+		t.Errorf("scraped instance %q", inst)
+	}
+
+	pw, err := os.ReadFile(filepath.Join(dir, compose.AdminPasswordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grafana := fmt.Sprintf("http://127.0.0.1:%d", grafanaPort)
+	get := func(path string) (int, string, error) {
+		req, _ := http.NewRequest("GET", grafana+path, nil)
+		req.SetBasicAuth(stack.AdminUser, strings.TrimSpace(string(pw)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), nil
+	}
+	testenv.Eventually(t, 60*time.Second, "grafana signs in with the password file", func() error {
+		code, body, err := get("/api/datasources/uid/" + stack.DatasourceUID)
+		if err == nil && code != 200 {
+			err = fmt.Errorf("HTTP %d %s", code, body)
+		}
+		return err
+	})
+	code, body, err := get("/api/datasources/uid/" + stack.DatasourceUID)
+	var ds struct{ URL string }
+	json.Unmarshal([]byte(body), &ds)
+	if err != nil || code != 200 || ds.URL != "http://prometheus:9090" {
+		t.Fatalf("datasource: HTTP %d %s %v", code, body, err)
+	}
+	// Grafana reaches Prometheus by its alias on the stack's network.
+	if code, body, err := get("/api/datasources/uid/" + stack.DatasourceUID + "/health"); err != nil || code != 200 {
+		t.Fatalf("datasource health: HTTP %d %s %v", code, body, err)
+	}
+	if env := testenv.Docker(t, "inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", name+"-llm-grafana"); strings.Contains(env, strings.TrimSpace(string(pw))) {
+		t.Error("docker inspect shows the admin password")
+	}
+}

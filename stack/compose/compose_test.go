@@ -1,0 +1,181 @@
+package compose
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/llmmon/llmmon/internal/testenv"
+	"github.com/llmmon/llmmon/stack"
+)
+
+func writeProject(t *testing.T, cfg stack.Config) (string, Project) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "compose")
+	if _, err := Write(dir, cfg); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ComposeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Project
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		t.Fatalf("%s: %v", ComposeFile, err)
+	}
+	return dir, p
+}
+
+// TestProjectIsWhatUpCreates compares every service with the container
+// spec up would create from the same settings.
+func TestProjectIsWhatUpCreates(t *testing.T) {
+	cfg := stack.Default()
+	cfg.Name = "team-a"
+	cfg.Bind = "0.0.0.0"
+	cfg.Prometheus.Port, cfg.Grafana.Port = 19090, 13000
+	dir, p := writeProject(t, cfg)
+	rendered, err := stack.Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := stack.BuildSpecs(stack.SpecInput{Config: cfg, Rendered: rendered, HostGateway: stack.HostGateway})
+
+	if n := p.Networks[specs.Network.Name]; n.Name != "team-a-monitoring" || !reflect.DeepEqual(n.Labels, specs.Network.Labels) {
+		t.Errorf("network %+v, want %+v", n, specs.Network)
+	}
+	for _, v := range specs.Volumes {
+		if got := p.Volumes[v.Name]; got.Name != v.Name || !reflect.DeepEqual(got.Labels, v.Labels) {
+			t.Errorf("volume %+v, want %+v", got, v)
+		}
+	}
+	for _, c := range specs.Containers() {
+		svc, ok := p.Services[c.Labels[stack.LabelComponent]]
+		if !ok {
+			t.Fatalf("no service for %s", c.Name)
+		}
+		if svc.Image != c.Image || svc.ContainerName != c.Name || string(svc.User) != c.User || svc.Restart != c.RestartPolicy ||
+			!reflect.DeepEqual(svc.Command, c.Cmd) || !reflect.DeepEqual(svc.Environment, c.Env) || !reflect.DeepEqual(svc.ExtraHosts, c.ExtraHosts) ||
+			!reflect.DeepEqual(svc.Networks[c.Network].Aliases, c.Aliases) {
+			t.Errorf("service %s:\n %+v\nspec\n %+v", c.Name, svc, c)
+		}
+		if svc.Labels[stack.LabelStack] != "team-a" || svc.Labels[stack.LabelComponent] != c.Labels[stack.LabelComponent] {
+			t.Errorf("%s labels %v", c.Name, svc.Labels)
+		}
+		want := []Quoted{Quoted("0.0.0.0:" + map[string]string{"llm-prometheus": "19090:9090", "llm-grafana": "13000:3000"}[strings.TrimPrefix(c.Name, "team-a-")])}
+		if !reflect.DeepEqual(svc.Ports, want) {
+			t.Errorf("%s ports %v, want %v", c.Name, svc.Ports, want)
+		}
+		// Every file up copies in is, through a mount, at the same path.
+		for _, f := range c.Files {
+			if f.Secret {
+				if len(svc.Secrets) != 1 || svc.Secrets[0].Target != f.Path {
+					t.Errorf("%s: secret %s is not mounted at %s: %+v", c.Name, f.Path, f.Path, svc.Secrets)
+				}
+				continue
+			}
+			if !servedByMount(t, dir, svc.Volumes, f.Path, f.Content) {
+				t.Errorf("%s: %s is not mounted from the project folder with the same content (mounts %v)", c.Name, f.Path, svc.Volumes)
+			}
+		}
+		for _, m := range c.Mounts {
+			if !contains(svc.Volumes, m.Volume+":"+m.Target) {
+				t.Errorf("%s: volume %s not at %s: %v", c.Name, m.Volume, m.Target, svc.Volumes)
+			}
+		}
+	}
+
+	// The password is a file: never in the Compose file, closed to others.
+	compose, _ := os.ReadFile(filepath.Join(dir, ComposeFile))
+	pw, err := os.ReadFile(filepath.Join(dir, AdminPasswordFile))
+	if err != nil || len(bytes.TrimSpace(pw)) < 20 {
+		t.Fatalf("password file: %q %v", pw, err)
+	}
+	if bytes.Contains(compose, bytes.TrimSpace(pw)) {
+		t.Fatal("the admin password is in the Compose file")
+	}
+	if st, _ := os.Stat(filepath.Join(dir, SecretsDir)); st.Mode().Perm() != 0o700 {
+		t.Errorf("%s is %v, want 0700", SecretsDir, st.Mode().Perm())
+	}
+	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o755 {
+		t.Errorf("the project folder is %v, want 0755", st.Mode().Perm())
+	}
+	if p.Secrets[adminPasswordName].File != "./"+AdminPasswordFile {
+		t.Errorf("secrets %+v", p.Secrets)
+	}
+
+	// A second render keeps the password (Grafana applies it only once) and changes nothing.
+	results, err := Write(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Changed {
+			t.Errorf("second render changed %s", r.Path)
+		}
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, AdminPasswordFile)); !bytes.Equal(again, pw) {
+		t.Error("second render changed the admin password")
+	}
+}
+
+// servedByMount reports whether containerPath is inside a bind mount whose
+// host side, in dir, holds content.
+func servedByMount(t *testing.T, dir string, mounts []string, containerPath string, content []byte) bool {
+	t.Helper()
+	for _, m := range mounts {
+		parts := strings.Split(m, ":")
+		if len(parts) != 3 || !strings.HasPrefix(parts[0], "./") || parts[2] != "ro" {
+			continue
+		}
+		if rel, ok := strings.CutPrefix(containerPath, parts[1]+"/"); ok {
+			b, err := os.ReadFile(filepath.Join(dir, parts[0], rel))
+			return err == nil && bytes.Equal(b, content)
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestDockerComposeAcceptsTheProject runs Debian's docker-compose (1.29,
+// the v1 tool) on the file, as it would before up.
+func TestDockerComposeAcceptsTheProject(t *testing.T) {
+	dc := testenv.Command(t, "docker-compose", "docker-compose")
+	for _, bind := range []string{"127.0.0.1", "::1"} {
+		cfg := stack.Default()
+		cfg.Bind = bind
+		dir, _ := writeProject(t, cfg)
+		cmd := exec.Command(dc, "config", "-q")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+			t.Fatalf("docker-compose config -q (bind %s): %v\n%s", bind, err, out)
+		}
+		cmd = exec.Command(dc, "config", "--services")
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil || strings.Fields(string(out))[0] != "prometheus" {
+			t.Fatalf("docker-compose config --services: %v %s (prometheus must start first)", err, out)
+		}
+		cmd = exec.Command(dc, "config")
+		cmd.Dir = dir
+		out, err = cmd.Output()
+		if err != nil || !strings.Contains(string(out), bind+":9090:9090/tcp") {
+			t.Fatalf("docker-compose does not publish on %s: %v\n%s", bind, err, out)
+		}
+	}
+}
