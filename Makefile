@@ -10,12 +10,20 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # cached result would mean the real parts were never exercised.
 TESTFLAGS ?= -p 2 -count=1 -timeout 30m
 
-.PHONY: all build test test-unit test-images fuzz lint bench fmt clean
+# The container image make image builds (tag it for your registry with IMAGE=).
+IMAGE     ?= llmmon:$(VERSION)
+
+.PHONY: all build image test test-unit test-images fuzz lint bench fmt clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/llmmon ./cmd/llmmon
+
+# llmmon's image, FROM scratch: the static binary, CA certificates and a
+# non-root user; it needs no base image (see Dockerfile).
+image:
+	bash hack/build-image.sh '$(IMAGE)' '$(VERSION)' '$(COMMIT)' '$(LDFLAGS)'
 
 # Everything: unit and integration (needs dockerd and Debian's prometheus; see .ci/run).
 test: test-images

@@ -2,6 +2,7 @@
 # Builds llmmon's test images without a registry, with `docker import`:
 #  - llmmon-test/prometheus:debian      Debian's /usr/bin/prometheus (real Prometheus)
 #  - llmmon-test/grafana-double:dev     the Grafana test double (test/grafanadouble/cmd/grafana-double)
+#  - llmmon-test/llmmon:dev             llmmon's own image, as make image builds it
 # Tags are our own, never upstream names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,3 +48,4 @@ build_grafana_double() {
 
 build_prometheus
 build_grafana_double
+bash hack/build-image.sh llmmon-test/llmmon:dev

@@ -15,3 +15,7 @@ func Command(t testing.TB, name, pkg string) string {
 	}
 	return p
 }
+
+// LlmmonImage is llmmon's own image as hack/build-test-images.sh builds it
+// with make image's recipe (hack/build-image.sh).
+const LlmmonImage = "llmmon-test/llmmon:dev"
