@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -116,10 +115,10 @@ func Resolve(cfg stack.Config, version string) (Options, error) {
 	checkLabels(bad, "kubernetes.grafana.instance_selector", o.InstanceSelector)
 
 	jobs := map[string]string{}
+	// Job names are valid: llm_server.name is checked with the rest of the
+	// stack's settings, and an engine's must be an object name (below).
 	claim := func(key, job string) {
-		if !jobNameRE.MatchString(job) {
-			bad(key, "%q is not a job name: use letters, digits, '_', '.', ':' or '-'", job)
-		} else if other, ok := jobs[job]; ok {
+		if other, ok := jobs[job]; ok {
 			bad(key, "job %q is already the job of %s: give each its own name", job, other)
 		}
 		jobs[job] = key
@@ -199,8 +198,6 @@ func Resolve(cfg stack.Config, version string) (Options, error) {
 // PagerDuty and SMTP secrets go in Kubernetes Secrets that the configs
 // reference, never inline in the kustomize base.
 func receiversFromSettings(stack.Config) []monitoringv1alpha1.Receiver { return nil }
-
-var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
 
 func checkTarget(bad func(string, string, ...any), key string, selector map[string]string, namespaces []string, port, path string) {
 	if len(selector) == 0 {

@@ -81,6 +81,15 @@ func TestRenderExportBadSettings(t *testing.T) {
 	}
 }
 
+func TestRenderKubernetesSettingsAreReadStrictly(t *testing.T) {
+	settings := filepath.Join(t.TempDir(), "llmmon.yaml")
+	os.WriteFile(settings, []byte("kubernetes:\n  namespace: obs\n  engines:\n    - {kind: vllm, selectr: {app: vllm}}\n"), 0o644)
+	_, _, err := run(t, "render", "--config", settings, "--kubernetes", filepath.Join(t.TempDir(), "k8s"))
+	if err == nil || !strings.Contains(err.Error(), `line 4: unknown key "selectr"`) {
+		t.Fatalf("err = %v, want the misspelt key and its line", err)
+	}
+}
+
 func TestRenderKubernetesWritesTheBase(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "k8s")
 	out, _, err := run(t, "render", "--dir", filepath.Join(t.TempDir(), "unused"), "--kubernetes", dir, "--gateway-upstream", "http://vllm.ai.svc:8000/v1")
