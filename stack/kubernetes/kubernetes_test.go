@@ -432,7 +432,7 @@ func TestResolveNamesTheSetting(t *testing.T) {
 			c.Kubernetes.Engines = []stack.KubernetesEngine{{Kind: "vllm", Selector: map[string]string{"app": "v llm"}}}
 		}, `kubernetes.engines[0].selector: "v llm" is not a value for label app`},
 		{"upstream", func(c *stack.Config) { c.Kubernetes.Gateway.Upstreams = []string{"vllm.ai.svc:8000"} }, `kubernetes.gateway.upstreams[0] (--gateway-upstream): "vllm.ai.svc:8000": want [NAME=]URL`},
-		{"image", func(c *stack.Config) { c.Kubernetes.Gateway.Image = "llmmon: 1" }, `kubernetes.gateway.image (--gateway-image): "llmmon: 1" is not an image reference`},
+		{"image", func(c *stack.Config) { c.Kubernetes.Gateway.Image = "llmmon: 1" }, `kubernetes.gateway.image (--gateway-image): "llmmon: 1" is not an image reference: invalid reference format`},
 		{"replicas", func(c *stack.Config) { c.Kubernetes.Gateway.Replicas = -1 }, `kubernetes.gateway.replicas: -1: must be at least 1`},
 		{"folder annotation", func(c *stack.Config) { c.Kubernetes.Grafana.FolderAnnotation = "grafana folder" }, `kubernetes.grafana.folder_annotation: "grafana folder" is not an annotation name`},
 	}
@@ -467,6 +467,9 @@ func TestResolveDefaults(t *testing.T) {
 	want := []string{"vllm=container-port/metrics", "llamacpp=http/metrics", "tgi=http/metrics", "sglang=http/metrics", "dcgm=metrics/metrics"}
 	if !reflect.DeepEqual(jobs, want) {
 		t.Errorf("engine jobs %v, want %v", jobs, want)
+	}
+	if o, err := Resolve(stack.Default(), "v0.0.0-20261201-abc+dirty"); err != nil || o.Gateway.Image != "llmmon:v0.0.0-20261201-abc-dirty" {
+		t.Errorf("default image from a pseudo-version: %q %v", o.Gateway.Image, err)
 	}
 	cfg := stack.Default()
 	cfg.Kubernetes.Monitor = "ServiceMonitor"

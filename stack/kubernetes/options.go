@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/distribution/reference"
 	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -163,7 +164,7 @@ func Resolve(cfg stack.Config, version string) (Options, error) {
 	o.Gateway = Gateway{
 		Job:        cfg.LLMServer.Name, // the alert rules watch this job
 		Upstreams:  g.Upstreams,
-		Image:      or(g.Image, DefaultImageRepository+":"+version),
+		Image:      or(g.Image, DefaultImageRepository+":"+imageTag(version)),
 		Replicas:   int32(g.Replicas),
 		Selector:   orMap(g.Selector, map[string]string{labelName: "llmmon", labelComponent: componentGateway}),
 		Namespaces: g.Namespaces,
@@ -182,8 +183,8 @@ func Resolve(cfg stack.Config, version string) (Options, error) {
 	if g.Replicas < 0 {
 		bad("kubernetes.gateway.replicas", "%d: must be at least 1", g.Replicas)
 	}
-	if strings.TrimSpace(o.Gateway.Image) != o.Gateway.Image || strings.ContainsAny(o.Gateway.Image, " \t\n") {
-		bad("kubernetes.gateway.image (--gateway-image)", "%q is not an image reference", o.Gateway.Image)
+	if _, err := reference.ParseNormalizedNamed(o.Gateway.Image); err != nil {
+		bad("kubernetes.gateway.image (--gateway-image)", "%q is not an image reference: %v", o.Gateway.Image, err)
 	}
 	if o.Gateway.Deploy() && len(g.Namespaces) > 0 {
 		bad("kubernetes.gateway.namespaces", "the gateway render deploys runs in kubernetes.namespace %q; namespaces is for a gateway you run yourself", o.Namespace)
@@ -239,6 +240,17 @@ func checkUpstream(s string) error {
 		return fmt.Errorf("%q: want [NAME=]URL with an http:// or https:// engine URL, e.g. http://vllm.ai.svc:8000/v1", s)
 	}
 	return nil
+}
+
+// imageTag makes a version a valid image tag, as make image tags it:
+// a Go pseudo-version's + is not allowed in a tag.
+func imageTag(version string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-' {
+			return r
+		}
+		return '-'
+	}, version)
 }
 
 func or(v, def string) string {
