@@ -16,5 +16,10 @@ CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$ctx/llmmon" ./cmd/llmm
 cp "$certs" "$ctx/ca-certificates.crt"
 printf 'root:x:0:0:root:/:/sbin/nologin\nllmmon:x:65532:65532:llmmon:/nonexistent:/sbin/nologin\n' >"$ctx/passwd"
 printf 'root:x:0:\nllmmon:x:65532:\n' >"$ctx/group"
-DOCKER_BUILDKIT=0 docker build -q -f Dockerfile --build-arg VERSION="$version" --build-arg REVISION="$revision" -t "$image" "$ctx" >/dev/null
+# The classic builder warns that it is deprecated on every build; show its
+# output only when the build fails.
+if ! out=$(DOCKER_BUILDKIT=0 docker build -q -f Dockerfile --build-arg VERSION="$version" --build-arg REVISION="$revision" -t "$image" "$ctx" 2>&1); then
+  echo "$out" >&2
+  exit 1
+fi
 echo "built $image"

@@ -24,12 +24,13 @@ import (
 // configuration.
 const (
 	ComposeFile = "docker-compose.yml"
-	// SecretsDir is mode 0700, so only its owner reaches the password
-	// file inside; the file itself is world-readable so Grafana's user
-	// (472) can read it through the bind mount.
-	SecretsDir         = "secrets"
+	// SecretsDir holds each secret file a container reads (see
+	// secretFile). It is mode 0700, so only its owner reaches the files
+	// inside; they are world-readable so the container's user (Grafana's
+	// 472) can read them through the bind mount.
+	SecretsDir = "secrets"
+	// AdminPasswordFile is Grafana's admin password.
 	AdminPasswordFile  = SecretsDir + "/grafana-admin-password"
-	adminPasswordName  = "grafana_admin_password"
 	composeFileVersion = "3.8"
 )
 
@@ -90,9 +91,11 @@ type Secret struct {
 
 // Build turns the specs `up` would create into a Compose project whose
 // config comes from the project folder (the rendered files, as WriteFiles
-// lays them out) and whose Grafana admin password is AdminPasswordFile.
-func Build(cfg stack.Config, rendered stack.Rendered) (Project, error) {
-	specs := stack.BuildSpecs(stack.SpecInput{Config: cfg, Rendered: rendered, HostGateway: stack.HostGateway})
+// lays them out). It also returns the secret files the project reads from
+// SecretsDir: every file the specs mark secret, the admin password among them.
+func Build(cfg stack.Config, rendered stack.Rendered, adminPassword string) (Project, []stack.File, error) {
+	specs := stack.BuildSpecs(stack.SpecInput{Config: cfg, Rendered: rendered, AdminPassword: adminPassword, HostGateway: stack.HostGateway})
+	var secretFiles []stack.File
 	p := Project{
 		Version:  composeFileVersion,
 		Services: map[string]Service{},
@@ -130,15 +133,17 @@ func Build(cfg stack.Config, rendered stack.Rendered) (Project, error) {
 		}
 		mounts, secrets, err := configMounts(c)
 		if err != nil {
-			return Project{}, err
+			return Project{}, nil, err
 		}
 		svc.Volumes = append(svc.Volumes, mounts...)
-		for _, target := range secrets {
+		for _, f := range secrets {
+			name, file := secretFile(f.Path)
 			if p.Secrets == nil {
 				p.Secrets = map[string]Secret{}
 			}
-			p.Secrets[adminPasswordName] = Secret{File: "./" + AdminPasswordFile}
-			svc.Secrets = append(svc.Secrets, ServiceSecret{Source: adminPasswordName, Target: target})
+			p.Secrets[name] = Secret{File: "./" + file}
+			svc.Secrets = append(svc.Secrets, ServiceSecret{Source: name, Target: f.Path})
+			secretFiles = append(secretFiles, stack.File{Path: file, Content: f.Content, Mode: 0o444})
 		}
 		if prev != "" {
 			svc.DependsOn = []string{prev}
@@ -147,7 +152,17 @@ func Build(cfg stack.Config, rendered stack.Rendered) (Project, error) {
 		p.Services[key] = svc
 		prev = key
 	}
-	return p, nil
+	return p, secretFiles, nil
+}
+
+// secretFile names a secret a container reads at containerPath after its
+// folder under /etc and its file name: /etc/grafana/llmmon/admin-password
+// is grafana-admin-password, kept in SecretsDir.
+func secretFile(containerPath string) (name, file string) {
+	rel := strings.TrimPrefix(containerPath, "/etc/")
+	top, _, _ := strings.Cut(rel, "/")
+	name = top + "-" + path.Base(rel)
+	return name, SecretsDir + "/" + name
 }
 
 // Quoted is always written as a quoted string: docker-compose 1.x reads
@@ -172,11 +187,11 @@ func publish(p stack.PortSpec) Quoted {
 // into the container (it copies DIR/x to /etc/x), and returns where each
 // secret file goes. Only the outermost folders are mounted, so
 // /etc/grafana keeps the image's own grafana.ini.
-func configMounts(c stack.ContainerSpec) (mounts, secrets []string, err error) {
+func configMounts(c stack.ContainerSpec) (mounts []string, secrets []stack.ContainerFile, err error) {
 	secretDirs := map[string]bool{}
 	for _, f := range c.Files {
 		if f.Secret {
-			secrets = append(secrets, f.Path)
+			secrets = append(secrets, f)
 			secretDirs[path.Dir(f.Path)] = true
 		}
 	}

@@ -107,8 +107,9 @@ func TestProjectIsWhatUpCreates(t *testing.T) {
 	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o755 {
 		t.Errorf("the project folder is %v, want 0755", st.Mode().Perm())
 	}
-	if p.Secrets[adminPasswordName].File != "./"+AdminPasswordFile {
-		t.Errorf("secrets %+v", p.Secrets)
+	// The spec's secret, wherever up puts it, is this file.
+	if len(p.Secrets) != 1 || p.Secrets["grafana-admin-password"].File != "./"+AdminPasswordFile {
+		t.Errorf("secrets %+v, want grafana-admin-password from %s", p.Secrets, AdminPasswordFile)
 	}
 
 	// A second render keeps the password (Grafana applies it only once) and changes nothing.

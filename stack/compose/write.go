@@ -22,7 +22,11 @@ func Write(dir string, cfg stack.Config) ([]stack.WriteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := Build(cfg, rendered)
+	password, err := adminPassword(dir)
+	if err != nil {
+		return nil, err
+	}
+	p, secrets, err := Build(cfg, rendered, password)
 	if err != nil {
 		return nil, err
 	}
@@ -30,14 +34,8 @@ func Write(dir string, cfg stack.Config) ([]stack.WriteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	password, err := adminPassword(dir)
-	if err != nil {
-		return nil, err
-	}
-	files := append(rendered.All(),
-		stack.File{Path: ComposeFile, Content: file, Mode: 0o644},
-		stack.File{Path: AdminPasswordFile, Content: []byte(password + "\n"), Mode: 0o444})
-	return stack.WriteFiles(dir, files)
+	files := append(rendered.All(), stack.File{Path: ComposeFile, Content: file, Mode: 0o644})
+	return stack.WriteFiles(dir, append(files, secrets...))
 }
 
 // adminPassword returns the stored password, or makes one, with the
