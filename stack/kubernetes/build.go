@@ -1,7 +1,11 @@
 package kubernetes
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -139,4 +143,39 @@ type kustomization struct {
 	APIVersion string   `json:"apiVersion"`
 	Kind       string   `json:"kind"`
 	Resources  []string `json:"resources"`
+}
+
+// Stale lists the object files a previous render listed in dir's
+// kustomization.yaml that files no longer has: the base must not keep an
+// object (a gateway Deployment, an engine's monitor) the settings dropped.
+// Only files that carry llmmon's part-of label are listed.
+func Stale(dir string, files []stack.File) ([]string, error) {
+	old, err := os.ReadFile(filepath.Join(dir, KustomizationFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var k kustomization
+	if err := yaml.Unmarshal(old, &k); err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, KustomizationFile), err)
+	}
+	keep := map[string]bool{}
+	for _, f := range files {
+		keep[f.Path] = true
+	}
+	var stale []string
+	for _, r := range k.Resources {
+		if keep[r] || filepath.Base(r) != r {
+			continue
+		}
+		var m metav1.PartialObjectMetadata
+		b, err := os.ReadFile(filepath.Join(dir, r))
+		if err != nil || yaml.Unmarshal(b, &m) != nil || m.Labels[labelPartOf] != partOf {
+			continue
+		}
+		stale = append(stale, filepath.Join(dir, r))
+	}
+	return stale, nil
 }

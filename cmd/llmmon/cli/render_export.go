@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -104,10 +105,20 @@ func runExport(out io.Writer, cfg stack.Config, e exportOptions) error {
 		}
 	}
 	if e.KubernetesDir != "" {
+		stale, err := kubernetes.Stale(e.KubernetesDir, kfiles)
+		if err != nil {
+			return err
+		}
 		results, err := stack.WriteTree(e.KubernetesDir, kfiles)
 		printWritten(out, results)
 		if err != nil {
 			return err
+		}
+		for _, path := range stale {
+			if err := os.Remove(path); err != nil {
+				return fmt.Errorf("remove %s, which the settings no longer produce: %w", path, err)
+			}
+			fmt.Fprintf(out, "removed   %s\n", path)
 		}
 		fmt.Fprintf(out, "install with: kubectl apply -k %s\n", e.KubernetesDir)
 	}

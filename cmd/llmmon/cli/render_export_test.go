@@ -109,6 +109,24 @@ func TestRenderKubernetesWritesTheBase(t *testing.T) {
 	if err != nil || strings.Contains(out, "wrote ") {
 		t.Fatalf("second render must change nothing: %v\n%s", err, out)
 	}
+
+	// Without the gateway, its Deployment and Service leave the base; a
+	// file of the user's, not llmmon's, stays.
+	os.WriteFile(filepath.Join(dir, "mine.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mine}\n"), 0o644)
+	k, _ := os.ReadFile(filepath.Join(dir, kubernetes.KustomizationFile))
+	os.WriteFile(filepath.Join(dir, kubernetes.KustomizationFile), append(k, []byte("- mine.yaml\n")...), 0o644)
+	out, _, err = run(t, "render", "--kubernetes", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"deployment-llmmon-gateway.yaml", "service-llmmon-gateway.yaml"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil || !strings.Contains(out, "removed   "+filepath.Join(dir, f)) {
+			t.Errorf("%s was not removed (%v):\n%s", f, err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "mine.yaml")); err != nil || strings.Contains(out, "mine.yaml") {
+		t.Errorf("the user's own file was touched: %v\n%s", err, out)
+	}
 }
 
 // TestComposeProjectRunsWithDockerCompose brings the rendered project up
