@@ -468,6 +468,12 @@ func TestResolveDefaults(t *testing.T) {
 	if !reflect.DeepEqual(jobs, want) {
 		t.Errorf("engine jobs %v, want %v", jobs, want)
 	}
+	// Only dcgm-exporter's own pod/namespace labels (the GPU's workload) win over the target's.
+	for name, obj := range buildFor(t, stack.Default()) {
+		if pm, ok := obj.Object.(*monitoringv1.PodMonitor); ok && pm.Spec.PodMetricsEndpoints[0].HonorLabels != (name == "PodMonitor/llmmon-dcgm") {
+			t.Errorf("%s: honorLabels %v", name, pm.Spec.PodMetricsEndpoints[0].HonorLabels)
+		}
+	}
 	if o, err := Resolve(stack.Default(), "v0.0.0-20261201-abc+dirty"); err != nil || o.Gateway.Image != "llmmon:v0.0.0-20261201-abc-dirty" {
 		t.Errorf("default image from a pseudo-version: %q %v", o.Gateway.Image, err)
 	}
