@@ -157,24 +157,26 @@ func contains(list []string, s string) bool {
 // the v1 tool) on the file, as it would before up.
 func TestDockerComposeAcceptsTheProject(t *testing.T) {
 	dc := testenv.Command(t, "docker-compose", "docker-compose")
-	for _, bind := range []string{"127.0.0.1", "::1"} {
+	for i, bind := range []string{"127.0.0.1", "::1"} {
 		cfg := stack.Default()
 		cfg.Bind = bind
 		dir, _ := writeProject(t, cfg)
-		cmd := exec.Command(dc, "config", "-q")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
-			t.Fatalf("docker-compose config -q (bind %s): %v\n%s", bind, err, out)
+		if i == 0 { // docker-compose (Python) takes a second to start: check these once
+			cmd := exec.Command(dc, "config", "-q")
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+				t.Fatalf("docker-compose config -q (bind %s): %v\n%s", bind, err, out)
+			}
+			cmd = exec.Command(dc, "config", "--services")
+			cmd.Dir = dir
+			out, err := cmd.Output()
+			if err != nil || strings.Fields(string(out))[0] != "prometheus" {
+				t.Fatalf("docker-compose config --services: %v %s (prometheus must start first)", err, out)
+			}
 		}
-		cmd = exec.Command(dc, "config", "--services")
+		cmd := exec.Command(dc, "config")
 		cmd.Dir = dir
 		out, err := cmd.Output()
-		if err != nil || strings.Fields(string(out))[0] != "prometheus" {
-			t.Fatalf("docker-compose config --services: %v %s (prometheus must start first)", err, out)
-		}
-		cmd = exec.Command(dc, "config")
-		cmd.Dir = dir
-		out, err = cmd.Output()
 		if err != nil || !strings.Contains(string(out), bind+":9090:9090/tcp") {
 			t.Fatalf("docker-compose does not publish on %s: %v\n%s", bind, err, out)
 		}
