@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -86,6 +87,30 @@ var settings = []setting{
 	{"alerts.queue_backlog", func(d, s *Config) { d.Alerts.QueueBacklog = s.Alerts.QueueBacklog }},
 	{"alerts.error_ratio", func(d, s *Config) { d.Alerts.ErrorRatio = s.Alerts.ErrorRatio }},
 	{"alerts.kv_cache_ratio", func(d, s *Config) { d.Alerts.KVCacheRatio = s.Alerts.KVCacheRatio }},
+	{"kubernetes.namespace", func(d, s *Config) { d.Kubernetes.Namespace = s.Kubernetes.Namespace }},
+	{"kubernetes.release", func(d, s *Config) { d.Kubernetes.Release = s.Kubernetes.Release }},
+	{"kubernetes.monitor", func(d, s *Config) { d.Kubernetes.Monitor = s.Kubernetes.Monitor }},
+	{"kubernetes.model_label", func(d, s *Config) { d.Kubernetes.ModelLabel = s.Kubernetes.ModelLabel }},
+	{"kubernetes.engines", func(d, s *Config) { d.Kubernetes.Engines = cloneEngines(s.Kubernetes.Engines) }},
+	{"kubernetes.gateway.upstreams", func(d, s *Config) { d.Kubernetes.Gateway.Upstreams = slices.Clone(s.Kubernetes.Gateway.Upstreams) }},
+	{"kubernetes.gateway.image", func(d, s *Config) { d.Kubernetes.Gateway.Image = s.Kubernetes.Gateway.Image }},
+	{"kubernetes.gateway.replicas", func(d, s *Config) { d.Kubernetes.Gateway.Replicas = s.Kubernetes.Gateway.Replicas }},
+	{"kubernetes.gateway.selector", func(d, s *Config) { d.Kubernetes.Gateway.Selector = maps.Clone(s.Kubernetes.Gateway.Selector) }},
+	{"kubernetes.gateway.namespaces", func(d, s *Config) { d.Kubernetes.Gateway.Namespaces = slices.Clone(s.Kubernetes.Gateway.Namespaces) }},
+	{"kubernetes.grafana.folder_annotation", func(d, s *Config) { d.Kubernetes.Grafana.FolderAnnotation = s.Kubernetes.Grafana.FolderAnnotation }},
+	{"kubernetes.grafana.operator", func(d, s *Config) { d.Kubernetes.Grafana.Operator = s.Kubernetes.Grafana.Operator }},
+	{"kubernetes.grafana.instance_selector", func(d, s *Config) {
+		d.Kubernetes.Grafana.InstanceSelector = maps.Clone(s.Kubernetes.Grafana.InstanceSelector)
+	}},
+}
+
+func cloneEngines(engines []KubernetesEngine) []KubernetesEngine {
+	out := slices.Clone(engines)
+	for i := range out {
+		out[i].Selector = maps.Clone(out[i].Selector)
+		out[i].Namespaces = slices.Clone(out[i].Namespaces)
+	}
+	return out
 }
 
 // SettingPaths lists every setting a layer can set.
@@ -95,6 +120,13 @@ func SettingPaths() []string {
 		out[i] = s.path
 	}
 	return out
+}
+
+// recordedPaths are the settings up records: all but the kubernetes:
+// section, which describes no Docker object (render --kubernetes alone
+// reads it), so it comes from llmmon.yaml and the flags only.
+func recordedPaths() []string {
+	return slices.DeleteFunc(SettingPaths(), func(p string) bool { return strings.HasPrefix(p, "kubernetes.") })
 }
 
 // overlay copies the settings in paths from src onto dst and records
@@ -147,7 +179,7 @@ func Resolve(dir string, o Overrides) (Settings, error) {
 	}
 	if recorded != nil && recorded.Config.Name == name {
 		s.Recorded = recorded
-		if err := s.overlay(&recorded.Config, SettingPaths(), func(string) Origin { return Origin{Kind: FromRecorded, File: statePath} }); err != nil {
+		if err := s.overlay(&recorded.Config, recordedPaths(), func(string) Origin { return Origin{Kind: FromRecorded, File: statePath} }); err != nil {
 			return s, err
 		}
 	} else if recorded != nil {
@@ -188,8 +220,12 @@ func (s Settings) Origin(path string) Origin {
 }
 
 // Validate is Config.Validate with each error's Origins filled in.
-func (s Settings) Validate() error {
-	err := s.Config.Validate()
+func (s Settings) Validate() error { return s.WithOrigins(s.Config.Validate()) }
+
+// WithOrigins fills in where the settings of each *SettingError in err
+// came from, so the CLI can name them as the user gave them; checks made
+// outside Validate (render --kubernetes') need it too.
+func (s Settings) WithOrigins(err error) error {
 	for _, se := range SettingErrors(err) {
 		se.Origins = make([]Origin, len(se.Paths))
 		for i, p := range se.Paths {

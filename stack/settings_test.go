@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // recordIn saves a state whose config is cfg, as up does.
@@ -106,24 +104,46 @@ func TestResolveRecordBelongsToItsStack(t *testing.T) {
 	}
 }
 
-// Every setting of llmmon.yaml can be set by a layer, and only those.
-func TestSettingPathsCoverConfig(t *testing.T) {
-	b, err := yaml.Marshal(Default())
+// The kubernetes: section layers key by key like the rest (llmmon.yaml,
+// then the flags), but never from what up recorded: it describes no
+// Docker object, so a record's copy, if any, is not the user's.
+func TestResolveKubernetesSettings(t *testing.T) {
+	dir := t.TempDir()
+	rec := Default()
+	rec.Kubernetes = KubernetesSettings{Namespace: "recorded", Monitor: "ServiceMonitor"}
+	recordIn(t, dir, rec)
+	file := writeSettings(t, "kubernetes:\n  release: prom\n  engines:\n    - kind: vllm\n      selector: {app: vllm}\n")
+	flags := Config{Kubernetes: KubernetesSettings{Namespace: "obs"}}
+	s, err := Resolve(dir, Overrides{File: file, Flags: flags, Set: []string{"kubernetes.namespace"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var root map[string]any
-	yaml.Unmarshal(b, &root)
-	var leaves []string
-	for k, v := range root {
-		if m, ok := v.(map[string]any); ok {
-			for sub := range m {
-				leaves = append(leaves, k+"."+sub)
-			}
-			continue
-		}
-		leaves = append(leaves, k)
+	k := s.Config.Kubernetes
+	if k.Namespace != "obs" || k.Release != "prom" || k.Monitor != "" || len(k.Engines) != 1 || k.Engines[0].Selector["app"] != "vllm" {
+		t.Errorf("kubernetes settings %+v", k)
 	}
+	for path, want := range map[string]Origin{
+		"kubernetes.namespace":                 {Kind: FromFlag},
+		"kubernetes.release":                   {Kind: FromFile, File: file, Line: 2},
+		"kubernetes.engines[0].selector":       {Kind: FromFile, File: file, Line: 5},
+		"kubernetes.monitor":                   {Kind: FromDefault},
+		"kubernetes.grafana.instance_selector": {Kind: FromDefault},
+	} {
+		if got := s.Origin(path); got != want {
+			t.Errorf("origin of %s = %+v, want %+v", path, got, want)
+		}
+	}
+	// Errors found outside Validate get their origins too.
+	err = s.WithOrigins(NewSettingError([]string{"kubernetes.engines[0].selector", "kubernetes.namespace"}, "{} clashes with {}"))
+	if se := SettingErrors(err); len(se) != 1 || se[0].Origins[0].Line != 5 || se[0].Origins[1].Kind != FromFlag ||
+		err.Error() != "kubernetes.engines[0].selector clashes with kubernetes.namespace" {
+		t.Errorf("%v: %+v", err, se)
+	}
+}
+
+// Every setting of llmmon.yaml can be set by a layer, and only those.
+func TestSettingPathsCoverConfig(t *testing.T) {
+	leaves := yamlLeaves(reflect.TypeFor[Config](), "")
 	slices.Sort(leaves)
 	paths := SettingPaths()
 	slices.Sort(paths)
@@ -133,7 +153,11 @@ func TestSettingPathsCoverConfig(t *testing.T) {
 	// Each path copies exactly its own setting.
 	src := Config{Name: "x", ScrapeInterval: 1, EvaluationInterval: 2, LLMServer: Target{Name: "a", Address: "b:1", Path: "/c"},
 		Targets: []Target{{Name: "t", Address: "h:2"}}, Bind: "::", Prometheus: Component{Image: "p", Port: 3}, Grafana: Component{Image: "g", Port: 4},
-		Alerts: Alerts{P95LatencySeconds: 5, TTFTP95Seconds: 6, QueueBacklog: 7, ErrorRatio: 0.5, KVCacheRatio: 0.6}}
+		Alerts: Alerts{P95LatencySeconds: 5, TTFTP95Seconds: 6, QueueBacklog: 7, ErrorRatio: 0.5, KVCacheRatio: 0.6},
+		Kubernetes: KubernetesSettings{Namespace: "n", Release: "r", Monitor: "m", ModelLabel: "l",
+			Engines: []KubernetesEngine{{Kind: "vllm", Name: "v", Selector: map[string]string{"a": "b"}, Namespaces: []string{"ai"}, Port: "p", Path: "/m"}},
+			Gateway: KubernetesGateway{Upstreams: []string{"http://u"}, Image: "i", Replicas: 2, Selector: map[string]string{"c": "d"}, Namespaces: []string{"gw"}},
+			Grafana: KubernetesGrafana{FolderAnnotation: "f", Operator: true, InstanceSelector: map[string]string{"e": "f"}}}}
 	s := Settings{origins: map[string]Origin{}}
 	if err := s.overlay(&src, SettingPaths(), func(string) Origin { return Origin{} }); err != nil {
 		t.Fatal(err)
@@ -141,6 +165,31 @@ func TestSettingPathsCoverConfig(t *testing.T) {
 	if !reflect.DeepEqual(s.Config, src) {
 		t.Errorf("copied %+v\nwant   %+v", s.Config, src)
 	}
+	// What up records is every setting but the kubernetes: section.
+	for _, p := range SettingPaths() {
+		if slices.Contains(recordedPaths(), p) == strings.HasPrefix(p, "kubernetes.") {
+			t.Errorf("recorded paths %q: %s", recordedPaths(), p)
+		}
+	}
+}
+
+// yamlLeaves lists the keys of llmmon.yaml that hold a value, from typ's
+// yaml tags: sections (structs) are descended into; a list or a map is
+// one setting.
+func yamlLeaves(typ reflect.Type, prefix string) []string {
+	var out []string
+	for f := range typ.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if prefix != "" {
+			name = prefix + "." + name
+		}
+		if f.Type.Kind() == reflect.Struct {
+			out = append(out, yamlLeaves(f.Type, name)...)
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // Settings.Validate tells each error where its settings came from.

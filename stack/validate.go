@@ -28,6 +28,14 @@ type SettingError struct {
 // settingMark stands in the message for a setting's name until Named.
 const settingMark = "\x00setting\x00"
 
+// NewSettingError is an invalid setting found outside Config.Validate
+// (render --kubernetes checks its own section): format says what is wrong,
+// with {} where each setting of paths is named.
+func NewSettingError(paths []string, format string, a ...any) *SettingError {
+	format = strings.ReplaceAll(format, "{}", settingMark)
+	return &SettingError{Paths: paths, text: fmt.Sprintf(format, a...)}
+}
+
 func (e *SettingError) Error() string { return e.Named(e.Paths...) }
 
 // Named is the message with each setting called by the given names, in
@@ -46,8 +54,7 @@ func (c Config) Validate() error {
 	var errs []error
 	// add takes a format where {} stands for each setting in paths.
 	add := func(paths []string, format string, a ...any) {
-		format = strings.ReplaceAll(format, "{}", settingMark)
-		errs = append(errs, &SettingError{Paths: paths, text: fmt.Sprintf(format, a...)})
+		errs = append(errs, NewSettingError(paths, format, a...))
 	}
 	one := func(p string) []string { return []string{p} }
 

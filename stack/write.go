@@ -32,6 +32,9 @@ func writeDir(dir string, r Rendered, st State) (written, error) {
 // stack recorded about Grafana's files and dashboard.
 func newState(s Settings, names Names, info EngineInfo) State {
 	c := s.Config
+	// The kubernetes: section describes no Docker object: not recorded
+	// (see recordedPaths).
+	c.Kubernetes = KubernetesSettings{}
 	st := State{
 		Config:        c,
 		Names:         names,

@@ -31,7 +31,8 @@ type stackFlags struct {
 }
 
 // settingFlags are the flags that set each setting, by its path in
-// llmmon.yaml (stack.SettingPaths); the alerts have none.
+// llmmon.yaml (stack.SettingPaths); the alerts and most of the
+// kubernetes: section have none.
 var settingFlags = map[string]string{
 	"name":                "--name",
 	"scrape_interval":     "--scrape-interval",
@@ -45,6 +46,13 @@ var settingFlags = map[string]string{
 	"prometheus.port":     "--prometheus-port",
 	"grafana.image":       "--grafana-image",
 	"grafana.port":        "--grafana-port",
+	// render --kubernetes' own (render_export.go).
+	"kubernetes.namespace":         "--namespace",
+	"kubernetes.release":           "--release",
+	"kubernetes.monitor":           "--monitor",
+	"kubernetes.gateway.upstreams": "--gateway-upstream",
+	"kubernetes.gateway.image":     "--gateway-image",
+	"kubernetes.grafana.operator":  "--grafana-operator",
 }
 
 func addStackFlags(cmd *cobra.Command) *stackFlags {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,19 +36,33 @@ func TestSettingName(t *testing.T) {
 		{"targets[1].address", stack.Origin{Kind: stack.FromFile, File: "s.yaml", Line: 7}, "targets[1].address (s.yaml line 7)"},
 		{"alerts.error_ratio", stack.Origin{Kind: stack.FromDefault}, "alerts.error_ratio"},
 		{"alerts.error_ratio", stack.Origin{Kind: stack.FromFile, File: "s.yaml", Line: 2}, "alerts.error_ratio (s.yaml line 2)"},
+		{"kubernetes.namespace", stack.Origin{Kind: stack.FromFlag}, "--namespace"},
+		{"kubernetes.gateway.upstreams[1]", stack.Origin{Kind: stack.FromFlag}, "--gateway-upstream"},
+		{"kubernetes.engines[0].kind", stack.Origin{Kind: stack.FromFile, File: "s.yaml", Line: 9}, "kubernetes.engines[0].kind (s.yaml line 9)"},
+		{"kubernetes.engines[0].kind", stack.Origin{Kind: stack.FromDefault}, "kubernetes.engines[0].kind"},
 	}
 	for _, tt := range tests {
 		if got := settingName(tt.path, tt.origin); got != tt.want {
 			t.Errorf("settingName(%s, %+v) = %q, want %q", tt.path, tt.origin, got, tt.want)
 		}
 	}
-	// Every setting a flag sets is named by that flag.
+	// Every setting a flag sets is named by that flag; llmmon.yaml alone
+	// sets the alerts and these.
+	fileOnly := []string{"kubernetes.model_label", "kubernetes.engines", "kubernetes.gateway.replicas", "kubernetes.gateway.selector",
+		"kubernetes.gateway.namespaces", "kubernetes.grafana.folder_annotation", "kubernetes.grafana.instance_selector"}
 	for _, p := range stack.SettingPaths() {
-		if strings.HasPrefix(p, "alerts.") {
+		if strings.HasPrefix(p, "alerts.") || slices.Contains(fileOnly, p) {
 			continue
 		}
 		if settingFlags[p] == "" {
 			t.Errorf("setting %s has no flag", p)
+		}
+	}
+	// The flags named are real: up's and render's (which has them all).
+	render := newRenderCmd(&Factory{Globals: &Globals{}}, nil)
+	for p, flag := range settingFlags {
+		if render.Flags().Lookup(strings.TrimPrefix(flag, "--")) == nil {
+			t.Errorf("setting %s: render has no %s flag", p, flag)
 		}
 	}
 }
