@@ -89,19 +89,25 @@ func render(c Config) (Rendered, error) {
 	}, nil
 }
 
-// WriteResult says what WriteFiles did with one file.
+// WriteResult says what WriteTree did with one file.
 type WriteResult struct {
 	Path    string // as written, joined with dir
 	Changed bool
 }
 
-// WriteFiles writes files under dir atomically (temp file + rename) and
-// leaves a file alone when its content is already right, so a second
-// render changes nothing on disk. It also creates the user's dashboards folder.
+// WriteFiles is WriteTree for a stack's --dir: it also creates the user's
+// dashboards folder, which Grafana's file provider loads.
 func WriteFiles(dir string, files []File) ([]WriteResult, error) {
 	if err := os.MkdirAll(filepath.Join(dir, grafana.UserDashboardsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
+	return WriteTree(dir, files)
+}
+
+// WriteTree writes files under dir atomically (temp file + rename) and
+// leaves a file alone when its content is already right, so a second
+// render changes nothing on disk.
+func WriteTree(dir string, files []File) ([]WriteResult, error) {
 	sorted := append([]File(nil), files...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
 	var out []WriteResult
