@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,20 +27,52 @@ import (
 const (
 	PrometheusImage    = "llmmon-test/prometheus:debian"
 	GrafanaDoubleImage = "llmmon-test/grafana-double:dev"
+	// LlmmonImage is llmmon's own, built with make image's recipe
+	// (hack/build-image.sh).
+	LlmmonImage = "llmmon-test/llmmon:dev"
 )
 
 // TestLabel marks the Docker objects tests create by hand (not through
 // llmmon), so .ci/run can remove what a crashed test left behind.
 const TestLabel = "dev.llmmon.test"
 
+// toolPackages are the Debian packages that install the tools tests run
+// (what .ci/run installs when they are missing).
+var toolPackages = map[string]string{
+	"prometheus":     "prometheus",
+	"promtool":       "prometheus",
+	"kubectl":        "kubernetes-client",
+	"docker-compose": "docker-compose",
+}
+
 // Tool returns the path of a required binary, or fails the test saying how to install it.
 func Tool(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Fatalf("%s not found: install Debian's prometheus package (apt-get install prometheus), or run bash .ci/run", name)
+		pkg := toolPackages[name]
+		t.Fatalf("%s not found: install Debian's %s package (apt-get install %s), or run bash .ci/run", name, pkg, pkg)
 	}
 	return p
+}
+
+// HTTPGet GETs url, with basic auth when user is set, and returns the
+// status code and the body.
+func HTTPGet(url, user, password string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
 
 // Promtool runs promtool with args and returns its combined output and error.

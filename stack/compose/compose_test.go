@@ -156,7 +156,7 @@ func contains(list []string, s string) bool {
 // TestDockerComposeAcceptsTheProject runs Debian's docker-compose (1.29,
 // the v1 tool) on the file, as it would before up.
 func TestDockerComposeAcceptsTheProject(t *testing.T) {
-	dc := testenv.Command(t, "docker-compose", "docker-compose")
+	dc := testenv.Tool(t, "docker-compose")
 	for i, bind := range []string{"127.0.0.1", "::1"} {
 		cfg := stack.Default()
 		cfg.Bind = bind

@@ -161,7 +161,7 @@ func mustResolve(t *testing.T, cfg stack.Config) Options {
 // TestKustomizeBuildsTheBase runs kubectl's kustomize on the written
 // base and finds every object in its output.
 func TestKustomizeBuildsTheBase(t *testing.T) {
-	kubectl := testenv.Command(t, "kubectl", "kubectl")
+	kubectl := testenv.Tool(t, "kubectl")
 	for _, monitor := range []MonitorKind{PodMonitor, ServiceMonitor} {
 		t.Run(string(monitor), func(t *testing.T) {
 			cfg, o := allOptions(t, monitor)

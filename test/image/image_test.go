@@ -37,13 +37,13 @@ func TestImageServesAndProxies(t *testing.T) {
 	rand.Read(b)
 	prefix := "llmmon-test-image-" + hex.EncodeToString(b)
 	network := prefix + "-net"
-	testenv.Docker(t, "network", "create", "--label", "dev.llmmon.test=image", network)
+	testenv.Docker(t, "network", "create", "--label", testenv.TestLabel+"=image", network)
 	t.Cleanup(func() { testenv.DockerErr("network", "rm", network) })
 
 	start := func(name string, args ...string) string {
 		t.Helper()
 		port := testenv.FreePort(t)
-		run := []string{"run", "-d", "--name", name, "--label", "dev.llmmon.test=image", "--network", network,
+		run := []string{"run", "-d", "--name", name, "--label", testenv.TestLabel + "=image", "--network", network,
 			"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
 			"-p", "127.0.0.1:" + strconv.Itoa(port) + ":8000", testenv.LlmmonImage}
 		testenv.Docker(t, append(run, args...)...)
@@ -56,7 +56,7 @@ func TestImageServesAndProxies(t *testing.T) {
 		})
 		url := "http://127.0.0.1:" + strconv.Itoa(port)
 		testenv.Eventually(t, 30*time.Second, name+" /health", func() error {
-			code, body, err := get(url + "/health")
+			code, body, err := testenv.HTTPGet(url+"/health", "", "")
 			if err == nil && code != 200 {
 				err = fmt.Errorf("HTTP %d %s", code, body)
 			}
@@ -84,14 +84,14 @@ func TestImageServesAndProxies(t *testing.T) {
 		{"engine", engineURL, `llm_requests_total{endpoint="nonstream",status="success"} 1`},
 		{"gateway", gatewayURL, `llm_requests_total{endpoint="nonstream",status="success"} 1`},
 	} {
-		code, metrics, err := get(c.url + "/metrics")
+		code, metrics, err := testenv.HTTPGet(c.url+"/metrics", "", "")
 		if err != nil || code != 200 || !strings.Contains(metrics, c.want) {
 			t.Errorf("%s /metrics: HTTP %d %v, want a line %s in:\n%.2000s", c.name, code, err, c.want, metrics)
 		}
 	}
 	// CA certificates, for https:// upstreams, are the host's bundle.
 	holder := prefix + "-files"
-	testenv.Docker(t, "create", "--name", holder, "--label", "dev.llmmon.test=image", testenv.LlmmonImage)
+	testenv.Docker(t, "create", "--name", holder, "--label", testenv.TestLabel+"=image", testenv.LlmmonImage)
 	t.Cleanup(func() { testenv.DockerErr("rm", "-f", holder) })
 	dir := t.TempDir()
 	testenv.Docker(t, "cp", holder+":/etc/ssl/certs/ca-certificates.crt", dir)
@@ -103,14 +103,4 @@ func TestImageServesAndProxies(t *testing.T) {
 	if _, err := testenv.DockerErr("run", "--rm", "--entrypoint", "/bin/sh", testenv.LlmmonImage, "-c", "true"); err == nil {
 		t.Error("the image has a shell: it should hold only llmmon, CA certificates and passwd")
 	}
-}
-
-func get(url string) (int, string, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,7 +137,7 @@ func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts containers with docker-compose")
 	}
-	dc := testenv.Command(t, "docker-compose", "docker-compose")
+	dc := testenv.Tool(t, "docker-compose")
 	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -189,7 +188,7 @@ func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
 	}
 
 	// The containers are llmmon's: the labels down and status look for.
-	if l := testenv.Docker(t, "inspect", "-f", `{{index .Config.Labels "dev.llmmon.stack"}} {{index .Config.Labels "dev.llmmon.component"}}`, name+"-llm-prometheus"); l != name+" prometheus" {
+	if l := testenv.Docker(t, "inspect", "-f", `{{index .Config.Labels "`+stack.LabelStack+`"}} {{index .Config.Labels "`+stack.LabelComponent+`"}}`, name+"-llm-prometheus"); l != name+" prometheus" {
 		t.Errorf("prometheus labels %q", l)
 	}
 
@@ -207,15 +206,7 @@ func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
 	}
 	grafana := fmt.Sprintf("http://127.0.0.1:%d", grafanaPort)
 	get := func(path string) (int, string, error) {
-		req, _ := http.NewRequest("GET", grafana+path, nil)
-		req.SetBasicAuth(stack.AdminUser, strings.TrimSpace(string(pw)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, "", err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), nil
+		return testenv.HTTPGet(grafana+path, stack.AdminUser, strings.TrimSpace(string(pw)))
 	}
 	testenv.Eventually(t, 60*time.Second, "grafana signs in with the password file", func() error {
 		code, body, err := get("/api/datasources/uid/" + stack.DatasourceUID)

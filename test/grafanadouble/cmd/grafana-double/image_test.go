@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,17 +44,7 @@ func TestImage(t *testing.T) {
 			"-p", fmt.Sprintf("127.0.0.1:%d:3000", port), "-e", "PROM_HOST=prometheus.invalid", "-e", "GF_SECURITY_ADMIN_PASSWORD=pw")
 		testenv.Docker(t, "start", name)
 		base := fmt.Sprintf("http://127.0.0.1:%d", port)
-		get := func(path string) (int, string, error) {
-			req, _ := http.NewRequest("GET", base+path, nil)
-			req.SetBasicAuth("admin", "pw")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return 0, "", err
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b), nil
-		}
+		get := func(path string) (int, string, error) { return testenv.HTTPGet(base+path, "admin", "pw") }
 		testenv.Eventually(t, 30*time.Second, "grafana double /api/health", func() error {
 			code, body, err := get("/api/health")
 			if err == nil && (code != 200 || !strings.Contains(body, `"commit":"llmmon-test-double"`)) {
