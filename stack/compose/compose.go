@@ -89,11 +89,11 @@ type Secret struct {
 	File string `yaml:"file"`
 }
 
-// Build turns the specs `up` would create into a Compose project whose
+// build turns the specs `up` would create into a Compose project whose
 // config comes from the project folder (the rendered files, as WriteFiles
 // lays them out). It also returns the secret files the project reads from
 // SecretsDir: every file the specs mark secret, the admin password among them.
-func Build(cfg stack.Config, rendered stack.Rendered, adminPassword string) (Project, []stack.File, error) {
+func build(cfg stack.Config, rendered stack.Rendered, adminPassword string) (Project, []stack.File, error) {
 	specs := stack.BuildSpecs(stack.SpecInput{Config: cfg, Rendered: rendered, AdminPassword: adminPassword, HostGateway: stack.HostGateway})
 	var secretFiles []stack.File
 	p := Project{

@@ -15,10 +15,20 @@ import (
 	"github.com/llmmon/llmmon/stack"
 )
 
+// given is the stack's settings when they are exactly cfg.
+func given(t *testing.T, cfg stack.Config) stack.Settings {
+	t.Helper()
+	s, err := stack.Resolve("", stack.Given(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func writeProject(t *testing.T, cfg stack.Config) (string, Project) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "compose")
-	if _, err := Write(dir, cfg); err != nil {
+	if _, err := Write(dir, given(t, cfg)); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, ComposeFile))
@@ -113,7 +123,7 @@ func TestProjectIsWhatUpCreates(t *testing.T) {
 	}
 
 	// A second render keeps the password (Grafana applies it only once) and changes nothing.
-	results, err := Write(dir, cfg)
+	results, err := Write(dir, given(t, cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,12 +10,12 @@ import (
 	"github.com/llmmon/llmmon/stack"
 )
 
-// Write renders the configuration and the Compose file into dir, keeping
-// the admin password stored there (or creating one): Grafana applies it
-// only when it first creates its database, so it must not change under an
-// existing volume.
-func Write(dir string, cfg stack.Config) ([]stack.WriteResult, error) {
-	rendered, err := stack.Render(cfg)
+// Write checks the settings, then renders the configuration and the
+// Compose file into dir, keeping the admin password stored there (or
+// creating one): Grafana applies it only when it first creates its
+// database, so it must not change under an existing volume.
+func Write(dir string, s stack.Settings) ([]stack.WriteResult, error) {
+	rendered, err := s.Render()
 	if err != nil {
 		return nil, err
 	}
@@ -23,7 +23,7 @@ func Write(dir string, cfg stack.Config) ([]stack.WriteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, secrets, err := Build(cfg, rendered, password)
+	p, secrets, err := build(s.Config, rendered, password)
 	if err != nil {
 		return nil, err
 	}

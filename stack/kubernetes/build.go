@@ -33,14 +33,27 @@ type builder struct {
 	interval string
 }
 
-// Build returns every object of the kustomize base, in the order the
-// kustomization lists them. The alert rules are the file `up` renders,
-// read into the operator's types; the dashboard is the embedded JSON.
-func Build(cfg stack.Config, o Options) ([]Object, error) {
-	rendered, err := stack.Render(cfg)
+// Render checks the stack's settings and its kubernetes: section,
+// reporting every problem at once with where each setting came from, and
+// returns the kustomize base: one file per object and the kustomization
+// that lists them. version tags the default gateway image.
+func Render(s stack.Settings, version string) ([]stack.File, error) {
+	o, kerr := resolve(s.Config, version)
+	rendered, err := s.Render()
+	if err := errors.Join(err, s.WithOrigins(kerr)); err != nil {
+		return nil, err
+	}
+	objs, err := build(s.Config, rendered, o)
 	if err != nil {
 		return nil, err
 	}
+	return encode(objs)
+}
+
+// build returns every object of the kustomize base, in the order the
+// kustomization lists them. The alert rules are the file `up` renders,
+// read into the operator's types; the dashboard is the embedded JSON.
+func build(cfg stack.Config, rendered stack.Rendered, o Options) ([]Object, error) {
 	var rules []byte
 	for _, f := range rendered.Prometheus {
 		if f.Path == prometheus.RulesFile {
@@ -117,10 +130,10 @@ func metaOf(obj runtime.Object) (metav1.Object, error) {
 	return nil, fmt.Errorf("%T has no object metadata", obj)
 }
 
-// Files encodes the objects and the kustomization that lists them. Each
+// encode writes the objects and the kustomization that lists them. Each
 // object file is exactly sigs.k8s.io/yaml's encoding of the typed object,
 // so decoding it strictly and encoding it again gives the same bytes.
-func Files(objs []Object) ([]stack.File, error) {
+func encode(objs []Object) ([]stack.File, error) {
 	var files []stack.File
 	k := kustomization{APIVersion: "kustomize.config.k8s.io/v1beta1", Kind: "Kustomization"}
 	for _, o := range objs {
@@ -145,11 +158,31 @@ type kustomization struct {
 	Resources  []string `json:"resources"`
 }
 
-// Stale lists the object files a previous render listed in dir's
+// Write writes the base into dir, leaving unchanged files alone, and
+// removes the object files of a previous render that the base no longer
+// has (see stale); it returns what it wrote and what it removed.
+func Write(dir string, base []stack.File) (written []stack.WriteResult, removed []string, err error) {
+	old, err := stale(dir, base)
+	if err != nil {
+		return nil, nil, err
+	}
+	if written, err = stack.WriteTree(dir, base); err != nil {
+		return written, nil, err
+	}
+	for _, path := range old {
+		if err := os.Remove(path); err != nil {
+			return written, removed, fmt.Errorf("remove %s, which the settings no longer produce: %w", path, err)
+		}
+		removed = append(removed, path)
+	}
+	return written, removed, nil
+}
+
+// stale lists the object files a previous render listed in dir's
 // kustomization.yaml that files no longer has: the base must not keep an
 // object (a gateway Deployment, an engine's monitor) the settings dropped.
 // Only files that carry llmmon's part-of label are listed.
-func Stale(dir string, files []stack.File) ([]string, error) {
+func stale(dir string, files []stack.File) ([]string, error) {
 	old, err := os.ReadFile(filepath.Join(dir, KustomizationFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -76,7 +76,7 @@ func allOptions(t *testing.T, monitor MonitorKind) (stack.Config, Options) {
 	cfg.Kubernetes.Monitor = string(monitor)
 	cfg.Kubernetes.Gateway.Upstreams = []string{"http://vllm.ai.svc:8000/v1", "qwen=http://qwen.ai.svc:8000/v1"}
 	cfg.Kubernetes.Grafana.Operator = true
-	o, err := Resolve(cfg, "v1.2.3")
+	o, err := resolve(cfg, "v1.2.3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,13 +87,24 @@ func allOptions(t *testing.T, monitor MonitorKind) (stack.Config, Options) {
 	return cfg, o
 }
 
-func writeBase(t *testing.T, cfg stack.Config, o Options) (string, []stack.File) {
+// buildObjects is build for settings the test knows are valid.
+func buildObjects(t *testing.T, cfg stack.Config, o Options) []Object {
 	t.Helper()
-	objs, err := Build(cfg, o)
+	rendered, err := stack.Render(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := Files(objs)
+	objs, err := build(cfg, rendered, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+func writeBase(t *testing.T, cfg stack.Config, o Options) (string, []stack.File) {
+	t.Helper()
+	objs := buildObjects(t, cfg, o)
+	files, err := encode(objs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +162,7 @@ func TestManifestsRoundTripStrictly(t *testing.T) {
 
 func mustResolve(t *testing.T, cfg stack.Config) Options {
 	t.Helper()
-	o, err := Resolve(cfg, "test")
+	o, err := resolve(cfg, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,10 +373,7 @@ func TestGatewayDeployment(t *testing.T) {
 
 func TestAlertmanagerConfigRoutesToEveryReceiver(t *testing.T) {
 	cfg, o := allOptions(t, PodMonitor)
-	objs, err := Build(cfg, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	objs := buildObjects(t, cfg, o)
 	var amc *monitoringv1alpha1.AlertmanagerConfig
 	for _, obj := range objs {
 		if a, ok := obj.Object.(*monitoringv1alpha1.AlertmanagerConfig); ok {
@@ -395,10 +403,7 @@ func TestAlertmanagerConfigRoutesToEveryReceiver(t *testing.T) {
 	}
 
 	o.Receivers = nil
-	objs, err = Build(cfg, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	objs = buildObjects(t, cfg, o)
 	for _, obj := range objs {
 		if _, ok := obj.Object.(*monitoringv1alpha1.AlertmanagerConfig); ok {
 			t.Fatal("an AlertmanagerConfig without receivers")
@@ -412,14 +417,14 @@ func TestResolveNamesTheSetting(t *testing.T) {
 		set  func(*stack.Config)
 		want string
 	}{
-		{"namespace", func(c *stack.Config) { c.Kubernetes.Namespace = "Monitoring" }, `kubernetes.namespace (--namespace): "Monitoring" is not a namespace name`},
-		{"release", func(c *stack.Config) { c.Kubernetes.Release = "kube prometheus" }, `kubernetes.release (--release): "kube prometheus" is not a label value`},
-		{"monitor", func(c *stack.Config) { c.Kubernetes.Monitor = "Probe" }, `kubernetes.monitor (--monitor): "Probe": want PodMonitor or ServiceMonitor`},
+		{"namespace", func(c *stack.Config) { c.Kubernetes.Namespace = "Monitoring" }, `kubernetes.namespace: "Monitoring" is not a namespace name`},
+		{"release", func(c *stack.Config) { c.Kubernetes.Release = "kube prometheus" }, `kubernetes.release: "kube prometheus" is not a label value`},
+		{"monitor", func(c *stack.Config) { c.Kubernetes.Monitor = "Probe" }, `kubernetes.monitor: "Probe": want PodMonitor or ServiceMonitor`},
 		{"model label", func(c *stack.Config) { c.Kubernetes.ModelLabel = "-model" }, `kubernetes.model_label: "-model" is not a pod label name`},
 		{"engine kind", func(c *stack.Config) { c.Kubernetes.Engines = []stack.KubernetesEngine{{Kind: "ollama"}} }, `kubernetes.engines[0].kind: unknown engine "ollama": want one of vllm, llamacpp, tgi, sglang, dcgm`},
 		{"engine job taken", func(c *stack.Config) {
 			c.Kubernetes.Engines = []stack.KubernetesEngine{{Kind: "vllm", Name: "llm-server"}}
-		}, `kubernetes.engines[0].name: job "llm-server" is already the job of llm_server.name (--llm-job)`},
+		}, `kubernetes.engines[0].name: job "llm-server" is already the job of llm_server.name`},
 		{"engine object name", func(c *stack.Config) { c.Kubernetes.Engines = []stack.KubernetesEngine{{Kind: "vllm", Name: "vLLM"}} }, `kubernetes.engines[0].name: "vLLM" must also be a Kubernetes object name`},
 		{"engine port", func(c *stack.Config) {
 			c.Kubernetes.Engines = []stack.KubernetesEngine{{Kind: "tgi", Port: "text-generation-port"}}
@@ -431,8 +436,8 @@ func TestResolveNamesTheSetting(t *testing.T) {
 		{"selector value", func(c *stack.Config) {
 			c.Kubernetes.Engines = []stack.KubernetesEngine{{Kind: "vllm", Selector: map[string]string{"app": "v llm"}}}
 		}, `kubernetes.engines[0].selector: "v llm" is not a value for label app`},
-		{"upstream", func(c *stack.Config) { c.Kubernetes.Gateway.Upstreams = []string{"vllm.ai.svc:8000"} }, `kubernetes.gateway.upstreams[0] (--gateway-upstream): "vllm.ai.svc:8000": want [NAME=]URL`},
-		{"image", func(c *stack.Config) { c.Kubernetes.Gateway.Image = "llmmon: 1" }, `kubernetes.gateway.image (--gateway-image): "llmmon: 1" is not an image reference: invalid reference format`},
+		{"upstream", func(c *stack.Config) { c.Kubernetes.Gateway.Upstreams = []string{"vllm.ai.svc:8000"} }, `kubernetes.gateway.upstreams[0]: "vllm.ai.svc:8000": want [NAME=]URL`},
+		{"image", func(c *stack.Config) { c.Kubernetes.Gateway.Image = "llmmon: 1" }, `kubernetes.gateway.image: "llmmon: 1" is not an image reference: invalid reference format`},
 		{"replicas", func(c *stack.Config) { c.Kubernetes.Gateway.Replicas = -1 }, `kubernetes.gateway.replicas: -1: must be at least 1`},
 		{"folder annotation", func(c *stack.Config) { c.Kubernetes.Grafana.FolderAnnotation = "grafana folder" }, `kubernetes.grafana.folder_annotation: "grafana folder" is not an annotation name`},
 	}
@@ -440,9 +445,13 @@ func TestResolveNamesTheSetting(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := stack.Default()
 			tt.set(&cfg)
-			_, err := Resolve(cfg, "test")
+			_, err := resolve(cfg, "test")
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v\nwant %q", err, tt.want)
+			}
+			// The CLI words the setting as the user gave it.
+			if se := stack.SettingErrors(err); len(se) != 1 || !strings.HasPrefix(tt.want, se[0].Paths[0]+":") {
+				t.Errorf("setting errors %+v, want one naming the setting %q starts with", se, tt.want)
 			}
 		})
 	}
@@ -450,8 +459,29 @@ func TestResolveNamesTheSetting(t *testing.T) {
 	// Several problems are reported together.
 	cfg := stack.Default()
 	cfg.Kubernetes.Namespace, cfg.Kubernetes.Monitor = "A", "B"
-	if _, err := Resolve(cfg, "test"); err == nil || strings.Count(err.Error(), "\n") != 1 {
+	if _, err := resolve(cfg, "test"); err == nil || strings.Count(err.Error(), "\n") != 1 {
 		t.Fatalf("want both errors, got %v", err)
+	}
+}
+
+// Render checks the stack's settings and the kubernetes: section
+// together, and says where each bad one came from.
+func TestRenderReportsEveryBadSetting(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "llmmon.yaml")
+	os.WriteFile(file, []byte("grafana:\n  port: 0\nkubernetes:\n  namespace: Obs\n"), 0o644)
+	s, err := stack.Resolve("", stack.Overrides{File: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Render(s, "test")
+	lines := map[string]int{}
+	for _, se := range stack.SettingErrors(err) {
+		if se.Origins[0].Kind == stack.FromFile {
+			lines[se.Paths[0]] = se.Origins[0].Line
+		}
+	}
+	if files != nil || !reflect.DeepEqual(lines, map[string]int{"grafana.port": 2, "kubernetes.namespace": 4}) {
+		t.Errorf("files %v, errors %v from lines %v", files, err, lines)
 	}
 }
 
@@ -474,7 +504,7 @@ func TestResolveDefaults(t *testing.T) {
 			t.Errorf("%s: honorLabels %v", name, pm.Spec.PodMetricsEndpoints[0].HonorLabels)
 		}
 	}
-	if o, err := Resolve(stack.Default(), "v0.0.0-20261201-abc+dirty"); err != nil || o.Gateway.Image != "llmmon:v0.0.0-20261201-abc-dirty" {
+	if o, err := resolve(stack.Default(), "v0.0.0-20261201-abc+dirty"); err != nil || o.Gateway.Image != "llmmon:v0.0.0-20261201-abc-dirty" {
 		t.Errorf("default image from a pseudo-version: %q %v", o.Gateway.Image, err)
 	}
 	cfg := stack.Default()

@@ -80,14 +80,15 @@ type Gateway struct {
 // Deploy reports whether render writes the gateway's Deployment and Service.
 func (g Gateway) Deploy() bool { return len(g.Upstreams) > 0 }
 
-// Resolve fills the defaults of cfg.Kubernetes and checks every value,
-// reporting all problems at once, each naming its llmmon.yaml key (and the
-// flag, where there is one). version tags the default gateway image.
-func Resolve(cfg stack.Config, version string) (Options, error) {
+// resolve fills the defaults of cfg.Kubernetes and checks every value,
+// reporting all problems at once, each a *stack.SettingError naming its
+// setting (kubernetes.namespace), which the CLI words as the flag or the
+// llmmon.yaml key the user gave. version tags the default gateway image.
+func resolve(cfg stack.Config, version string) (Options, error) {
 	k := cfg.Kubernetes
 	var errs []error
-	bad := func(key, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+	bad := func(path, format string, a ...any) {
+		errs = append(errs, stack.NewSettingError([]string{path}, "{}: "+format, a...))
 	}
 	o := Options{
 		Namespace:        or(k.Namespace, DefaultNamespace),
@@ -99,13 +100,13 @@ func Resolve(cfg stack.Config, version string) (Options, error) {
 		InstanceSelector: orMap(k.Grafana.InstanceSelector, map[string]string{"dashboards": "grafana"}),
 	}
 	if msgs := content.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
-		bad("kubernetes.namespace (--namespace)", "%q is not a namespace name: %s", o.Namespace, strings.Join(msgs, "; "))
+		bad("kubernetes.namespace", "%q is not a namespace name: %s", o.Namespace, strings.Join(msgs, "; "))
 	}
 	if msgs := content.IsLabelValue(o.Release); len(msgs) > 0 {
-		bad("kubernetes.release (--release)", "%q is not a label value: %s", o.Release, strings.Join(msgs, "; "))
+		bad("kubernetes.release", "%q is not a label value: %s", o.Release, strings.Join(msgs, "; "))
 	}
 	if o.Monitor != PodMonitor && o.Monitor != ServiceMonitor {
-		bad("kubernetes.monitor (--monitor)", "%q: want PodMonitor or ServiceMonitor", k.Monitor)
+		bad("kubernetes.monitor", "%q: want PodMonitor or ServiceMonitor", k.Monitor)
 	}
 	if msgs := content.IsLabelKey(o.ModelLabel); len(msgs) > 0 {
 		bad("kubernetes.model_label", "%q is not a pod label name: %s", o.ModelLabel, strings.Join(msgs, "; "))
@@ -118,14 +119,14 @@ func Resolve(cfg stack.Config, version string) (Options, error) {
 	jobs := map[string]string{}
 	// Job names are valid: llm_server.name is checked with the rest of the
 	// stack's settings, and an engine's must be an object name (below).
-	claim := func(key, job string) {
+	claim := func(path, job string) {
 		if other, ok := jobs[job]; ok {
-			bad(key, "job %q is already the job of %s: give each its own name", job, other)
+			errs = append(errs, stack.NewSettingError([]string{path, other}, "{}: job %q is already the job of {}: give each its own name", job))
 		}
-		jobs[job] = key
+		jobs[job] = path
 	}
 	// The gateway's job is the LLM server's: the alert rules watch it.
-	claim("llm_server.name (--llm-job)", cfg.LLMServer.Name)
+	claim("llm_server.name", cfg.LLMServer.Name)
 
 	settings := k.Engines
 	if settings == nil {
@@ -177,17 +178,18 @@ func Resolve(cfg stack.Config, version string) (Options, error) {
 	checkTarget(bad, "gateway", o.Gateway.Selector, o.Gateway.Namespaces, o.Gateway.Port, o.Gateway.Path)
 	for i, u := range g.Upstreams {
 		if err := checkUpstream(u); err != nil {
-			bad(fmt.Sprintf("kubernetes.gateway.upstreams[%d] (--gateway-upstream)", i), "%v", err)
+			bad(fmt.Sprintf("kubernetes.gateway.upstreams[%d]", i), "%v", err)
 		}
 	}
 	if g.Replicas < 0 {
 		bad("kubernetes.gateway.replicas", "%d: must be at least 1", g.Replicas)
 	}
 	if _, err := reference.ParseNormalizedNamed(o.Gateway.Image); err != nil {
-		bad("kubernetes.gateway.image (--gateway-image)", "%q is not an image reference: %v", o.Gateway.Image, err)
+		bad("kubernetes.gateway.image", "%q is not an image reference: %v", o.Gateway.Image, err)
 	}
 	if o.Gateway.Deploy() && len(g.Namespaces) > 0 {
-		bad("kubernetes.gateway.namespaces", "the gateway render deploys runs in kubernetes.namespace %q; namespaces is for a gateway you run yourself", o.Namespace)
+		errs = append(errs, stack.NewSettingError([]string{"kubernetes.gateway.namespaces", "kubernetes.namespace"},
+			"{}: the gateway render deploys runs in {} %q; namespaces is for a gateway you run yourself", o.Namespace))
 	}
 	o.Receivers = receiversFromSettings(cfg)
 	return o, errors.Join(errs...)

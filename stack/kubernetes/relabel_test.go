@@ -196,14 +196,11 @@ func vllmPod(extra map[string]string) map[string]string {
 
 func buildFor(t *testing.T, cfg stack.Config) map[string]Object {
 	t.Helper()
-	o, err := Resolve(cfg, "test")
+	o, err := resolve(cfg, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := Build(cfg, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	objs := buildObjects(t, cfg, o)
 	byName := map[string]Object{}
 	for _, obj := range objs {
 		m, _ := metaOf(obj.Object)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -47,10 +48,10 @@ password in DIR/secrets.`,
 			if err != nil {
 				return err
 			}
-			if opts.Settings, err = stack.Resolve("", ov); err != nil {
+			if err := export.overrides(&ov); err != nil {
 				return err
 			}
-			if err := export.apply(cmd, &opts.Settings.Config); err != nil {
+			if opts.Settings, err = stack.Resolve("", ov); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -66,19 +67,25 @@ password in DIR/secrets.`,
 
 func runRender(opts *renderOptions) error {
 	if opts.Export.any() {
-		return runExport(opts.IO.Out, opts.Settings.Config, opts.Export)
+		return runExport(opts.IO.Out, opts.Settings, opts.Export)
 	}
 	r, err := opts.Settings.Render()
 	if err != nil {
 		return userSettingsError(err)
 	}
 	results, err := stack.WriteFiles(opts.Globals.Dir, r.All())
+	printWritten(opts.IO.Out, results)
+	return err
+}
+
+// printWritten says, per file, whether a render wrote it or found it
+// already right.
+func printWritten(out io.Writer, results []stack.WriteResult) {
 	for _, res := range results {
 		verb := "wrote    "
 		if !res.Changed {
 			verb = "unchanged"
 		}
-		fmt.Fprintf(opts.IO.Out, "%s %s\n", verb, res.Path)
+		fmt.Fprintf(out, "%s %s\n", verb, res.Path)
 	}
-	return err
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +24,7 @@ func (e exportOptions) any() bool { return e.KubernetesDir != "" || e.ComposeDir
 // exportFlags are the flags for the common kubernetes: settings; the rest
 // are in llmmon.yaml.
 type exportFlags struct {
+	cmd              *cobra.Command
 	opts             *exportOptions
 	namespace        string
 	release          string
@@ -35,7 +35,7 @@ type exportFlags struct {
 }
 
 func addExportFlags(cmd *cobra.Command, opts *exportOptions) *exportFlags {
-	e := &exportFlags{opts: opts}
+	e := &exportFlags{cmd: cmd, opts: opts}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.KubernetesDir, "kubernetes", "", "write a kustomize base for kube-prometheus-stack into this folder instead (kubectl apply -k DIR)")
 	fl.StringVar(&opts.ComposeDir, "compose", "", "write the stack as a Compose project into this folder instead (docker-compose up -d)")
@@ -48,89 +48,75 @@ func addExportFlags(cmd *cobra.Command, opts *exportOptions) *exportFlags {
 	return e
 }
 
-// apply puts the flags the user set over llmmon.yaml's kubernetes: section.
-func (e *exportFlags) apply(cmd *cobra.Command, cfg *stack.Config) error {
-	set := cmd.Flags().Changed
+// overrides adds the kubernetes: settings the user set by flag to o, over
+// llmmon.yaml's. They are settings of --kubernetes alone.
+func (e *exportFlags) overrides(o *stack.Overrides) error {
+	fl := e.cmd.Flags()
 	if e.opts.KubernetesDir == "" {
 		for _, f := range []string{"namespace", "release", "monitor", "gateway-upstream", "gateway-image", "grafana-operator"} {
-			if set(f) {
+			if fl.Changed(f) {
 				return fmt.Errorf("--%s is a setting of --kubernetes: pass --kubernetes DIR too", f)
 			}
 		}
+		return nil
 	}
-	k := &cfg.Kubernetes
-	if set("namespace") {
+	k := &o.Flags.Kubernetes
+	set := func(path string) { o.Set = append(o.Set, path) }
+	if fl.Changed("namespace") {
 		k.Namespace = e.namespace
+		set("kubernetes.namespace")
 	}
-	if set("release") {
+	if fl.Changed("release") {
 		k.Release = e.release
+		set("kubernetes.release")
 	}
-	if set("monitor") {
+	if fl.Changed("monitor") {
 		k.Monitor = e.monitor
+		set("kubernetes.monitor")
 	}
-	if set("gateway-upstream") {
+	if fl.Changed("gateway-upstream") {
 		k.Gateway.Upstreams = e.gatewayUpstreams
+		set("kubernetes.gateway.upstreams")
 	}
-	if set("gateway-image") {
+	if fl.Changed("gateway-image") {
 		k.Gateway.Image = e.gatewayImage
+		set("kubernetes.gateway.image")
 	}
-	if set("grafana-operator") {
+	if fl.Changed("grafana-operator") {
 		k.Grafana.Operator = e.grafanaOperator
+		set("kubernetes.grafana.operator")
 	}
 	return nil
 }
 
-// runExport writes each asked-for output; settings are checked for all of
-// them before anything is written.
-func runExport(out io.Writer, cfg stack.Config, e exportOptions) error {
-	var kfiles []stack.File
+// runExport writes each output asked for. Nothing is written unless every
+// setting is valid: kubernetes.Render checks them all, and compose.Write
+// checks the stack's before it writes.
+func runExport(out io.Writer, s stack.Settings, e exportOptions) error {
+	var base []stack.File
 	if e.KubernetesDir != "" {
-		o, err := kubernetes.Resolve(cfg, buildinfo.Get().Version)
-		if err != nil {
-			return fmt.Errorf("invalid kubernetes settings:\n%w", err)
-		}
-		objs, err := kubernetes.Build(cfg, o)
-		if err != nil {
-			return err
-		}
-		if kfiles, err = kubernetes.Files(objs); err != nil {
-			return err
+		var err error
+		if base, err = kubernetes.Render(s, buildinfo.Get().Version); err != nil {
+			return userSettingsError(err)
 		}
 	}
 	if e.ComposeDir != "" {
-		results, err := compose.Write(e.ComposeDir, cfg)
+		results, err := compose.Write(e.ComposeDir, s)
 		printWritten(out, results)
 		if err != nil {
-			return err
+			return userSettingsError(err)
 		}
 	}
 	if e.KubernetesDir != "" {
-		stale, err := kubernetes.Stale(e.KubernetesDir, kfiles)
-		if err != nil {
-			return err
-		}
-		results, err := stack.WriteTree(e.KubernetesDir, kfiles)
+		results, removed, err := kubernetes.Write(e.KubernetesDir, base)
 		printWritten(out, results)
+		for _, path := range removed {
+			fmt.Fprintf(out, "removed   %s\n", path)
+		}
 		if err != nil {
 			return err
-		}
-		for _, path := range stale {
-			if err := os.Remove(path); err != nil {
-				return fmt.Errorf("remove %s, which the settings no longer produce: %w", path, err)
-			}
-			fmt.Fprintf(out, "removed   %s\n", path)
 		}
 		fmt.Fprintf(out, "install with: kubectl apply -k %s\n", e.KubernetesDir)
 	}
 	return nil
-}
-
-func printWritten(out io.Writer, results []stack.WriteResult) {
-	for _, res := range results {
-		verb := "wrote    "
-		if !res.Changed {
-			verb = "unchanged"
-		}
-		fmt.Fprintf(out, "%s %s\n", verb, res.Path)
-	}
 }

@@ -55,23 +55,47 @@ func TestRenderExportFlags(t *testing.T) {
 func TestRenderExportBadSettings(t *testing.T) {
 	for _, tt := range []struct {
 		args []string
-		want string
+		want []string
 	}{
-		{[]string{"--namespace", "obs"}, "--namespace is a setting of --kubernetes: pass --kubernetes DIR too"},
-		{[]string{"--kubernetes", "K", "--namespace", "Obs"}, `kubernetes.namespace (--namespace): "Obs" is not a namespace name`},
-		{[]string{"--kubernetes", "K", "--gateway-upstream", "vllm:8000"}, `kubernetes.gateway.upstreams[0] (--gateway-upstream)`},
+		{[]string{"--namespace", "obs"}, []string{"--namespace is a setting of --kubernetes: pass --kubernetes DIR too"}},
+		// A setting is named as the user gave it: the flag, or the key of
+		// llmmon.yaml (F) and its line.
+		{[]string{"--kubernetes", "K", "--namespace", "Obs"}, []string{`--namespace: "Obs" is not a namespace name`}},
+		{[]string{"--kubernetes", "K", "--gateway-upstream", "vllm:8000"}, []string{`--gateway-upstream: "vllm:8000": want [NAME=]URL`}},
+		{[]string{"--kubernetes", "K", "--config", "F"}, []string{
+			`kubernetes.namespace (F line 2): "Obs" is not a namespace name`,
+			`kubernetes.gateway.upstreams[0] (F line 5): "vllm:8000": want [NAME=]URL`,
+			`kubernetes.engines[0].kind (F line 7): unknown engine "ollama"`,
+		}},
+		// Every problem at once, the stack's own settings among them.
+		{[]string{"--kubernetes", "K", "--monitor", "Probe", "--grafana-port", "0"}, []string{
+			`--monitor: "Probe": want PodMonitor or ServiceMonitor`, "invalid port 0 for --grafana-port",
+		}},
+		{[]string{"--compose", "C", "--grafana-port", "0"}, []string{"invalid port 0 for --grafana-port"}},
+		// Nothing is written, not even the output whose settings are right.
+		{[]string{"--compose", "C", "--kubernetes", "K", "--monitor", "Probe"}, []string{`--monitor: "Probe": want PodMonitor or ServiceMonitor`}},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			dir := t.TempDir()
+			settings := filepath.Join(t.TempDir(), "llmmon.yaml")
+			os.WriteFile(settings, []byte("kubernetes:\n  namespace: Obs\n  gateway:\n    upstreams:\n      - vllm:8000\n  engines:\n    - kind: ollama\n"), 0o644)
 			args := append([]string{"render", "--dir", filepath.Join(dir, "d")}, tt.args...)
 			for i, a := range args {
-				if a == "K" {
+				switch a {
+				case "K":
 					args[i] = filepath.Join(dir, "k8s")
+				case "C":
+					args[i] = filepath.Join(dir, "compose")
+				case "F":
+					args[i] = settings
 				}
 			}
 			_, _, err := run(t, args...)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want %q", err, tt.want)
+			for _, want := range tt.want {
+				want = strings.ReplaceAll(want, "(F line", "("+settings+" line")
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("err = %v, want %q", err, want)
+				}
 			}
 			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 				t.Errorf("bad settings still wrote %v", entries)
