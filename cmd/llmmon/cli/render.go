@@ -12,7 +12,7 @@ import (
 type renderOptions struct {
 	IO       IOStreams
 	Globals  *Globals
-	Settings stack.Settings // defaults, llmmon.yaml, then the flags set
+	Settings stack.Settings // defaults, what up recorded in --dir, llmmon.yaml, then the flags set
 	Export   exportOptions
 }
 
@@ -26,6 +26,9 @@ func newRenderCmd(f *Factory, runF func(*renderOptions) error) *cobra.Command {
 		Long: `render writes the stack's configuration from llmmon's embedded templates.
 It is what up runs first; use it alone to inspect or version the files.
 Writing is atomic, and a file whose content is unchanged is left alone.
+
+Like up, render starts from the settings the last up recorded in --dir;
+llmmon.yaml overrides them, and the flags you pass override both.
 
 --kubernetes DIR writes a kustomize base for a cluster that runs
 kube-prometheus-stack instead: PodMonitors (or ServiceMonitors) for llmmon's
@@ -51,7 +54,7 @@ password in DIR/secrets.`,
 			if err := export.overrides(&ov); err != nil {
 				return err
 			}
-			if opts.Settings, err = stack.Resolve("", ov); err != nil {
+			if opts.Settings, err = stack.Resolve(opts.Globals.Dir, ov); err != nil {
 				return err
 			}
 			if runF != nil {

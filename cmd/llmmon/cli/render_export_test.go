@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -251,5 +252,62 @@ func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
 	}
 	if env := testenv.Docker(t, "inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", name+"-llm-grafana"); strings.Contains(env, strings.TrimSpace(string(pw))) {
 		t.Error("docker inspect shows the admin password")
+	}
+}
+
+// render starts from what up recorded in --dir, as up does: a render of
+// the stack's folder keeps its targets and intervals instead of moving
+// its files to the defaults, and --kubernetes and --compose export that
+// stack. The kubernetes: section is not part of the record.
+func TestRenderStartsFromTheRecordedStack(t *testing.T) {
+	dir := t.TempDir()
+	settings := filepath.Join(t.TempDir(), "llmmon.yaml")
+	os.WriteFile(settings, []byte("kubernetes:\n  namespace: from-file\n"), 0o644)
+	eng := fakeFor(stack.Default())
+	if out, errOut, err := runFake(t, eng, "up", "--dir", dir, "--config", settings, "--name", "kept", "--wait", "0",
+		"--prometheus-port", strconv.Itoa(testenv.FreePort(t)), "--grafana-port", strconv.Itoa(testenv.FreePort(t)),
+		"--target", "vllm=gpu:8001", "--scrape-interval", "5s"); err != nil {
+		t.Fatalf("%v\n%s%s", err, out, errOut)
+	}
+	st, err := stack.LoadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Config.Kubernetes.Namespace != "" {
+		t.Errorf("up recorded the kubernetes: section: %+v", st.Config.Kubernetes)
+	}
+	recorded := snapshotFiles(t, dir)
+
+	// Plain render, no flags: the recorded stack's files, unchanged.
+	out, _, err := run(t, "render", "--dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "wrote ") || !reflect.DeepEqual(snapshotFiles(t, dir), recorded) {
+		t.Errorf("render moved the recorded stack's files:\n%s", out)
+	}
+	// A flag changes its own setting only.
+	if _, _, err := run(t, "render", "--dir", dir, "--evaluation-interval", "30s"); err != nil {
+		t.Fatal(err)
+	}
+	prom, _ := os.ReadFile(filepath.Join(dir, "prometheus/prometheus.yml"))
+	for _, want := range []string{"scrape_interval: 5s", "evaluation_interval: 30s", `job_name: "vllm"`} {
+		if !strings.Contains(string(prom), want) {
+			t.Errorf("prometheus.yml lacks %q:\n%s", want, prom)
+		}
+	}
+
+	// --kubernetes and --compose export the recorded stack.
+	k8s, project := filepath.Join(t.TempDir(), "k8s"), filepath.Join(t.TempDir(), "compose")
+	if _, _, err := run(t, "render", "--dir", dir, "--kubernetes", k8s, "--compose", project); err != nil {
+		t.Fatal(err)
+	}
+	pm, err := os.ReadFile(filepath.Join(k8s, "podmonitor-kept-llmmon-vllm.yaml"))
+	if err != nil || !strings.Contains(string(pm), "interval: 5s") || !strings.Contains(string(pm), "namespace: "+kubernetes.DefaultNamespace+"\n") {
+		t.Errorf("the base is not the recorded stack's (name kept, interval 5s, no recorded namespace): %v\n%s", err, pm)
+	}
+	dc, err := os.ReadFile(filepath.Join(project, compose.ComposeFile))
+	if err != nil || !strings.Contains(string(dc), "container_name: kept-llm-prometheus") {
+		t.Errorf("the Compose project is not the recorded stack's: %v\n%s", err, dc)
 	}
 }
