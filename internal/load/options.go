@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/llmmon/llmmon/internal/openai"
 )
 
 // Endpoints the generator can drive.
@@ -35,7 +37,10 @@ type Options struct {
 	Requests int           // stop after this many requests (0: no limit)
 	Duration time.Duration // stop sending after this long (0: no limit)
 	Timeout  time.Duration // per request
-	Seed     uint64        // seeds the arrival process (0: random), for repeatable open-loop runs
+	// SSE bounds a streamed answer's lines and events; beyond them the
+	// request fails as bad_response (zero: the wire package's defaults).
+	SSE  openai.Limits
+	Seed uint64 // seeds the arrival process (0: random), for repeatable open-loop runs
 
 	// Transport, when set, carries the https:// and proxied requests
 	// (custom TLS, say); otherwise a tuned net/http Transport does. Plain

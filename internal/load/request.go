@@ -152,7 +152,7 @@ func (g *generator) send(run context.Context, o *outcome) {
 
 // readStream times every content chunk as it arrives.
 func (g *generator) readStream(ctx context.Context, body io.Reader, start time.Time, o *outcome) {
-	st := openai.NewStream(body)
+	st := openai.NewStream(body, g.opts.SSE)
 	defer st.Release()
 	var last time.Time
 	var usage *openai.Chunk

@@ -136,7 +136,7 @@ func chunkSeeds(t testing.TB) [][]byte {
 			out = append(out, raw)
 			continue
 		}
-		r := NewEventReader(bufio.NewReader(bytes.NewReader(raw)))
+		r := NewEventReader(bufio.NewReader(bytes.NewReader(raw)), Limits{})
 		for {
 			ev, err := r.Next()
 			if err != nil {
@@ -326,7 +326,7 @@ func TestEngineStreams(t *testing.T) {
 	for _, f := range files {
 		t.Run(f, func(t *testing.T) {
 			raw, _ := os.ReadFile(f)
-			r := NewEventReader(bufio.NewReaderSize(bytes.NewReader(raw), 16))
+			r := NewEventReader(bufio.NewReaderSize(bytes.NewReader(raw), 16), Limits{})
 			content, usage, finish, done := 0, false, "", false
 			for {
 				ev, err := r.Next()

@@ -37,6 +37,11 @@ type Client struct {
 	// IdleTimeout closes a connection left idle this long rather than
 	// reuse it: its server has most likely closed it (default 90 s).
 	IdleTimeout time.Duration
+	// MaxResponseHeaderBytes bounds an answer's status line and headers,
+	// as net/http's Transport.MaxResponseHeaderBytes does; beyond, Do
+	// returns a *LimitError (default DefaultMaxResponseHeaderBytes). Set
+	// the Fallback's own limit to match.
+	MaxResponseHeaderBytes int64
 
 	mu   sync.Mutex
 	idle map[string][]*conn // by host:port, the most recently used last
@@ -248,6 +253,17 @@ func (req *Request) timeoutError(start time.Time) error {
 	return fmt.Errorf("%w (the request's deadline)", os.ErrDeadlineExceeded)
 }
 
+// DefaultMaxResponseHeaderBytes is Client.MaxResponseHeaderBytes' default:
+// an engine's answer head is well under 2 KiB.
+const DefaultMaxResponseHeaderBytes = 1 << 20
+
+func (c *Client) maxHeaderBytes() int64 {
+	if c.MaxResponseHeaderBytes > 0 {
+		return c.MaxResponseHeaderBytes
+	}
+	return DefaultMaxResponseHeaderBytes
+}
+
 var defaultDialer = &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 
 func (c *Client) idleTimeout() time.Duration {
@@ -345,6 +361,11 @@ func (c *Client) fallback(ctx context.Context, t *Target, req *Request) (*Respon
 	}
 	if err != nil {
 		cancel(nil)
+		if strings.Contains(err.Error(), "server response headers exceeded") {
+			// The Fallback's MaxResponseHeaderBytes struck (net/http has no
+			// error value for it).
+			return nil, &LimitError{What: "response headers", Limit: c.maxHeaderBytes()}
+		}
 		return nil, fallbackError(ctx, err)
 	}
 	return &Response{

@@ -109,7 +109,7 @@ func benchClient(b *testing.B, answer []byte, stream, gateway, own bool) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		br := bufio.NewReaderSize(nil, 16<<10)
-		er := NewEventReader(br)
+		er := NewEventReader(br, Limits{})
 		var ss StreamScanner
 		buf := make([]byte, 0, 4096)
 		for pb.Next() {

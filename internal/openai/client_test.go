@@ -397,7 +397,7 @@ func FuzzReadAnswer(f *testing.F) {
 		go func() { p.Write(b); p.Close() }()
 		cn := newConn(&Client{}, a, "u:80")
 		cn.br = bufio.NewReaderSize(a, 64)
-		if _, err := readHead(cn.br, &cn.resp); err != nil {
+		if _, err := readHead(cn.br, &cn.resp, DefaultMaxResponseHeaderBytes); err != nil {
 			a.Close()
 			return
 		}

@@ -100,7 +100,7 @@ func (cn *conn) exchange(ctx context.Context, t *Target, req *Request, start tim
 		return fail(err, false)
 	}
 	r := &cn.resp
-	answered, err := readHead(cn.br, r)
+	answered, err := readHead(cn.br, r, cn.c.maxHeaderBytes())
 	if err != nil {
 		return fail(err, answered)
 	}
@@ -267,12 +267,19 @@ func readTrailer(br *bufio.Reader) error {
 // readHead reads the status line and headers into r, skipping 1xx
 // answers. answered reports that some of the answer had arrived, so the
 // request reached the server.
-func readHead(br *bufio.Reader, r *Response) (answered bool, err error) {
+// The head may take at most max bytes, 1xx heads included (a server that
+// sends 100 Continue for ever is cut off too).
+func readHead(br *bufio.Reader, r *Response, max int64) (answered bool, err error) {
+	left := max
+	tooLarge := func() error { return &LimitError{What: "response headers", Limit: max} }
 	for {
 		*r = Response{release: r.release, ContentLength: -1}
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
 			answered = true
+		}
+		if left -= int64(len(line)); left < 0 {
+			return answered, tooLarge()
 		}
 		if err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {
@@ -297,6 +304,9 @@ func readHead(br *bufio.Reader, r *Response) (answered bool, err error) {
 		r.keep = line[7] != '0' // HTTP/1.0 closes unless told otherwise
 		for {
 			h, err := br.ReadSlice('\n')
+			if left -= int64(len(h)); left < 0 {
+				return answered, tooLarge()
+			}
 			if err != nil {
 				if errors.Is(err, bufio.ErrBufferFull) {
 					return answered, fmt.Errorf("a response header is longer than %d bytes", br.Size())

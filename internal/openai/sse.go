@@ -22,10 +22,16 @@ import (
 // skipped. Unlike a browser, an event that the end of the stream cuts off
 // is still returned (engines that close without a last blank line exist),
 // while one cut off by a read error is not: the error is returned instead.
+//
+// A line longer than Limits.MaxLine, or an event larger than
+// Limits.MaxEvent, ends the stream with a *LimitError: what a reader holds
+// is bounded whatever the server sends.
 type EventReader struct {
 	br   *bufio.Reader
+	lim  Limits
 	raw  []byte // the event as received
 	data []byte // its data, when it has several data lines
+	err  error  // a limit struck: the stream is unreadable from here
 }
 
 // Event is one event. Its slices stay valid until the next call to Next.
@@ -44,15 +50,33 @@ const Done = "[DONE]"
 // IsDone reports whether e is the "data: [DONE]" event.
 func (e *Event) IsDone() bool { return e.HasData && string(e.Data) == Done }
 
-// NewEventReader reads events from br. Reset points it at another stream.
-func NewEventReader(br *bufio.Reader) *EventReader { return &EventReader{br: br} }
+// NewEventReader reads events from br within lim. Reset points it at
+// another stream.
+func NewEventReader(br *bufio.Reader, lim Limits) *EventReader {
+	return &EventReader{br: br, lim: lim.orDefault()}
+}
 
-// Reset reads from br from now on, keeping the buffers.
-func (r *EventReader) Reset(br *bufio.Reader) { r.br = br }
+// Reset reads from br from now on, keeping the limits and the buffers
+// (those of a size a usual stream needs).
+func (r *EventReader) Reset(br *bufio.Reader) {
+	r.br, r.err = br, nil
+	if cap(r.raw) > keepBuffer {
+		r.raw = nil
+	}
+	if cap(r.data) > keepBuffer {
+		r.data = nil
+	}
+}
+
+// keepBuffer is the largest buffer kept from one stream for the next.
+const keepBuffer = 64 << 10
 
 // Next returns the next event. At the end of the stream it returns io.EOF;
-// any other error is the stream's.
+// any other error is the stream's, or a *LimitError.
 func (r *EventReader) Next() (Event, error) {
+	if r.err != nil {
+		return Event{}, r.err
+	}
 	r.raw = r.raw[:0]
 	first, lines := Span{}, 0 // the first data value's place in raw; data lines
 	for {
@@ -83,8 +107,10 @@ func (r *EventReader) Next() (Event, error) {
 			at := start + len(content) - len(value) // value ends content
 			first = Span{at, at + len(value)}
 		case 2: // several: joined in data, each line appended once
-			r.data = append(append(append(r.data[:0], r.raw[first.Start:first.End]...), '\n'), value...)
+			r.data = grow(r.data[:0], first.End-first.Start+1+len(value), r.lim.MaxEvent)
+			r.data = append(append(append(r.data, r.raw[first.Start:first.End]...), '\n'), value...)
 		default:
+			r.data = grow(r.data, 1+len(value), r.lim.MaxEvent)
 			r.data = append(append(r.data, '\n'), value...)
 		}
 	}
@@ -92,12 +118,22 @@ func (r *EventReader) Next() (Event, error) {
 
 // readLine appends the next line, with its line ending, to raw and returns
 // it. A line that outgrows br's buffer is read on until its end; the last
-// line of a stream may have no line ending.
+// line of a stream may have no line ending. This is the one place an event
+// grows: the limits are checked before each append, so raw (and data, made
+// of raw's lines) never outgrows them.
 func (r *EventReader) readLine() ([]byte, error) {
 	start := len(r.raw)
 	for {
 		part, err := r.br.ReadSlice('\n')
-		r.raw = append(r.raw, part...)
+		switch {
+		case len(r.raw)-start+len(part) > r.lim.MaxLine:
+			r.err = &LimitError{What: WhatLine, Limit: int64(r.lim.MaxLine)}
+			return nil, r.err
+		case len(r.raw)+len(part) > r.lim.MaxEvent:
+			r.err = &LimitError{What: WhatEvent, Limit: int64(r.lim.MaxEvent)}
+			return nil, r.err
+		}
+		r.raw = append(grow(r.raw, len(part), r.lim.MaxEvent), part...)
 		switch {
 		case err == nil:
 			return r.raw[start:], nil
@@ -108,6 +144,19 @@ func (r *EventReader) readLine() ([]byte, error) {
 		}
 		return nil, err
 	}
+}
+
+// grow makes room in b for n more bytes, doubling its capacity up to
+// limit (never beyond, unless more is needed): append's own growth, by a
+// quarter for large slices, would allocate five times a large event to
+// read it.
+func grow(b []byte, n, limit int) []byte {
+	need := len(b) + n
+	if need <= cap(b) {
+		return b
+	}
+	c := max(min(2*cap(b), limit), need, 512)
+	return append(make([]byte, 0, c), b...)
 }
 
 func (r *EventReader) event(first Span, lines int) Event {
@@ -154,10 +203,12 @@ var streamPool = sync.Pool{New: func() any {
 	return s
 }}
 
-// NewStream reads the event stream body.
-func NewStream(body io.Reader) *Stream {
+// NewStream reads the event stream body within lim.
+func NewStream(body io.Reader, lim Limits) *Stream {
 	s := streamPool.Get().(*Stream)
 	s.br.Reset(body)
+	s.er.Reset(s.br)
+	s.er.lim = lim.orDefault()
 	s.ss.Reset()
 	return s
 }

@@ -12,7 +12,7 @@ import (
 // so lines outgrow it; "<no data>" stands for an event without data.
 func readAll(t *testing.T, in io.Reader) (data, raw []string, err error) {
 	t.Helper()
-	r := NewEventReader(bufio.NewReaderSize(in, 16))
+	r := NewEventReader(bufio.NewReaderSize(in, 16), Limits{})
 	for {
 		ev, err := r.Next()
 		if err != nil {
@@ -93,7 +93,7 @@ func (errReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
 // Buffered tells whether a whole event waits in the buffer.
 func TestEventReaderBuffered(t *testing.T) {
 	br := bufio.NewReader(strings.NewReader("data: 1\n\ndata: 2\r\n\r\ndata: 3\n"))
-	r := NewEventReader(br)
+	r := NewEventReader(br, Limits{})
 	br.Peek(1) // fill the buffer
 	for i, want := range []bool{true, false} {
 		if _, err := r.Next(); err != nil {
@@ -109,7 +109,7 @@ func BenchmarkEventReader(b *testing.B) {
 	ev := "data: " + string(benchChunk) + "\n\n"
 	stream := strings.NewReader(strings.Repeat(ev, 64))
 	br := bufio.NewReaderSize(stream, 16<<10)
-	r := NewEventReader(br)
+	r := NewEventReader(br, Limits{})
 	b.SetBytes(int64(len(ev)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -39,9 +39,6 @@ type call struct {
 
 func (c *call) Stream() bool { return c.stream }
 
-// maxBody bounds a non-streamed answer read into memory.
-const maxBody = 64 << 20
-
 var (
 	jsonAccept   = openai.Header{Name: "Accept", Value: "application/json"}
 	streamAccept = openai.Header{Name: "Accept", Value: "text/event-stream"}
@@ -67,6 +64,9 @@ func (c *call) Do(ctx context.Context, out backend.Output) (backend.Result, erro
 		if ctx.Err() != nil {
 			return backend.Result{}, ctx.Err() // the client went away
 		}
+		if errors.Is(err, openai.ErrTooLarge) {
+			return backend.Result{}, c.tooLarge(err, "--upstream-max-header-bytes")
+		}
 		if errors.Is(err, openai.ErrHeadTimeout) {
 			return backend.Result{}, &backend.Error{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "upstream_timeout",
 				Message: fmt.Sprintf("the upstream %s sent no response within %s (llmmon serve --upstream-timeout): the engine is overloaded or stuck; raise --upstream-timeout for long non-streamed answers", c.up.base, c.p.cfg.Timeout)}
@@ -86,6 +86,13 @@ func (c *call) Do(ctx context.Context, out backend.Output) (backend.Result, erro
 		return c.relayStream(ctx, resp, out)
 	}
 	return c.relayBody(ctx, resp, out)
+}
+
+// tooLarge is the answer to an upstream answer that outgrew a limit: 502,
+// and the flag that sets the limit.
+func (c *call) tooLarge(err error, flag string) *backend.Error {
+	return &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_response_too_large",
+		Message: fmt.Sprintf("response too large: the upstream %s sent %v (llmmon serve %s)", c.up.base, err, flag)}
 }
 
 func (c *call) unreachable(err error) *backend.Error {
@@ -137,11 +144,20 @@ func parseErrorBody(status int, body []byte) *backend.Error {
 func (c *call) relayBody(ctx context.Context, resp *openai.Response, out backend.Output) (backend.Result, error) {
 	var body []byte
 	var err error
-	if resp.ContentLength >= 0 && resp.ContentLength <= maxBody {
+	max := c.p.cfg.MaxBody
+	switch {
+	case resp.ContentLength > max:
+		return backend.Result{}, c.tooLarge(&openai.LimitError{What: "a body", Limit: max}, "--upstream-max-body")
+	case resp.ContentLength >= 0:
 		body = make([]byte, resp.ContentLength)
 		_, err = io.ReadFull(resp.Body, body)
-	} else {
-		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	default:
+		var more bool
+		body, more, err = readUpTo(resp.Body, max)
+		if err == nil && more {
+			// Never a truncated answer passed off as a whole one.
+			return backend.Result{}, c.tooLarge(&openai.LimitError{What: "a body", Limit: max}, "--upstream-max-body")
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -167,12 +183,38 @@ func (c *call) relayBody(ctx context.Context, resp *openai.Response, out backend
 	return res, out.Write(body, 0)
 }
 
+// readUpTo reads r to its end, or to n bytes and then whether more
+// follows, doubling its buffer as it goes: io.ReadAll grows by a quarter at
+// a time, and would allocate five times a large answer to read it.
+func readUpTo(r io.Reader, n int64) (b []byte, more bool, err error) {
+	b = make([]byte, 0, min(n, 32<<10))
+	for int64(len(b)) < n {
+		if len(b) == cap(b) {
+			b = append(make([]byte, 0, min(2*int64(cap(b)), n)), b...)
+		}
+		k, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+k]
+		if err == io.EOF {
+			return b, false, nil
+		}
+		if err != nil {
+			return b, false, err
+		}
+	}
+	var probe [1]byte
+	k, err := io.ReadFull(r, probe[:])
+	if err == io.EOF {
+		err = nil
+	}
+	return b, k > 0, err
+}
+
 // relayStream passes an SSE stream through event by event. Events already
 // received are written together and flushed once; nothing waits for more
 // data before being flushed.
 func (c *call) relayStream(ctx context.Context, resp *openai.Response, out backend.Output) (backend.Result, error) {
 	var res backend.Result
-	st := openai.NewStream(resp.Body)
+	st := openai.NewStream(resp.Body, c.p.cfg.SSE)
 	defer st.Release()
 
 	out.Start(resp.StatusCode, resp.ContentType, -1)
@@ -235,6 +277,13 @@ func (c *call) relayStream(ctx context.Context, resp *openai.Response, out backe
 	case err == io.EOF:
 		return res, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
 			Message: fmt.Sprintf("the upstream %s closed its stream before it finished (no finish_reason, no [DONE])", c.up.base)}
+	case errors.Is(err, openai.ErrTooLarge):
+		flag := "--upstream-max-sse-event"
+		if le := (*openai.LimitError)(nil); errors.As(err, &le) && le.What == openai.WhatLine {
+			flag = "--upstream-max-sse-line"
+		}
+		return res, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
+			Message: fmt.Sprintf("the upstream %s sent %v (llmmon serve %s)", c.up.base, err, flag)}
 	default:
 		return res, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
 			Message: fmt.Sprintf("the upstream %s broke off its stream: %v", c.up.base, err)}

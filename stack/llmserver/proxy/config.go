@@ -18,6 +18,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/llmmon/llmmon/internal/openai"
 )
 
 // Upstream is one engine the gateway forwards to. An Upstream with a Name
@@ -55,7 +57,23 @@ type Config struct {
 	// stream_options.include_usage to streamed requests (for an engine that
 	// rejects the field). Tokens are then counted from content chunks.
 	NoUsageRequest bool
+
+	// What an upstream's answer may hold: a broken or hostile engine must
+	// not exhaust the gateway. Zero takes the default.
+	//
+	// SSE bounds a streamed answer's lines and events (openai.Limits);
+	// beyond them the stream ends with an upstream_broken error event.
+	SSE openai.Limits
+	// MaxHeaderBytes bounds the answer's status line and headers
+	// (openai.DefaultMaxResponseHeaderBytes); 502 beyond.
+	MaxHeaderBytes int64
+	// MaxBody bounds a non-streamed answer, which is read whole
+	// (DefaultMaxBody); 502 beyond.
+	MaxBody int64
 }
+
+// DefaultMaxBody is Config.MaxBody's default.
+const DefaultMaxBody = 64 << 20
 
 // DefaultTimeout is --upstream-timeout's default: long enough for a
 // non-streamed answer of a few thousand tokens from a busy engine.
@@ -171,6 +189,16 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout < 0 || c.DialTimeout < 0 {
 		return errors.New("--upstream-timeout must not be negative")
+	}
+	switch {
+	case c.SSE.MaxLine < 0:
+		return fmt.Errorf("--upstream-max-sse-line must not be negative, got %d", c.SSE.MaxLine)
+	case c.SSE.MaxEvent < 0:
+		return fmt.Errorf("--upstream-max-sse-event must not be negative, got %d", c.SSE.MaxEvent)
+	case c.MaxHeaderBytes < 0:
+		return fmt.Errorf("--upstream-max-header-bytes must not be negative, got %d", c.MaxHeaderBytes)
+	case c.MaxBody < 0:
+		return fmt.Errorf("--upstream-max-body must not be negative, got %d", c.MaxBody)
 	}
 	return nil
 }

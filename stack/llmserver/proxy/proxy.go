@@ -45,6 +45,12 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
+	if cfg.MaxHeaderBytes == 0 {
+		cfg.MaxHeaderBytes = openai.DefaultMaxResponseHeaderBytes
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
 	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -57,12 +63,14 @@ func New(cfg Config) (*Proxy, error) {
 		ExpectContinueTimeout: time.Second,
 		// Pass bytes through as the engine sends them: no gzip round trip,
 		// which would also hold back streamed chunks.
-		DisableCompression: true,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: cfg.MaxHeaderBytes,
 	}
 	p := &Proxy{
 		cfg: cfg,
 		client: &openai.Client{Fallback: tr, Proxy: tr.Proxy, Dial: dialer.DialContext,
-			MaxIdlePerHost: tr.MaxIdleConnsPerHost, IdleTimeout: tr.IdleConnTimeout},
+			MaxIdlePerHost: tr.MaxIdleConnsPerHost, IdleTimeout: tr.IdleConnTimeout,
+			MaxResponseHeaderBytes: cfg.MaxHeaderBytes},
 		routes: map[string]*upstream{},
 	}
 	for _, u := range cfg.Upstreams {
