@@ -13,6 +13,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -342,11 +343,17 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 		echo = tokens(last)
 	}
 	limit := e.cfg.MaxModelLen
-	if res.PromptTokens+req.MaxTokens > limit || res.PromptTokens >= limit {
+	// No sum that can overflow: max_tokens may be anything up to MaxInt64.
+	if res.PromptTokens >= limit || req.MaxTokens > limit-res.PromptTokens {
+		requested := fmt.Sprintf("%d tokens (%d in the prompt, %d for the completion)",
+			res.PromptTokens+req.MaxTokens, res.PromptTokens, req.MaxTokens)
+		if req.MaxTokens > math.MaxInt-res.PromptTokens {
+			requested = fmt.Sprintf("%d tokens in the prompt and %d for the completion", res.PromptTokens, req.MaxTokens)
+		}
 		return res, &backend.Error{Status: http.StatusBadRequest, Type: "invalid_request_error",
 			Code: "context_length_exceeded", Param: "max_tokens",
-			Message: fmt.Sprintf("This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the prompt, %d for the completion). Please reduce the length of the prompt or max_tokens.",
-				limit, res.PromptTokens+req.MaxTokens, res.PromptTokens, req.MaxTokens)}
+			Message: fmt.Sprintf("This model's maximum context length is %d tokens. However, you requested %s. Please reduce the length of the prompt or max_tokens.",
+				limit, requested)}
 	}
 	s := &seq{
 		stream:       req.Stream,
@@ -501,6 +508,14 @@ func (e *Engine) loop() {
 		for len(e.waiting) > 0 && len(e.running) < e.cfg.MaxNumSeqs {
 			s := e.waiting[0]
 			need := e.blocksFor(s.promptTokens + s.generated + 1)
+			if need > e.cfg.KVBlocks {
+				// It would wait at the head of the queue for ever, and
+				// every request behind it too.
+				e.waiting[0] = nil
+				e.waiting = e.waiting[1:]
+				e.refuse(s)
+				continue
+			}
 			if need > e.freeBlocks {
 				break // head of line waits for KV blocks, as in vLLM's FCFS policy
 			}
@@ -587,6 +602,12 @@ func (e *Engine) step(now time.Time) {
 			continue
 		}
 		if need := e.blocksFor(s.promptTokens+s.generated+1) - s.blocks; need > 0 {
+			if s.blocks+need > e.cfg.KVBlocks {
+				// Outgrows the whole cache: requeued, it could never run.
+				e.release(s)
+				e.refuse(s)
+				continue
+			}
 			if need > e.freeBlocks {
 				// Out of KV blocks: preempt by recompute, as vLLM does.
 				e.release(s)
@@ -627,6 +648,16 @@ func (e *Engine) step(now time.Time) {
 		e.waiting = append(preempted, e.waiting...)
 	}
 	e.setGauges()
+}
+
+// refuse fails a sequence that can never fit the KV cache. New refuses
+// none through the API (prompt + max_tokens <= --max-model-len, which
+// Validate keeps within the cache); this is the scheduler's own guard.
+func (e *Engine) refuse(s *seq) {
+	e.m.success["abort"].Inc()
+	s.fail(&backend.Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "context_length_exceeded",
+		Param: "max_tokens", Message: fmt.Sprintf("the sequence needs more than the whole KV cache (%d blocks of %d tokens); reduce the prompt or max_tokens",
+			e.cfg.KVBlocks, e.cfg.BlockSize)})
 }
 
 func (e *Engine) release(s *seq) {

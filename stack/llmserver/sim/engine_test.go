@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -226,6 +227,56 @@ func TestContextLengthExceeded(t *testing.T) {
 	}
 	if r := generate(context.Background(), e, &backend.Request{Prompt: "hello world", MaxTokens: 30}); r.err != nil {
 		t.Fatalf("prompt 2 + 30 = 32 tokens must fit: %v", r.err)
+	}
+}
+
+// max_tokens up to MaxInt64 is refused without overflowing prompt +
+// max_tokens, and the engine serves on.
+func TestMaxTokensNoOverflow(t *testing.T) {
+	e, _ := newEngine(t, nil)
+	for _, mt := range []int{math.MaxInt, math.MaxInt - 1, math.MaxInt - 2} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		r := generate(ctx, e, &backend.Request{Prompt: "hello world", MaxTokens: mt})
+		cancel()
+		var be *backend.Error
+		if !errors.As(r.err, &be) || be.Code != "context_length_exceeded" || !strings.Contains(be.Message, "9223372036854775") {
+			t.Fatalf("max_tokens %d: %v, want context_length_exceeded naming it", mt, r.err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if r := generate(ctx, e, &backend.Request{Prompt: "hello world", MaxTokens: 5}); r.err != nil {
+		t.Fatalf("a request after them: %v", r.err)
+	}
+}
+
+// A sequence that can never fit the KV cache is refused, never preempted
+// and requeued: at the head of the queue it would stop every request
+// behind it. The API refuses such requests first (prompt + max_tokens >
+// --max-model-len, which Validate keeps within the cache), so the length
+// check is lifted here to reach the scheduler's own guard.
+func TestSequenceBeyondKVCacheIsRefused(t *testing.T) {
+	e, reg := newEngine(t, func(c *Config) { c.BlockSize, c.KVBlocks, c.MaxModelLen = 4, 8, 32 })
+	e.cfg.MaxModelLen = 1 << 20
+	for _, prompt := range []string{"a b", strings.Repeat("word ", 40)} { // grows past the cache; starts past it
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		r := generate(ctx, e, &backend.Request{Prompt: prompt, MaxTokens: 100})
+		cancel()
+		var be *backend.Error
+		if !errors.As(r.err, &be) || be.Code != "context_length_exceeded" {
+			t.Fatalf("prompt %.10q: %v after %d tokens, want context_length_exceeded", prompt, r.err, r.res.CompletionTokens)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if r := generate(ctx, e, &backend.Request{Prompt: "a b", MaxTokens: 5}); r.err != nil {
+		t.Fatalf("a request after them: %v", r.err)
+	}
+	if got := gauge(t, reg, "vllm:num_preemptions_total"); got != 0 {
+		t.Errorf("%v preemptions, want none", got)
+	}
+	if st := e.Stats(); st.UsedBlocks != 0 || st.Waiting != 0 {
+		t.Errorf("left behind: %+v", st)
 	}
 }
 
