@@ -32,6 +32,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 
 //go:noinline
 func (s *Server) routeOther(w http.ResponseWriter, r *http.Request) {
+	// No route here reads a body: answer at once, then close rather than
+	// wait for one.
+	closeUnread(w, r, lingerTimeout)
 	switch path := r.URL.Path; {
 	case path == "/metrics":
 		if !getOrHead(w, r) {
@@ -60,14 +63,48 @@ func (s *Server) routeOther(w http.ResponseWriter, r *http.Request) {
 		}
 		s.listModels(w, id)
 	default:
-		// Counted: a client sending completions to the wrong path should
-		// show up on the error panels.
-		start := time.Now()
+		// Not counted by any llm_* metric: those are the API's, and anyone
+		// could raise its error ratio with junk paths.
 		writeError(w, &backend.Error{Status: http.StatusNotFound, Type: "invalid_request_error",
 			Code: "unknown_url", Message: "Unknown request URL: " + r.Method + " " + path +
 				". llmmon serve offers POST /v1/completions, POST /v1/chat/completions, GET /v1/models, /health and /metrics."})
-		s.metrics.record(endpointNonStreamIdx, statusErrorIdx, start, 0)
 	}
+}
+
+// lingerTimeout bounds how long a connection that will close after an
+// error answer still reads what the client is sending: enough for a body
+// already under way to arrive, so that closing does not reset the answer
+// away before the client reads it, and no more.
+const lingerTimeout = time.Second
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// closeUnread makes the answer to r close the connection when r's body
+// will not be read: net/http would otherwise read up to 256 KiB of it
+// before answering, as slowly as the client cares to send it. What is
+// already under way is read for at most linger after the answer.
+func closeUnread(w http.ResponseWriter, r *http.Request, linger time.Duration) {
+	if r.Body == http.NoBody {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	deadline := aLongTimeAgo
+	if linger > 0 {
+		deadline = time.Now().Add(linger)
+	}
+	http.NewResponseController(w).SetReadDeadline(deadline)
+}
+
+// refuse answers e to a request whose body is left unread (or cut off),
+// and closes the connection; a client too slow to send its body in time
+// is not waited for at all.
+func refuse(w http.ResponseWriter, r *http.Request, e *backend.Error) {
+	linger := lingerTimeout
+	if e.Status == http.StatusRequestTimeout {
+		linger = 0
+	}
+	closeUnread(w, r, linger)
+	writeError(w, e)
 }
 
 func getOrHead(w http.ResponseWriter, r *http.Request) bool {
@@ -93,7 +130,7 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="llmmon"`)
-	writeError(w, &backend.Error{Status: http.StatusUnauthorized, Type: "invalid_request_error",
+	refuse(w, r, &backend.Error{Status: http.StatusUnauthorized, Type: "invalid_request_error",
 		Code: "invalid_api_key", Message: "Incorrect or missing API key: send the key given to llmmon serve --api-key as \"Authorization: Bearer KEY\"."})
 	return false
 }
@@ -143,9 +180,14 @@ func (m *serverMetrics) record(ep, status int, start time.Time, size int) {
 
 // completion serves /v1/completions and /v1/chat/completions: it admits the
 // request, then relays it upstream (gateway mode, relay.go) or generates
-// the answer with the backend. Every request is counted exactly once in
-// llm_requests_total, rejected ones as errors.
+// the answer with the backend. Every API request is counted exactly once in
+// llm_requests_total, rejected ones as errors. A wrong method or a missing
+// key is not one: it is answered, and no llm_* metric counts it, so that
+// nobody without the key can raise the error ratio.
 func (s *Server) completion(w http.ResponseWriter, r *http.Request, chat bool) {
+	if !s.apiRequest(w, r) {
+		return
+	}
 	start := time.Now()
 	m := s.metrics
 	ep, status, size := endpointNonStreamIdx, statusErrorIdx, 0
@@ -184,25 +226,34 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, body []byte, c
 	return ep, statusErrorIdx
 }
 
-// admit checks a completion request (method, key, content type) and reads
-// its body; when it goes no further, admit has answered it. size is how
-// much of the body arrived. Like decode, admit is not inlined: its large
-// frame is gone from the stack before a stream starts, so a thousand open
-// streams each keep a smaller goroutine stack.
+// apiRequest checks that r is a completion request at all (POST, with the
+// key); if not, it has answered it.
+//
+//go:noinline
+func (s *Server) apiRequest(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		closeUnread(w, r, lingerTimeout)
+		w.Header().Set("Allow", "POST")
+		writeError(w, methodNotAllowed(r, "POST"))
+		return false
+	}
+	if !s.authorized(w, r) {
+		return false
+	}
+	return true
+}
+
+// admit checks a completion request's content type and reads its body;
+// when it goes no further, admit has answered it. size is how much of the
+// body arrived. Like decode, admit is not inlined: its large frame is gone
+// from the stack before a stream starts, so a thousand open streams each
+// keep a smaller goroutine stack.
 //
 //go:noinline
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, size *int) (body []byte, ok bool) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		writeError(w, methodNotAllowed(r, "POST"))
-		return nil, false
-	}
-	if !s.authorized(w, r) {
-		return nil, false
-	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			writeError(w, &backend.Error{Status: http.StatusUnsupportedMediaType, Type: "invalid_request_error",
+			refuse(w, r, &backend.Error{Status: http.StatusUnsupportedMediaType, Type: "invalid_request_error",
 				Message: "Content-Type must be application/json, got " + strconv.Quote(ct)})
 			return nil, false
 		}
@@ -210,7 +261,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, size *int) (body 
 	body, err := s.readBody(w, r)
 	*size = len(body)
 	if err != nil {
-		writeError(w, err)
+		refuse(w, r, err)
 		return nil, false
 	}
 	return body, true
@@ -241,11 +292,20 @@ func (s *Server) decode(w http.ResponseWriter, body []byte, chat bool) (req *dec
 	return req, ep
 }
 
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *backend.Error) {
+// readBody reads r's body within BodyReadTimeout. On an error the
+// deadline stays: the answer then closes the connection (refuse), and
+// nothing may read on without a bound.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, apiErr *backend.Error) {
 	if s.opts.BodyReadTimeout > 0 {
 		rc := http.NewResponseController(w)
 		if rc.SetReadDeadline(time.Now().Add(s.opts.BodyReadTimeout)) == nil {
-			defer rc.SetReadDeadline(time.Time{})
+			defer func() {
+				if apiErr == nil {
+					// The body is all in: net/http now only watches for
+					// the client leaving, which must not time out.
+					rc.SetReadDeadline(time.Time{})
+				}
+			}()
 		}
 	}
 	max := s.opts.MaxBody

@@ -34,11 +34,17 @@ type Options struct {
 	APIKey string
 	// MaxBody is the largest request body accepted, in bytes (413 beyond).
 	MaxBody int64
+	// MaxHeaderBytes bounds a request's headers (431 beyond).
+	MaxHeaderBytes int
+	// MaxConnections bounds the connections served at once; beyond, new
+	// ones wait in the kernel's accept queue until one closes. 0: no bound.
+	MaxConnections int
 
 	// ReadHeaderTimeout bounds how long a client may take to send headers.
 	ReadHeaderTimeout time.Duration
-	// BodyReadTimeout bounds reading a request's body. It is set per request
-	// and lifted afterwards, so it never cuts a long streamed answer.
+	// BodyReadTimeout bounds reading a request's body: 408 beyond, and the
+	// connection is closed. It is lifted once the body is in, so it never
+	// cuts a long streamed answer.
 	BodyReadTimeout time.Duration
 	// IdleTimeout closes idle keep-alive connections.
 	IdleTimeout time.Duration
@@ -61,6 +67,8 @@ func DefaultOptions() Options {
 		Port:              8000,
 		Model:             "llmmon-sim",
 		MaxBody:           1 << 20,
+		MaxHeaderBytes:    64 << 10,
+		MaxConnections:    4096,
 		ReadHeaderTimeout: 10 * time.Second,
 		BodyReadTimeout:   30 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -81,6 +89,10 @@ func (o Options) Validate() error {
 		return errors.New("--model must not be empty")
 	case o.MaxBody < 1:
 		return fmt.Errorf("--max-body must be positive, got %d", o.MaxBody)
+	case o.MaxHeaderBytes < 1:
+		return fmt.Errorf("--max-header-bytes must be positive, got %d", o.MaxHeaderBytes)
+	case o.MaxConnections < 0:
+		return fmt.Errorf("--max-connections must not be negative (0: no bound), got %d", o.MaxConnections)
 	case o.ReadHeaderTimeout < 0 || o.BodyReadTimeout < 0 || o.IdleTimeout < 0 || o.ShutdownTimeout < 0:
 		return errors.New("timeouts must not be negative")
 	}

@@ -86,7 +86,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       s.opts.IdleTimeout,
 		// No ReadTimeout/WriteTimeout: they would cut long streams. The body
 		// read is bounded per request by BodyReadTimeout instead.
-		MaxHeaderBytes: 64 << 10,
+		MaxHeaderBytes: s.opts.MaxHeaderBytes,
 		// Requests must outlive ctx, so in-flight streams finish on shutdown.
 		BaseContext: func(net.Listener) context.Context { return context.Background() },
 	}
@@ -99,6 +99,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.servers = append(s.servers, hs)
 	s.mu.Unlock()
 
+	if s.opts.MaxConnections > 0 {
+		ln = newLimitListener(ln, s.opts.MaxConnections)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
