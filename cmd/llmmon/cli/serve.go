@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/llmmon/llmmon/internal/openai"
 	"github.com/llmmon/llmmon/stack/llmserver"
 	"github.com/llmmon/llmmon/stack/llmserver/proxy"
 )
@@ -24,6 +25,10 @@ type serveOptions struct {
 	Upstreams       []string
 	UpstreamAPIKey  string
 	UpstreamTimeout time.Duration
+	// What an upstream's answer may hold (proxy.Config).
+	UpstreamSSE            openai.Limits
+	UpstreamMaxHeaderBytes int64
+	UpstreamMaxBody        int64
 	// ModelSet is whether --model was given (in gateway mode it restricts
 	// or renames the upstream's models; otherwise all are exposed).
 	ModelSet bool
@@ -73,6 +78,16 @@ Faults answer in OpenAI's error format: 502 when the engine cannot be
 reached, 504 when it sends nothing within --upstream-timeout, the engine's
 own status for its 4xx/5xx, and an error event when its stream breaks off.
 
+serve listens on every interface with no key by default, so it bounds what
+any client or engine can make it hold: request headers and body
+(--max-header-bytes, --max-body), the time to send them
+(--read-header-timeout, --body-timeout; 408 and the connection closed),
+connections at once (--max-connections), and in gateway mode the engine's
+answer (--upstream-max-sse-line, --upstream-max-sse-event,
+--upstream-max-header-bytes, --upstream-max-body). Error answers close the
+connection rather than read a body nobody wants. Only API requests count in
+the llm_* metrics: unknown paths, a wrong method or a missing key do not.
+
 On SIGTERM or Ctrl-C, serve stops accepting, lets in-flight requests finish
 for up to --shutdown-timeout, and exits 0.
 
@@ -107,12 +122,23 @@ bounded memory with many open streams.`,
 	fl.IntVar(&o.Port, "port", o.Port, "port to listen on")
 	fl.StringVar(&o.Model, "model", o.Model, "served model name (the model_name label of vllm:* metrics)")
 	fl.StringVar(&o.APIKey, "api-key", "", "require \"Authorization: Bearer KEY\" on /v1/* (/metrics and /health stay open)")
-	fl.Int64Var(&o.MaxBody, "max-body", o.MaxBody, "largest request body in bytes (413 beyond)")
+	sizeVar(fl, &o.MaxBody, "max-body", "largest request body, in bytes or with KiB/MiB (413 beyond)")
+	sizeVar(fl, &o.MaxHeaderBytes, "max-header-bytes", "largest request headers (431 beyond)")
+	fl.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "connections served at once; more wait for one to close (0: no limit)")
+	fl.DurationVar(&o.ReadHeaderTimeout, "read-header-timeout", o.ReadHeaderTimeout, "longest a client may take to send its request headers")
+	fl.DurationVar(&o.BodyReadTimeout, "body-timeout", o.BodyReadTimeout, "longest a client may take to send its request body (408 beyond, and the connection is closed)")
+	fl.DurationVar(&o.IdleTimeout, "idle-timeout", o.IdleTimeout, "close a keep-alive connection idle this long")
 	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long in-flight requests may finish after SIGTERM/SIGINT")
 	fl.StringArrayVar(&opts.Upstreams, "upstream", nil, "gateway mode: forward to this engine's OpenAI API (http://HOST:PORT/v1) instead of simulating; repeat as NAME=URL to route model NAME")
 	fl.StringVar(&opts.UpstreamAPIKey, "upstream-api-key", "", "gateway mode: send \"Authorization: Bearer KEY\" upstream (else the client's own header is passed on when --api-key is unset)")
 	opts.UpstreamTimeout = proxy.DefaultTimeout
 	fl.DurationVar(&opts.UpstreamTimeout, "upstream-timeout", opts.UpstreamTimeout, "gateway mode: longest wait for the engine's first byte before answering 504 (0: no limit)")
+	opts.UpstreamSSE = openai.Limits{MaxLine: openai.DefaultMaxLine, MaxEvent: openai.DefaultMaxEvent}
+	opts.UpstreamMaxHeaderBytes, opts.UpstreamMaxBody = openai.DefaultMaxResponseHeaderBytes, proxy.DefaultMaxBody
+	sizeVar(fl, &opts.UpstreamSSE.MaxLine, "upstream-max-sse-line", "gateway mode: longest line of the engine's event stream (the stream ends with an upstream_broken error beyond)")
+	sizeVar(fl, &opts.UpstreamSSE.MaxEvent, "upstream-max-sse-event", "gateway mode: largest event of the engine's event stream (upstream_broken beyond)")
+	sizeVar(fl, &opts.UpstreamMaxHeaderBytes, "upstream-max-header-bytes", "gateway mode: largest response headers from the engine (502 beyond)")
+	sizeVar(fl, &opts.UpstreamMaxBody, "upstream-max-body", "gateway mode: largest non-streamed answer from the engine (502 \"response too large\" beyond)")
 
 	s := &o.Sim
 	fl.IntVar(&s.MaxNumSeqs, "max-num-seqs", s.MaxNumSeqs, "simulated engine: running sequences per batch")
@@ -136,9 +162,19 @@ bounded memory with many open streams.`,
 // configuration.
 func gatewayConfig(opts *serveOptions) (proxy.Config, error) {
 	cfg := proxy.Config{APIKey: opts.UpstreamAPIKey, Timeout: opts.UpstreamTimeout,
-		ForwardClientAuth: opts.Server.APIKey == ""}
+		ForwardClientAuth: opts.Server.APIKey == "",
+		SSE:               opts.UpstreamSSE, MaxHeaderBytes: opts.UpstreamMaxHeaderBytes, MaxBody: opts.UpstreamMaxBody}
 	if len(opts.SimFlags) > 0 {
 		return cfg, fmt.Errorf("%s set the simulated engine, which --upstream replaces; drop them", strings.Join(opts.SimFlags, ", "))
+	}
+	for _, l := range []struct {
+		flag string
+		v    int64
+	}{{"--upstream-max-sse-line", int64(cfg.SSE.MaxLine)}, {"--upstream-max-sse-event", int64(cfg.SSE.MaxEvent)},
+		{"--upstream-max-header-bytes", cfg.MaxHeaderBytes}, {"--upstream-max-body", cfg.MaxBody}} {
+		if l.v < 1 { // 0 would mean the default to the proxy, never "no limit"
+			return cfg, fmt.Errorf("%s must be positive, got %d", l.flag, l.v)
+		}
 	}
 	for _, s := range opts.Upstreams {
 		u, err := proxy.ParseUpstream(s)

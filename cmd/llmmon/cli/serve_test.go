@@ -18,7 +18,8 @@ func TestServeFlags(t *testing.T) {
 	f := &Factory{IO: IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, Globals: &Globals{}}
 	cmd := newServeCmd(f, func(_ context.Context, o *serveOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{"--host", "127.0.0.1", "--port", "8123", "--model", "m", "--api-key", "k",
-		"--max-body", "2048", "--shutdown-timeout", "3s",
+		"--max-body", "2048", "--shutdown-timeout", "3s", "--max-header-bytes", "16KiB", "--max-connections", "10",
+		"--read-header-timeout", "2s", "--body-timeout", "4s", "--idle-timeout", "5s",
 		"--max-num-seqs", "4", "--max-queue", "9", "--prefill-overhead", "5ms", "--prefill-per-token", "1us",
 		"--itl", "10ms", "--batch-slowdown", "0.5", "--ttft", "50ms", "--jitter", "0", "--seed", "7",
 		"--block-size", "8", "--kv-blocks", "100", "--max-model-len", "512", "--mode", "echo", "--fail-rate", "0.05"})
@@ -28,6 +29,8 @@ func TestServeFlags(t *testing.T) {
 	want := llmserver.DefaultOptions()
 	want.Host, want.Port, want.Model, want.APIKey, want.MaxBody = "127.0.0.1", 8123, "m", "k", 2048
 	want.ShutdownTimeout = 3 * time.Second
+	want.MaxHeaderBytes, want.MaxConnections = 16<<10, 10
+	want.ReadHeaderTimeout, want.BodyReadTimeout, want.IdleTimeout = 2*time.Second, 4*time.Second, 5*time.Second
 	s := &want.Sim
 	s.MaxNumSeqs, s.MaxQueue, s.PrefillOverhead, s.PrefillPerToken = 4, 9, 5*time.Millisecond, time.Microsecond
 	s.ITL, s.BatchSlowdown, s.TTFT, s.Jitter, s.Seed = 10*time.Millisecond, 0.5, 50*time.Millisecond, 0, 7
@@ -55,6 +58,8 @@ func TestServeBadFlags(t *testing.T) {
 		"--mode poetry":             "--mode",
 		"--kv-blocks 1":             "raise --kv-blocks",
 		"--max-body 0":              "--max-body",
+		"--max-body 1MB":            `invalid size "1MB"`,
+		"--max-connections -1":      "--max-connections",
 		"--fail-rate 1.5":           "--fail-rate",
 		"--port 70000":              "--port",
 		"--itl fast":                "invalid argument",

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmmon/llmmon/internal/openai"
 	"github.com/llmmon/llmmon/stack/llmserver"
 	"github.com/llmmon/llmmon/stack/llmserver/proxy"
 )
@@ -30,7 +31,9 @@ func TestServeUpstreamFlags(t *testing.T) {
 		return got
 	}
 	o := parse("--upstream", "http://127.0.0.1:8001", "--upstream", "qwen=http://gpu2:8000/v1",
-		"--upstream-api-key", "sk-engine", "--upstream-timeout", "90s", "--model", "llama=meta-llama/Llama-3.1-8B,qwen")
+		"--upstream-api-key", "sk-engine", "--upstream-timeout", "90s", "--model", "llama=meta-llama/Llama-3.1-8B,qwen",
+		"--upstream-max-sse-line", "1MiB", "--upstream-max-sse-event", "2MiB", "--upstream-max-header-bytes", "64KiB",
+		"--upstream-max-body", "10485760")
 	cfg, err := gatewayConfig(o)
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +44,9 @@ func TestServeUpstreamFlags(t *testing.T) {
 		ForwardClientAuth: true,
 		Timeout:           90 * time.Second,
 		Models:            []proxy.ModelMap{{Exposed: "llama", Upstream: "meta-llama/Llama-3.1-8B"}, {Exposed: "qwen", Upstream: "qwen"}},
+		SSE:               openai.Limits{MaxLine: 1 << 20, MaxEvent: 2 << 20},
+		MaxHeaderBytes:    64 << 10,
+		MaxBody:           10 << 20,
 	}
 	if !equalConfig(cfg, want) {
 		t.Errorf("config\n got %+v\nwant %+v", cfg, want)
@@ -50,7 +56,9 @@ func TestServeUpstreamFlags(t *testing.T) {
 	// timeout; the client's key is passed on only without --api-key.
 	o = parse("--upstream", "http://h:1/v1", "--api-key", "gw")
 	cfg, err = gatewayConfig(o)
-	if err != nil || cfg.Models != nil || cfg.Timeout != proxy.DefaultTimeout || cfg.ForwardClientAuth || cfg.APIKey != "" {
+	if err != nil || cfg.Models != nil || cfg.Timeout != proxy.DefaultTimeout || cfg.ForwardClientAuth || cfg.APIKey != "" ||
+		cfg.SSE.MaxLine != openai.DefaultMaxLine || cfg.SSE.MaxEvent != openai.DefaultMaxEvent ||
+		cfg.MaxHeaderBytes != openai.DefaultMaxResponseHeaderBytes || cfg.MaxBody != proxy.DefaultMaxBody {
 		t.Errorf("defaults: %+v %v", cfg, err)
 	}
 
@@ -63,6 +71,7 @@ func TestServeUpstreamFlags(t *testing.T) {
 		{[]string{"--upstream", "http://a:1", "--upstream", "http://b:1"}, "only one URL may go without a NAME="},
 		{[]string{"--upstream", "a=http://a:1", "--model", "x=b"}, `no --upstream routes the model "b"`},
 		{[]string{"--upstream", "http://a:1", "--model", "x="}, "NAME or NAME=UPSTREAM_MODEL"},
+		{[]string{"--upstream", "http://a:1", "--upstream-max-sse-line", "0"}, "--upstream-max-sse-line must be positive"},
 	} {
 		_, err := gatewayConfig(parse(tc.args...))
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
@@ -85,7 +94,8 @@ func equalConfig(a, b proxy.Config) bool {
 			return false
 		}
 	}
-	return a.APIKey == b.APIKey && a.ForwardClientAuth == b.ForwardClientAuth && a.Timeout == b.Timeout
+	return a.APIKey == b.APIKey && a.ForwardClientAuth == b.ForwardClientAuth && a.Timeout == b.Timeout &&
+		a.SSE == b.SSE && a.MaxHeaderBytes == b.MaxHeaderBytes && a.MaxBody == b.MaxBody
 }
 
 // options → output: the gateway starts, says where it forwards, and
@@ -102,7 +112,9 @@ func TestRunServeUpstream(t *testing.T) {
 
 	pr, pw := io.Pipe()
 	opts := &serveOptions{IO: IOStreams{Out: pw, ErrOut: io.Discard}, Server: llmserver.DefaultOptions(),
-		Upstreams: []string{uhs.URL}, UpstreamTimeout: time.Minute}
+		Upstreams: []string{uhs.URL}, UpstreamTimeout: time.Minute,
+		UpstreamSSE:            openai.Limits{MaxLine: openai.DefaultMaxLine, MaxEvent: openai.DefaultMaxEvent},
+		UpstreamMaxHeaderBytes: openai.DefaultMaxResponseHeaderBytes, UpstreamMaxBody: proxy.DefaultMaxBody}
 	opts.Server.Host, opts.Server.Port = "127.0.0.1", 0
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
