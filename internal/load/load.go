@@ -31,8 +31,10 @@ import (
 
 // Run loads the server until Requests or Duration is reached, or ctx is
 // cancelled (Ctrl-C), and reports on every request that finished. Requests
-// in flight when sending stops are waited for, except on cancellation, when
-// they are abandoned and counted as cancelled. An error means no load ran:
+// in flight when Requests is reached are waited for (each within Timeout);
+// those in flight at the end of Duration or on cancellation are abandoned
+// and counted as cancelled, so Duration bounds the run even against a
+// stream that never ends. An error means no load ran:
 // bad options, or a server that is unreachable, refuses the API key, or is
 // not an OpenAI-compatible API.
 func Run(ctx context.Context, opts Options) (*Report, error) {
@@ -52,11 +54,18 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	g.setModel(model)
-	// Ctrl-C abandons every request in flight at once; one hook for all,
-	// rather than one per request (see openai.Client.Close).
-	abandon := context.AfterFunc(ctx, g.client.Close)
+	run := ctx
+	if opts.Duration > 0 {
+		var cancel context.CancelFunc
+		run, cancel = context.WithTimeout(ctx, opts.Duration)
+		defer cancel()
+	}
+	// Ctrl-C or the end of Duration abandons every request in flight at
+	// once; one hook for all, rather than one per request (see
+	// openai.Client.Close).
+	abandon := context.AfterFunc(run, g.client.Close)
 	defer abandon()
-	return g.run(ctx), nil
+	return g.run(run, ctx), nil
 }
 
 type generator struct {
@@ -187,12 +196,10 @@ func (g *generator) take(ctx context.Context) bool {
 	return true
 }
 
-func (g *generator) run(ctx context.Context) *Report {
+// run loads until ctx ends (Ctrl-C, the parent, or Duration) or Requests
+// are sent; the report is interrupted when parent was cancelled.
+func (g *generator) run(ctx, parent context.Context) *Report {
 	start := time.Now()
-	if g.opts.Duration > 0 {
-		t := time.AfterFunc(g.opts.Duration, g.stopSending)
-		defer t.Stop()
-	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -227,7 +234,7 @@ func (g *generator) run(ctx context.Context) *Report {
 	wg.Wait()
 	close(progressDone)
 	progressWG.Wait()
-	return g.report(ctx, start)
+	return g.report(ctx, parent, start)
 }
 
 // openLoop schedules Poisson arrivals on absolute times, so a slow answer

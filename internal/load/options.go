@@ -34,8 +34,10 @@ type Options struct {
 	Concurrency int     // closed loop: requests kept in flight
 	MaxInFlight int     // open loop: arrivals beyond this many in flight are dropped and counted
 
-	Requests int           // stop after this many requests (0: no limit)
-	Duration time.Duration // stop sending after this long (0: no limit)
+	Requests int // stop after this many requests (0: no limit)
+	// Duration bounds the run (0: no limit): no request starts after it,
+	// and those still in flight are abandoned and counted as cancelled.
+	Duration time.Duration
 	Timeout  time.Duration // per request
 	// SSE bounds a streamed answer's lines and events; beyond them the
 	// request fails as bad_response (zero: the wire package's defaults).
@@ -69,6 +71,10 @@ func DefaultOptions() Options {
 		ProgressEvery: time.Second,
 	}
 }
+
+// MaxRate is the highest --rate: one arrival per microsecond, beyond what
+// one generator can send, and far beyond what a server answers.
+const MaxRate = 1e6
 
 // Range is an inclusive integer range; Min == Max is a fixed value.
 type Range struct{ Min, Max int }
@@ -109,8 +115,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("invalid --max-tokens %d: want at least 1", o.MaxTokens)
 	case o.PromptTokens.Min < 1 || o.PromptTokens.Max < o.PromptTokens.Min:
 		return fmt.Errorf("invalid --prompt-tokens %s: want a positive count like 128 or a range like 64-256", o.PromptTokens)
-	case o.Rate < 0 || o.Rate != o.Rate || o.Rate > 1e6:
+	case o.Rate < 0 || o.Rate != o.Rate:
 		return fmt.Errorf("invalid --rate %g: want requests per second above 0", o.Rate)
+	case o.Rate > MaxRate:
+		return fmt.Errorf("invalid --rate %g: at most %g requests/s can be scheduled; to load a server as hard as it goes, use --concurrency", o.Rate, float64(MaxRate))
 	case o.Rate == 0 && o.Concurrency < 1:
 		return fmt.Errorf("invalid --concurrency %d: want at least 1", o.Concurrency)
 	case o.Rate > 0 && o.MaxInFlight < 1:

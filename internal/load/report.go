@@ -47,7 +47,7 @@ type Counts struct {
 	Sent      int `json:"sent"`
 	Succeeded int `json:"succeeded"`
 	Failed    int `json:"failed"`
-	Cancelled int `json:"cancelled"` // abandoned in flight by Ctrl-C
+	Cancelled int `json:"cancelled"` // abandoned in flight by Ctrl-C or at the end of --duration
 	Dropped   int `json:"dropped"`   // open loop: arrivals not sent because --max-in-flight were in flight
 }
 
@@ -60,7 +60,9 @@ type ErrorCount struct {
 	Example string `json:"example"`
 }
 
-func (g *generator) report(ctx context.Context, start time.Time) *Report {
+// report sums the run up; ctx ended the run early (Ctrl-C or Duration),
+// parent only on Ctrl-C.
+func (g *generator) report(ctx, parent context.Context, start time.Time) *Report {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	a := &g.agg
@@ -73,7 +75,7 @@ func (g *generator) report(ctx context.Context, start time.Time) *Report {
 		URL: g.base, Model: g.model, Endpoint: g.opts.Endpoint, Stream: g.opts.Stream,
 		Mode: g.opts.Mode(), Rate: g.opts.Rate, MaxTokens: g.opts.MaxTokens,
 		PromptTokens:    g.opts.PromptTokens.String(),
-		Interrupted:     ctx.Err() != nil,
+		Interrupted:     parent.Err() != nil,
 		DurationSeconds: elapsed.Seconds(),
 		Requests: Counts{
 			Sent:      a.ok + a.failed + a.cancelled,

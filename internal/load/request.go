@@ -176,7 +176,12 @@ func (g *generator) readStream(ctx context.Context, body io.Reader, start time.T
 			continue // read on to EOF so the connection is reused
 		}
 		now := time.Now() // the event is in; scanning it is not the server's time
-		c, _ := st.Scan(ev.Data)
+		c, ok := st.Scan(ev.Data)
+		if !ok {
+			// Not a chunk at all: the stream is broken, whatever follows.
+			o.status, o.detail = "bad_response", "a streamed chunk is not a JSON object: "+oneLine(ev.Data, 80)
+			return
+		}
 		if c.Error != nil {
 			o.status, o.detail = "stream_error", oneLine(c.Error, 160)
 			return
@@ -250,6 +255,8 @@ func classify(ctx context.Context, err error) (status, detail string) {
 		return "timeout", "no complete answer within --timeout"
 	case errors.Is(err, openai.ErrNotHTTP):
 		return "bad_response", openai.ErrNotHTTP.Error()
+	case errors.Is(err, openai.ErrTooLarge):
+		return "bad_response", err.Error()
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection_refused", "connection refused"
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):

@@ -173,7 +173,8 @@ func TestServeErrorCountsMatch(t *testing.T) {
 }
 
 // Rate mode holds R arrivals per second against serve over a few seconds,
-// and every arrival reaches the server.
+// and every arrival reaches the server; those still in flight at the end
+// of the duration are cancelled, none fails.
 func TestServeRateMode(t *testing.T) {
 	base := startServe(t, func(o *llmserver.Options) { o.Sim.ITL = 10 * time.Millisecond })
 	o := quickOptions(base + "/v1")
@@ -193,7 +194,11 @@ func TestServeRateMode(t *testing.T) {
 		t.Errorf("answers too fast to show the open loop: %+v", r.E2E)
 	}
 	got := serverRequests(t, base)
-	if got["stream/success"] != r.Requests.Succeeded || r.Requests.Failed != 0 || r.Requests.Dropped != 0 {
+	// A stream the server finished just as the duration ended may have
+	// been abandoned before its end was read: cancelled here, a success
+	// there.
+	if ok := got["stream/success"]; ok < r.Requests.Succeeded || ok > r.Requests.Succeeded+r.Requests.Cancelled ||
+		r.Requests.Failed != 0 || r.Requests.Dropped != 0 {
 		t.Errorf("report %+v, server %v", r.Requests, got)
 	}
 }

@@ -40,12 +40,15 @@ Two ways to load a server:
   --concurrency C   closed loop: C requests always in flight (default 4)
 
 It stops after --requests N (default 100) or --duration D, whichever comes
-first; Ctrl-C stops early and still reports. Percentiles are exact: every
+first; Ctrl-C stops early and still reports. --duration bounds the whole
+run: requests still in flight at its end are abandoned and reported as
+cancelled, not waited for. Percentiles are exact: every
 sample is kept and sorted, and ITL is over every gap between tokens of every
 request. TTFT and ITL need a streamed answer (the default).
 
 The exit status is non-zero when more than --max-error-ratio of the
-requests failed.`,
+requests failed, or when no request finished at all (Ctrl-C before the
+first answer, or answers longer than --duration).`,
 		Example: `  llmmon load                                   # 100 chat requests, 4 at a time, to :8000
   llmmon load --rate 5 --duration 1m            # Poisson arrivals, 5 req/s
   llmmon load --url http://gpu1:8000/v1 --model meta-llama/Llama-3.1-8B-Instruct \
@@ -150,6 +153,18 @@ func runLoad(ctx context.Context, opts *loadOptions) error {
 	if rep.Requests.Dropped > 0 {
 		fmt.Fprintf(errOut, "warning: %d arrivals were dropped with --max-in-flight %d requests in flight; the server cannot keep up with --rate %g\n",
 			rep.Requests.Dropped, opts.Load.MaxInFlight, opts.Load.Rate)
+	}
+	if finished := rep.Requests.Succeeded + rep.Requests.Failed; finished == 0 {
+		// Nothing measured is never a pass, whatever the error ratio.
+		why := "no request finished"
+		switch {
+		case rep.Interrupted:
+			why = "interrupted before any request finished"
+		case opts.Load.Duration > 0 && rep.Requests.Cancelled > 0:
+			why = fmt.Sprintf("no request finished within --duration %s; the server's answers take longer: raise --duration or lower --max-tokens", opts.Load.Duration)
+		}
+		fmt.Fprintf(errOut, "FAILED: %s (%d cancelled in flight): nothing was measured\n", why, rep.Requests.Cancelled)
+		return ExitCodeError{Code: ExitError}
 	}
 	if rep.ErrorRatio > opts.MaxErrorRatio {
 		fmt.Fprintf(errOut, "FAILED: %.1f%% of requests failed (%d of %d), above --max-error-ratio %.1f%%\n",

@@ -109,6 +109,8 @@ func TestLoadBadFlags(t *testing.T) {
 	}{
 		{[]string{"--rate", "1", "--concurrency", "2"}, "--rate (open loop) and --concurrency (closed loop) exclude each other"},
 		{[]string{"--rate", "0"}, "invalid --rate 0"},
+		{[]string{"--rate", "1e9"}, "invalid --rate 1e+09: at most 1e+06 requests/s can be scheduled; to load a server as hard as it goes, use --concurrency"},
+		{[]string{"--rate", "NaN"}, "invalid --rate NaN: want requests per second above 0"},
 		{[]string{"--rate", "fast"}, `invalid argument "fast" for "--rate" flag`},
 		{[]string{"--concurrency", "0"}, "invalid --concurrency 0: want at least 1"},
 		{[]string{"--requests", "0"}, "invalid --requests 0"},
@@ -234,5 +236,78 @@ func TestLoadInterruptedStillReports(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "(interrupted)") || !strings.Contains(out.String(), "latency (ms)") {
 		t.Errorf("no report after the interrupt:\n%s", out.String())
+	}
+}
+
+// endlessDouble begins a stream on every completion and never ends it
+// until its client leaves; begun counts the streams.
+func endlessDouble(t *testing.T) (url string, begun *atomic.Int64) {
+	t.Helper()
+	begun = new(atomic.Int64)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"object":"list","data":[{"id":"endless"}]}`)
+	})
+	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
+		begun.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		for {
+			fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/v1", begun
+}
+
+// A run in which no request finished measured nothing: it fails, after its
+// report, whether Ctrl-C or --duration ended it; -d ends it on time even
+// when the server's streams never end.
+func TestLoadNothingFinishedFails(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		args       []string
+		interrupt  bool
+	}{
+		{"Ctrl-C", "FAILED: interrupted before any request finished (2 cancelled in flight): nothing was measured", []string{"-d", "1h", "-c", "2"}, true},
+		{"--duration", "FAILED: no request finished within --duration 300ms; the server's answers take longer: raise --duration or lower --max-tokens (2 cancelled in flight)", []string{"-d", "300ms", "-c", "2"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url, begun := endlessDouble(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.interrupt {
+				go func() {
+					for begun.Load() < 2 {
+						time.Sleep(5 * time.Millisecond)
+					}
+					cancel()
+				}()
+			}
+			var out, errOut bytes.Buffer
+			done := make(chan error, 1)
+			go func() {
+				done <- Run(ctx, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, append([]string{"load", "--url", url}, tc.args...))
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute):
+				t.Fatal("load still runs after a minute")
+			}
+			var ec ExitCodeError
+			if !errors.As(err, &ec) || ec.Code != ExitError {
+				t.Fatalf("err = %v, want exit code %d\nstderr:\n%s", err, ExitError, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), tc.want) || !strings.Contains(out.String(), "2 cancelled") {
+				t.Errorf("stdout:\n%s\nstderr:\n%s\nwant %q", out.String(), errOut.String(), tc.want)
+			}
+		})
 	}
 }
