@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,15 +76,103 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Target is one Prometheus scrape job: NAME=HOST:PORT[/PATH].
+// Target is one Prometheus scrape job: a name and the addresses of its
+// replicas, scraped alike (one scheme, path, auth). The --target flag
+// form is NAME=[SCHEME://]HOST:PORT[/PATH][,...].
 type Target struct {
-	Name    string `yaml:"name" json:"name"`
-	Address string `yaml:"address" json:"address"`
-	Path    string `yaml:"path,omitempty" json:"path,omitempty"`
+	Name string `yaml:"name" json:"name"`
+	// Address is the one-address form, as older llmmon.yaml files and
+	// recorded settings have it; Addresses is the fleet form. A target
+	// sets one of them (Addrs).
+	Address   string   `yaml:"address,omitempty" json:"address,omitempty"`
+	Addresses []string `yaml:"addresses,omitempty" json:"addresses,omitempty"`
+	Path      string   `yaml:"path,omitempty" json:"path,omitempty"`
+	// Scheme is http (the default) or https.
+	Scheme string `yaml:"scheme,omitempty" json:"scheme,omitempty"`
+	// Labels are added to every series scraped from the job (model, gpu, zone).
+	Labels map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	TLS    TLS               `yaml:"tls,omitempty" json:"tls,omitzero"`
+	// BasicAuth and BearerTokenFile name files on this machine; their
+	// content reaches Prometheus only as files in its container.
+	BasicAuth       BasicAuth `yaml:"basic_auth,omitempty" json:"basic_auth,omitzero"`
+	BearerTokenFile string    `yaml:"bearer_token_file,omitempty" json:"bearer_token_file,omitempty"`
+}
+
+// TLS is how Prometheus checks an https target's certificate.
+type TLS struct {
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify,omitempty" json:"insecure_skip_verify,omitempty"`
+	CAFile             string `yaml:"ca_file,omitempty" json:"ca_file,omitempty"`
+}
+
+// BasicAuth is a user and the file on this machine holding the password.
+type BasicAuth struct {
+	Username     string `yaml:"username,omitempty" json:"username,omitempty"`
+	PasswordFile string `yaml:"password_file,omitempty" json:"password_file,omitempty"`
+}
+
+// Addrs are the job's HOST:PORT addresses, in either form.
+func (t Target) Addrs() []string {
+	if len(t.Addresses) > 0 {
+		return t.Addresses
+	}
+	if t.Address == "" {
+		return nil
+	}
+	return []string{t.Address}
+}
+
+// FirstAddress is the job's first address ("" when it has none): the one
+// doctor checks from this machine.
+func (t Target) FirstAddress() string {
+	if a := t.Addrs(); len(a) > 0 {
+		return a[0]
+	}
+	return ""
+}
+
+// WithAddrs is t with exactly these addresses, in the one-address form
+// when there is one (so recorded settings stay as older llmmon wrote them).
+func (t Target) WithAddrs(addrs []string) Target {
+	t.Address, t.Addresses = "", nil
+	if len(addrs) == 1 {
+		t.Address = addrs[0]
+	} else if len(addrs) > 1 {
+		t.Addresses = slices.Clone(addrs)
+	}
+	return t
+}
+
+// SchemeOrDefault is the scheme Prometheus scrapes with.
+func (t Target) SchemeOrDefault() string {
+	if t.Scheme == "" {
+		return "http"
+	}
+	return t.Scheme
 }
 
 func (t Target) String() string {
-	return t.Name + "=" + t.Address + t.MetricsPath()
+	var b strings.Builder
+	b.WriteString(t.Name + "=")
+	for i, a := range t.Addrs() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if t.Scheme != "" && t.Scheme != "http" {
+			b.WriteString(t.Scheme + "://")
+		}
+		b.WriteString(a)
+	}
+	b.WriteString(t.MetricsPath())
+	return b.String()
+}
+
+// ScrapeURLs are the URLs Prometheus scrapes, one per address.
+func (t Target) ScrapeURLs() []string {
+	var out []string
+	for _, a := range t.Addrs() {
+		out = append(out, t.SchemeOrDefault()+"://"+a+t.MetricsPath())
+	}
+	return out
 }
 
 // MetricsPath is the path Prometheus scrapes, /metrics unless given.
@@ -94,17 +183,61 @@ func (t Target) MetricsPath() string {
 	return t.Path
 }
 
-// ParseTarget reads the --target flag form NAME=HOST:PORT[/PATH].
+// ParseTarget reads the --target flag form
+// NAME=[SCHEME://]HOST:PORT[/PATH][,[SCHEME://]HOST:PORT[/PATH]...]:
+// the addresses of one job share its scheme and path. https://HOST
+// without a port means port 443.
 func ParseTarget(s string) (Target, error) {
 	name, rest, ok := strings.Cut(s, "=")
 	if !ok || name == "" || rest == "" {
-		return Target{}, fmt.Errorf("invalid target %q: want NAME=HOST:PORT[/PATH], e.g. vllm=host.docker.internal:8001", s)
+		return Target{}, fmt.Errorf("invalid target %q: want NAME=HOST:PORT[/PATH][,HOST:PORT...], e.g. vllm=gpu1:8000,gpu2:8000", s)
 	}
-	t := Target{Name: name, Address: rest}
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		t.Address, t.Path = rest[:i], rest[i:]
+	t := Target{Name: name}
+	addrs, err := ParseAddresses(&t, strings.Split(rest, ","))
+	if err != nil {
+		return Target{}, fmt.Errorf("invalid target %q: %w", s, err)
 	}
-	return t, nil
+	return t.WithAddrs(addrs), nil
+}
+
+// ParseAddresses reads [SCHEME://]HOST:PORT[/PATH] addresses into t's
+// scheme and path, which they share (an address that names none takes
+// the job's), and returns the HOST:PORT parts. https://HOST without a
+// port means port 443.
+func ParseAddresses(t *Target, args []string) ([]string, error) {
+	var addrs []string
+	for i, a := range args {
+		scheme, path := "", ""
+		if before, after, ok := strings.Cut(a, "://"); ok {
+			scheme, a = strings.ToLower(before), after
+		}
+		if j := strings.IndexByte(a, '/'); j >= 0 {
+			a, path = a[:j], a[j:]
+		}
+		if a == "" {
+			return nil, fmt.Errorf("address %d is empty", i+1)
+		}
+		if scheme == "https" && !strings.Contains(a, ":") {
+			a += ":443"
+		}
+		if scheme != "" {
+			if t.Scheme != "" && t.Scheme != scheme {
+				return nil, fmt.Errorf("%s uses %s but the job uses %s: one job has one scheme (give the others another job name)", a, scheme, t.Scheme)
+			}
+			t.Scheme = scheme
+		}
+		if path != "" {
+			if t.Path != "" && t.Path != path {
+				return nil, fmt.Errorf("%s uses path %s but the job uses %s: one job has one metrics path", a, path, t.Path)
+			}
+			t.Path = path
+		}
+		addrs = append(addrs, a)
+	}
+	if t.Scheme == "http" {
+		t.Scheme = "" // the default, left unsaid as before
+	}
+	return addrs, nil
 }
 
 // Alerts holds the thresholds the alert rules render from.
@@ -122,18 +255,53 @@ type Component struct {
 	Port  int    `yaml:"port" json:"port"`
 }
 
+// PrometheusSettings are Prometheus' container and its storage.
+type PrometheusSettings struct {
+	Component `yaml:",inline"`
+	// Retention (15d) and RetentionSize (10GB) become Prometheus'
+	// --storage.tsdb.retention.time and .size; "" keeps its defaults.
+	Retention     string `yaml:"retention,omitempty" json:"retention,omitempty"`
+	RetentionSize string `yaml:"retention_size,omitempty" json:"retention_size,omitempty"`
+}
+
+// RemoteWrite is one Prometheus-compatible store every sample is sent to
+// (Mimir, Thanos Receive, VictoriaMetrics, Cortex, Grafana Cloud).
+type RemoteWrite struct {
+	URL string `yaml:"url" json:"url"`
+	// BasicAuth and BearerTokenFile name files on this machine, as for targets.
+	BasicAuth       BasicAuth         `yaml:"basic_auth,omitempty" json:"basic_auth,omitzero"`
+	BearerTokenFile string            `yaml:"bearer_token_file,omitempty" json:"bearer_token_file,omitempty"`
+	Headers         map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	QueueConfig     QueueConfig       `yaml:"queue_config,omitempty" json:"queue_config,omitzero"`
+}
+
+// QueueConfig tunes remote_write's queue; zero fields keep Prometheus' defaults.
+type QueueConfig struct {
+	Capacity          int      `yaml:"capacity,omitempty" json:"capacity,omitempty"`
+	MinShards         int      `yaml:"min_shards,omitempty" json:"min_shards,omitempty"`
+	MaxShards         int      `yaml:"max_shards,omitempty" json:"max_shards,omitempty"`
+	MaxSamplesPerSend int      `yaml:"max_samples_per_send,omitempty" json:"max_samples_per_send,omitempty"`
+	BatchSendDeadline Duration `yaml:"batch_send_deadline,omitempty" json:"batch_send_deadline,omitempty"`
+	MinBackoff        Duration `yaml:"min_backoff,omitempty" json:"min_backoff,omitempty"`
+	MaxBackoff        Duration `yaml:"max_backoff,omitempty" json:"max_backoff,omitempty"`
+}
+
 // Config is the whole resolved description of a stack.
 type Config struct {
 	// Name prefixes every Docker object, so two stacks can coexist.
-	Name               string    `yaml:"name" json:"name"`
-	ScrapeInterval     Duration  `yaml:"scrape_interval" json:"scrape_interval"`
-	EvaluationInterval Duration  `yaml:"evaluation_interval" json:"evaluation_interval"`
-	LLMServer          Target    `yaml:"llm_server" json:"llm_server"`
-	Targets            []Target  `yaml:"targets" json:"targets"`
-	Bind               string    `yaml:"bind" json:"bind"`
-	Prometheus         Component `yaml:"prometheus" json:"prometheus"`
-	Grafana            Component `yaml:"grafana" json:"grafana"`
-	Alerts             Alerts    `yaml:"alerts" json:"alerts"`
+	Name               string             `yaml:"name" json:"name"`
+	ScrapeInterval     Duration           `yaml:"scrape_interval" json:"scrape_interval"`
+	EvaluationInterval Duration           `yaml:"evaluation_interval" json:"evaluation_interval"`
+	LLMServer          Target             `yaml:"llm_server" json:"llm_server"`
+	Targets            []Target           `yaml:"targets" json:"targets"`
+	Bind               string             `yaml:"bind" json:"bind"`
+	Prometheus         PrometheusSettings `yaml:"prometheus" json:"prometheus"`
+	Grafana            Component          `yaml:"grafana" json:"grafana"`
+	Alerts             Alerts             `yaml:"alerts" json:"alerts"`
+	// RemoteWrite ships every sample to long-term stores as well;
+	// ExternalLabels (cluster, replica) tell this stack's samples apart there.
+	RemoteWrite    []RemoteWrite     `yaml:"remote_write,omitempty" json:"remote_write,omitempty"`
+	ExternalLabels map[string]string `yaml:"external_labels,omitempty" json:"external_labels,omitempty"`
 	// Kubernetes is read only by render --kubernetes (stack/kubernetes).
 	Kubernetes KubernetesSettings `yaml:"kubernetes,omitempty" json:"kubernetes,omitzero"`
 }
@@ -145,7 +313,7 @@ func Default() Config {
 		EvaluationInterval: Duration(DefaultScrapeInterval),
 		LLMServer:          Target{Name: DefaultLLMJob, Address: DefaultLLMTarget, Path: DefaultMetricsPath},
 		Bind:               DefaultBind,
-		Prometheus:         Component{Image: DefaultPrometheusImage, Port: DefaultPrometheusPort},
+		Prometheus:         PrometheusSettings{Component: Component{Image: DefaultPrometheusImage, Port: DefaultPrometheusPort}},
 		Grafana:            Component{Image: DefaultGrafanaImage, Port: DefaultGrafanaPort},
 		Alerts: Alerts{
 			P95LatencySeconds: defaultP95LatencySeconds,

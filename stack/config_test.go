@@ -3,6 +3,7 @@ package stack
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -81,6 +82,13 @@ func TestParseTarget(t *testing.T) {
 	}{
 		{in: "vllm=host.docker.internal:8001", want: Target{Name: "vllm", Address: "host.docker.internal:8001"}},
 		{in: "tgi=10.0.0.5:80/custom/metrics", want: Target{Name: "tgi", Address: "10.0.0.5:80", Path: "/custom/metrics"}},
+		{in: "vllm=gpu1:8000,gpu2:8000", want: Target{Name: "vllm", Addresses: []string{"gpu1:8000", "gpu2:8000"}}},
+		{in: "vllm=https://gpu1:8443/m,gpu2:8443", want: Target{Name: "vllm", Addresses: []string{"gpu1:8443", "gpu2:8443"}, Scheme: "https", Path: "/m"}},
+		{in: "api=https://llm.example.com", want: Target{Name: "api", Address: "llm.example.com:443", Scheme: "https"}},
+		{in: "a=http://h:1", want: Target{Name: "a", Address: "h:1"}},
+		{in: "a=https://h:1,http://g:1", wantErr: "one job has one scheme"},
+		{in: "a=h:1/x,g:1/y", wantErr: "one job has one metrics path"},
+		{in: "a=h:1,,g:1", wantErr: "address 2 is empty"},
 		{in: "novalue", wantErr: "want NAME=HOST:PORT[/PATH]"},
 		{in: "=h:1", wantErr: "want NAME=HOST:PORT[/PATH]"},
 		{in: "a=", wantErr: "want NAME=HOST:PORT[/PATH]"},
@@ -94,7 +102,7 @@ func TestParseTarget(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("ParseTarget(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
 			}
 		})

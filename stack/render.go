@@ -25,6 +25,10 @@ type File struct {
 type Rendered struct {
 	Prometheus []File
 	Grafana    []File
+	// Secrets are the files from this machine Prometheus' configuration
+	// names (passwords, tokens, CAs): up copies them into the container;
+	// they are never written to --dir.
+	Secrets []SecretFile
 }
 
 // All returns every file, in a stable order.
@@ -41,18 +45,19 @@ func Render(c Config) (Rendered, error) {
 
 // render is Render for settings already validated.
 func render(c Config) (Rendered, error) {
-	var jobs []prometheus.Job
-	for _, t := range c.AllTargets() {
-		jobs = append(jobs, prometheus.Job{Name: t.Name, Address: t.Address, MetricsPath: t.MetricsPath()})
-	}
+	jobs, secrets := scrapeJobs(c)
+	rws, rwSecrets := remoteWrites(c)
 	promYML, err := prometheus.RenderConfig(prometheus.Settings{
 		ScrapeInterval:     c.ScrapeInterval.PromString(),
 		EvaluationInterval: c.EvaluationInterval.PromString(),
+		ExternalLabels:     externalLabels(c),
 		Jobs:               jobs,
+		RemoteWrite:        rws,
 	})
 	if err != nil {
 		return Rendered{}, err
 	}
+	promFiles := []File{{Path: prometheus.ConfigFile, Content: promYML, Mode: 0o644}}
 	rules, err := prometheus.RenderRules(prometheus.Thresholds{
 		LLMJob:            c.LLMServer.Name,
 		P95LatencySeconds: c.Alerts.P95LatencySeconds,
@@ -77,11 +82,17 @@ func render(c Config) (Rendered, error) {
 	if err != nil {
 		return Rendered{}, err
 	}
+	promFiles = append(promFiles, File{Path: prometheus.RulesFile, Content: rules, Mode: 0o644})
+	for _, j := range jobs {
+		sd, err := prometheus.RenderTargets(j)
+		if err != nil {
+			return Rendered{}, err
+		}
+		promFiles = append(promFiles, File{Path: prometheus.TargetsFile(j.Name), Content: sd, Mode: 0o644})
+	}
 	return Rendered{
-		Prometheus: []File{
-			{Path: prometheus.ConfigFile, Content: promYML, Mode: 0o644},
-			{Path: prometheus.RulesFile, Content: rules, Mode: 0o644},
-		},
+		Secrets:    append(secrets, rwSecrets...),
+		Prometheus: promFiles,
 		Grafana: []File{
 			{Path: grafana.DatasourceFile, Content: ds, Mode: 0o644},
 			{Path: grafana.DashboardProviderFile, Content: provider, Mode: 0o644},

@@ -16,14 +16,46 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 // renderCases are the settings every render test covers: the seed's
-// defaults, and a settings file with extra targets.
+// defaults, a settings file with extra targets, and a fleet (many
+// addresses, https, auth, labels, remote_write, retention).
 func renderCases(t *testing.T) map[string]Config {
 	t.Helper()
 	withTargets, _, err := readSettingsFile("testdata/llmmon-targets.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]Config{"default": Default(), "targets": withTargets}
+	fleet, _, err := readSettingsFile("testdata/llmmon-fleet.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]Config{"default": Default(), "targets": withTargets, "fleet": fleet}
+}
+
+// Passwords and tokens never appear in what render writes to --dir; they
+// are listed as files for up to copy into the container.
+func TestRenderKeepsSecretsOutOfFiles(t *testing.T) {
+	cfg := renderCases(t)["fleet"]
+	r, err := Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := ReadSecretFiles(r.Secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(secrets) != 5 {
+		t.Fatalf("want 5 files (CA, 2 passwords, 2 tokens), got %d: %+v", len(r.Secrets), r.Secrets)
+	}
+	for _, s := range secrets {
+		if s.Mode != 0o400 {
+			t.Errorf("%s mode %o, want 0400", s.Path, s.Mode)
+		}
+		for _, f := range r.All() {
+			if bytes.Contains(f.Content, bytes.TrimSpace(s.Content)) {
+				t.Errorf("%s holds the content of %s", f.Path, s.Path)
+			}
+		}
+	}
 }
 
 func TestRenderGolden(t *testing.T) {
@@ -159,6 +191,14 @@ func TestPromtoolAcceptsRenderedFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			if _, err := WriteFiles(dir, r.All()); err != nil {
+				t.Fatal(err)
+			}
+			// The secrets, where up puts them in the container.
+			secrets, err := ReadSecretFiles(r.Secrets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := WriteTree(dir, secrets); err != nil {
 				t.Fatal(err)
 			}
 			// check config also follows rule_files, proving the glob resolves.

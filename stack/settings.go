@@ -74,12 +74,24 @@ var settings = []setting{
 	{"scrape_interval", func(d, s *Config) { d.ScrapeInterval = s.ScrapeInterval }},
 	{"evaluation_interval", func(d, s *Config) { d.EvaluationInterval = s.EvaluationInterval }},
 	{"llm_server.name", func(d, s *Config) { d.LLMServer.Name = s.LLMServer.Name }},
-	{"llm_server.address", func(d, s *Config) { d.LLMServer.Address = s.LLMServer.Address }},
+	// Either form of the addresses replaces both: a layer gives the job's
+	// addresses one way or the other.
+	{"llm_server.address", copyLLMAddrs},
+	{"llm_server.addresses", copyLLMAddrs},
 	{"llm_server.path", func(d, s *Config) { d.LLMServer.Path = s.LLMServer.Path }},
-	{"targets", func(d, s *Config) { d.Targets = slices.Clone(s.Targets) }},
+	{"llm_server.scheme", func(d, s *Config) { d.LLMServer.Scheme = s.LLMServer.Scheme }},
+	{"llm_server.labels", func(d, s *Config) { d.LLMServer.Labels = maps.Clone(s.LLMServer.Labels) }},
+	{"llm_server.tls.insecure_skip_verify", func(d, s *Config) { d.LLMServer.TLS.InsecureSkipVerify = s.LLMServer.TLS.InsecureSkipVerify }},
+	{"llm_server.tls.ca_file", func(d, s *Config) { d.LLMServer.TLS.CAFile = s.LLMServer.TLS.CAFile }},
+	{"llm_server.basic_auth.username", func(d, s *Config) { d.LLMServer.BasicAuth.Username = s.LLMServer.BasicAuth.Username }},
+	{"llm_server.basic_auth.password_file", func(d, s *Config) { d.LLMServer.BasicAuth.PasswordFile = s.LLMServer.BasicAuth.PasswordFile }},
+	{"llm_server.bearer_token_file", func(d, s *Config) { d.LLMServer.BearerTokenFile = s.LLMServer.BearerTokenFile }},
+	{"targets", func(d, s *Config) { d.Targets = cloneTargets(s.Targets) }},
 	{"bind", func(d, s *Config) { d.Bind = s.Bind }},
 	{"prometheus.image", func(d, s *Config) { d.Prometheus.Image = s.Prometheus.Image }},
 	{"prometheus.port", func(d, s *Config) { d.Prometheus.Port = s.Prometheus.Port }},
+	{"prometheus.retention", func(d, s *Config) { d.Prometheus.Retention = s.Prometheus.Retention }},
+	{"prometheus.retention_size", func(d, s *Config) { d.Prometheus.RetentionSize = s.Prometheus.RetentionSize }},
 	{"grafana.image", func(d, s *Config) { d.Grafana.Image = s.Grafana.Image }},
 	{"grafana.port", func(d, s *Config) { d.Grafana.Port = s.Grafana.Port }},
 	{"alerts.p95_latency_seconds", func(d, s *Config) { d.Alerts.P95LatencySeconds = s.Alerts.P95LatencySeconds }},
@@ -87,6 +99,8 @@ var settings = []setting{
 	{"alerts.queue_backlog", func(d, s *Config) { d.Alerts.QueueBacklog = s.Alerts.QueueBacklog }},
 	{"alerts.error_ratio", func(d, s *Config) { d.Alerts.ErrorRatio = s.Alerts.ErrorRatio }},
 	{"alerts.kv_cache_ratio", func(d, s *Config) { d.Alerts.KVCacheRatio = s.Alerts.KVCacheRatio }},
+	{"remote_write", func(d, s *Config) { d.RemoteWrite = cloneRemoteWrite(s.RemoteWrite) }},
+	{"external_labels", func(d, s *Config) { d.ExternalLabels = maps.Clone(s.ExternalLabels) }},
 	{"kubernetes.namespace", func(d, s *Config) { d.Kubernetes.Namespace = s.Kubernetes.Namespace }},
 	{"kubernetes.release", func(d, s *Config) { d.Kubernetes.Release = s.Kubernetes.Release }},
 	{"kubernetes.monitor", func(d, s *Config) { d.Kubernetes.Monitor = s.Kubernetes.Monitor }},
@@ -102,6 +116,27 @@ var settings = []setting{
 	{"kubernetes.grafana.instance_selector", func(d, s *Config) {
 		d.Kubernetes.Grafana.InstanceSelector = maps.Clone(s.Kubernetes.Grafana.InstanceSelector)
 	}},
+}
+
+func copyLLMAddrs(d, s *Config) {
+	d.LLMServer.Address, d.LLMServer.Addresses = s.LLMServer.Address, slices.Clone(s.LLMServer.Addresses)
+}
+
+func cloneTargets(ts []Target) []Target {
+	out := slices.Clone(ts)
+	for i := range out {
+		out[i].Addresses = slices.Clone(out[i].Addresses)
+		out[i].Labels = maps.Clone(out[i].Labels)
+	}
+	return out
+}
+
+func cloneRemoteWrite(rws []RemoteWrite) []RemoteWrite {
+	out := slices.Clone(rws)
+	for i := range out {
+		out[i].Headers = maps.Clone(out[i].Headers)
+	}
+	return out
 }
 
 func cloneEngines(engines []KubernetesEngine) []KubernetesEngine {
@@ -287,5 +322,9 @@ func readSettingsFile(path string) (Config, map[string]int, error) {
 		}
 	}
 	walk(&root, "")
+	// The file's llm_server.addresses replace the default address.
+	if lines["llm_server.addresses"] > 0 && lines["llm_server.address"] == 0 {
+		cfg.LLMServer.Address = ""
+	}
 	return cfg, lines, nil
 }

@@ -29,13 +29,13 @@ func TestResolveLayers(t *testing.T) {
 	recordIn(t, dir, rec)
 	file := writeSettings(t, "grafana:\n  port: 13001\nalerts:\n  queue_backlog: 7\n")
 
-	flagged := Config{Name: "s1", Prometheus: Component{Port: 19091}}
+	flagged := Config{Name: "s1", Prometheus: PrometheusSettings{Component: Component{Port: 19091}}}
 	s, err := Resolve(dir, Overrides{File: file, Flags: flagged, Set: []string{"name", "prometheus.port"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := s.Config
-	if c.ScrapeInterval != rec.ScrapeInterval || c.Grafana.Image != rec.Grafana.Image || !slices.Equal(c.Targets, rec.Targets) {
+	if c.ScrapeInterval != rec.ScrapeInterval || c.Grafana.Image != rec.Grafana.Image || !reflect.DeepEqual(c.Targets, rec.Targets) {
 		t.Errorf("recorded settings lost: %+v", c)
 	}
 	if c.Grafana.Port != 13001 || c.Alerts.QueueBacklog != 7 {
@@ -151,8 +151,12 @@ func TestSettingPathsCoverConfig(t *testing.T) {
 		t.Errorf("llmmon.yaml keys %q\nsetting paths  %q", leaves, paths)
 	}
 	// Each path copies exactly its own setting.
-	src := Config{Name: "x", ScrapeInterval: 1, EvaluationInterval: 2, LLMServer: Target{Name: "a", Address: "b:1", Path: "/c"},
-		Targets: []Target{{Name: "t", Address: "h:2"}}, Bind: "::", Prometheus: Component{Image: "p", Port: 3}, Grafana: Component{Image: "g", Port: 4},
+	src := Config{Name: "x", ScrapeInterval: 1, EvaluationInterval: 2,
+		LLMServer: Target{Name: "a", Address: "b:1", Addresses: []string{"b:2"}, Path: "/c", Scheme: "https", Labels: map[string]string{"g": "h"},
+			TLS: TLS{InsecureSkipVerify: true, CAFile: "ca"}, BasicAuth: BasicAuth{Username: "u", PasswordFile: "p"}, BearerTokenFile: "b"},
+		Targets: []Target{{Name: "t", Address: "h:2"}}, Bind: "::",
+		Prometheus: PrometheusSettings{Component: Component{Image: "p", Port: 3}, Retention: "1d", RetentionSize: "1GB"}, Grafana: Component{Image: "g", Port: 4},
+		RemoteWrite: []RemoteWrite{{URL: "http://x", Headers: map[string]string{"a": "b"}}}, ExternalLabels: map[string]string{"cluster": "c"},
 		Alerts: Alerts{P95LatencySeconds: 5, TTFTP95Seconds: 6, QueueBacklog: 7, ErrorRatio: 0.5, KVCacheRatio: 0.6},
 		Kubernetes: KubernetesSettings{Namespace: "n", Release: "r", Monitor: "m", ModelLabel: "l",
 			Engines: []KubernetesEngine{{Kind: "vllm", Name: "v", Selector: map[string]string{"a": "b"}, Namespaces: []string{"ai"}, Port: "p", Path: "/m"}},
@@ -179,7 +183,11 @@ func TestSettingPathsCoverConfig(t *testing.T) {
 func yamlLeaves(typ reflect.Type, prefix string) []string {
 	var out []string
 	for f := range typ.Fields() {
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if strings.Contains(opts, "inline") {
+			out = append(out, yamlLeaves(f.Type, prefix)...)
+			continue
+		}
 		if prefix != "" {
 			name = prefix + "." + name
 		}

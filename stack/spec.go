@@ -119,6 +119,9 @@ type SpecInput struct {
 	// with paths relative to --dir.
 	UserDashboards []File
 	AdminPassword  string
+	// PrometheusSecrets are Rendered.Secrets as read from this machine
+	// (ReadSecretFiles).
+	PrometheusSecrets []File
 	// HostGateway is what host.docker.internal resolves to in Prometheus:
 	// HostGateway, a gateway IP, or "" to leave it to the engine (Docker Desktop).
 	HostGateway string
@@ -158,7 +161,24 @@ func BuildSpecs(in SpecInput) Specs {
 	if in.HostGateway != "" {
 		prom.ExtraHosts = []string{HostGatewayName + ":" + in.HostGateway}
 	}
-	prom.Dirs, prom.Files = containerFiles(in.Rendered.Prometheus, 2, prometheusUID, prometheusUID)
+	if r := c.Prometheus.Retention; r != "" {
+		prom.Cmd = append(prom.Cmd, "--storage.tsdb.retention.time="+r)
+	}
+	if s := c.Prometheus.RetentionSize; s != "" {
+		prom.Cmd = append(prom.Cmd, "--storage.tsdb.retention.size="+s)
+	}
+	prom.Dirs, prom.Files = containerFiles(append(append([]File{}, in.Rendered.Prometheus...), in.PrometheusSecrets...), 2, prometheusUID, prometheusUID)
+	// Passwords and tokens: readable by Prometheus' user only, and kept
+	// out of every hash and label.
+	secretsDir := containerPath(prometheus.SecretsDir)
+	for i, d := range prom.Dirs {
+		if strings.HasPrefix(d.Path, secretsDir) {
+			prom.Dirs[i].Mode = 0o700
+		}
+	}
+	for i, f := range prom.Files {
+		prom.Files[i].Secret = isSecretPath(in.Rendered.Secrets, "prometheus/"+strings.TrimPrefix(f.Path, "/etc/prometheus/"))
+	}
 
 	graf := ContainerSpec{
 		Name:  n.Grafana,

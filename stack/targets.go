@@ -32,13 +32,15 @@ func scrapeTargets(ctx context.Context, prom *prometheus.Client, cfg Config) ([]
 func withPendingTargets(ts []prometheus.Target, cfg Config) []prometheus.Target {
 	have := map[string]bool{}
 	for _, t := range ts {
-		have[t.Job] = true
+		have[t.ScrapeURL] = true
 	}
 	self := prometheus.SelfScrape()
 	jobs := append([]Target{{Name: self.Name, Address: self.Address, Path: self.MetricsPath}}, cfg.AllTargets()...)
 	for _, j := range jobs {
-		if !have[j.Name] {
-			ts = append(ts, prometheus.Target{Job: j.Name, ScrapeURL: "http://" + j.Address + j.MetricsPath(), Health: "unknown"})
+		for i, u := range j.ScrapeURLs() {
+			if !have[u] {
+				ts = append(ts, prometheus.Target{Job: j.Name, Instance: j.Addrs()[i], ScrapeURL: u, Health: "unknown"})
+			}
 		}
 	}
 	return ts

@@ -80,6 +80,10 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	secrets, err := ReadSecretFiles(rendered.Secrets)
+	if err != nil {
+		return nil, settings.WithOrigins(err)
+	}
 	dir, err := writeDir(o.Dir, rendered, newState(settings, names, pre.info))
 	if err != nil {
 		return nil, err
@@ -89,7 +93,7 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 		PrometheusURL: state.PrometheusURL, GrafanaURL: state.GrafanaURL}
 
 	made, err := createObjects(ctx, eng, SpecInput{
-		Config: cfg, Rendered: rendered, UserDashboards: dir.userDashboards, AdminPassword: dir.password,
+		Config: cfg, Rendered: rendered, UserDashboards: dir.userDashboards, AdminPassword: dir.password, PrometheusSecrets: secrets,
 		PrometheusImageID: pre.imageIDs[cfg.Prometheus.Image], GrafanaImageID: pre.imageIDs[cfg.Grafana.Image],
 	}, pre, state, emit)
 	res.Actions, res.ContainerIDs = made.actions, made.ids

@@ -725,7 +725,7 @@ func TestUpKeepsRecordedSettings(t *testing.T) {
 	eng.Images["my/prometheus:2"], eng.Images["my/grafana:2"] = "sha256:p2", "sha256:g2"
 	custom := testConfig(func(c *stack.Config) {
 		c.Name = "n1"
-		c.Prometheus = stack.Component{Image: "my/prometheus:2", Port: 19090}
+		c.Prometheus.Component = stack.Component{Image: "my/prometheus:2", Port: 19090}
 		c.Grafana = stack.Component{Image: "my/grafana:2", Port: 13000}
 		c.Bind = "0.0.0.0"
 		c.ScrapeInterval = stack.Duration(5 * time.Second)

@@ -87,13 +87,12 @@ func (c Config) Validate() error {
 		default:
 			firstJob[t.Name] = at + ".name"
 		}
-		if err := validateHostPort(t.Address); err != nil {
-			add(one(at+".address"), "target %q: %v ({})", t.Name, err)
-		}
+		validateTarget(t, at, add)
 		if t.Path != "" && !strings.HasPrefix(t.Path, "/") {
 			add(one(at+".path"), "target %q: metrics path %q must start with / ({})", t.Name, t.Path)
 		}
 	}
+	validateStorage(c, add)
 	for _, p := range []struct {
 		path string
 		port int

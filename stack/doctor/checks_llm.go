@@ -281,9 +281,9 @@ func labelsSummary(fam *dto.MetricFamily) string {
 // checkBind finds a server that listens on 127.0.0.1 only, which
 // Prometheus in Docker cannot reach, even while Prometheus is down.
 func (d *doctor) checkBind(ctx context.Context) Result {
-	host, port, err := net.SplitHostPort(d.o.Config.LLMServer.Address)
+	host, port, err := net.SplitHostPort(d.o.Config.LLMServer.FirstAddress())
 	if err != nil || !isHostAlias(host) {
-		return Skip("the LLM target %s is not on this machine", d.o.Config.LLMServer.Address)
+		return Skip("the LLM target %s is not on this machine", d.o.Config.LLMServer.FirstAddress())
 	}
 	loop := dialState(ctx, net.JoinHostPort("127.0.0.1", port))
 	if loop != nil {

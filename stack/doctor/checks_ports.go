@@ -24,7 +24,7 @@ func (d *doctor) portChecks() []Check {
 			return d.checkStackPort(ctx, c.Grafana.Port, d.grafObj, d.names.Grafana, "--grafana-port")
 		}},
 	}
-	if host, _, err := net.SplitHostPort(c.LLMServer.Address); err == nil && isHostAlias(host) {
+	if host, _, err := net.SplitHostPort(c.LLMServer.FirstAddress()); err == nil && isHostAlias(host) {
 		checks = append(checks, Check{Group: "Ports", Name: "llm server port", Timeout: 2 * httpTimeout, Run: d.checkLLMPort})
 	}
 	return checks
@@ -55,7 +55,7 @@ func (d *doctor) checkStackPort(ctx context.Context, port int, m *memo[stack.Obj
 // checkLLMPort finds the LLM server's port held by something that is not
 // an LLM server, so `llmmon serve` could not bind it.
 func (d *doctor) checkLLMPort(ctx context.Context) Result {
-	_, portStr, _ := net.SplitHostPort(d.o.Config.LLMServer.Address)
+	_, portStr, _ := net.SplitHostPort(d.o.Config.LLMServer.FirstAddress())
 	port, _ := strconv.Atoi(portStr)
 	if dialState(ctx, net.JoinHostPort("127.0.0.1", portStr)) != nil {
 		return Pass("%d is free for the LLM server", port)

@@ -181,7 +181,7 @@ func (d *doctor) checkTarget(ctx context.Context, t stack.Target) Result {
 // refineRefused tells "not running" from "bound to 127.0.0.1" by trying
 // the server from this machine, on loopback and on the bridge gateway.
 func (d *doctor) refineRefused(ctx context.Context, t stack.Target, st ScrapeTarget, diag Diagnosis) Diagnosis {
-	host, port, err := net.SplitHostPort(t.Address)
+	host, port, err := net.SplitHostPort(t.FirstAddress())
 	if err != nil || !isHostAlias(host) {
 		return diag
 	}

@@ -217,9 +217,9 @@ func (d *doctor) notStartedCause() string {
 // HostURL is a target's /metrics URL as seen from this machine:
 // host.docker.internal (and Docker's gateway addresses) is this machine.
 func HostURL(t stack.Target) string {
-	host, port, err := net.SplitHostPort(t.Address)
+	host, port, err := net.SplitHostPort(t.FirstAddress())
 	if err != nil {
-		return "http://" + t.Address + t.MetricsPath()
+		return "http://" + t.FirstAddress() + t.MetricsPath()
 	}
 	if isHostAlias(host) {
 		host = "127.0.0.1"

@@ -43,6 +43,7 @@ func (c *Client) Ready(ctx context.Context) error {
 // Target is one active scrape target, as /api/v1/targets reports it.
 type Target struct {
 	Job        string    `json:"job"`
+	Instance   string    `json:"instance,omitempty"`
 	ScrapeURL  string    `json:"scrapeUrl"`
 	Health     string    `json:"health"` // up, down, unknown
 	LastError  string    `json:"lastError"`
@@ -70,7 +71,7 @@ func (c *Client) Targets(ctx context.Context) ([]Target, error) {
 		if job == "" {
 			job = t.ScrapePool
 		}
-		out = append(out, Target{Job: job, ScrapeURL: t.ScrapeURL, Health: t.Health, LastError: t.LastError, LastScrape: t.LastScrape})
+		out = append(out, Target{Job: job, Instance: t.Labels["instance"], ScrapeURL: t.ScrapeURL, Health: t.Health, LastError: t.LastError, LastScrape: t.LastScrape})
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -95,7 +96,7 @@ func TestRenderWritesFilesAndReportsThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(out, "wrote ") || strings.Count(out, "unchanged") != 4 {
+	if strings.Contains(out, "wrote ") || strings.Count(out, "unchanged") != 6 {
 		t.Errorf("second render must change nothing:\n%s", out)
 	}
 }
@@ -127,12 +128,12 @@ func TestRenderOptionsPrecedence(t *testing.T) {
 			if c.EvaluationInterval.String() != "20s" {
 				t.Errorf("unset flag overrode the file: %s", c.EvaluationInterval)
 			}
-			if len(c.Targets) != 1 || c.Targets[0] != (stack.Target{Name: "vllm", Address: "h:8001", Path: "/m"}) {
+			if len(c.Targets) != 1 || !reflect.DeepEqual(c.Targets[0], stack.Target{Name: "vllm", Address: "h:8001", Path: "/m"}) {
 				t.Errorf("--target must replace the file's targets: %+v", c.Targets)
 			}
 		}},
 		{"llm target with path", []string{"--llm-target", "10.0.0.1:9000/stats", "--llm-job", "gw"}, func(t *testing.T, c stack.Config) {
-			if c.LLMServer != (stack.Target{Name: "gw", Address: "10.0.0.1:9000", Path: "/stats"}) {
+			if !reflect.DeepEqual(c.LLMServer, stack.Target{Name: "gw", Address: "10.0.0.1:9000", Path: "/stats"}) {
 				t.Errorf("llm server = %+v", c.LLMServer)
 			}
 		}},

@@ -28,24 +28,34 @@ type stackFlags struct {
 	grafanaPort        int
 	prometheusImage    string
 	grafanaImage       string
+	retention          string
+	retentionSize      string
+	remoteWrite        []string
+	externalLabels     []string
 }
 
 // settingFlags are the flags that set each setting, by its path in
 // llmmon.yaml (stack.SettingPaths); the alerts and most of the
 // kubernetes: section have none.
 var settingFlags = map[string]string{
-	"name":                "--name",
-	"scrape_interval":     "--scrape-interval",
-	"evaluation_interval": "--evaluation-interval",
-	"llm_server.name":     "--llm-job",
-	"llm_server.address":  "--llm-target",
-	"llm_server.path":     "--llm-target",
-	"targets":             "--target",
-	"bind":                "--bind",
-	"prometheus.image":    "--prometheus-image",
-	"prometheus.port":     "--prometheus-port",
-	"grafana.image":       "--grafana-image",
-	"grafana.port":        "--grafana-port",
+	"name":                      "--name",
+	"scrape_interval":           "--scrape-interval",
+	"evaluation_interval":       "--evaluation-interval",
+	"llm_server.name":           "--llm-job",
+	"llm_server.address":        "--llm-target",
+	"llm_server.path":           "--llm-target",
+	"llm_server.addresses":      "--llm-target",
+	"llm_server.scheme":         "--llm-target",
+	"targets":                   "--target",
+	"bind":                      "--bind",
+	"prometheus.image":          "--prometheus-image",
+	"prometheus.port":           "--prometheus-port",
+	"grafana.image":             "--grafana-image",
+	"grafana.port":              "--grafana-port",
+	"prometheus.retention":      "--retention",
+	"prometheus.retention_size": "--retention-size",
+	"remote_write":              "--remote-write",
+	"external_labels":           "--external-label",
 	// render --kubernetes' own (render_export.go).
 	"kubernetes.namespace":         "--namespace",
 	"kubernetes.release":           "--release",
@@ -62,14 +72,18 @@ func addStackFlags(cmd *cobra.Command) *stackFlags {
 	fl.StringVar(&s.name, "name", "", "prefix for every Docker object, so two stacks can coexist")
 	fl.DurationVar(&s.scrapeInterval, "scrape-interval", time.Duration(d.ScrapeInterval), "how often Prometheus scrapes")
 	fl.DurationVar(&s.evaluationInterval, "evaluation-interval", time.Duration(d.EvaluationInterval), "how often Prometheus evaluates alert rules")
-	fl.StringVar(&s.llmTarget, "llm-target", d.LLMServer.Address+d.LLMServer.Path, "the LLM server's HOST:PORT[/PATH], as Prometheus in Docker sees it")
+	fl.StringVar(&s.llmTarget, "llm-target", d.LLMServer.Address+d.LLMServer.Path, "the LLM server's [https://]HOST:PORT[/PATH], as Prometheus in Docker sees it; several replicas: HOST:PORT,HOST:PORT")
 	fl.StringVar(&s.llmJob, "llm-job", d.LLMServer.Name, "job name of the LLM server")
-	fl.StringArrayVar(&s.targets, "target", nil, "extra scrape job NAME=HOST:PORT[/PATH], e.g. vllm=host.docker.internal:8001 (repeatable)")
+	fl.StringArrayVar(&s.targets, "target", nil, "extra scrape job NAME=[https://]HOST:PORT[/PATH][,HOST:PORT...], e.g. vllm=gpu1:8000,gpu2:8000 (repeatable)")
 	fl.StringVar(&s.bind, "bind", d.Bind, "host address Prometheus and Grafana ports are published on")
 	fl.IntVar(&s.prometheusPort, "prometheus-port", d.Prometheus.Port, "host port for Prometheus")
 	fl.IntVar(&s.grafanaPort, "grafana-port", d.Grafana.Port, "host port for Grafana")
 	fl.StringVar(&s.prometheusImage, "prometheus-image", d.Prometheus.Image, "Prometheus image")
 	fl.StringVar(&s.grafanaImage, "grafana-image", d.Grafana.Image, "Grafana image")
+	fl.StringVar(&s.retention, "retention", "", "how long Prometheus keeps samples, e.g. 15d (default: Prometheus' own, 15d)")
+	fl.StringVar(&s.retentionSize, "retention-size", "", "the most disk Prometheus' samples may use, e.g. 10GB (default: no limit)")
+	fl.StringArrayVar(&s.remoteWrite, "remote-write", nil, "also send every sample to this Prometheus remote-write URL, e.g. http://mimir:9009/api/v1/push (repeatable; credentials go in llmmon.yaml)")
+	fl.StringArrayVar(&s.externalLabels, "external-label", nil, "label NAME=VALUE on every sample sent out, e.g. cluster=eu-prod (repeatable)")
 	return s
 }
 
@@ -105,9 +119,10 @@ func (s *stackFlags) overrides(g *Globals) (stack.Overrides, error) {
 		if err != nil {
 			return o, fmt.Errorf("--llm-target: %w", err)
 		}
-		c.LLMServer.Address, c.LLMServer.Path = t.Address, t.Path
+		c.LLMServer.Address, c.LLMServer.Addresses, c.LLMServer.Path, c.LLMServer.Scheme = t.Address, t.Addresses, t.Path, t.Scheme
 		set("llm_server.address")
 		set("llm_server.path")
+		set("llm_server.scheme")
 	}
 	if fl.Changed("llm-job") {
 		c.LLMServer.Name = s.llmJob
@@ -143,7 +158,42 @@ func (s *stackFlags) overrides(g *Globals) (stack.Overrides, error) {
 		c.Grafana.Image = s.grafanaImage
 		set("grafana.image")
 	}
+	if fl.Changed("retention") {
+		c.Prometheus.Retention = s.retention
+		set("prometheus.retention")
+	}
+	if fl.Changed("retention-size") {
+		c.Prometheus.RetentionSize = s.retentionSize
+		set("prometheus.retention_size")
+	}
+	if fl.Changed("remote-write") {
+		for _, u := range s.remoteWrite {
+			c.RemoteWrite = append(c.RemoteWrite, stack.RemoteWrite{URL: u})
+		}
+		set("remote_write")
+	}
+	if fl.Changed("external-label") {
+		labels, err := parseLabels("--external-label", s.externalLabels)
+		if err != nil {
+			return o, err
+		}
+		c.ExternalLabels = labels
+		set("external_labels")
+	}
 	return o, nil
+}
+
+// parseLabels reads NAME=VALUE flag values.
+func parseLabels(flag string, vals []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range vals {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%s %q: want NAME=VALUE, e.g. cluster=eu-prod", flag, v)
+		}
+		out[k] = val
+	}
+	return out, nil
 }
 
 // settingName words a setting as the user gave it: the flag; the key and

@@ -49,7 +49,9 @@ func TestSettingName(t *testing.T) {
 	// Every setting a flag sets is named by that flag; llmmon.yaml alone
 	// sets the alerts and these.
 	fileOnly := []string{"kubernetes.model_label", "kubernetes.engines", "kubernetes.gateway.replicas", "kubernetes.gateway.selector",
-		"kubernetes.gateway.namespaces", "kubernetes.grafana.folder_annotation", "kubernetes.grafana.instance_selector"}
+		"kubernetes.gateway.namespaces", "kubernetes.grafana.folder_annotation", "kubernetes.grafana.instance_selector",
+		"llm_server.labels", "llm_server.tls.insecure_skip_verify", "llm_server.tls.ca_file", "llm_server.basic_auth.username",
+		"llm_server.basic_auth.password_file", "llm_server.bearer_token_file"}
 	for _, p := range stack.SettingPaths() {
 		if strings.HasPrefix(p, "alerts.") || slices.Contains(fileOnly, p) {
 			continue
@@ -70,7 +72,7 @@ func TestSettingName(t *testing.T) {
 // `llmmon up --dir D --name N` with no other flag keeps the stack's
 // recorded images, ports and targets, and changes nothing.
 func TestUpKeepsRecordedStack(t *testing.T) {
-	eng := fakeFor(stack.Config{Prometheus: stack.Component{Image: "my/prometheus:2"}, Grafana: stack.Component{Image: "my/grafana:2"}})
+	eng := fakeFor(stack.Config{Prometheus: stack.PrometheusSettings{Component: stack.Component{Image: "my/prometheus:2"}}, Grafana: stack.Component{Image: "my/grafana:2"}})
 	dir := t.TempDir()
 	promPort, grafPort := testenv.FreePort(t), testenv.FreePort(t)
 	first := []string{"up", "--dir", dir, "--name", "kept", "--wait", "0", "--prometheus-image", "my/prometheus:2", "--grafana-image", "my/grafana:2",
