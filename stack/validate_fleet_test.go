@@ -21,9 +21,15 @@ func TestValidateFleetSettings(t *testing.T) {
 		{"bad address in list", func(c *Config) { c.Targets = []Target{{Name: "v", Addresses: []string{"a:1", "b"}}} }, `invalid address "b"`},
 		{"bad scheme", func(c *Config) { c.Targets = []Target{{Name: "v", Address: "a:1", Scheme: "ftp"}} }, "must be http or https"},
 		{"tls on http", func(c *Config) { c.Targets = []Target{{Name: "v", Address: "a:1", TLS: TLS{InsecureSkipVerify: true}}} }, "applies to https only"},
-		{"reserved label", func(c *Config) { c.Targets = []Target{{Name: "v", Address: "a:1", Labels: map[string]string{"job": "x"}}} }, `label "job"`},
-		{"bad label", func(c *Config) { c.Targets = []Target{{Name: "v", Address: "a:1", Labels: map[string]string{"a-b": "x"}}} }, `label "a-b"`},
-		{"basic auth without file", func(c *Config) { c.Targets = []Target{{Name: "v", Address: "a:1", BasicAuth: BasicAuth{Username: "u"}}} }, "basic_auth needs targets[0].basic_auth.password_file"},
+		{"reserved label", func(c *Config) {
+			c.Targets = []Target{{Name: "v", Address: "a:1", Labels: map[string]string{"job": "x"}}}
+		}, `label "job"`},
+		{"bad label", func(c *Config) {
+			c.Targets = []Target{{Name: "v", Address: "a:1", Labels: map[string]string{"a-b": "x"}}}
+		}, `label "a-b"`},
+		{"basic auth without file", func(c *Config) {
+			c.Targets = []Target{{Name: "v", Address: "a:1", BasicAuth: BasicAuth{Username: "u"}}}
+		}, "basic_auth needs targets[0].basic_auth.password_file"},
 		{"basic auth and token", func(c *Config) {
 			c.Targets = []Target{{Name: "v", Address: "a:1", BasicAuth: BasicAuth{Username: "u", PasswordFile: "p"}, BearerTokenFile: "t"}}
 		}, "choose one"},
