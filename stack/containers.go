@@ -3,6 +3,9 @@ package stack
 import (
 	"context"
 	"errors"
+	"strings"
+
+	"github.com/llmmon/llmmon/stack/prometheus"
 )
 
 // created is what createObjects did.
@@ -53,8 +56,8 @@ func createObjects(ctx context.Context, eng Engine, in SpecInput, pre preflighte
 		if obj, ok := pre.found[key(KindContainer, spec.Name)]; ok {
 			existing = &obj
 			delivered = obj.Labels[LabelFilesHash]
-			if last.GrafanaContainerID == obj.ID && last.GrafanaFilesHash != "" {
-				delivered = last.GrafanaFilesHash
+			if h := last.Delivered(spec.Labels[LabelComponent], obj.ID); h != "" {
+				delivered = h
 			}
 		}
 		id, verb, err := ensureContainer(ctx, eng, spec, existing, delivered, cfg)
@@ -68,8 +71,11 @@ func createObjects(ctx context.Context, eng Engine, in SpecInput, pre preflighte
 }
 
 // ensureContainer leaves a container that already runs this spec alone and
-// (re)creates it otherwise. A spec with LabelFilesHash (Grafana) gets
-// changed file contents copied in and a restart instead. A half-created
+// (re)creates it otherwise. A spec with LabelFilesHash gets changed file
+// contents copied in instead, then Prometheus reloads (HUP) and Grafana
+// restarts. Files from this machine (Prometheus' passwords, tokens and
+// CAs) are copied into a kept container on every up, since no hash
+// covers their content. A half-created
 // container from an interrupted up is replaced, so a following up always
 // finishes the job. delivered is the files hash the container has now.
 func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existing *Object, delivered string, cfg Config) (id, verb string, err error) {
@@ -79,6 +85,14 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 		if existing.Labels[LabelConfigHash] == spec.Labels[LabelConfigHash] && st != nil {
 			want := spec.Labels[LabelFilesHash]
 			stale := want != "" && delivered != want
+			reload, reloaded := eng.RestartContainer, "restarted"
+			if spec.Labels[LabelComponent] == ComponentPrometheus {
+				reload = func(ctx context.Context, id string) error { return eng.SignalContainer(ctx, id, "HUP") }
+				reloaded = "reloaded"
+			}
+			if err := copySecrets(ctx, eng, existing.ID, spec); err != nil {
+				return "", "", err
+			}
 			switch {
 			case (st.Status == "running" || st.Status == "restarting") && !stale:
 				return existing.ID, "unchanged", nil
@@ -92,7 +106,7 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 				}
 				start, verb := eng.StartContainer, "started"
 				if st.Status != "exited" {
-					start, verb = eng.RestartContainer, "restarted"
+					start, verb = reload, reloaded
 				}
 				if err := start(ctx, existing.ID); err == nil {
 					if stale {
@@ -124,4 +138,26 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 		return "", "", err
 	}
 	return id, verb, nil
+}
+
+// copySecrets copies a kept container's files from this machine again,
+// so a changed password or token applies (Prometheus reads them on each
+// scrape and push).
+func copySecrets(ctx context.Context, eng Engine, id string, spec ContainerSpec) error {
+	var files []ContainerFile
+	for _, f := range spec.Files {
+		if f.Secret && spec.Labels[LabelComponent] == ComponentPrometheus {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	var dirs []ContainerDir
+	for _, d := range spec.Dirs {
+		if strings.HasPrefix(d.Path, containerPath(prometheus.SecretsDir)) {
+			dirs = append(dirs, d)
+		}
+	}
+	return eng.CopyFiles(ctx, id, dirs, files)
 }

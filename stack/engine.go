@@ -42,6 +42,10 @@ type Engine interface {
 	StartContainer(ctx context.Context, id string) error
 	// RestartContainer stops (gracefully, then by force) and starts it again.
 	RestartContainer(ctx context.Context, id string) error
+	// SignalContainer sends a signal (HUP) to the container's main
+	// process: Prometheus reloads its configuration on HUP, so a changed
+	// prometheus.yml applies without a restart.
+	SignalContainer(ctx context.Context, id, signal string) error
 	// Remove deletes an object; a running container is stopped first
 	// (gracefully, then by force).
 	// Removing an object that is already gone wraps ErrNotFound.

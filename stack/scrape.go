@@ -18,8 +18,6 @@ type SecretFile struct {
 	Path string
 	// Source is the file on this machine; Setting names it (targets[0].basic_auth.password_file).
 	Source, Setting string
-	// Secret content is kept out of hashes; a CA certificate is not secret.
-	Secret bool
 }
 
 // jobSecretDir is where one job's files go in the container.
@@ -49,11 +47,11 @@ func scrapeJobs(c Config) ([]prometheus.Job, []SecretFile) {
 		}
 		if t.BasicAuth.Username != "" {
 			j.Username, j.PasswordFile = t.BasicAuth.Username, dir+"/password"
-			secrets = append(secrets, SecretFile{Path: j.PasswordFile, Source: t.BasicAuth.PasswordFile, Setting: at + ".basic_auth.password_file", Secret: true})
+			secrets = append(secrets, SecretFile{Path: j.PasswordFile, Source: t.BasicAuth.PasswordFile, Setting: at + ".basic_auth.password_file"})
 		}
 		if t.BearerTokenFile != "" {
 			j.BearerTokenFile = dir + "/bearer-token"
-			secrets = append(secrets, SecretFile{Path: j.BearerTokenFile, Source: t.BearerTokenFile, Setting: at + ".bearer_token_file", Secret: true})
+			secrets = append(secrets, SecretFile{Path: j.BearerTokenFile, Source: t.BearerTokenFile, Setting: at + ".bearer_token_file"})
 		}
 		jobs = append(jobs, j)
 	}
@@ -71,11 +69,11 @@ func remoteWrites(c Config) ([]prometheus.RemoteWrite, []SecretFile) {
 		r := prometheus.RemoteWrite{URL: rw.URL, Headers: rw.Headers}
 		if rw.BasicAuth.Username != "" {
 			r.Auth.Username, r.Auth.PasswordFile = rw.BasicAuth.Username, dir+"/password"
-			secrets = append(secrets, SecretFile{Path: r.Auth.PasswordFile, Source: rw.BasicAuth.PasswordFile, Setting: at + ".basic_auth.password_file", Secret: true})
+			secrets = append(secrets, SecretFile{Path: r.Auth.PasswordFile, Source: rw.BasicAuth.PasswordFile, Setting: at + ".basic_auth.password_file"})
 		}
 		if rw.BearerTokenFile != "" {
 			r.Auth.BearerTokenFile = dir + "/bearer-token"
-			secrets = append(secrets, SecretFile{Path: r.Auth.BearerTokenFile, Source: rw.BearerTokenFile, Setting: at + ".bearer_token_file", Secret: true})
+			secrets = append(secrets, SecretFile{Path: r.Auth.BearerTokenFile, Source: rw.BearerTokenFile, Setting: at + ".bearer_token_file"})
 		}
 		q := rw.QueueConfig
 		add := func(k string, v int) {
@@ -125,12 +123,13 @@ func ReadSecretFiles(secrets []SecretFile) ([]File, error) {
 	return out, nil
 }
 
-// isSecretPath reports whether a file under --dir's layout is a password
-// or token (not a CA certificate).
+// isSecretPath reports whether a file under --dir's layout comes from
+// this machine (a password, a token, a CA): its content is kept out of
+// every hash, and up copies it in again on each run instead.
 func isSecretPath(secrets []SecretFile, p string) bool {
 	for _, s := range secrets {
 		if path.Clean(s.Path) == path.Clean(p) {
-			return s.Secret
+			return true
 		}
 	}
 	return false

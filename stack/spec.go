@@ -210,7 +210,15 @@ func BuildSpecs(in SpecInput) Specs {
 	// The user-dashboards folder exists even when empty: the provider reads it.
 	graf.Dirs = addDir(graf.Dirs, ContainerDir{Path: containerPath("grafana/dashboards"), Mode: 0o755, UID: grafanaUID, GID: grafanaGID})
 
-	prom.Labels[LabelConfigHash] = specHash(prom, in.PrometheusImageID, true)
+	// Prometheus' file contents (prometheus.yml, rules, targets files) are
+	// delivered to the running container and reloaded (HUP): a new scrape
+	// job or interval must cost Prometheus neither its container nor a
+	// restart; a new job only adds files. Its command (retention), image,
+	// ports and mounts still recreate it.
+	bare := prom
+	bare.Dirs, bare.Files = nil, nil
+	prom.Labels[LabelConfigHash] = specHash(bare, in.PrometheusImageID, false)
+	prom.Labels[LabelFilesHash] = FilesHash(prom)
 	// Grafana's file contents (provisioning, dashboards) are delivered to
 	// the running container instead, followed by a restart: a changed
 	// scrape interval (the datasource's timeInterval) must not cost

@@ -30,7 +30,7 @@ func TestPrometheusSpecSecretsAndRetention(t *testing.T) {
 	}
 	want := map[string]bool{ // container path → secret
 		"/etc/prometheus/secrets/jobs/tgi/password":           true,
-		"/etc/prometheus/secrets/jobs/tgi/ca.crt":             false,
+		"/etc/prometheus/secrets/jobs/tgi/ca.crt":             true,
 		"/etc/prometheus/secrets/jobs/sglang/bearer-token":    true,
 		"/etc/prometheus/secrets/remote_write/0/password":     true,
 		"/etc/prometheus/secrets/remote_write/1/bearer-token": true,

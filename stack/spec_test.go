@@ -198,6 +198,26 @@ func TestBuildSpecs(t *testing.T) {
 	}
 }
 
+// Prometheus' files hash moves with its files' content, which up then
+// copies in and reloads; its config hash (recreate) does not.
+func TestPrometheusFilesHash(t *testing.T) {
+	base := specsFor(t, nil, SpecInput{})
+	for name, mod := range map[string]func(*Config){
+		"scrape interval": func(c *Config) { c.ScrapeInterval = Duration(5 * time.Second) },
+		"extra target":    func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: "h:8001"}} },
+		"more addresses":  func(c *Config) { c.LLMServer = c.LLMServer.WithAddrs([]string{"a:1", "b:1"}) },
+		"remote write":    func(c *Config) { c.RemoteWrite = []RemoteWrite{{URL: "http://m/api/v1/push"}} },
+	} {
+		s := specsFor(t, mod, SpecInput{})
+		if s.Prometheus.Labels[LabelFilesHash] == base.Prometheus.Labels[LabelFilesHash] {
+			t.Errorf("%s: prometheus files hash unchanged", name)
+		}
+		if s.Prometheus.Labels[LabelConfigHash] != base.Prometheus.Labels[LabelConfigHash] {
+			t.Errorf("%s: prometheus config hash changed: it would be recreated", name)
+		}
+	}
+}
+
 // The config hash decides what up recreates, so it must move with exactly
 // the settings each container depends on.
 func TestConfigHashes(t *testing.T) {
@@ -211,8 +231,10 @@ func TestConfigHashes(t *testing.T) {
 	}{
 		{"same settings", nil, SpecInput{}, false, false, false},
 		{"other admin password", nil, SpecInput{AdminPassword: "another"}, false, false, false},
-		{"scrape interval", func(c *Config) { c.ScrapeInterval = Duration(5 * time.Second) }, SpecInput{}, true, false, true},
-		{"extra target", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: "h:8001"}} }, SpecInput{}, true, false, false},
+		// Prometheus' files are delivered and reloaded (TestPrometheusFilesHash).
+		{"scrape interval", func(c *Config) { c.ScrapeInterval = Duration(5 * time.Second) }, SpecInput{}, false, false, true},
+		{"extra target", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: "h:8001"}} }, SpecInput{}, false, false, false},
+		{"retention", func(c *Config) { c.Prometheus.Retention = "30d" }, SpecInput{}, true, false, false},
 		{"prometheus port", func(c *Config) { c.Prometheus.Port = 19090 }, SpecInput{}, true, false, false},
 		{"grafana image", func(c *Config) { c.Grafana.Image = "grafana/grafana:13.0.0" }, SpecInput{}, false, true, false},
 		{"grafana port", func(c *Config) { c.Grafana.Port = 3001 }, SpecInput{}, false, true, false},

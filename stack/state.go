@@ -34,6 +34,9 @@ type State struct {
 	// container GrafanaContainerID (see LabelFilesHash).
 	GrafanaContainerID string `json:"grafana_container_id,omitempty"`
 	GrafanaFilesHash   string `json:"grafana_files_hash,omitempty"`
+	// The same for Prometheus, whose files up and `llmmon target` deliver.
+	PrometheusContainerID string `json:"prometheus_container_id,omitempty"`
+	PrometheusFilesHash   string `json:"prometheus_files_hash,omitempty"`
 }
 
 // SaveState records s in dir atomically.
@@ -47,6 +50,18 @@ func SaveState(dir string, s State) error {
 	}
 	_, err = writeAtomic(filepath.Join(dir, StateFile), append(b, '\n'), 0o644)
 	return err
+}
+
+// Delivered is the files hash the container id of component last got
+// from llmmon ("" when the state does not know).
+func (s State) Delivered(component, id string) string {
+	switch {
+	case component == ComponentGrafana && s.GrafanaContainerID == id:
+		return s.GrafanaFilesHash
+	case component == ComponentPrometheus && s.PrometheusContainerID == id:
+		return s.PrometheusFilesHash
+	}
+	return ""
 }
 
 // LoadState reads what up recorded in dir; ErrNoState when nothing was.

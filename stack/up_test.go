@@ -174,21 +174,25 @@ func TestUpCreatesTheStackThenChangesNothing(t *testing.T) {
 	}
 }
 
-func TestUpScrapeIntervalRecreatesOnlyPrometheus(t *testing.T) {
+func TestUpScrapeIntervalReloadsPrometheus(t *testing.T) {
 	eng, dir := fakeEngine(), t.TempDir()
 	first := mustUp(t, eng, dir, testConfig())
 	eng.Calls()
 	res := mustUp(t, eng, dir, testConfig(func(c *stack.Config) { c.ScrapeInterval = stack.Duration(5 * time.Second) }))
 	want := []string{
-		"remove container llm-prometheus", "create container llm-prometheus", "start llm-prometheus",
+		// New prometheus.yml, reloaded in place: same container, no restart.
+		"copy files into llm-prometheus", "signal HUP llm-prometheus",
 		// Grafana's datasource carries the interval: new file, same container.
 		"copy files into llm-grafana", "restart llm-grafana",
 	}
 	if got := eng.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls:\n%q\nwant\n%q", got, want)
 	}
-	if res.ContainerIDs["grafana"] != first.ContainerIDs["grafana"] || res.ContainerIDs["prometheus"] == first.ContainerIDs["prometheus"] {
+	if res.ContainerIDs["grafana"] != first.ContainerIDs["grafana"] || res.ContainerIDs["prometheus"] != first.ContainerIDs["prometheus"] {
 		t.Errorf("ids %v → %v", first.ContainerIDs, res.ContainerIDs)
+	}
+	if py, _ := eng.File("llm-prometheus", "/etc/prometheus/prometheus.yml"); !strings.Contains(string(py), "scrape_interval: 5s") {
+		t.Errorf("prometheus did not get the new prometheus.yml:\n%s", py)
 	}
 	ds, _ := eng.File("llm-grafana", "/etc/grafana/provisioning/datasources/prometheus.yml")
 	if !strings.Contains(string(ds), `timeInterval: "5s"`) {

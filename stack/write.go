@@ -46,16 +46,19 @@ func newState(s Settings, names Names, info EngineInfo) State {
 	}
 	if last := s.Recorded; last != nil {
 		st.GrafanaContainerID, st.GrafanaFilesHash = last.GrafanaContainerID, last.GrafanaFilesHash
+		st.PrometheusContainerID, st.PrometheusFilesHash = last.PrometheusContainerID, last.PrometheusFilesHash
 		st.DashboardVersion = last.DashboardVersion
 	}
 	return st
 }
 
-// recordCreated records which Grafana container got which files, so the
+// recordCreated records which container got which files, so the
 // next up copies in only what changed.
 func recordCreated(dir string, st *State, c created) error {
 	st.GrafanaContainerID = c.ids[ComponentGrafana]
 	st.GrafanaFilesHash = c.specs.Grafana.Labels[LabelFilesHash]
+	st.PrometheusContainerID = c.ids[ComponentPrometheus]
+	st.PrometheusFilesHash = c.specs.Prometheus.Labels[LabelFilesHash]
 	st.UpdatedAt = time.Now().UTC()
 	return SaveState(dir, *st)
 }

@@ -294,6 +294,13 @@ func (e *Engine) RestartContainer(ctx context.Context, id string) error {
 	return nil
 }
 
+func (e *Engine) SignalContainer(ctx context.Context, id, signal string) error {
+	if err := e.cli.ContainerKill(ctx, id, signal); err != nil {
+		return fmt.Errorf("send %s to container %s: %w", signal, shortID(id), err)
+	}
+	return nil
+}
+
 func shortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]

@@ -98,10 +98,22 @@ func (d *doctor) checkRendered(ctx context.Context, component string) Result {
 	in := stack.SpecInput{Config: cfg, HostGateway: stack.HostGatewayFor(info, netObj)}
 	var got, label string
 	var filesStale bool
+	delivered := obj.Labels[stack.LabelFilesHash]
+	if st := d.o.State; st != nil {
+		if h := st.Delivered(component, obj.ID); h != "" {
+			delivered = h
+		}
+	}
 	if component == stack.ComponentPrometheus {
-		in.Rendered.Prometheus = onDisk
+		in.Rendered.Prometheus, in.Rendered.Secrets = onDisk, want.Secrets
+		// Only the paths of the files from this machine count.
+		for _, s := range want.Secrets {
+			in.PrometheusSecrets = append(in.PrometheusSecrets, stack.File{Path: s.Path, Mode: 0o400})
+		}
 		in.PrometheusImageID = imageID
-		got, label = stack.BuildSpecs(in).Prometheus.Labels[stack.LabelConfigHash], obj.Labels[stack.LabelConfigHash]
+		spec := stack.BuildSpecs(in).Prometheus
+		got, label = spec.Labels[stack.LabelConfigHash], obj.Labels[stack.LabelConfigHash]
+		filesStale = stack.FilesHash(spec) != delivered
 	} else {
 		in.Rendered.Grafana = onDisk
 		in.GrafanaImageID = imageID
@@ -110,10 +122,6 @@ func (d *doctor) checkRendered(ctx context.Context, component string) Result {
 		}
 		spec := stack.BuildSpecs(in).Grafana
 		got, label = spec.Labels[stack.LabelConfigHash], obj.Labels[stack.LabelConfigHash]
-		delivered := obj.Labels[stack.LabelFilesHash]
-		if st := d.o.State; st != nil && st.GrafanaContainerID == obj.ID && st.GrafanaFilesHash != "" {
-			delivered = st.GrafanaFilesHash
-		}
 		filesStale = stack.FilesHash(spec) != delivered
 	}
 	if got != label || filesStale {

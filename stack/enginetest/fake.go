@@ -339,6 +339,20 @@ func (f *Fake) RestartContainer(ctx context.Context, id string) error {
 	return nil
 }
 
+func (f *Fake) SignalContainer(ctx context.Context, id, signal string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, ok := f.byID(id)
+	if !ok {
+		return fmt.Errorf("container %s: %w", id, stack.ErrNotFound)
+	}
+	if o.Container.Status != "running" {
+		return fmt.Errorf("container %s is not running", o.Name)
+	}
+	f.record("signal %s %s", signal, o.Name)
+	return nil
+}
+
 func (f *Fake) Remove(ctx context.Context, kind stack.Kind, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
