@@ -37,8 +37,10 @@ type StatusReport struct {
 	Datasource   string              `json:"datasource,omitempty"`
 	Targets      []prometheus.Target `json:"targets"`
 	TargetsError string              `json:"targets_error,omitempty"`
-	AdminUser    string              `json:"grafana_admin_user"`
-	PasswordFile string              `json:"grafana_password_file"`
+	// Engines says what each scraped job runs and which dashboard rows it feeds.
+	Engines      []TargetEngine `json:"engines,omitempty"`
+	AdminUser    string         `json:"grafana_admin_user"`
+	PasswordFile string         `json:"grafana_password_file"`
 	// Password is only filled when asked (--show-password).
 	Password string `json:"grafana_password,omitempty"`
 }
@@ -117,6 +119,9 @@ func Status(ctx context.Context, eng Engine, o StatusOptions) (StatusReport, err
 			r.Targets = withPendingTargets(r.Targets, st.Config)
 		}
 		sort.SliceStable(r.Targets, func(i, j int) bool { return r.Targets[i].Job < r.Targets[j].Job })
+		if err == nil {
+			r.Engines = detectEngines(ctx, prometheus.NewClient(promURL), r.Targets)
+		}
 	}
 	if grafURL != "" && r.Components[1].Healthy {
 		g := grafana.NewClient(grafURL, grafana.Auth{User: AdminUser, Password: password})

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -15,6 +16,15 @@ import (
 type TargetEngine struct {
 	Job       string
 	Detection prometheus.Detection
+}
+
+// MarshalJSON says it as status -o json shows it.
+func (e TargetEngine) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Job    string   `json:"job"`
+		Engine string   `json:"engine"`
+		Rows   []string `json:"rows"`
+	}{e.Job, e.Detection.Kind(), e.Detection.Rows()})
 }
 
 // scrapeTargets lists Prometheus' targets, with the configured jobs it
@@ -50,15 +60,20 @@ func withPendingTargets(ts []prometheus.Target, cfg Config) []prometheus.Target 
 // looks like, from the metric names Prometheus stored. A target answering
 // 404 has no metrics at all (Ollama). Targets not scraped yet, and
 // Prometheus' own job, are left out: `llmmon doctor` tells them later.
+//
+// Detection is per job: the replicas of one job run one engine, so the
+// first of its targets that tells is asked.
 func detectEngines(ctx context.Context, prom *prometheus.Client, targets []prometheus.Target) []TargetEngine {
 	var out []TargetEngine
+	done := map[string]bool{}
 	for _, t := range targets {
-		if t.Job == prometheus.SelfJob {
+		if t.Job == prometheus.SelfJob || done[t.Job] {
 			continue
 		}
 		if t.Health == "down" && strings.Contains(t.LastError, "404") {
 			// No /metrics at all: Ollama, or an engine started without them.
 			out = append(out, TargetEngine{Job: t.Job, Detection: prometheus.DetectEngine(nil)})
+			done[t.Job] = true
 			continue
 		}
 		if t.Health != "up" {
@@ -71,6 +86,7 @@ func detectEngines(ctx context.Context, prom *prometheus.Client, targets []prome
 			continue
 		}
 		out = append(out, TargetEngine{Job: t.Job, Detection: det})
+		done[t.Job] = true
 	}
 	return out
 }

@@ -128,4 +128,5 @@ func printStatus(out io.Writer, r stack.StatusReport, decorated bool) {
 		return
 	}
 	printTargets(out, r.Targets, decorated)
+	printEngines(out, r.Engines)
 }
