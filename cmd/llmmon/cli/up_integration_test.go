@@ -188,16 +188,28 @@ func TestUpOnRealEngine(t *testing.T) {
 		}
 	})
 
-	t.Run("changed scrape interval recreates only prometheus", func(t *testing.T) {
+	t.Run("changed scrape interval reloads prometheus in place", func(t *testing.T) {
+		started := testenv.Docker(t, "inspect", "-f", "{{.State.StartedAt}}", names.Prometheus)
 		out := mustRun(t, args("--scrape-interval", "2s")...)
 		newProm, newGraf := containerID(t, names.Prometheus), containerID(t, names.Grafana)
-		if newProm == promID {
-			t.Errorf("prometheus not recreated:\n%s", out)
+		if newProm != promID || testenv.Docker(t, "inspect", "-f", "{{.State.StartedAt}}", names.Prometheus) != started {
+			t.Errorf("prometheus recreated or restarted:\n%s", out)
 		}
 		if newGraf != grafID {
 			t.Errorf("grafana recreated:\n%s", out)
 		}
-		promID = newProm
+		testenv.Eventually(t, 20*time.Second, "prometheus reloads the 2s interval", func() error {
+			var cfg struct {
+				YAML string `json:"yaml"`
+			}
+			if err := prom.Get(t.Context(), "/api/v1/status/config", &cfg); err != nil {
+				return err
+			}
+			if !strings.Contains(cfg.YAML, "scrape_interval: 2s") {
+				return fmt.Errorf("loaded config:\n%s", cfg.YAML)
+			}
+			return nil
+		})
 		raw := testenv.Docker(t, "cp", names.Grafana+":/etc/grafana/provisioning/datasources/prometheus.yml", "-")
 		if !strings.Contains(raw, `timeInterval: "2s"`) {
 			t.Errorf("grafana's datasource not updated:\n%s", raw)
