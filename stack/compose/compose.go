@@ -93,8 +93,10 @@ type Secret struct {
 // config comes from the project folder (the rendered files, as WriteFiles
 // lays them out). It also returns the secret files the project reads from
 // SecretsDir: every file the specs mark secret, the admin password among them.
-func build(cfg stack.Config, rendered stack.Rendered, adminPassword string) (Project, []stack.File, error) {
-	specs := stack.BuildSpecs(stack.SpecInput{Config: cfg, Rendered: rendered, AdminPassword: adminPassword, HostGateway: stack.HostGateway})
+// promSecrets are Prometheus' files from this machine (stack.ReadSecretFiles).
+func build(cfg stack.Config, rendered stack.Rendered, adminPassword string, promSecrets ...stack.File) (Project, []stack.File, error) {
+	specs := stack.BuildSpecs(stack.SpecInput{Config: cfg, Rendered: rendered, AdminPassword: adminPassword, HostGateway: stack.HostGateway,
+		PrometheusSecrets: promSecrets})
 	var secretFiles []stack.File
 	p := Project{
 		Version:  composeFileVersion,
@@ -157,11 +159,16 @@ func build(cfg stack.Config, rendered stack.Rendered, adminPassword string) (Pro
 
 // secretFile names a secret a container reads at containerPath after its
 // folder under /etc and its file name: /etc/grafana/llmmon/admin-password
-// is grafana-admin-password, kept in SecretsDir.
+// is grafana-admin-password, kept in SecretsDir. Prometheus' credentials
+// keep their whole path (prometheus-secrets-jobs-tgi-password): one per
+// job or remote_write.
 func secretFile(containerPath string) (name, file string) {
 	rel := strings.TrimPrefix(containerPath, "/etc/")
 	top, _, _ := strings.Cut(rel, "/")
 	name = top + "-" + path.Base(rel)
+	if strings.HasPrefix(rel, "prometheus/secrets/") {
+		name = strings.NewReplacer("/", "-", ":", "-").Replace(rel)
+	}
 	return name, SecretsDir + "/" + name
 }
 

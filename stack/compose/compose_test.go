@@ -192,3 +192,37 @@ func TestDockerComposeAcceptsTheProject(t *testing.T) {
 		}
 	}
 }
+
+// A fleet's credentials become Compose secrets, one per job or
+// remote_write, read from the files the settings name; docker-compose
+// accepts the project.
+func TestFleetSecretsBecomeComposeSecrets(t *testing.T) {
+	cfg := stack.Default()
+	cfg.Targets = []stack.Target{
+		{Name: "tgi", Addresses: []string{"a:443", "b:443"}, Scheme: "https", BasicAuth: stack.BasicAuth{Username: "u", PasswordFile: "../testdata/secrets/tgi-password"}},
+		{Name: "sglang", Address: "c:1", BearerTokenFile: "../testdata/secrets/sglang-token"},
+	}
+	cfg.RemoteWrite = []stack.RemoteWrite{{URL: "http://m/api/v1/push", BasicAuth: stack.BasicAuth{Username: "t", PasswordFile: "../testdata/secrets/mimir-password"}}}
+	dir, p := writeProject(t, cfg)
+	for name, want := range map[string]string{
+		"prometheus-secrets-jobs-tgi-password":        "s3cret-tgi",
+		"prometheus-secrets-jobs-sglang-bearer-token": "tok-sglang",
+		"prometheus-secrets-remote_write-0-password":  "s3cret-mimir",
+	} {
+		if _, ok := p.Secrets[name]; !ok {
+			t.Errorf("no compose secret %s: %v", name, p.Secrets)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, SecretsDir, name))
+		if err != nil || strings.TrimSpace(string(b)) != want {
+			t.Errorf("secret file %s: %q %v", name, b, err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, ComposeFile)); strings.Contains(string(b), "s3cret") {
+		t.Error("the compose file holds a password")
+	}
+	cmd := exec.Command(testenv.Tool(t, "docker-compose"), "config", "-q")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+		t.Fatalf("docker-compose config -q: %v\n%s", err, out)
+	}
+}

@@ -23,7 +23,11 @@ func Write(dir string, s stack.Settings) ([]stack.WriteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, secrets, err := build(s.Config, rendered, password)
+	promSecrets, err := stack.ReadSecretFiles(rendered.Secrets)
+	if err != nil {
+		return nil, s.WithOrigins(err)
+	}
+	p, secrets, err := build(s.Config, rendered, password, promSecrets...)
 	if err != nil {
 		return nil, err
 	}
