@@ -326,5 +326,32 @@ func readSettingsFile(path string) (Config, map[string]int, error) {
 	if lines["llm_server.addresses"] > 0 && lines["llm_server.address"] == 0 {
 		cfg.LLMServer.Address = ""
 	}
+	absFilePaths(&cfg, filepath.Dir(path))
 	return cfg, lines, nil
+}
+
+// absFilePaths makes the credential files llmmon.yaml names relative to
+// its own folder, as Prometheus does for its config, and absolute, so
+// the recorded settings work from any folder.
+func absFilePaths(cfg *Config, base string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			if a, err := filepath.Abs(filepath.Join(base, *p)); err == nil {
+				*p = a
+			}
+		}
+	}
+	fix := func(t *Target) {
+		abs(&t.TLS.CAFile)
+		abs(&t.BasicAuth.PasswordFile)
+		abs(&t.BearerTokenFile)
+	}
+	fix(&cfg.LLMServer)
+	for i := range cfg.Targets {
+		fix(&cfg.Targets[i])
+	}
+	for i := range cfg.RemoteWrite {
+		abs(&cfg.RemoteWrite[i].BasicAuth.PasswordFile)
+		abs(&cfg.RemoteWrite[i].BearerTokenFile)
+	}
 }

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -81,6 +82,10 @@ func TestOneAddressFormStillReads(t *testing.T) {
 	}
 	if f.LLMServer.Address != "" || len(f.LLMServer.Addrs()) != 2 {
 		t.Errorf("llm_server.addresses did not replace the default: %+v", f.LLMServer)
+	}
+	// Credential files are relative to llmmon.yaml, recorded absolute.
+	if want, _ := filepath.Abs("testdata/secrets/tgi-password"); f.Targets[1].BasicAuth.PasswordFile != want {
+		t.Errorf("password file %q, want %q", f.Targets[1].BasicAuth.PasswordFile, want)
 	}
 	dir := t.TempDir()
 	old := Default()
