@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -98,7 +99,7 @@ func (d *doctor) checkPrometheusConfig(ctx context.Context) Result {
 	if len(missing) > 0 {
 		return Fail(fmt.Sprintf("Prometheus runs a config without job %s", strings.Join(missing, ", ")),
 			"the running container was started with other settings than the ones in "+d.o.Dir,
-			d.upCmd()+" recreates Prometheus with the current config")
+			d.upCmd()+" gives Prometheus the current config")
 	}
 	return Pass("config loaded %s: %s", ago(rt.LastConfigTime), plural(len(have), "scrape job", "scrape jobs"))
 }
@@ -148,7 +149,7 @@ func (d *doctor) checkTarget(ctx context.Context, t stack.Target) Result {
 		}
 		return Fail(fmt.Sprintf("Prometheus has no target for job %s", t.Name),
 			"the running container was started with other settings than the ones in "+d.o.Dir,
-			d.upCmd()+" recreates Prometheus with the current config")
+			d.upCmd()+" gives Prometheus the current config")
 	}
 	tg := found[0]
 	for _, f := range found {
@@ -169,6 +170,10 @@ func (d *doctor) checkTarget(ctx context.Context, t stack.Target) Result {
 		UpCommand: strings.Trim(d.upCmd(), "`")}
 	diag := ClassifyScrapeError(tg.LastError, st)
 	if diag.Kind == KindRefused && t.Name != prometheus.SelfJob {
+		// In a fleet job, the replica that is down.
+		if tg.Instance != "" && slices.Contains(t.Addrs(), tg.Instance) {
+			t = t.WithAddrs([]string{tg.Instance})
+		}
 		diag = d.refineRefused(ctx, t, st, diag)
 	}
 	msg := "down: " + tg.LastError
