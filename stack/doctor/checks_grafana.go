@@ -212,7 +212,7 @@ func (d *doctor) checkDashboard(ctx context.Context) Result {
 	if len(missing) > 0 {
 		fix := d.upCmd("--force-dashboard")
 		if d.started() {
-			fix = d.importCmd("--force")
+			fix = d.importCmd("--force-dashboard")
 		}
 		return Fail(fmt.Sprintf("dashboard %q references datasource %s, which does not exist", title, strings.Join(missing, ", ")),
 			"its panels show \"datasource not found\"",

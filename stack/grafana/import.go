@@ -49,13 +49,16 @@ const (
 
 // ImportOptions says where the dashboard goes and how careful to be.
 type ImportOptions struct {
-	// Folder is the folder title, created when missing; "" means DefaultFolder.
+	// Folder is the folder's title, or a path of nested folders ("Team/LLM"),
+	// created when missing; "" means DefaultFolder.
 	Folder string
+	// FolderUID names an existing folder instead of Folder.
+	FolderUID string
 	// DatasourceUID is the Prometheus datasource the dashboard's datasource
 	// variable defaults to. It must exist in Grafana.
 	DatasourceUID string
 	// Force replaces the dashboard even when it was edited in Grafana or is
-	// a newer revision (up --force-dashboard, import --force).
+	// a newer revision (--force-dashboard, on up and import).
 	Force bool
 	// LastWrittenVersion is the Grafana version llmmon got back the last
 	// time it wrote the dashboard (ImportResult.TrackedVersion, kept in the
@@ -135,12 +138,12 @@ func (c *Client) ImportDashboard(ctx context.Context, opts ImportOptions) (Impor
 	})
 	switch {
 	case IsStatus(err, http.StatusNotFound):
-		folder, err := c.ensureFolder(ctx, opts.Folder)
+		folder, err := c.targetFolder(ctx, opts)
 		if err != nil {
 			return res, c.explain(err)
 		}
 		res.Folder, res.FolderUID = folder.Title, folder.UID
-		msg, err := c.saveDashboard(ctx, want.body, folder.ID, false)
+		msg, err := c.saveDashboard(ctx, want.body, folder.UID, false)
 		if err != nil {
 			return res, c.explain(err)
 		}
@@ -168,7 +171,7 @@ func (c *Client) ImportDashboard(ctx context.Context, opts ImportOptions) (Impor
 		// replace below, in the requested folder
 	case edited:
 		res.Action = ActionKeptUserEdits
-		res.Reason = fmt.Sprintf("dashboard %q was changed in Grafana since llmmon wrote it (%s); kept it. Pass --force-dashboard (up) or --force (import) to replace it", want.title, why)
+		res.Reason = fmt.Sprintf("dashboard %q was changed in Grafana since llmmon wrote it (%s); kept it. Pass --force-dashboard (up or import) to replace it", want.title, why)
 		return res, nil
 	case stored.revision > want.revision:
 		res.Action = ActionKeptNewer
@@ -183,13 +186,16 @@ func (c *Client) ImportDashboard(ctx context.Context, opts ImportOptions) (Impor
 
 	// An untouched dashboard the user moved stays where they put it; Force
 	// puts it back into the requested folder.
-	folderID := props.FolderID
+	folderUID, err := c.folderUIDOf(ctx, props.FolderID, props.FolderURL)
+	if err != nil {
+		return res, c.explain(err)
+	}
 	if opts.Force {
-		folder, err := c.ensureFolder(ctx, opts.Folder)
+		folder, err := c.targetFolder(ctx, opts)
 		if err != nil {
 			return res, c.explain(err)
 		}
-		folderID = folder.ID
+		folderUID = folder.UID
 		res.Folder, res.FolderUID = folder.Title, folder.UID
 	}
 	// Without Force, send the version we read: Grafana answers 412 if a
@@ -198,7 +204,7 @@ func (c *Client) ImportDashboard(ctx context.Context, opts ImportOptions) (Impor
 	if err != nil {
 		return res, err
 	}
-	msg, err := c.saveDashboard(ctx, body, folderID, opts.Force)
+	msg, err := c.saveDashboard(ctx, body, folderUID, opts.Force)
 	if err != nil {
 		return res, c.explain(err)
 	}
@@ -206,31 +212,46 @@ func (c *Client) ImportDashboard(ctx context.Context, opts ImportOptions) (Impor
 	return c.finish(res, msg), nil
 }
 
-func (c *Client) finish(res ImportResult, msg sdk.StatusMessage) ImportResult {
+func (c *Client) finish(res ImportResult, msg saveAnswer) ImportResult {
 	if msg.Version != nil {
 		res.Version = *msg.Version
 	}
 	res.TrackedVersion = res.Version
-	if msg.URL != nil && *msg.URL != "" {
-		res.URL = c.BaseURL + *msg.URL
+	if msg.URL != "" {
+		res.URL = c.BaseURL + msg.URL
 	} else {
 		res.URL = c.BaseURL + "/d/" + res.UID
 	}
 	return res
 }
 
-// saveDashboard posts raw dashboard JSON through the sdk.
-func (c *Client) saveDashboard(ctx context.Context, body []byte, folderID int, overwrite bool) (sdk.StatusMessage, error) {
-	var msg sdk.StatusMessage
-	err := c.sdkCall(ctx, "save dashboard", func(s *sdk.Client) error {
-		var err error
-		msg, err = s.SetRawDashboardWithParam(ctx, sdk.RawBoardRequest{
-			Dashboard:  body,
-			Parameters: sdk.SetDashboardParams{FolderID: folderID, Overwrite: overwrite},
-		})
-		return err
-	})
-	if err != nil {
+// targetFolder is the folder opts asks for: by uid, or by title path.
+func (c *Client) targetFolder(ctx context.Context, opts ImportOptions) (folderRef, error) {
+	if opts.FolderUID != "" {
+		return c.folderByUID(ctx, opts.FolderUID)
+	}
+	return c.ensureFolder(ctx, opts.Folder)
+}
+
+// saveAnswer is Grafana's answer to POST /api/dashboards/db.
+type saveAnswer struct {
+	UID     *string `json:"uid"`
+	Version *int    `json:"version"`
+	Status  *string `json:"status"`
+	URL     string  `json:"url"`
+}
+
+// saveDashboard posts raw dashboard JSON with the folder's uid, as Grafana
+// 12 wants it (the sdk only sends the deprecated folderId).
+func (c *Client) saveDashboard(ctx context.Context, body []byte, folderUID string, overwrite bool) (saveAnswer, error) {
+	var msg saveAnswer
+	req := struct {
+		Dashboard json.RawMessage `json:"dashboard"`
+		FolderUID string          `json:"folderUid,omitempty"`
+		Overwrite bool            `json:"overwrite"`
+		Message   string          `json:"message"`
+	}{body, folderUID, overwrite, "llmmon"}
+	if err := c.Do(ctx, http.MethodPost, "/api/dashboards/db", req, &msg); err != nil {
 		return msg, err
 	}
 	// Guard: a 200 answer must say it saved, with the uid and version.
@@ -238,47 +259,6 @@ func (c *Client) saveDashboard(ctx context.Context, body []byte, folderID int, o
 		return msg, fmt.Errorf("grafana at %s answered the dashboard save without a uid, version or success status; it may not have saved it", c.BaseURL)
 	}
 	return msg, nil
-}
-
-// folderRef is the folder the dashboard goes into.
-type folderRef struct {
-	ID    int
-	UID   string
-	Title string
-}
-
-// ensureFolder finds the folder by title, or creates it.
-func (c *Client) ensureFolder(ctx context.Context, title string) (folderRef, error) {
-	if strings.EqualFold(title, "General") {
-		return folderRef{Title: "General"}, nil // Grafana's root, not a real folder
-	}
-	var folders []sdk.Folder
-	err := c.sdkCall(ctx, "list folders", func(s *sdk.Client) error {
-		var err error
-		folders, err = s.GetAllFolders(ctx, sdk.Limit(1000))
-		return err
-	})
-	if err != nil {
-		return folderRef{}, err
-	}
-	for _, f := range folders {
-		if f.Title == title {
-			return folderRef{ID: f.ID, UID: f.UID, Title: f.Title}, nil
-		}
-	}
-	var created sdk.Folder
-	err = c.sdkCall(ctx, fmt.Sprintf("create folder %q", title), func(s *sdk.Client) error {
-		var err error
-		created, err = s.CreateFolder(ctx, sdk.Folder{Title: title})
-		return err
-	})
-	if err != nil {
-		return folderRef{}, err
-	}
-	if created.UID == "" {
-		return folderRef{}, fmt.Errorf("grafana at %s answered the creation of folder %q without a uid", c.BaseURL, title)
-	}
-	return folderRef{ID: created.ID, UID: created.UID, Title: created.Title}, nil
 }
 
 // prepared is the dashboard JSON llmmon is about to write.
@@ -474,7 +454,7 @@ func (c *Client) PickPrometheusDatasource(ctx context.Context, want string) (Dat
 // an *APIError even when the sdk returns a nil error, and the sdk's panic on
 // an error body without "message" becomes that same error.
 func (c *Client) sdkCall(ctx context.Context, what string, call func(*sdk.Client) error) (err error) {
-	rec := &recorder{auth: c.Auth, base: http.DefaultTransport}
+	rec := &recorder{sign: c.sign, base: http.DefaultTransport}
 	hc := &http.Client{Transport: rec}
 	if c.HTTP != nil {
 		hc.Timeout = c.HTTP.Timeout
@@ -512,7 +492,7 @@ func (c *Client) sdkCall(ctx context.Context, what string, call func(*sdk.Client
 // recorder signs requests and keeps the first failed answer it sees.
 type recorder struct {
 	base http.RoundTripper
-	auth Auth
+	sign func(*http.Request)
 	mu   sync.Mutex
 	fail *APIError
 }
@@ -520,12 +500,7 @@ type recorder struct {
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.URL.User = nil
-	switch {
-	case r.auth.Token != "":
-		req.Header.Set("Authorization", "Bearer "+r.auth.Token)
-	case r.auth.User != "":
-		req.SetBasicAuth(r.auth.User, r.auth.Password)
-	}
+	r.sign(req)
 	resp, err := r.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
@@ -583,7 +558,7 @@ func (c *Client) explain(err error) error {
 	if errors.As(err, &ae) {
 		switch ae.StatusCode {
 		case http.StatusUnauthorized:
-			return &hinted{fmt.Sprintf("grafana at %s rejected the credentials (HTTP 401): check --token, or --user and --password", c.BaseURL), err}
+			return &hinted{fmt.Sprintf("grafana at %s rejected the credentials (HTTP 401): check --token, or --user and --password%s", c.BaseURL, c.orgHint()), err}
 		case http.StatusForbidden:
 			return &hinted{fmt.Sprintf("grafana at %s refused the call (HTTP 403): the token or user needs the Editor or Admin role", c.BaseURL), err}
 		case http.StatusNotFound:
@@ -615,7 +590,7 @@ func (c *Client) explain(err error) error {
 	var recErr tls.RecordHeaderError
 	switch {
 	case errors.As(err, &certErr):
-		return &hinted{fmt.Sprintf("TLS: grafana's certificate at %s is not trusted: install its CA in the system trust store, or use its trusted host name", c.BaseURL), err}
+		return &hinted{fmt.Sprintf("TLS: grafana's certificate at %s is not trusted: pass its CA with --ca-file (or install it in the system trust store), or use its trusted host name", c.BaseURL), err}
 	case errors.As(err, &recErr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return &hinted{fmt.Sprintf("TLS: %s speaks plain HTTP, not HTTPS: use an http:// URL", c.BaseURL), err}
 	case strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "tls:"):

@@ -324,8 +324,9 @@ func faultOn(method, path string, code int, body string) func(*grafanadouble.Ser
 }
 
 // grafana-tools/sdk's SetRawDashboardWithParam dereferences a nil
-// "message" on a non-200 answer without one. The guard turns that panic
-// into the API error.
+// "message" on a non-200 answer without one. Saves now go through llmmon's
+// own client (for folderUid); sdkCall still guards the sdk's reads, and the
+// save must still come back as the API error.
 func TestSDKPanicOnMessagelessErrorIsGuarded(t *testing.T) {
 	for _, body := range []string{`{}`, `{"error":"boom"}`} {
 		_, c := double(t, faultOn(http.MethodPost, "/api/dashboards/db", http.StatusInternalServerError, body))

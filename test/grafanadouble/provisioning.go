@@ -265,7 +265,7 @@ func (s *Server) provisionDashboards(dir string) error {
 				}
 				if f == nil {
 					var se *saveError
-					if f, se = s.createFolderLocked(pr.FolderUID, pr.Folder, "provisioning"); se != nil {
+					if f, se = s.createFolderLocked(pr.FolderUID, pr.Folder, "", "provisioning"); se != nil {
 						return fmt.Errorf("provider %q: folder %q: %s", pr.Name, pr.Folder, se.message)
 					}
 				}

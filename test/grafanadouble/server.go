@@ -47,6 +47,9 @@ type Config struct {
 	AnonymousEnabled bool
 	// AnonymousRole mirrors auth.anonymous.org_role (default Viewer).
 	AnonymousRole string
+	// NoNestedFolders is a Grafana without nested folders (before 11, or
+	// with the feature off): parentUid is ignored and folders are flat.
+	NoNestedFolders bool
 	// AllowSignUp mirrors users.allow_sign_up (POST /api/user/signup).
 	AllowSignUp bool
 	// Log receives one line per request and provisioning messages.
@@ -167,6 +170,12 @@ func (s *Server) route(pattern string, write bool, h http.HandlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		id, ok := s.authenticate(w, r)
 		if !ok {
+			return
+		}
+		// The double has one organization, Main Org. (id 1); Grafana
+		// refuses a call for an organization the account is not in.
+		if o := r.Header.Get("X-Grafana-Org-Id"); o != "" && o != "1" {
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized", "messageId": "auth.unauthorized", "statusCode": 401})
 			return
 		}
 		if write && !id.canWrite() {
