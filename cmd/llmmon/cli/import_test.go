@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,28 +23,52 @@ import (
 )
 
 func TestImportFlagsToOptions(t *testing.T) {
-	t.Setenv("LLMMON_GRAFANA_TOKEN", "")
-	t.Setenv("LLMMON_GRAFANA_PASSWORD", "")
+	for _, k := range []string{"LLMMON_GRAFANA_TOKEN", "LLMMON_GRAFANA_PASSWORD", "GRAFANA_URL", "GRAFANA_TOKEN"} {
+		t.Setenv(k, "")
+	}
+	def := grafana.DefaultFolder
 	tests := []struct {
 		name    string
 		args    []string
 		env     map[string]string
+		stdin   string
 		want    importOptions
 		wantErr string
 	}{
 		{name: "token", args: []string{"--grafana-url", "http://g:3000", "--token", "T"},
-			want: importOptions{GrafanaURL: "http://g:3000", Auth: grafana.Auth{Token: "T"}, Folder: grafana.DefaultFolder}},
-		{name: "basic, folder, datasource, force", args: []string{"--grafana-url", "https://g/x", "--user", "u", "--password", "p", "--folder", "AI", "--datasource", "Prom", "--force"},
+			want: importOptions{GrafanaURL: "http://g:3000", Auth: grafana.Auth{Token: "T"}, Folder: def}},
+		{name: "basic, folder, datasource, force", args: []string{"--grafana-url", "https://g/x", "--user", "u", "--password", "p", "--folder", "AI", "--datasource", "Prom", "--force-dashboard"},
 			want: importOptions{GrafanaURL: "https://g/x", Auth: grafana.Auth{User: "u", Password: "p"}, Folder: "AI", Datasource: "Prom", Force: true}},
+		{name: "deprecated --force still forces", args: []string{"--grafana-url", "http://g", "--token", "T", "--force"},
+			want: importOptions{GrafanaURL: "http://g", Auth: grafana.Auth{Token: "T"}, Folder: def, Force: true}},
 		{name: "token from env", args: []string{"--grafana-url", "http://g:3000"}, env: map[string]string{"LLMMON_GRAFANA_TOKEN": "E"},
-			want: importOptions{GrafanaURL: "http://g:3000", Auth: grafana.Auth{Token: "E"}, Folder: grafana.DefaultFolder}},
+			want: importOptions{GrafanaURL: "http://g:3000", Auth: grafana.Auth{Token: "E"}, Folder: def}},
+		{name: "grafana's conventional env", env: map[string]string{"GRAFANA_URL": "https://g.example", "GRAFANA_TOKEN": "G"},
+			want: importOptions{GrafanaURL: "https://g.example", Auth: grafana.Auth{Token: "G"}, Folder: def}},
+		{name: "llmmon's env wins over grafana's", args: []string{"--grafana-url", "http://g"}, env: map[string]string{"LLMMON_GRAFANA_TOKEN": "L", "GRAFANA_TOKEN": "G"},
+			want: importOptions{GrafanaURL: "http://g", Auth: grafana.Auth{Token: "L"}, Folder: def}},
+		{name: "flags win over env", args: []string{"--grafana-url", "http://flag", "--token", "F"}, env: map[string]string{"GRAFANA_URL": "http://env", "GRAFANA_TOKEN": "G"},
+			want: importOptions{GrafanaURL: "http://flag", Auth: grafana.Auth{Token: "F"}, Folder: def}},
 		{name: "password from env", args: []string{"--grafana-url", "http://g:3000", "--user", "u"}, env: map[string]string{"LLMMON_GRAFANA_PASSWORD": "pw"},
-			want: importOptions{GrafanaURL: "http://g:3000", Auth: grafana.Auth{User: "u", Password: "pw"}, Folder: grafana.DefaultFolder}},
-		{name: "no url", args: []string{"--token", "T"}, wantErr: "--grafana-url is required"},
+			want: importOptions{GrafanaURL: "http://g:3000", Auth: grafana.Auth{User: "u", Password: "pw"}, Folder: def}},
+		{name: "password from stdin", args: []string{"--grafana-url", "http://g", "--user", "u", "--password-stdin"}, stdin: "s3cret\n", env: map[string]string{"LLMMON_GRAFANA_PASSWORD": "env"},
+			want: importOptions{GrafanaURL: "http://g", Auth: grafana.Auth{User: "u", Password: "s3cret"}, PasswordStdin: true, Folder: def}},
+		{name: "tls, org, nested folder", args: []string{"--grafana-url", "https://g", "--token", "T", "--ca-file", "ca.pem", "--org-id", "3", "--folder", "Platform/LLM"},
+			want: importOptions{GrafanaURL: "https://g", Auth: grafana.Auth{Token: "T"}, TLS: grafana.TLSOptions{CAFile: "ca.pem"}, OrgID: 3, Folder: "Platform/LLM"}},
+		{name: "folder uid", args: []string{"--grafana-url", "https://g", "--token", "T", "--insecure-skip-tls-verify", "--folder-uid", "abc"},
+			want: importOptions{GrafanaURL: "https://g", Auth: grafana.Auth{Token: "T"}, TLS: grafana.TLSOptions{InsecureSkipVerify: true}, Folder: def, FolderUID: "abc"}},
+		{name: "no url", args: []string{"--token", "T"}, wantErr: "--grafana-url (or GRAFANA_URL) is required with --token"},
+		{name: "no url, org", args: []string{"--org-id", "2"}, wantErr: "is required with --org-id"},
 		{name: "bad url", args: []string{"--grafana-url", "localhost:3000", "--token", "T"}, wantErr: "invalid --grafana-url"},
 		{name: "no credentials", args: []string{"--grafana-url", "http://g"}, wantErr: "no credentials"},
 		{name: "both", args: []string{"--grafana-url", "http://g", "--token", "T", "--user", "u", "--password", "p"}, wantErr: "not both"},
 		{name: "user without password", args: []string{"--grafana-url", "http://g", "--user", "u"}, wantErr: "--user needs --password"},
+		{name: "stdin without user", args: []string{"--grafana-url", "http://g", "--password-stdin"}, stdin: "x", wantErr: "--password-stdin needs --user"},
+		{name: "stdin and password", args: []string{"--grafana-url", "http://g", "--user", "u", "--password", "p", "--password-stdin"}, stdin: "x", wantErr: "not both"},
+		{name: "empty stdin", args: []string{"--grafana-url", "http://g", "--user", "u", "--password-stdin"}, stdin: "\n", wantErr: "standard input was empty"},
+		{name: "tls flags on http", args: []string{"--grafana-url", "http://g", "--token", "T", "--ca-file", "ca.pem"}, wantErr: "need an https://"},
+		{name: "bad folder path", args: []string{"--grafana-url", "http://g", "--token", "T", "--folder", "A//B"}, wantErr: "empty part"},
+		{name: "bad org", args: []string{"--grafana-url", "http://g", "--token", "T", "--org-id", "-1"}, wantErr: "invalid --org-id"},
 		{name: "args", args: []string{"--grafana-url", "http://g", "--token", "T", "extra"}, wantErr: "unknown command"},
 	}
 	for _, tt := range tests {
@@ -51,7 +77,8 @@ func TestImportFlagsToOptions(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			var got *importOptions
-			cmd := newImportCmd(&Factory{Globals: &Globals{}}, func(_ context.Context, o *importOptions) error { got = o; return nil })
+			f := &Factory{Globals: &Globals{}, IO: IOStreams{In: strings.NewReader(tt.stdin)}}
+			cmd := newImportCmd(f, func(_ context.Context, o *importOptions) error { got = o; return nil })
 			cmd.SetArgs(tt.args)
 			cmd.SetOut(&strings.Builder{})
 			cmd.SetErr(&strings.Builder{})
@@ -66,6 +93,7 @@ func TestImportFlagsToOptions(t *testing.T) {
 				t.Fatal(err)
 			}
 			got.IO, got.Globals = IOStreams{}, nil
+			tt.want.Output = "text"
 			if *got != tt.want {
 				t.Errorf("options = %+v\nwant      %+v", *got, tt.want)
 			}
@@ -112,12 +140,29 @@ func TestImportAgainstGrafanaDouble(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _, err = run(t, "import", "--grafana-url", ts.URL, "--token", "tok")
-	if err != nil || !strings.Contains(out, "kept-user-edits") || !strings.Contains(out, "--force") {
+	if err != nil || !strings.Contains(out, "kept-user-edits") || !strings.Contains(out, "--force-dashboard") {
 		t.Fatalf("import after a user edit: %v\n%s", err, out)
 	}
-	out, _, err = run(t, "import", "--grafana-url", ts.URL, "--token", "tok", "--force")
+	out, _, err = run(t, "import", "--grafana-url", ts.URL, "--token", "tok", "--force-dashboard")
 	if err != nil || !strings.Contains(out, "updated") {
-		t.Fatalf("import --force: %v\n%s", err, out)
+		t.Fatalf("import --force-dashboard: %v\n%s", err, out)
+	}
+
+	// -o json: one object, snake_case keys, for scripts.
+	out, _, err = run(t, "import", "--grafana-url", ts.URL, "--token", "tok", "-o", "json", "--folder", "Platform/LLM", "--force-dashboard")
+	if err != nil {
+		t.Fatalf("import -o json: %v", err)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("import -o json is not one JSON object: %v\n%s", err, out)
+	}
+	dash, _ := rep["dashboard"].(map[string]any)
+	if rep["grafana_url"] != ts.URL || rep["grafana_version"] == "" || dash["action"] != "updated" || dash["folder"] != "Platform/LLM" || dash["folder_uid"] == "" || !strings.HasPrefix(fmt.Sprint(dash["url"]), ts.URL+"/d/llmmon-llm-server") {
+		t.Errorf("import -o json:\n%s", out)
+	}
+	if ds, _ := rep["datasource"].(map[string]any); ds["uid"] != "prom-main" {
+		t.Errorf("datasource in -o json: %v", rep["datasource"])
 	}
 
 	_, _, err = run(t, "import", "--grafana-url", ts.URL, "--token", "wrong")
@@ -213,8 +258,8 @@ func TestDoctorDashboardFixesWork(t *testing.T) {
 		t.Fatalf("missing datasource: %+v", res)
 	}
 	args := fixCommand(res)
-	if !slices.Contains(args, "--force") {
-		t.Errorf("an edited dashboard is replaced only with --force: %q", args)
+	if !slices.Contains(args, "--force-dashboard") {
+		t.Errorf("an edited dashboard is replaced only with --force-dashboard: %q", args)
 	}
 	runFix(args)
 	if res := dashboardCheck(); res.Status != doctor.StatusOK {
