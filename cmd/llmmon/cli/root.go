@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/llmmon/llmmon/internal/buildinfo"
 	"github.com/llmmon/llmmon/stack"
 	"github.com/llmmon/llmmon/stack/docker"
 )
@@ -100,6 +101,10 @@ Grafana dashboard, started through the Docker Engine API with no manual steps.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// --version, as docker and kubectl users expect, besides llmmon version.
+	info := buildinfo.Get()
+	root.Version = info.Version
+	root.SetVersionTemplate(fmt.Sprintf("llmmon version %s, commit %s\n", info.Version, info.Commit))
 	defDir := stack.DefaultDir
 	if env := os.Getenv("LLMMON_DIR"); env != "" {
 		defDir = env

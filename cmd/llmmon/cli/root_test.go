@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/llmmon/llmmon/internal/buildinfo"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -29,6 +30,29 @@ func TestVersion(t *testing.T) {
 	}
 	if !strings.HasPrefix(out, "llmmon ") || !strings.Contains(out, "commit: ") || !strings.Contains(out, runtime.Version()) {
 		t.Fatalf("unexpected version output:\n%s", out)
+	}
+}
+
+// --version, as docker and kubectl have it, agrees with llmmon version.
+func TestVersionFlag(t *testing.T) {
+	out, _, err := run(t, "--version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := buildinfo.Get()
+	if want := "llmmon version " + info.Version + ", commit " + info.Commit + "\n"; out != want {
+		t.Fatalf("--version printed %q, want %q", out, want)
+	}
+}
+
+// JSON meant for people keeps > and & as they are.
+func TestWriteJSONDoesNotEscapeHTML(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeJSON(&b, map[string]string{"expr": "p95 > 2 && x < 1"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"p95 > 2 && x < 1"`) {
+		t.Fatalf("escaped: %s", b.String())
 	}
 }
 

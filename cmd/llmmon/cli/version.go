@@ -56,5 +56,6 @@ func addOutputFlag(cmd *cobra.Command, out *string) {
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // JSON for people and jq: "p95 > 2s", not "p95 \u003e 2s"
 	return enc.Encode(v)
 }
