@@ -117,6 +117,7 @@ Grafana dashboard, started through the Docker Engine API with no manual steps.
 	for _, add := range commands {
 		root.AddCommand(add(f))
 	}
+	registerCompletions(root, f)
 	return root
 }
 
