@@ -22,6 +22,9 @@ type CompletionRequest struct {
 	Temperature         *float64        `json:"temperature,omitempty"`
 	Stream              bool            `json:"stream"`
 	StreamOptions       *StreamOptions  `json:"stream_options,omitempty"`
+	// IgnoreEOS is vLLM's extension: generate max_tokens whatever the
+	// model's end of sequence, so benchmark runs have fixed output lengths.
+	IgnoreEOS bool `json:"ignore_eos,omitempty"`
 }
 
 // Message is one chat message. Content is a string, null, or an array of

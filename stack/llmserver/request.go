@@ -40,6 +40,7 @@ func decodeRequest(body []byte, chat bool) (*decodedRequest, *backend.Error) {
 	req.Chat = chat
 	req.Stream = w.Stream
 	req.Seed = w.Seed
+	req.IgnoreEOS = w.IgnoreEOS
 	req.Body = body
 	if w.StreamOptions != nil {
 		if !w.Stream {

@@ -30,6 +30,9 @@ type Request struct {
 	Seed        *int64
 	Temperature *float64
 	Stream      bool
+	// IgnoreEOS (vLLM's ignore_eos) generates until MaxTokens or a stop
+	// string; the end of sequence does not end it.
+	IgnoreEOS bool
 	// Body is the request body as the client sent it, for backends that
 	// forward it unchanged.
 	Body []byte

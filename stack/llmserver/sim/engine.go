@@ -210,6 +210,7 @@ type seq struct {
 	maxTokens    int  // hard limit on generated tokens
 	explicitMax  bool // the client set max_tokens
 	minLen       int  // without max_tokens: stop at a sentence end after this many
+	ignoreEOS    bool // ignore_eos: only max_tokens or a stop string ends it
 	source       []string
 	pos          int
 	echo         bool // source is the prompt: stop when it runs out
@@ -301,7 +302,7 @@ func (s *seq) next() (chunk backend.Chunk, finish string) {
 		}()
 	}
 	switch {
-	case s.echo && s.pos >= len(s.source): // the prompt is exhausted
+	case s.echo && !s.ignoreEOS && s.pos >= len(s.source): // the prompt is exhausted
 		return chunk, "stop"
 	case n >= s.maxTokens:
 		return chunk, "length"
@@ -360,6 +361,7 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 		promptTokens: res.PromptTokens,
 		maxTokens:    req.MaxTokens,
 		explicitMax:  req.MaxTokens > 0,
+		ignoreEOS:    req.IgnoreEOS,
 		stop:         req.Stop,
 		notify:       make(chan struct{}, 1),
 		arrival:      time.Now(),
@@ -386,7 +388,7 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 	} else {
 		s.source = e.corpus
 		s.pos = e.sentences[rng.IntN(len(e.sentences))]
-		if !s.explicitMax {
+		if !s.explicitMax && !req.IgnoreEOS {
 			s.minLen = 8 + rng.IntN(56)
 		}
 	}

@@ -365,6 +365,26 @@ func TestEchoAndStop(t *testing.T) {
 	}
 }
 
+// ignore_eos (vLLM's): the end of the prompt (echo) or of a sentence
+// (random, without max_tokens) no longer ends the answer; max_tokens does.
+func TestIgnoreEOSRunsToMaxTokens(t *testing.T) {
+	e, _ := newEngine(t, func(c *Config) { c.Mode = ModeEcho })
+	r := generate(context.Background(), e, &backend.Request{Prompt: "The quick brown fox jumps.", MaxTokens: 12, IgnoreEOS: true})
+	if r.err != nil || r.res.FinishReason != "length" || r.res.CompletionTokens != 12 || !strings.HasPrefix(r.text, "The quick brown fox jumps.The quick") {
+		t.Fatalf("echo with ignore_eos: %+v", r)
+	}
+	r = generate(context.Background(), e, &backend.Request{Prompt: "The quick brown fox jumps.", MaxTokens: 12, IgnoreEOS: true, Stop: []string{"fox"}})
+	if r.res.FinishReason != "stop" || r.text != "The quick brown " {
+		t.Fatalf("a stop string still stops with ignore_eos: %+v", r)
+	}
+	rnd, _ := newEngine(t, func(c *Config) { c.MaxModelLen = 200 })
+	seed := int64(7)
+	r = generate(context.Background(), rnd, &backend.Request{Prompt: "x", Seed: &seed, IgnoreEOS: true})
+	if r.res.FinishReason != "length" {
+		t.Fatalf("random without max_tokens, ignore_eos: %+v", r)
+	}
+}
+
 func TestSeedRepeatsText(t *testing.T) {
 	e, _ := newEngine(t, nil)
 	seed := int64(42)
