@@ -83,6 +83,8 @@ type generator struct {
 	// Live counters, read by the progress line.
 	sent, done, failed, dropped, tokens atomic.Int64
 	inFlight                            atomic.Int64
+	next                                atomic.Int64  // the dataset's next prompt
+	slots                               chan struct{} // WaitForSlot: one per request in flight
 
 	mu        sync.Mutex
 	agg       aggregate
@@ -96,6 +98,7 @@ type aggregate struct {
 	ttft, e2e             []float64
 	itl                   []float32
 	ok, failed, cancelled int
+	good                  int // succeeded and met every SLO set
 	outTokens, inTokens   int64
 	errors                map[string]*ErrorCount
 	errorOrder            []string
@@ -156,6 +159,7 @@ func newGenerator(opts Options) (*generator, error) {
 		models:   models,
 		header:   h,
 		stop:     make(chan struct{}),
+		slots:    make(chan struct{}, max(opts.MaxInFlight, 1)),
 		agg:      aggregate{errors: map[string]*ErrorCount{}},
 	}, nil
 }
@@ -261,6 +265,23 @@ func (g *generator) openLoop(ctx context.Context, start time.Time, wg *sync.Wait
 		if !g.take(ctx) {
 			return
 		}
+		if g.opts.WaitForSlot {
+			// vLLM's semantics: the arrival is on time, the request waits
+			// for a slot; the schedule goes on meanwhile.
+			wg.Go(func() {
+				select {
+				case g.slots <- struct{}{}:
+				case <-ctx.Done():
+					g.sent.Add(-1) // never left: not a request
+					return
+				}
+				g.inFlight.Add(1)
+				g.do(ctx)
+				g.inFlight.Add(-1)
+				<-g.slots
+			})
+			continue
+		}
 		if g.inFlight.Load() >= int64(g.opts.MaxInFlight) {
 			g.dropped.Add(1)
 			continue
@@ -281,6 +302,9 @@ func (g *generator) record(o *outcome) {
 	switch o.status {
 	case "":
 		a.ok++
+		if g.meetsSLOs(o) {
+			a.good++
+		}
 		a.e2e = append(a.e2e, o.e2e.Seconds())
 		if o.hasTTFT {
 			a.ttft = append(a.ttft, o.ttft.Seconds())
@@ -306,4 +330,19 @@ func (g *generator) record(o *outcome) {
 		g.done.Add(1)
 	}
 	a.lastFinish = now
+}
+
+// meetsSLOs reports whether a successful request met every SLO set. Time
+// per output token is vLLM's: the time after the first token over the
+// tokens after it.
+func (g *generator) meetsSLOs(o *outcome) bool {
+	if g.opts.SLOTTFT > 0 && (!o.hasTTFT || o.ttft > g.opts.SLOTTFT) {
+		return false
+	}
+	if g.opts.SLOTPOT > 0 && o.outTokens > 1 {
+		if tpot := (o.e2e - o.ttft) / time.Duration(o.outTokens-1); !o.hasTTFT || tpot > g.opts.SLOTPOT {
+			return false
+		}
+	}
+	return true
 }

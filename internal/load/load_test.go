@@ -461,6 +461,7 @@ func TestReportJSONSchema(t *testing.T) {
 	f := &fakeServer{failEvery: 5, tokens: 3}
 	o := quickOptions(f.start(t))
 	o.Requests = 10
+	o.SLOTTFT, o.SLOTPOT = time.Second, time.Second // goodput is an object
 	r, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)

@@ -29,10 +29,23 @@ type Options struct {
 	MaxTokens    int
 	PromptTokens Range  // prompt length in tokens, drawn uniformly per request
 	Prompt       string // a fixed prompt for every request instead (servers may cache it)
+	// Dataset, when set, gives the prompts instead, taken in turn (see
+	// LoadDataset); an entry's MaxTokens, when set, replaces MaxTokens.
+	Dataset []Prompt
+	// IgnoreEOS sends vLLM's ignore_eos, so answers run to max_tokens.
+	IgnoreEOS bool
+
+	// SLOs for goodput: a request is good when it succeeded and meets every
+	// one that is set (time to first token, time per output token).
+	SLOTTFT, SLOTPOT time.Duration
 
 	Rate        float64 // open loop: mean arrivals per second
 	Concurrency int     // closed loop: requests kept in flight
 	MaxInFlight int     // open loop: arrivals beyond this many in flight are dropped and counted
+	// WaitForSlot: open-loop arrivals beyond MaxInFlight wait for a request
+	// to finish instead of being dropped (vllm bench serve's
+	// --max-concurrency with --request-rate).
+	WaitForSlot bool
 
 	Requests int // stop after this many requests (0: no limit)
 	// Duration bounds the run (0: no limit): no request starts after it,
@@ -131,6 +144,19 @@ func (o Options) Validate() error {
 		return fmt.Errorf("no stopping point: pass --requests N or --duration D")
 	case o.Timeout <= 0:
 		return fmt.Errorf("invalid --timeout %s: want a positive duration like 5m", o.Timeout)
+	case o.SLOTTFT < 0 || o.SLOTPOT < 0:
+		return fmt.Errorf("invalid --slo-ttft/--slo-tpot: want a positive duration like 500ms")
+	case (o.SLOTTFT > 0 || o.SLOTPOT > 0) && !o.Stream:
+		return fmt.Errorf("--slo-ttft and --slo-tpot need streamed answers to measure: drop --stream=false")
+	case o.Prompt != "" && len(o.Dataset) > 0:
+		return fmt.Errorf("--prompt (one fixed text) and --dataset exclude each other; pass one")
+	}
+	if o.Endpoint == EndpointCompletions {
+		for i, p := range o.Dataset {
+			if p.Messages != nil {
+				return fmt.Errorf("the dataset's entry %d is a chat messages array, which /completions cannot take: use --endpoint chat", i+1)
+			}
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 )
@@ -40,6 +41,19 @@ type Report struct {
 	TTFT *Summary `json:"ttft_seconds"`
 	ITL  *Summary `json:"itl_seconds"` // over every gap between tokens of every request
 	E2E  *Summary `json:"e2e_seconds"`
+
+	// Goodput is null unless --slo-ttft or --slo-tpot is set.
+	Goodput *Goodput `json:"goodput"`
+}
+
+// Goodput is the share of requests that met the SLOs, as vLLM's benchmark
+// reports it: requests that succeeded within every SLO set, per second.
+type Goodput struct {
+	SLOTTFTSeconds    float64 `json:"slo_ttft_seconds"` // 0: not set
+	SLOTPOTSeconds    float64 `json:"slo_tpot_seconds"` // 0: not set
+	Good              int     `json:"good"`
+	Ratio             float64 `json:"ratio"` // good / (succeeded + failed)
+	RequestsPerSecond float64 `json:"requests_per_second"`
 }
 
 // Counts tallies requests. Sent = Succeeded + Failed + Cancelled.
@@ -107,6 +121,16 @@ func (g *generator) report(ctx, parent context.Context, start time.Time) *Report
 		r.RequestsPerSecond = float64(a.ok) / secs
 		r.OutputTokensPerSecond = float64(a.outTokens) / secs
 	}
+	if g.opts.SLOTTFT > 0 || g.opts.SLOTPOT > 0 {
+		gp := &Goodput{SLOTTFTSeconds: g.opts.SLOTTFT.Seconds(), SLOTPOTSeconds: g.opts.SLOTPOT.Seconds(), Good: a.good}
+		if n := a.ok + a.failed; n > 0 {
+			gp.Ratio = float64(a.good) / float64(n)
+		}
+		if secs := elapsed.Seconds(); secs > 0 {
+			gp.RequestsPerSecond = float64(a.good) / secs
+		}
+		r.Goodput = gp
+	}
 	return r
 }
 
@@ -143,6 +167,16 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, ", %d input", r.InputTokens)
 	}
 	b.WriteString(")\n")
+	if gp := r.Goodput; gp != nil {
+		var slo []string
+		if gp.SLOTTFTSeconds > 0 {
+			slo = append(slo, "TTFT ≤ "+ms(gp.SLOTTFTSeconds)+" ms")
+		}
+		if gp.SLOTPOTSeconds > 0 {
+			slo = append(slo, "TPOT ≤ "+ms(gp.SLOTPOTSeconds)+" ms")
+		}
+		fmt.Fprintf(&b, "goodput     %.2f req/s: %d requests (%.1f%%) within %s\n", gp.RequestsPerSecond, gp.Good, 100*gp.Ratio, strings.Join(slo, " and "))
+	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(&b, "errors      %.1f%% of requests\n", 100*r.ErrorRatio)
 		for _, e := range r.Errors {
@@ -194,13 +228,33 @@ type Progress struct {
 	InFlight int64
 	Dropped  int64
 	Tokens   int64   // output tokens of successful requests
-	Rate     float64 // finished requests per second over the last interval
+	Rate     float64 // finished requests per second, averaged over about rateWindow
 	Draining bool    // sending has stopped; waiting for requests in flight
+	Total    int64   // --requests, 0 when only a duration stops the run
+	// ETA is the time left: by the duration, or by the requests left at
+	// Rate, whichever ends first; -1 when unknown.
+	ETA time.Duration
 }
 
+// rateWindow is the time constant of the progress line's moving average:
+// long enough that a server answering in bursts reads as steady.
+const rateWindow = 5 * time.Second
+
 func (p Progress) String() string {
-	s := fmt.Sprintf("%s  sent %d  done %d  errors %d  in flight %d  %.1f req/s  %d tokens",
-		p.Elapsed.Round(100*time.Millisecond), p.Sent, p.Done, p.Failed, p.InFlight, p.Rate, p.Tokens)
+	done := fmt.Sprint(p.Done)
+	if p.Total > 0 {
+		done = fmt.Sprintf("%d/%d", p.Done, p.Total)
+	}
+	eta := ""
+	if p.ETA >= 0 {
+		r := time.Second
+		if p.ETA < 10*time.Second {
+			r = 100 * time.Millisecond
+		}
+		eta = "  ETA " + p.ETA.Round(r).String()
+	}
+	s := fmt.Sprintf("%s  done %s%s  %.1f req/s  in flight %d  errors %d  %d tokens",
+		p.Elapsed.Round(100*time.Millisecond), done, eta, p.Rate, p.InFlight, p.Failed, p.Tokens)
 	if p.Dropped > 0 {
 		s += fmt.Sprintf("  dropped %d", p.Dropped)
 	}
@@ -218,6 +272,7 @@ func (g *generator) progressLoop(start time.Time, done <-chan struct{}) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	lastDone, lastAt := int64(0), start
+	rate := 0.0
 	for {
 		select {
 		case <-done:
@@ -229,11 +284,38 @@ func (g *generator) progressLoop(start time.Time, done <-chan struct{}) {
 				Failed: g.failed.Load(), InFlight: g.inFlight.Load(), Dropped: g.dropped.Load(),
 				Tokens: g.tokens.Load(), Draining: g.stopped(),
 			}
-			if secs := now.Sub(lastAt).Seconds(); secs > 0 {
-				p.Rate = float64(d-lastDone) / secs
+			if dt := now.Sub(lastAt); dt > 0 {
+				rate = smoothRate(rate, float64(d-lastDone)/dt.Seconds(), dt, lastDone == 0 && rate == 0)
 			}
+			p.Rate = rate
+			p.Total, p.ETA = int64(g.opts.Requests), g.eta(p)
 			lastDone, lastAt = d, now
 			g.opts.Progress(p)
 		}
 	}
+}
+
+// eta is the time left: the duration's end, or the requests left at the
+// averaged rate, whichever comes first; -1 when neither is known.
+func (g *generator) eta(p Progress) time.Duration {
+	eta := time.Duration(-1)
+	if d := g.opts.Duration; d > 0 {
+		eta = max(d-p.Elapsed, 0)
+	}
+	if n := int64(g.opts.Requests); n > 0 && p.Rate > 0 {
+		left := time.Duration(float64(max(n-p.Done, 0)) / p.Rate * float64(time.Second))
+		if eta < 0 || left < eta {
+			eta = left
+		}
+	}
+	return eta
+}
+
+// smoothRate folds the last interval's rate into the moving average, an
+// exponential one with time constant rateWindow whatever the interval.
+func smoothRate(avg, inst float64, dt time.Duration, first bool) float64 {
+	if first {
+		return inst
+	}
+	return avg + (1-math.Exp(-dt.Seconds()/rateWindow.Seconds()))*(inst-avg)
 }

@@ -31,7 +31,7 @@ func (g *generator) setModel(model string) {
 	}
 	const marker = `"\u0000prompt"`
 	maxTokens := g.opts.MaxTokens
-	req := openai.CompletionRequest{Model: model, MaxTokens: &maxTokens, Stream: g.opts.Stream}
+	req := openai.CompletionRequest{Model: model, MaxTokens: &maxTokens, Stream: g.opts.Stream, IgnoreEOS: g.opts.IgnoreEOS}
 	if g.opts.Endpoint == EndpointChat {
 		req.Messages = []openai.Message{{Role: "user", Content: json.RawMessage(marker)}}
 	} else {
@@ -72,6 +72,31 @@ func (g *generator) appendBody(b []byte, n int) []byte {
 		b = append(b, promptWords[rand.IntN(len(promptWords))]...)
 	}
 	return append(b, g.tail...)
+}
+
+// appendDatasetBody appends the body of the dataset's next prompt, taken
+// in turn (and again from the start when a run outlasts the dataset).
+func (g *generator) appendDatasetBody(b []byte) []byte {
+	p := g.opts.Dataset[int((g.next.Add(1)-1)%int64(len(g.opts.Dataset)))]
+	maxTokens := g.opts.MaxTokens
+	if p.MaxTokens > 0 {
+		maxTokens = p.MaxTokens
+	}
+	req := openai.CompletionRequest{Model: g.model, MaxTokens: &maxTokens, Stream: g.opts.Stream, IgnoreEOS: g.opts.IgnoreEOS}
+	text, _ := json.Marshal(p.Text)
+	switch {
+	case p.Messages != nil:
+		_ = json.Unmarshal(p.Messages, &req.Messages) // checked by LoadDataset
+	case g.opts.Endpoint == EndpointChat:
+		req.Messages = []openai.Message{{Role: "user", Content: text}}
+	default:
+		req.Prompt = text
+	}
+	if g.opts.Stream {
+		req.StreamOptions = &openai.StreamOptions{IncludeUsage: true}
+	}
+	out, _ := json.Marshal(req)
+	return append(b, out...)
 }
 
 func (g *generator) promptLen() int {
@@ -122,7 +147,11 @@ var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b
 func (g *generator) send(run context.Context, o *outcome) {
 	bp := bodyPool.Get().(*[]byte)
 	defer bodyPool.Put(bp)
-	*bp = g.appendBody((*bp)[:0], g.promptLen())
+	if len(g.opts.Dataset) > 0 {
+		*bp = g.appendDatasetBody((*bp)[:0])
+	} else {
+		*bp = g.appendBody((*bp)[:0], g.promptLen())
+	}
 	if run.Err() != nil {
 		o.status = "cancelled"
 		return

@@ -4,7 +4,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestQuantileMatchesNumpy(t *testing.T) {
@@ -71,3 +73,46 @@ func TestQuantileBounds(t *testing.T) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
+
+// A server that finishes requests in bursts (8, then 0, every 500 ms)
+// reads as about 8 req/s, not as a rate jumping between 0 and 16.
+func TestProgressRateIsSmoothed(t *testing.T) {
+	avg, first := 0.0, true
+	lo, hi := 1e9, 0.0
+	for i := range 60 {
+		inst := 16.0
+		if i%2 == 1 {
+			inst = 0
+		}
+		avg = smoothRate(avg, inst, 500*time.Millisecond, first)
+		first = false
+		if i >= 40 {
+			lo, hi = min(lo, avg), max(hi, avg)
+		}
+	}
+	if lo < 7 || hi > 9 {
+		t.Errorf("smoothed rate swings %.1f-%.1f req/s, want within 7-9", lo, hi)
+	}
+}
+
+func TestProgressLineShowsTotalAndETA(t *testing.T) {
+	g := &generator{opts: Options{Requests: 100}}
+	p := Progress{Elapsed: 10 * time.Second, Done: 40, Rate: 4, Total: 100, InFlight: 4, Tokens: 1234}
+	p.ETA = g.eta(p)
+	if p.ETA != 15*time.Second {
+		t.Errorf("ETA %s, want 15s (60 left at 4/s)", p.ETA)
+	}
+	if s := p.String(); !strings.Contains(s, "done 40/100  ETA 15s  4.0 req/s  in flight 4") {
+		t.Errorf("line %q", s)
+	}
+	// A duration that ends first wins; with neither, no ETA is shown.
+	g.opts.Duration = 12 * time.Second
+	if eta := g.eta(p); eta != 2*time.Second {
+		t.Errorf("ETA by duration %s, want 2s", eta)
+	}
+	g.opts = Options{}
+	p.Total, p.ETA = 0, g.eta(p)
+	if s := p.String(); strings.Contains(s, "ETA") || !strings.Contains(s, "done 40  ") {
+		t.Errorf("open-ended line %q", s)
+	}
+}

@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/llmmon/llmmon/internal/load"
 )
@@ -22,6 +24,9 @@ func newLoadCmd(f *Factory, runF func(context.Context, *loadOptions) error) *cob
 	opts := &loadOptions{IO: f.IO, Load: load.DefaultOptions(), MaxErrorRatio: 0.05}
 	var promptTokens string
 	var progressEvery time.Duration
+	var maxConcurrency, inputLen, outputLen int
+	var dataset load.DatasetOptions
+	var datasetPath string
 	cmd := &cobra.Command{
 		Use:   "load",
 		Short: "Drive traffic at an OpenAI-compatible server and report TTFT, ITL and latency percentiles",
@@ -46,6 +51,21 @@ cancelled, not waited for. Percentiles are exact: every
 sample is kept and sorted, and ITL is over every gap between tokens of every
 request. TTFT and ITL need a streamed answer (the default).
 
+Prompts are random words of --prompt-tokens (or --input-len) tokens, one
+fixed --prompt, or come from --dataset: a JSONL file with one {"prompt": ...}
+or {"messages": [...]} per line (and an optional "max_tokens"), or a ShareGPT
+JSON file, whose replies give each request's max_tokens as in vLLM's
+benchmark. --output-len fixes every request's max_tokens; --ignore-eos asks
+the engine (vLLM's ignore_eos) to generate all of them.
+
+--slo-ttft and --slo-tpot report goodput: the requests per second that
+succeeded within both (time to first token; time per output token after
+the first).
+
+For people who know vllm bench serve: --base-url, --request-rate (inf sends
+every request at once), --max-concurrency (with --request-rate, arrivals over
+it wait for a slot) and --num-prompts work as there.
+
 The exit status is non-zero when more than --max-error-ratio of the
 requests failed, or when no request finished at all (Ctrl-C before the
 first answer, or answers longer than --duration).`,
@@ -53,7 +73,9 @@ first answer, or answers longer than --duration).`,
   llmmon load --rate 5 --duration 1m            # Poisson arrivals, 5 req/s
   llmmon load --url http://gpu1:8000/v1 --model meta-llama/Llama-3.1-8B-Instruct \
       --concurrency 32 --prompt-tokens 256-1024 --max-tokens 256 --duration 2m
-  llmmon load --endpoint completions --stream=false -o json > run.json`,
+  llmmon load --endpoint completions --stream=false -o json > run.json
+  llmmon load --base-url http://gpu1:8000/v1 --dataset ShareGPT_V3.json --num-prompts 500 \
+      --request-rate 8 --max-concurrency 64 --slo-ttft 500ms --slo-tpot 50ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fl := cmd.Flags()
@@ -62,6 +84,9 @@ first answer, or answers longer than --duration).`,
 			}
 			if fl.Changed("rate") && opts.Load.Rate <= 0 {
 				return fmt.Errorf("invalid --rate %g: want requests per second above 0", opts.Load.Rate)
+			}
+			if err := opts.applyVLLMStyle(fl.Changed, maxConcurrency); err != nil {
+				return err
 			}
 			if fl.Changed("duration") && !fl.Changed("requests") {
 				opts.Load.Requests = 0 // the duration alone stops the run
@@ -80,6 +105,18 @@ first answer, or answers longer than --duration).`,
 				return fmt.Errorf("--prompt-tokens: %w", err)
 			}
 			opts.Load.PromptTokens = r
+			if err := opts.applyLengths(fl.Changed, inputLen, outputLen, datasetPath != ""); err != nil {
+				return err
+			}
+			if datasetPath != "" {
+				if fl.Changed("prompt") || fl.Changed("prompt-tokens") {
+					return fmt.Errorf("--dataset gives the prompts; drop --prompt and --prompt-tokens")
+				}
+				dataset.InputLen, dataset.OutputLen, dataset.Seed = inputLen, outputLen, opts.Load.Seed
+				if opts.Load.Dataset, err = load.LoadDataset(datasetPath, dataset); err != nil {
+					return err
+				}
+			}
 			if opts.MaxErrorRatio < 0 || opts.MaxErrorRatio > 1 {
 				return fmt.Errorf("invalid --max-error-ratio %g: want a fraction from 0 to 1, like 0.05", opts.MaxErrorRatio)
 			}
@@ -119,6 +156,26 @@ first answer, or answers longer than --duration).`,
 	fl.Uint64Var(&lo.Seed, "seed", 0, "seed the open loop's arrival times, for repeatable runs (0: random)")
 	fl.DurationVar(&progressEvery, "progress-every", 0, "progress line interval (default 500ms when stderr is a terminal, else 5s)")
 	fl.MarkHidden("progress-every")
+	fl.StringVar(&datasetPath, "dataset", "", "take prompts (and their max_tokens) from this JSONL or ShareGPT JSON file")
+	fl.StringVar(&dataset.Format, "dataset-format", load.FormatAuto, "auto, jsonl or sharegpt")
+	fl.IntVar(&inputLen, "input-len", 0, "prompt length in tokens: random prompts of this length, or the dataset's cut or repeated to it")
+	fl.IntVar(&outputLen, "output-len", 0, "max_tokens of every request, whatever the dataset says")
+	fl.BoolVar(&lo.IgnoreEOS, "ignore-eos", false, "send vLLM's ignore_eos, so answers run to max_tokens")
+	fl.DurationVar(&lo.SLOTTFT, "slo-ttft", 0, "goodput: a request is good only with a time to first token within this")
+	fl.DurationVar(&lo.SLOTPOT, "slo-tpot", 0, "goodput: a request is good only with a time per output token within this")
+	fl.IntVar(&maxConcurrency, "max-concurrency", 0, "vllm bench serve's: requests in flight at most (alone: --concurrency; with --request-rate, arrivals wait for a slot)")
+	// vllm bench serve's names for flags load already has.
+	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		switch name {
+		case "base-url":
+			name = "url"
+		case "request-rate":
+			name = "rate"
+		case "num-prompts":
+			name = "requests"
+		}
+		return pflag.NormalizedName(name)
+	})
 	addOutputFlag(cmd, &opts.Output)
 	return cmd
 }
@@ -170,6 +227,72 @@ func runLoad(ctx context.Context, opts *loadOptions) error {
 		fmt.Fprintf(errOut, "FAILED: %.1f%% of requests failed (%d of %d), above --max-error-ratio %.1f%%\n",
 			100*rep.ErrorRatio, rep.Requests.Failed, rep.Requests.Succeeded+rep.Requests.Failed, 100*opts.MaxErrorRatio)
 		return ExitCodeError{Code: ExitError}
+	}
+	return nil
+}
+
+// applyVLLMStyle gives --request-rate inf and --max-concurrency the meaning
+// vllm bench serve gives them.
+func (o *loadOptions) applyVLLMStyle(changed func(string) bool, maxConcurrency int) error {
+	lo := &o.Load
+	if changed("max-concurrency") && maxConcurrency < 1 {
+		return fmt.Errorf("invalid --max-concurrency %d: want at least 1", maxConcurrency)
+	}
+	if changed("max-concurrency") && changed("concurrency") {
+		return fmt.Errorf("--max-concurrency and --concurrency say the same; pass one")
+	}
+	if math.IsInf(lo.Rate, 1) {
+		// Every request at once: a closed loop as wide as the cap, or as
+		// the run.
+		lo.Rate = 0
+		switch {
+		case changed("max-concurrency"):
+			lo.Concurrency = maxConcurrency
+		case changed("requests") && !changed("duration"):
+			lo.Concurrency = lo.Requests
+		default:
+			return fmt.Errorf("--request-rate inf sends every request at once: give --num-prompts (or --requests), or cap it with --max-concurrency")
+		}
+		if changed("concurrency") {
+			return fmt.Errorf("--request-rate inf and --concurrency exclude each other; use --max-concurrency")
+		}
+		return nil
+	}
+	if !changed("max-concurrency") {
+		return nil
+	}
+	if changed("rate") {
+		if changed("max-in-flight") {
+			return fmt.Errorf("--max-concurrency (arrivals wait) and --max-in-flight (arrivals are dropped) exclude each other; pass one")
+		}
+		lo.MaxInFlight, lo.WaitForSlot = maxConcurrency, true
+		return nil
+	}
+	lo.Concurrency = maxConcurrency
+	return nil
+}
+
+// applyLengths maps --input-len and --output-len onto the random prompts'
+// length and max_tokens; with a dataset, LoadDataset applies them.
+func (o *loadOptions) applyLengths(changed func(string) bool, inputLen, outputLen int, dataset bool) error {
+	lo := &o.Load
+	switch {
+	case changed("input-len") && inputLen < 1:
+		return fmt.Errorf("invalid --input-len %d: want at least 1", inputLen)
+	case changed("output-len") && outputLen < 1:
+		return fmt.Errorf("invalid --output-len %d: want at least 1", outputLen)
+	case changed("input-len") && changed("prompt-tokens"):
+		return fmt.Errorf("--input-len and --prompt-tokens say the same; pass one")
+	case changed("input-len") && changed("prompt"):
+		return fmt.Errorf("--input-len and --prompt (one fixed text) exclude each other; pass one")
+	case changed("output-len") && changed("max-tokens"):
+		return fmt.Errorf("--output-len and --max-tokens say the same; pass one")
+	}
+	if outputLen > 0 {
+		lo.MaxTokens = outputLen
+	}
+	if inputLen > 0 && !dataset {
+		lo.PromptTokens = load.Range{Min: inputLen, Max: inputLen}
 	}
 	return nil
 }

@@ -81,6 +81,32 @@ func TestLoadOptions(t *testing.T) {
 				t.Errorf("options: %+v", o.Load)
 			}
 		}},
+		{"vllm bench serve's names", []string{"--base-url", "http://gpu1:8000/v1", "--num-prompts", "50", "--request-rate", "4", "--max-concurrency", "8"}, func(t *testing.T, o *loadOptions) {
+			l := o.Load
+			if l.URL != "http://gpu1:8000/v1" || l.Requests != 50 || l.Rate != 4 || l.MaxInFlight != 8 || !l.WaitForSlot {
+				t.Errorf("options: %+v", l)
+			}
+		}},
+		{"request rate inf", []string{"--request-rate", "inf", "--num-prompts", "20"}, func(t *testing.T, o *loadOptions) {
+			if l := o.Load; l.Rate != 0 || l.Concurrency != 20 || l.Requests != 20 {
+				t.Errorf("options: %+v", l)
+			}
+		}},
+		{"request rate inf, capped", []string{"--request-rate", "inf", "--max-concurrency", "5", "-n", "20"}, func(t *testing.T, o *loadOptions) {
+			if l := o.Load; l.Rate != 0 || l.Concurrency != 5 || l.WaitForSlot {
+				t.Errorf("options: %+v", l)
+			}
+		}},
+		{"max concurrency alone is the closed loop", []string{"--max-concurrency", "16"}, func(t *testing.T, o *loadOptions) {
+			if l := o.Load; l.Concurrency != 16 || l.Rate != 0 {
+				t.Errorf("options: %+v", l)
+			}
+		}},
+		{"input and output length", []string{"--input-len", "64", "--output-len", "32", "--ignore-eos", "--slo-ttft", "500ms", "--slo-tpot", "40ms"}, func(t *testing.T, o *loadOptions) {
+			if l := o.Load; l.PromptTokens != (load.Range{Min: 64, Max: 64}) || l.MaxTokens != 32 || !l.IgnoreEOS || l.SLOTTFT != 500*time.Millisecond || l.SLOTPOT != 40*time.Millisecond {
+				t.Errorf("options: %+v", l)
+			}
+		}},
 		{"progress interval on a pipe", nil, func(t *testing.T, o *loadOptions) {
 			if o.Load.ProgressEvery != 5*time.Second {
 				t.Errorf("progress every %s", o.Load.ProgressEvery)
@@ -122,6 +148,16 @@ func TestLoadBadFlags(t *testing.T) {
 		{[]string{"--url", "127.0.0.1:8000"}, `invalid --url "127.0.0.1:8000"`},
 		{[]string{"--max-error-ratio", "5"}, "invalid --max-error-ratio 5"},
 		{[]string{"-o", "yaml"}, `invalid --output "yaml"`},
+		{[]string{"--request-rate", "inf"}, "--request-rate inf sends every request at once: give --num-prompts"},
+		{[]string{"--max-concurrency", "2", "--concurrency", "3"}, "--max-concurrency and --concurrency say the same"},
+		{[]string{"--max-concurrency", "0"}, "invalid --max-concurrency 0"},
+		{[]string{"--rate", "2", "--max-concurrency", "2", "--max-in-flight", "9"}, "exclude each other"},
+		{[]string{"--output-len", "5", "--max-tokens", "6"}, "--output-len and --max-tokens say the same"},
+		{[]string{"--input-len", "5", "--prompt-tokens", "6"}, "--input-len and --prompt-tokens say the same"},
+		{[]string{"--input-len", "0"}, "invalid --input-len 0"},
+		{[]string{"--dataset", "/nonexistent/d.jsonl"}, "--dataset: open /nonexistent/d.jsonl"},
+		{[]string{"--dataset", "x.jsonl", "--prompt", "hi"}, "--dataset gives the prompts"},
+		{[]string{"--slo-ttft", "1s", "--stream=false"}, "need streamed answers"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -153,7 +189,7 @@ func TestLoadReportsTextAndProgress(t *testing.T) {
 		t.Errorf("server saw %d requests", calls.Load())
 	}
 	// Not a terminal: plain lines, no carriage returns or escapes.
-	if !strings.Contains(errOut, "sent ") || strings.ContainsAny(errOut, "\r\033") {
+	if !strings.Contains(errOut, "done ") || !strings.Contains(errOut, "/12  ") || strings.ContainsAny(errOut, "\r\033") {
 		t.Errorf("progress on a pipe: %q", errOut)
 	}
 }
