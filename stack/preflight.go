@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // PullPolicy says when up pulls an image.
@@ -62,7 +64,7 @@ func preflight(ctx context.Context, eng Engine, cfg Config, names Names, checkPo
 			return pre, err
 		}
 	}
-	pre.imageIDs, err = ensureImages(ctx, eng, []string{cfg.Prometheus.Image, cfg.Grafana.Image}, pull, emit)
+	pre.imageIDs, err = ensureImages(ctx, eng, stackImages(cfg), pull, emit)
 	return pre, err
 }
 
@@ -180,38 +182,109 @@ func listenCheck(addr string) error {
 	return l.Close()
 }
 
-// ensureImages makes every image present per the pull policy and returns their IDs.
-func ensureImages(ctx context.Context, eng Engine, refs []string, pull pullOptions, emit func(Event)) (map[string]string, error) {
+// ImageRef is one image the stack runs, and the flag that picks it.
+type ImageRef struct{ Ref, Flag string }
+
+// stackImages are the stack's images, with their flags.
+func stackImages(cfg Config) []ImageRef {
+	return []ImageRef{{cfg.Prometheus.Image, "--prometheus-image"}, {cfg.Grafana.Image, "--grafana-image"}}
+}
+
+// ensureImages makes every image present per the pull policy and returns
+// their IDs. What is missing is found for all images first, so one error
+// names every missing image and both ways out.
+func ensureImages(ctx context.Context, eng Engine, images []ImageRef, pull pullOptions, emit func(Event)) (map[string]string, error) {
 	policy := pull.policy
 	if policy == "" {
 		policy = PullMissing
 	}
+	// Each reference once, even when two parts share it.
+	var uniq []ImageRef
+	seen := map[string]bool{}
+	for _, im := range images {
+		if !seen[im.Ref] {
+			seen[im.Ref] = true
+			uniq = append(uniq, im)
+		}
+	}
 	ids := map[string]string{}
-	for _, ref := range refs {
-		if _, done := ids[ref]; done {
+	var missing []ImageRef
+	for _, im := range uniq {
+		id, err := eng.ImageID(ctx, im.Ref)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			missing = append(missing, im)
+		case err != nil:
+			return nil, err
+		default:
+			ids[im.Ref] = id
+		}
+	}
+	if policy == PullNever && len(missing) > 0 {
+		return nil, &MissingImagesError{Missing: missing, Images: images}
+	}
+	for _, im := range uniq {
+		_, present := ids[im.Ref]
+		if present && policy != PullAlways {
 			continue
 		}
-		id, err := eng.ImageID(ctx, ref)
-		present := err == nil
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-		if policy == PullNever && !present {
-			return nil, fmt.Errorf("image %s is not on the Docker engine and --pull never was given: load it (docker pull %s, or docker load), or use --pull missing", ref, ref)
-		}
-		if policy == PullAlways || !present {
-			emit(Pulling{Image: ref})
-			if err := eng.PullImage(ctx, ref, pull.progress); err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
-				return nil, fmt.Errorf("pull image %s: %v\n  is the registry reachable? If the image is on the engine already (docker load, or a local build), pass --pull never", ref, err)
+		emit(Pulling{Image: im.Ref})
+		if err := eng.PullImage(ctx, im.Ref, pull.progress); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
 			}
-			if id, err = eng.ImageID(ctx, ref); err != nil {
-				return nil, fmt.Errorf("image %s after pulling it: %w", ref, err)
+			if present { // --pull always, and the engine has one
+				return nil, fmt.Errorf("pull image %s: %v\n  is the registry reachable? To run the image the engine already has, pass --pull missing", im.Ref, err)
 			}
+			return nil, &MissingImagesError{Missing: missing, Images: images, Pull: err, Failed: im.Ref}
 		}
-		ids[ref] = id
+		id, err := eng.ImageID(ctx, im.Ref)
+		if err != nil {
+			return nil, fmt.Errorf("image %s after pulling it: %w", im.Ref, err)
+		}
+		ids[im.Ref] = id
+		missing = slices.DeleteFunc(missing, func(m ImageRef) bool { return m.Ref == im.Ref })
 	}
 	return ids, nil
+}
+
+// MissingImagesError is up's one answer for images that are not on the
+// engine and cannot be pulled (or must not be, with --pull never): it lists
+// every one, and gives both ways out, so no fix leads back to this error.
+type MissingImagesError struct {
+	Missing []ImageRef // not on the engine
+	Images  []ImageRef // all of the stack's images, for the local-images command
+	Pull    error      // the pull that failed; nil with --pull never
+	Failed  string     // the image whose pull failed
+}
+
+func (e *MissingImagesError) Error() string {
+	var b strings.Builder
+	refs := make([]string, len(e.Missing))
+	for i, m := range e.Missing {
+		refs[i] = m.Ref
+	}
+	if e.Pull != nil {
+		fmt.Fprintf(&b, "cannot pull image %s: %v\n", e.Failed, e.Pull)
+		fmt.Fprintf(&b, "%s not on this Docker engine:\n", plural(len(e.Missing), "this image is", "these images are"))
+	} else {
+		fmt.Fprintf(&b, "--pull never was given, and %s not on this Docker engine:\n", plural(len(e.Missing), "this image is", "these images are"))
+	}
+	for _, m := range e.Missing {
+		fmt.Fprintf(&b, "  %s  (%s)\n", m.Ref, m.Flag)
+	}
+	b.WriteString("Either reach a registry: docker pull " + strings.Join(refs, " ") + ", then run up again (or up --pull missing pulls them itself);\n")
+	b.WriteString("or run images this engine has, without pulling:\n  llmmon up --pull never")
+	for _, im := range e.Images {
+		fmt.Fprintf(&b, " %s IMAGE", im.Flag)
+	}
+	b.WriteString("\n  (with no registry at all, make test-images builds a Prometheus from Debian's package and a Grafana test double; the README's quick start shows them)")
+	return b.String()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

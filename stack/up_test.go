@@ -283,7 +283,7 @@ func TestUpImages(t *testing.T) {
 		eng := fakeEngine()
 		delete(eng.Images, grafImage)
 		_, _, err := up(t, eng, t.TempDir(), testConfig(), func(o *stack.UpOptions) { o.Pull = stack.PullNever })
-		if err == nil || !strings.Contains(err.Error(), "image "+grafImage+" is not on the Docker engine and --pull never was given") {
+		if err == nil || !strings.Contains(err.Error(), "--pull never was given, and this image is not on this Docker engine:\n  "+grafImage+"  (--grafana-image)\n") {
 			t.Fatalf("err = %v", err)
 		}
 		if calls := eng.Calls(); len(calls) != 0 {
@@ -318,12 +318,38 @@ func TestUpImages(t *testing.T) {
 			t.Errorf("calls %q, want %q", got, want)
 		}
 	})
+	// Every missing image in one message, with both ways out, and no way
+	// out that leads back here: a registry, or local images by flag.
+	t.Run("failed pull names every missing image", func(t *testing.T) {
+		eng := fakeEngine()
+		delete(eng.Images, promImage)
+		delete(eng.Images, grafImage)
+		_, _, err := up(t, eng, t.TempDir(), testConfig())
+		var mi *stack.MissingImagesError
+		if !errors.As(err, &mi) || len(mi.Missing) != 2 {
+			t.Fatalf("err = %v", err)
+		}
+		msg := err.Error()
+		for _, want := range []string{"cannot pull image " + promImage + ": ", "these images are not on this Docker engine:",
+			promImage + "  (--prometheus-image)", grafImage + "  (--grafana-image)",
+			"docker pull " + promImage + " " + grafImage, "llmmon up --pull never --prometheus-image IMAGE --grafana-image IMAGE", "make test-images"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("message lacks %q:\n%s", want, msg)
+			}
+		}
+		// --pull never, as the message offers, gives the same list, never
+		// "use --pull missing" back.
+		_, _, err = up(t, eng, t.TempDir(), testConfig(), func(o *stack.UpOptions) { o.Pull = stack.PullNever })
+		if !errors.As(err, &mi) || len(mi.Missing) != 2 || !strings.Contains(err.Error(), "llmmon up --pull never --prometheus-image IMAGE") {
+			t.Fatalf("--pull never: %v", err)
+		}
+	})
 	t.Run("failed pull", func(t *testing.T) {
 		eng := fakeEngine()
 		delete(eng.Images, promImage)
 		_, _, err := up(t, eng, t.TempDir(), testConfig())
-		if err == nil || !strings.Contains(err.Error(), "pull image "+promImage+": ") || !strings.Contains(err.Error(), "pass --pull never") {
-			t.Fatalf("err = %v", err)
+		if err == nil || !strings.Contains(err.Error(), "cannot pull image "+promImage+": ") || strings.Contains(err.Error(), grafImage+"  (") {
+			t.Fatalf("err = %v (only the missing image is listed)", err)
 		}
 		if got := eng.Names(stack.KindNetwork); len(got) != 0 {
 			t.Errorf("created before images were there: %v", got)
@@ -661,7 +687,7 @@ func TestFailedUpLeavesDirUnchanged(t *testing.T) {
 		want  string
 	}{
 		{"missing image", changed(nil), func(eng *enginetest.Fake) { delete(eng.Images, grafImage) },
-			func(o *stack.UpOptions) { o.Pull = stack.PullNever }, "is not on the Docker engine"},
+			func(o *stack.UpOptions) { o.Pull = stack.PullNever }, "is not on this Docker engine"},
 		{"failed pull", changed(nil), func(eng *enginetest.Fake) { delete(eng.Images, promImage) }, nil, "pull image " + promImage},
 		{"port in use", changed(func(c *stack.Config) { c.Grafana.Port = 13001 }), nil, func(o *stack.UpOptions) {
 			o.CheckPort = func(string) error { return errors.New("address already in use") }

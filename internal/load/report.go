@@ -272,7 +272,7 @@ func (g *generator) progressLoop(start time.Time, done <-chan struct{}) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	lastDone, lastAt := int64(0), start
-	rate := 0.0
+	rate, first := 0.0, true
 	for {
 		select {
 		case <-done:
@@ -285,7 +285,8 @@ func (g *generator) progressLoop(start time.Time, done <-chan struct{}) {
 				Tokens: g.tokens.Load(), Draining: g.stopped(),
 			}
 			if dt := now.Sub(lastAt); dt > 0 {
-				rate = smoothRate(rate, float64(d-lastDone)/dt.Seconds(), dt, lastDone == 0 && rate == 0)
+				rate = smoothRate(rate, float64(d-lastDone)/dt.Seconds(), dt, first)
+				first = false
 			}
 			p.Rate = rate
 			p.Total, p.ETA = int64(g.opts.Requests), g.eta(p)

@@ -123,7 +123,7 @@ func TestTerminalOutput(t *testing.T) {
 			if got := strings.Contains(errOut, "\r\x1b[K"); got != tc.decorate {
 				t.Errorf("live line on the terminal = %v, want %v:\n%q", got, tc.decorate, errOut)
 			}
-			if !tc.decorate && (strings.Contains(errOut, "\x1b") || !strings.Contains(errOut, "sent ")) {
+			if !tc.decorate && (strings.Contains(errOut, "\x1b") || !strings.Contains(errOut, "done ")) {
 				t.Errorf("progress without decoration:\n%q", errOut)
 			}
 		})

@@ -333,7 +333,7 @@ func TestUpRefusesBeforeCreatingAnything(t *testing.T) {
 			fmt.Sprintf("port %d on 127.0.0.1 is in use (by another program or container): stop it, or pass --grafana-port", taken)},
 		{"missing image", base("--prometheus-port", strconv.Itoa(testenv.FreePort(t)), "--grafana-port", strconv.Itoa(testenv.FreePort(t)),
 			"--prometheus-image", "llmmon-test/not-here:never"),
-			"image llmmon-test/not-here:never is not on the Docker engine and --pull never was given"},
+			"--pull never was given, and this image is not on this Docker engine:\n  llmmon-test/not-here:never  (--prometheus-image)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
