@@ -13,6 +13,9 @@ type created struct {
 	specs   Specs
 	ids     map[string]string // container IDs, by component
 	actions []Action
+	// freshGrafana: Grafana's data volume was created by this up, so its
+	// database (and admin password) comes from this run's settings.
+	freshGrafana bool
 }
 
 // createObjects brings the network, the volumes and the containers to
@@ -49,6 +52,7 @@ func createObjects(ctx context.Context, eng Engine, in SpecInput, pre preflighte
 			return c, err
 		}
 		act(Action{KindVolume, v.Name, "created"})
+		c.freshGrafana = c.freshGrafana || v.Name == n.GrafanaData
 	}
 	for _, spec := range c.specs.Containers() {
 		var existing *Object

@@ -10,7 +10,9 @@ import (
 
 // checkDatasource proves the Grafana → Prometheus path: first that the
 // stored admin password works, then Grafana's own datasource health check.
-func (w *waiter) checkDatasource(ctx context.Context, g *grafana.Client, dir string, n Names) error {
+// freshVolume says up created Grafana's volume just now: then a refused
+// password is not an old volume's, and the message says so.
+func (w *waiter) checkDatasource(ctx context.Context, g *grafana.Client, dir string, n Names, freshVolume bool, image string) error {
 	var lastErr error
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -24,6 +26,9 @@ func (w *waiter) checkDatasource(ctx context.Context, g *grafana.Client, dir str
 			return nil
 		}
 		if grafana.IsStatus(err, 401) || grafana.IsStatus(err, 403) {
+			if freshVolume {
+				return passwordNotApplied(dir, n, image)
+			}
 			return wrongPassword(dir, n)
 		}
 		if grafana.IsStatus(err, 404) {

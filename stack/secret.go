@@ -96,3 +96,18 @@ only when it first creates its database. To recover, either:
       llmmon down %s && docker volume rm %s && llmmon up %s`,
 		ErrAdminPassword, file, n.GrafanaData, file, n.Grafana, file, args, n.GrafanaData, args)
 }
+
+// passwordNotApplied explains ErrAdminPassword when up created Grafana's
+// volume in this very run: no older database can hold another password,
+// so the password never reached Grafana.
+func passwordNotApplied(dir string, n Names, image string) error {
+	return fmt.Errorf(`%w in %s, although up created the volume %s just now,
+so Grafana set up its database in this run: the password did not reach it.
+The image %s probably ignores %s (official grafana/grafana images read
+it since 5.2; a custom image or entrypoint may not), or sets its own admin password
+(GF_SECURITY_ADMIN_PASSWORD in the image, or its grafana.ini). Check with:
+  docker inspect %s   and   docker logs %s
+then use an official image (--grafana-image grafana/grafana:TAG), or set the image's
+password to the one in %s`,
+		ErrAdminPassword, AdminPasswordPath(dir), n.GrafanaData, image, passwordEnv, n.Grafana, n.Grafana, AdminPasswordPath(dir))
+}

@@ -115,7 +115,7 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	if err := w.waitReady(wctx, readinessProbes(names, prom, graf)); err != nil {
 		return res, err
 	}
-	if err := w.checkDatasource(wctx, graf, o.Dir, names); err != nil {
+	if err := w.checkDatasource(wctx, graf, o.Dir, names, made.freshGrafana, cfg.Grafana.Image); err != nil {
 		return res, err
 	}
 	if !o.Dashboard.Skip {

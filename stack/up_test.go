@@ -799,3 +799,37 @@ func TestUpKeepsRecordedSettings(t *testing.T) {
 		t.Errorf("calls %q, want %q", got, want)
 	}
 }
+
+// A password refused by a Grafana whose volume this up created is not an
+// old volume's: the message says the password did not reach Grafana, and
+// does not send the user to delete the volume.
+func TestUpFreshVolumeRefusedPasswordBlamesTheImage(t *testing.T) {
+	double, err := grafanadouble.New(grafanadouble.Config{AdminPassword: "set-by-the-image"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	graf := httptest.NewServer(double.Handler())
+	defer graf.Close()
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "Prometheus Server is Ready.") }))
+	defer prom.Close()
+	port := func(s *httptest.Server) int { p, _ := strconv.Atoi(s.URL[strings.LastIndex(s.URL, ":")+1:]); return p }
+	cfg := testConfig(func(c *stack.Config) { c.Prometheus.Port, c.Grafana.Port = port(prom), port(graf) })
+	eng, dir := fakeEngine(), t.TempDir()
+	_, _, err = up(t, eng, dir, cfg, func(o *stack.UpOptions) { o.Wait = 20 * time.Second })
+	if !errors.Is(err, stack.ErrAdminPassword) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"up created the volume llm-grafana-data just now", "ignores GF_SECURITY_ADMIN_PASSWORD__FILE", "docker logs llm-grafana", grafImage} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "docker volume rm") {
+		t.Errorf("sends the user to delete a volume up just created:\n%v", err)
+	}
+	// The next up finds the volume: then an older database is possible.
+	_, _, err = up(t, eng, dir, cfg, func(o *stack.UpOptions) { o.Wait = 20 * time.Second })
+	if !errors.Is(err, stack.ErrAdminPassword) || !strings.Contains(err.Error(), "was set up with another password") {
+		t.Fatalf("second up: %v", err)
+	}
+}
