@@ -22,6 +22,11 @@ const (
 	// LabelFilesHash is on Grafana's container: the content of the files it
 	// was created with. up records later deliveries in its state.
 	LabelFilesHash = "dev.llmmon.files-hash"
+	// LabelDir is on each container: the absolute --dir up ran with, so
+	// status --name finds the stack's files from anywhere (as Compose's
+	// working_dir label). Labels are outside the config hash: a moved
+	// folder recreates nothing.
+	LabelDir = "dev.llmmon.dir"
 )
 
 // Components, as in the LabelComponent label.

@@ -127,6 +127,8 @@ type SpecInput struct {
 	HostGateway string
 	// Image IDs as resolved on the engine, so a re-pulled tag recreates.
 	PrometheusImageID, GrafanaImageID string
+	// Dir is the absolute --dir, labelled on the containers; "" for none.
+	Dir string
 }
 
 // BuildSpecs turns the settings into engine object specs. It is a pure
@@ -210,6 +212,9 @@ func BuildSpecs(in SpecInput) Specs {
 	// The user-dashboards folder exists even when empty: the provider reads it.
 	graf.Dirs = addDir(graf.Dirs, ContainerDir{Path: containerPath("grafana/dashboards"), Mode: 0o755, UID: grafanaUID, GID: grafanaGID})
 
+	if in.Dir != "" {
+		prom.Labels[LabelDir], graf.Labels[LabelDir] = in.Dir, in.Dir
+	}
 	// Prometheus' file contents (prometheus.yml, rules, targets files) are
 	// delivered to the running container and reloaded (HUP): a new scrape
 	// job or interval must cost Prometheus neither its container nor a

@@ -29,9 +29,16 @@ type ComponentStatus struct {
 
 // StatusReport is the stack as status shows it.
 type StatusReport struct {
-	Stack      string            `json:"stack"`
-	Dir        string            `json:"dir"`
-	Up         bool              `json:"up"` // every container runs
+	Stack string `json:"stack"`
+	Dir   string `json:"dir"`
+	// DirFromLabels: the stack is not the one --dir records, and Dir is
+	// where its containers say up ran.
+	DirFromLabels bool `json:"dir_from_labels,omitempty"`
+	Up            bool `json:"up"` // every container runs
+	// OK: every container runs and is ready, and Grafana can query
+	// Prometheus. Scrape targets are the user's servers: reported, not
+	// counted.
+	OK         bool              `json:"ok"`
 	Components []ComponentStatus `json:"components"`
 	// Datasource is "ok" when Grafana can query Prometheus, else why not.
 	Datasource   string              `json:"datasource,omitempty"`
@@ -64,6 +71,9 @@ func Status(ctx context.Context, eng Engine, o StatusOptions) (StatusReport, err
 	objs, err := eng.List(ctx, KindContainer, map[string]string{LabelStack: n.Stack})
 	if err != nil {
 		return r, err
+	}
+	if d, ok := recordedElsewhere(o.Dir, o.Name, objs); ok {
+		o.Dir, r.Dir, r.DirFromLabels, r.PasswordFile = d, d, true, AdminPasswordPath(d)
 	}
 	byComponent := map[string]Object{}
 	for _, obj := range objs {
@@ -123,7 +133,11 @@ func Status(ctx context.Context, eng Engine, o StatusOptions) (StatusReport, err
 			r.Engines = detectEngines(ctx, prometheus.NewClient(promURL), r.Targets)
 		}
 	}
-	if grafURL != "" && r.Components[1].Healthy {
+	switch {
+	case grafURL == "" || !r.Components[1].Healthy:
+	case pwErr != nil:
+		r.Datasource = fmt.Sprintf("not checked: no admin password in %s; pass the stack's --dir", r.PasswordFile)
+	default:
 		g := grafana.NewClient(grafURL, grafana.Auth{User: AdminUser, Password: password})
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := g.DatasourceHealth(dctx, DatasourceUID)
@@ -137,7 +151,29 @@ func Status(ctx context.Context, eng Engine, o StatusOptions) (StatusReport, err
 			r.Datasource = err.Error()
 		}
 	}
+	r.OK = r.Up && r.Datasource == "ok"
+	for _, c := range r.Components {
+		r.OK = r.OK && c.Healthy
+	}
 	return r, nil
+}
+
+// recordedElsewhere finds the folder of a stack that dir does not record,
+// from its containers' LabelDir, when that folder records it.
+func recordedElsewhere(dir, name string, objs []Object) (string, bool) {
+	if st, err := LoadState(dir); err == nil && st.Config.Name == name {
+		return "", false
+	}
+	for _, o := range objs {
+		d := o.Labels[LabelDir]
+		if d == "" {
+			continue
+		}
+		if st, err := LoadState(d); err == nil && st.Config.Name == name {
+			return d, true
+		}
+	}
+	return "", false
 }
 
 func probeHealth(ctx context.Context, component, url string, s *ContainerState) (bool, string) {

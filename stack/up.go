@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
 	"github.com/llmmon/llmmon/stack/grafana"
@@ -95,6 +96,7 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	made, err := createObjects(ctx, eng, SpecInput{
 		Config: cfg, Rendered: rendered, UserDashboards: dir.userDashboards, AdminPassword: dir.password, PrometheusSecrets: secrets,
 		PrometheusImageID: pre.imageIDs[cfg.Prometheus.Image], GrafanaImageID: pre.imageIDs[cfg.Grafana.Image],
+		Dir: absDir(o.Dir),
 	}, pre, state, emit)
 	res.Actions, res.ContainerIDs = made.actions, made.ids
 	if err != nil {
@@ -130,4 +132,13 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 		res.Engines = detectEngines(wctx, prom, res.Targets)
 	}
 	return res, nil
+}
+
+// absDir is dir made absolute for the containers' label; as given when
+// that fails (the label is a hint, never a key).
+func absDir(dir string) string {
+	if a, err := filepath.Abs(dir); err == nil {
+		return a
+	}
+	return dir
 }

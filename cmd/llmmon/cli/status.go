@@ -28,8 +28,13 @@ func newStatusCmd(f *Factory, runF func(context.Context, *statusOptions) error) 
 		Long: `status shows each container's state, health, ports and URL, whether Grafana
 can query Prometheus, and every scrape target with its health and last error.
 
-It exits non-zero when the stack is not fully up. The Grafana admin password
-is only printed with --show-password.`,
+It exits non-zero when the stack is not fully up: a container not running
+or not ready, or Grafana unable to query Prometheus. Scrape targets are your
+servers: they are shown, and do not change the exit status.
+
+With --name, status finds the stack's folder from its containers' labels
+when --dir does not record that stack, so it works from any directory. The
+Grafana admin password is only printed with --show-password.`,
 		Example: `  llmmon status
   llmmon status -o json
   llmmon status --show-password`,
@@ -69,7 +74,7 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 	} else {
 		printStatus(opts.IO.Out, r, opts.IO.DecorateOut())
 	}
-	if !r.Up {
+	if !r.OK {
 		if opts.Output == "text" {
 			fmt.Fprintln(opts.IO.ErrOut, notUpMessage(r))
 		}
@@ -85,14 +90,22 @@ func notUpMessage(r stack.StatusReport) string {
 			running++
 		}
 	}
-	if running == 0 {
+	switch {
+	case running == 0:
 		return fmt.Sprintf("nothing is up: llmmon stack %q is not running (start it with llmmon up)", r.Stack)
+	case !r.Up:
+		return fmt.Sprintf("llmmon stack %q is only partly up: run llmmon up to restore it, or llmmon doctor", r.Stack)
+	case r.Datasource != "ok" && r.Datasource != "":
+		return fmt.Sprintf("llmmon stack %q runs, but Grafana's datasource is %s (see llmmon doctor)", r.Stack, r.Datasource)
 	}
-	return fmt.Sprintf("llmmon stack %q is only partly up: run llmmon up to restore it, or llmmon doctor", r.Stack)
+	return fmt.Sprintf("llmmon stack %q runs, but is not ready (see llmmon doctor)", r.Stack)
 }
 
 func printStatus(out io.Writer, r stack.StatusReport, decorated bool) {
 	fmt.Fprintf(out, "stack %s (%s)\n", r.Stack, r.Dir)
+	if r.DirFromLabels {
+		fmt.Fprintf(out, "  (--dir does not record this stack; its containers say up ran in %s)\n", r.Dir)
+	}
 	for _, c := range r.Components {
 		mark := ""
 		if decorated {

@@ -172,6 +172,11 @@ func TestUpOnRealEngine(t *testing.T) {
 				t.Errorf("status lacks %q:\n%s", want, out)
 			}
 		}
+		// From any folder, --name finds the stack's folder by its label.
+		out = mustRun(t, "status", "--dir", t.TempDir(), "--name", name)
+		if !strings.Contains(out, "its containers say up ran in "+dir) || !strings.Contains(out, "datasource   llmmon-prometheus: ok") {
+			t.Errorf("status --name from another folder:\n%s", out)
+		}
 		promID, grafID = containerID(t, names.Prometheus), containerID(t, names.Grafana)
 	})
 	if t.Failed() {

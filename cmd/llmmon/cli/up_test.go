@@ -127,16 +127,22 @@ func TestUpStatusDownOutput(t *testing.T) {
 	if jerr := json.Unmarshal(out.Bytes(), &report); jerr != nil {
 		t.Fatalf("not JSON: %v\n%s", jerr, out.String())
 	}
-	if report.Stack != "clitest" || len(report.Components) != 2 || report.Components[0].State != "running" || report.Password != "" {
+	if report.Stack != "clitest" || len(report.Components) != 2 || report.Components[0].State != "running" || report.Password != "" || !report.Up || report.OK {
 		t.Errorf("report %+v", report)
 	}
-	if err != nil {
-		t.Errorf("status of a running stack: %v", err)
+	// Running, but nothing answers HTTP behind the in-memory engine: not OK.
+	var ec ExitCodeError
+	if !errors.As(err, &ec) || ec.Code != 1 {
+		t.Errorf("status of a stack whose containers run but do not answer: %v", err)
 	}
 
 	out.Reset()
-	if err := runStatus(context.Background(), &statusOptions{IO: io, Globals: g, Output: "text", ShowPassword: true, Engine: engine}); err != nil {
+	errOut.Reset()
+	if err := runStatus(context.Background(), &statusOptions{IO: io, Globals: g, Output: "text", ShowPassword: true, Engine: engine}); !errors.As(err, &ec) {
 		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), `llmmon stack "clitest" runs, but is not ready (see llmmon doctor)`) {
+		t.Errorf("stderr: %s", errOut.String())
 	}
 	if !strings.Contains(out.String(), "grafana password ") {
 		t.Errorf("--show-password did not show it:\n%s", out.String())
@@ -155,7 +161,6 @@ func TestUpStatusDownOutput(t *testing.T) {
 	out.Reset()
 	errOut.Reset()
 	err = runStatus(context.Background(), &statusOptions{IO: io, Globals: g, Output: "text", Engine: engine})
-	var ec ExitCodeError
 	if !errors.As(err, &ec) || ec.Code != 1 {
 		t.Fatalf("status with nothing up: %v", err)
 	}
