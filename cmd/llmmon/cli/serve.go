@@ -39,6 +39,7 @@ type serveOptions struct {
 func newServeCmd(f *Factory, runF func(context.Context, *serveOptions) error) *cobra.Command {
 	opts := &serveOptions{IO: f.IO, Server: llmserver.DefaultOptions()}
 	o := &opts.Server
+	var apiKeyFile, upstreamKeyFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run an instrumented OpenAI-compatible LLM server on :8000 (simulated engine, or --upstream a real one)",
@@ -106,6 +107,12 @@ bounded memory with many open streams.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.ModelSet = cmd.Flags().Changed("model")
+			if err := apiKeySecret.resolve(cmd, &opts.Server.APIKey, apiKeyFile, opts.IO.ErrOut); err != nil {
+				return err
+			}
+			if err := upstreamKeySecret.resolve(cmd, &opts.UpstreamAPIKey, upstreamKeyFile, opts.IO.ErrOut); err != nil {
+				return err
+			}
 			cmd.Flags().Visit(func(f *pflag.Flag) {
 				if strings.HasPrefix(f.Usage, "simulated engine:") {
 					opts.SimFlags = append(opts.SimFlags, "--"+f.Name)
@@ -121,7 +128,7 @@ bounded memory with many open streams.`,
 	fl.StringVar(&o.Host, "host", o.Host, "address to listen on; 0.0.0.0 so Prometheus in Docker can scrape it via host-gateway (127.0.0.1 cannot be reached from a container)")
 	fl.IntVar(&o.Port, "port", o.Port, "port to listen on")
 	fl.StringVar(&o.Model, "model", o.Model, "served model name (the model_name label of vllm:* metrics)")
-	fl.StringVar(&o.APIKey, "api-key", "", "require \"Authorization: Bearer KEY\" on /v1/* (/metrics and /health stay open)")
+	fl.StringVar(&o.APIKey, "api-key", "", "require \"Authorization: Bearer KEY\" on /v1/* (/metrics and /health stay open); shows in ps: prefer --api-key-file or LLMMON_API_KEY")
 	sizeVar(fl, &o.MaxBody, "max-body", "largest request body, in bytes or with KiB/MiB (413 beyond)")
 	sizeVar(fl, &o.MaxHeaderBytes, "max-header-bytes", "largest request headers (431 beyond)")
 	fl.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "connections served at once; more wait for one to close (0: no limit)")
@@ -131,6 +138,7 @@ bounded memory with many open streams.`,
 	fl.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "how long in-flight requests may finish after SIGTERM/SIGINT")
 	fl.StringArrayVar(&opts.Upstreams, "upstream", nil, "gateway mode: forward to this engine's OpenAI API (http://HOST:PORT/v1) instead of simulating; repeat as NAME=URL to route model NAME")
 	fl.StringVar(&opts.UpstreamAPIKey, "upstream-api-key", "", "gateway mode: send \"Authorization: Bearer KEY\" upstream (else the client's own header is passed on when --api-key is unset)")
+	addSecretFileFlags(cmd, &apiKeyFile, &upstreamKeyFile)
 	opts.UpstreamTimeout = proxy.DefaultTimeout
 	fl.DurationVar(&opts.UpstreamTimeout, "upstream-timeout", opts.UpstreamTimeout, "gateway mode: longest wait for the engine's first byte before answering 504 (0: no limit)")
 	opts.UpstreamSSE = openai.Limits{MaxLine: openai.DefaultMaxLine, MaxEvent: openai.DefaultMaxEvent}
@@ -251,11 +259,12 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		srv.Close()
 		return fmt.Errorf("listen on %s: %w (is another server using the port? pass --port)", opts.Server.Addr(), err)
 	}
-	if opts.Server.Backend != nil {
-		fmt.Fprintf(opts.IO.Out, "llmmon serve: %s on http://%s  (metrics: /metrics, health: /health)\n", what, ln.Addr())
-	} else {
-		fmt.Fprintf(opts.IO.Out, "llmmon serve: model %q (%s) on http://%s  (metrics: /metrics, health: /health)\n",
-			opts.Server.Model, what, ln.Addr())
+	if opts.Server.Backend == nil {
+		what = fmt.Sprintf("model %q (%s)", opts.Server.Model, what)
+	}
+	printStart(opts.IO.Out, what, ln.Addr())
+	if warn := exposedUpstreamKey(opts.Server.Host, opts.Server.Port, opts.Server.APIKey, opts.UpstreamAPIKey); warn != "" && len(opts.Upstreams) > 0 {
+		fmt.Fprintln(opts.IO.ErrOut, warn)
 	}
 	err = srv.Serve(ctx, ln)
 	if err == nil {

@@ -119,13 +119,15 @@ func TestRunServeUpstream(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runServe(ctx, opts); pw.Close() }()
-	line, err := bufio.NewReader(pr).ReadString('\n')
+	br := bufio.NewReader(pr)
+	line, err := br.ReadString('\n')
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`^llmmon serve: gateway to (\S+) on (http://\S+) `).FindStringSubmatch(line)
+	api, _ := br.ReadString('\n')
+	m := regexp.MustCompile(`^llmmon serve: gateway to (\S+) listening on \S+\n  API +(http://\S+)/v1 `).FindStringSubmatch(line + api)
 	if m == nil || m[1] != uhs.URL+"/v1" {
-		t.Fatalf("startup line %q", line)
+		t.Fatalf("startup lines %q", line+api)
 	}
 	go io.Copy(io.Discard, pr)
 	resp, err := http.Post(m[2]+"/v1/completions", "application/json", strings.NewReader(`{"model":"llmmon-sim","prompt":"hi","max_tokens":3}`))
