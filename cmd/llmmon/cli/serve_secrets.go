@@ -123,4 +123,3 @@ func printStart(w io.Writer, what string, addr net.Addr) {
 		fmt.Fprintf(w, "  note: a container cannot reach %s; for llmmon up, listen with --host 0.0.0.0 (and --api-key-file)\n", local)
 	}
 }
-
