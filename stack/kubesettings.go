@@ -52,6 +52,12 @@ type KubernetesGateway struct {
 	Replicas   int               `yaml:"replicas,omitempty" json:"replicas,omitempty"`
 	Selector   map[string]string `yaml:"selector,omitempty" json:"selector,omitempty"`
 	Namespaces []string          `yaml:"namespaces,omitempty" json:"namespaces,omitempty"`
+	// APIKeySecret and UpstreamAPIKeySecret are Secrets, as NAME/KEY, that
+	// the gateway reads as LLMMON_API_KEY (the key clients must present)
+	// and LLMMON_UPSTREAM_API_KEY (the key it sends upstream); never in
+	// the manifests themselves.
+	APIKeySecret         string `yaml:"api_key_secret,omitempty" json:"api_key_secret,omitempty"`
+	UpstreamAPIKeySecret string `yaml:"upstream_api_key_secret,omitempty" json:"upstream_api_key_secret,omitempty"`
 }
 
 // KubernetesGrafana says how the dashboard reaches Grafana.

@@ -33,6 +33,21 @@ func (g Gateway) args() []string {
 	return args
 }
 
+// env hands serve its keys from Secrets, which serve reads from the
+// environment; a key in Args would be in the manifest and in ps.
+func (g Gateway) env() []corev1.EnvVar {
+	var env []corev1.EnvVar
+	for _, s := range []struct {
+		name string
+		ref  *corev1.SecretKeySelector
+	}{{"LLMMON_API_KEY", g.APIKey}, {"LLMMON_UPSTREAM_API_KEY", g.UpstreamAPIKey}} {
+		if s.ref != nil {
+			env = append(env, corev1.EnvVar{Name: s.name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: s.ref}})
+		}
+	}
+	return env
+}
+
 // podLabels carry the gateway selector, so the gateway's monitor (and
 // Service) select exactly these pods.
 func (b *builder) gatewayPodLabels() map[string]string {
@@ -78,6 +93,7 @@ func (b *builder) gatewayDeployment() *appsv1.Deployment {
 						Image:           g.Image,
 						ImagePullPolicy: corev1.PullIfNotPresent,
 						Args:            g.args(),
+						Env:             g.env(),
 						Ports:           []corev1.ContainerPort{{Name: gatewayPortName, ContainerPort: gatewayPort, Protocol: corev1.ProtocolTCP}},
 						ReadinessProbe:  probe(5, 3),
 						LivenessProbe:   probe(10, 6),

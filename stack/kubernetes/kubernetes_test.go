@@ -75,6 +75,7 @@ func allOptions(t *testing.T, monitor MonitorKind) (stack.Config, Options) {
 	cfg := stack.Default()
 	cfg.Kubernetes.Monitor = string(monitor)
 	cfg.Kubernetes.Gateway.Upstreams = []string{"http://vllm.ai.svc:8000/v1", "qwen=http://qwen.ai.svc:8000/v1"}
+	cfg.Kubernetes.Gateway.UpstreamAPIKeySecret = "llmmon-gateway/upstream-api-key"
 	cfg.Kubernetes.Grafana.Operator = true
 	o, err := resolve(cfg, "v1.2.3")
 	if err != nil {
@@ -350,6 +351,12 @@ func TestGatewayDeployment(t *testing.T) {
 			t.Errorf("probe %+v: want GET /health on port http", p)
 		}
 	}
+	// The upstream key comes from a Secret, as serve's environment; never in
+	// the manifest.
+	if len(c.Env) != 1 || c.Env[0].Name != "LLMMON_UPSTREAM_API_KEY" || c.Env[0].ValueFrom == nil ||
+		c.Env[0].ValueFrom.SecretKeyRef.Name != "llmmon-gateway" || c.Env[0].ValueFrom.SecretKeyRef.Key != "upstream-api-key" {
+		t.Errorf("env %+v", c.Env)
+	}
 	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() {
 		t.Errorf("resources %+v", c.Resources)
 	}
@@ -439,6 +446,8 @@ func TestResolveNamesTheSetting(t *testing.T) {
 		{"upstream", func(c *stack.Config) { c.Kubernetes.Gateway.Upstreams = []string{"vllm.ai.svc:8000"} }, `kubernetes.gateway.upstreams[0]: "vllm.ai.svc:8000": want [NAME=]URL`},
 		{"image", func(c *stack.Config) { c.Kubernetes.Gateway.Image = "llmmon: 1" }, `kubernetes.gateway.image: "llmmon: 1" is not an image reference: invalid reference format`},
 		{"replicas", func(c *stack.Config) { c.Kubernetes.Gateway.Replicas = -1 }, `kubernetes.gateway.replicas: -1: must be at least 1`},
+		{"upstream key secret", func(c *stack.Config) { c.Kubernetes.Gateway.UpstreamAPIKeySecret = "just-a-name" }, `kubernetes.gateway.upstream_api_key_secret: "just-a-name": want SECRET/KEY`},
+		{"api key secret name", func(c *stack.Config) { c.Kubernetes.Gateway.APIKeySecret = "Gateway_Keys/key" }, `kubernetes.gateway.api_key_secret: "Gateway_Keys" is not a Secret name`},
 		{"folder annotation", func(c *stack.Config) { c.Kubernetes.Grafana.FolderAnnotation = "grafana folder" }, `kubernetes.grafana.folder_annotation: "grafana folder" is not an annotation name`},
 	}
 	for _, tt := range tests {

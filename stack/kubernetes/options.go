@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"errors"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 	"maps"
 	"net/url"
 	"sort"
@@ -75,6 +76,9 @@ type Gateway struct {
 	Namespaces []string
 	Port       string
 	Path       string
+	// APIKey and UpstreamAPIKey are the Secret keys serve reads its keys
+	// from (nil: none).
+	APIKey, UpstreamAPIKey *corev1.SecretKeySelector
 }
 
 // Deploy reports whether render writes the gateway's Deployment and Service.
@@ -175,6 +179,8 @@ func resolve(cfg stack.Config, version string) (Options, error) {
 	if o.Gateway.Replicas == 0 {
 		o.Gateway.Replicas = defaultGatewayReplicas
 	}
+	o.Gateway.APIKey = secretRef(bad, "kubernetes.gateway.api_key_secret", g.APIKeySecret)
+	o.Gateway.UpstreamAPIKey = secretRef(bad, "kubernetes.gateway.upstream_api_key_secret", g.UpstreamAPIKeySecret)
 	checkTarget(bad, "gateway", o.Gateway.Selector, o.Gateway.Namespaces, o.Gateway.Port, o.Gateway.Path)
 	for i, u := range g.Upstreams {
 		if err := checkUpstream(u); err != nil {
@@ -276,4 +282,23 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// secretRef reads NAME/KEY ("" is none) as a Secret key selector.
+func secretRef(bad func(path, format string, a ...any), path, v string) *corev1.SecretKeySelector {
+	if v == "" {
+		return nil
+	}
+	name, key, ok := strings.Cut(v, "/")
+	if !ok || name == "" || key == "" {
+		bad(path, "%q: want SECRET/KEY, like llmmon-gateway/upstream-api-key", v)
+		return nil
+	}
+	if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+		bad(path, "%q is not a Secret name: %s", name, strings.Join(msgs, "; "))
+	}
+	if msgs := validation.IsConfigMapKey(key); len(msgs) > 0 {
+		bad(path, "%q is not a Secret key: %s", key, strings.Join(msgs, "; "))
+	}
+	return &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: name}, Key: key}
 }
