@@ -130,6 +130,7 @@ var commands = []func(*Factory) *cobra.Command{
 	func(f *Factory) *cobra.Command { return newDownCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newStatusCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newTargetCmd(f, nil) },
+	func(f *Factory) *cobra.Command { return newLsCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newServeCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newLoadCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newDoctorCmd(f, nil) },
