@@ -15,6 +15,7 @@ type downOptions struct {
 	Name    string
 	NameSet bool
 	Volumes bool
+	Output  string
 	Engine  func() (stack.Engine, error)
 }
 
@@ -44,6 +45,7 @@ is fine.`,
 	}
 	cmd.Flags().StringVar(&opts.Name, "name", "", "the stack's --name (default: the one recorded in --dir)")
 	cmd.Flags().BoolVar(&opts.Volumes, "volumes", false, "also remove the stack's data volumes (metrics and Grafana data are lost)")
+	addOutputFlag(cmd, &opts.Output)
 	return cmd
 }
 
@@ -57,6 +59,12 @@ func runDown(ctx context.Context, opts *downOptions) error {
 		return err
 	}
 	res, err := stack.Down(ctx, eng, name, opts.Volumes)
+	if opts.Output == "json" {
+		if err != nil {
+			return err
+		}
+		return writeJSON(opts.IO.Out, newDownJSON(res, opts.Volumes))
+	}
 	out := opts.IO.Out
 	for _, o := range res.Removed {
 		fmt.Fprintf(out, "removed %s %s\n", o.Kind, o.Name)

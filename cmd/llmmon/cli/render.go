@@ -14,6 +14,7 @@ type renderOptions struct {
 	Globals  *Globals
 	Settings stack.Settings // defaults, what up recorded in --dir, llmmon.yaml, then the flags set
 	Export   exportOptions
+	Output   string
 }
 
 func newRenderCmd(f *Factory, runF func(*renderOptions) error) *cobra.Command {
@@ -65,19 +66,30 @@ password in DIR/secrets.`,
 	}
 	flags = addStackFlags(cmd)
 	export = addExportFlags(cmd, &opts.Export)
+	addOutputFlag(cmd, &opts.Output)
 	return cmd
 }
 
 func runRender(opts *renderOptions) error {
+	rep := &renderJSON{Files: []fileJSON{}}
+	var err error
 	if opts.Export.any() {
-		return runExport(opts.IO.Out, opts.Settings, opts.Export)
+		err = runExport(opts.IO.Out, opts.Settings, opts.Export, rep, opts.Output == "json")
+	} else {
+		var r stack.Rendered
+		if r, err = opts.Settings.Render(); err != nil {
+			return userSettingsError(err)
+		}
+		var results []stack.WriteResult
+		results, err = stack.WriteFiles(opts.Globals.Dir, r.All())
+		rep.Files = appendWritten(rep.Files, results)
+		if opts.Output != "json" {
+			printWritten(opts.IO.Out, results)
+		}
 	}
-	r, err := opts.Settings.Render()
-	if err != nil {
-		return userSettingsError(err)
+	if err == nil && opts.Output == "json" {
+		return writeJSON(opts.IO.Out, rep)
 	}
-	results, err := stack.WriteFiles(opts.Globals.Dir, r.All())
-	printWritten(opts.IO.Out, results)
 	return err
 }
 

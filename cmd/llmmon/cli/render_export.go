@@ -92,7 +92,12 @@ func (e *exportFlags) overrides(o *stack.Overrides) error {
 // runExport writes each output asked for. Nothing is written unless every
 // setting is valid: kubernetes.Render checks them all, and compose.Write
 // checks the stack's before it writes.
-func runExport(out io.Writer, s stack.Settings, e exportOptions) error {
+// runExport writes the exports; quiet leaves the lines out (-o json),
+// and rep collects what was written either way.
+func runExport(out io.Writer, s stack.Settings, e exportOptions, rep *renderJSON, quiet bool) error {
+	if quiet {
+		out = io.Discard
+	}
 	var base []stack.File
 	if e.KubernetesDir != "" {
 		var err error
@@ -102,6 +107,7 @@ func runExport(out io.Writer, s stack.Settings, e exportOptions) error {
 	}
 	if e.ComposeDir != "" {
 		results, err := compose.Write(e.ComposeDir, s)
+		rep.Files = appendWritten(rep.Files, results)
 		printWritten(out, results)
 		if err != nil {
 			return userSettingsError(err)
@@ -109,14 +115,17 @@ func runExport(out io.Writer, s stack.Settings, e exportOptions) error {
 	}
 	if e.KubernetesDir != "" {
 		results, removed, err := kubernetes.Write(e.KubernetesDir, base)
+		rep.Files = appendWritten(rep.Files, results)
 		printWritten(out, results)
 		for _, path := range removed {
+			rep.Files = append(rep.Files, fileJSON{path, "removed"})
 			fmt.Fprintf(out, "removed   %s\n", path)
 		}
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "install with: kubectl apply -k %s\n", e.KubernetesDir)
+		rep.Install = "kubectl apply -k " + e.KubernetesDir
+		fmt.Fprintf(out, "install with: %s\n", rep.Install)
 	}
 	return nil
 }

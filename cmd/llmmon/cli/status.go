@@ -68,7 +68,7 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 		return err
 	}
 	if opts.Output == "json" {
-		if err := writeJSON(opts.IO.Out, r); err != nil {
+		if err := writeJSON(opts.IO.Out, newStatusJSON(r)); err != nil {
 			return err
 		}
 	} else {

@@ -19,6 +19,7 @@ type upOptions struct {
 	Pull      stack.PullPolicy
 	Wait      time.Duration
 	Dashboard stack.DashboardOptions
+	Output    string
 	Engine    func() (stack.Engine, error)
 }
 
@@ -82,6 +83,7 @@ always kept. status, doctor, import and down need only --dir.`,
 	fl.DurationVar(&opts.Wait, "wait", stack.DefaultWait, "how long to wait for Prometheus and Grafana to be ready (0: do not wait)")
 	fl.BoolVar(&opts.Dashboard.Skip, "no-dashboard", false, "do not import llmmon's dashboard into Grafana")
 	fl.BoolVar(&opts.Dashboard.Force, "force-dashboard", false, "replace llmmon's dashboard even when it was edited in Grafana")
+	addOutputFlag(cmd, &opts.Output)
 	return cmd
 }
 
@@ -90,13 +92,16 @@ func runUp(ctx context.Context, opts *upOptions) error {
 	if err != nil {
 		return err
 	}
-	out := opts.IO.Out
-	view := newUpView(out, opts.IO.DecorateOut(), opts.Globals.Verbose)
+	out, decorate := opts.IO.Out, opts.IO.DecorateOut()
+	if opts.Output == "json" { // stdout is the report; progress goes to stderr
+		out, decorate = opts.IO.ErrOut, opts.IO.DecorateErr()
+	}
+	view := newUpView(out, decorate, opts.Globals.Verbose)
 	start := time.Now()
 	res, err := stack.Up(ctx, eng, stack.UpOptions{
 		Dir: opts.Globals.Dir, Settings: opts.Settings, Pull: opts.Pull, Wait: opts.Wait, Dashboard: opts.Dashboard,
 		Events:       view.event,
-		PullProgress: stack.Progress{Out: out, Terminal: opts.IO.DecorateOut()},
+		PullProgress: stack.Progress{Out: out, Terminal: decorate},
 	})
 	view.done()
 	if err != nil && ctx.Err() != nil {
@@ -104,6 +109,9 @@ func runUp(ctx context.Context, opts *upOptions) error {
 	}
 	if err != nil {
 		return userSettingsError(err)
+	}
+	if opts.Output == "json" {
+		return writeJSON(opts.IO.Out, newUpJSON(opts.Globals.Dir, res, time.Since(start)))
 	}
 	view.summary(res, opts.Wait > 0, time.Since(start))
 	return nil

@@ -127,6 +127,9 @@ func TestUpStatusDownOutput(t *testing.T) {
 	if jerr := json.Unmarshal(out.Bytes(), &report); jerr != nil {
 		t.Fatalf("not JSON: %v\n%s", jerr, out.String())
 	}
+	var raw map[string]any
+	json.Unmarshal(out.Bytes(), &raw)
+	snakeCase(t, raw, "")
 	if report.Stack != "clitest" || len(report.Components) != 2 || report.Components[0].State != "running" || report.Password != "" || !report.Up || report.OK {
 		t.Errorf("report %+v", report)
 	}
