@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -201,34 +199,8 @@ func gatewayConfig(opts *serveOptions) (proxy.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// Garbage-collector tuning for serve, unless GOGC or GOMEMLIMIT is set.
-// GOGC=400 collects a quarter as often as Go's default while the heap is
-// small (~4% more requests/s with no simulated delay). The soft memory
-// limit brings collection back as the heap grows: with 1,000 concurrent
-// streams (~22 KB each, mostly net/http's buffers and two goroutine stacks)
-// the limit, not GOGC, sets the RSS. 38 MiB gives a peak RSS of ~46.5 MiB
-// with 1,000 streams held open (~48 MiB when they restart in bursts), with
-// a few collections a second; 36 MiB saves nothing more but collects 3x as
-// often; 44 MiB costs 4 MB more RSS (hack/bench-serve.sh).
-const (
-	serveGCPercent   = 400
-	serveMemoryLimit = 38 << 20
-)
-
-func tuneGC() (restore func()) {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		return func() {}
-	}
-	gc := debug.SetGCPercent(serveGCPercent)
-	limit := debug.SetMemoryLimit(serveMemoryLimit)
-	return func() {
-		debug.SetGCPercent(gc)
-		debug.SetMemoryLimit(limit)
-	}
-}
-
 func runServe(ctx context.Context, opts *serveOptions) error {
-	defer tuneGC()()
+	defer tuneGC(ctx)()
 	what := "simulated engine"
 	if len(opts.Upstreams) > 0 {
 		cfg, err := gatewayConfig(opts)
