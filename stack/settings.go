@@ -111,6 +111,10 @@ var settings = []setting{
 	{"kubernetes.gateway.replicas", func(d, s *Config) { d.Kubernetes.Gateway.Replicas = s.Kubernetes.Gateway.Replicas }},
 	{"kubernetes.gateway.selector", func(d, s *Config) { d.Kubernetes.Gateway.Selector = maps.Clone(s.Kubernetes.Gateway.Selector) }},
 	{"kubernetes.gateway.namespaces", func(d, s *Config) { d.Kubernetes.Gateway.Namespaces = slices.Clone(s.Kubernetes.Gateway.Namespaces) }},
+	{"kubernetes.gateway.api_key_secret", func(d, s *Config) { d.Kubernetes.Gateway.APIKeySecret = s.Kubernetes.Gateway.APIKeySecret }},
+	{"kubernetes.gateway.upstream_api_key_secret", func(d, s *Config) {
+		d.Kubernetes.Gateway.UpstreamAPIKeySecret = s.Kubernetes.Gateway.UpstreamAPIKeySecret
+	}},
 	{"kubernetes.grafana.folder_annotation", func(d, s *Config) { d.Kubernetes.Grafana.FolderAnnotation = s.Kubernetes.Grafana.FolderAnnotation }},
 	{"kubernetes.grafana.operator", func(d, s *Config) { d.Kubernetes.Grafana.Operator = s.Kubernetes.Grafana.Operator }},
 	{"kubernetes.grafana.instance_selector", func(d, s *Config) {
