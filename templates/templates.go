@@ -13,6 +13,10 @@ import (
 //go:embed *.tmpl
 var files embed.FS
 
+// partials are the templates every render may call with {{ template }}:
+// files named _*.tmpl, each holding {{ define }} blocks.
+const partials = "_*.tmpl"
+
 // funcs are kept tiny: quote makes any string a safe YAML scalar
 // (a JSON string is valid YAML), so user input can never break structure.
 var funcs = template.FuncMap{
@@ -25,7 +29,7 @@ var funcs = template.FuncMap{
 // Render executes the named template with data. Templates are parsed per
 // call: rendering happens a handful of times per command, never on a hot path.
 func Render(name string, data any) ([]byte, error) {
-	tmpl, err := template.New(name).Funcs(funcs).Option("missingkey=error").ParseFS(files, name)
+	tmpl, err := template.New(name).Funcs(funcs).Option("missingkey=error").ParseFS(files, name, partials)
 	if err != nil {
 		return nil, fmt.Errorf("parse template %s: %w", name, err)
 	}

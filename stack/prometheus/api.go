@@ -100,3 +100,46 @@ func (c *Client) Get(ctx context.Context, path string, data any) error {
 	}
 	return json.Unmarshal(env.Data, data)
 }
+
+// Alertmanagers lists the Alertmanagers Prometheus sends alerts to
+// (/api/v1/alertmanagers): the active ones' URLs, and the dropped ones'.
+func (c *Client) Alertmanagers(ctx context.Context) (active, dropped []string, err error) {
+	var data struct {
+		Active []struct {
+			URL string `json:"url"`
+		} `json:"activeAlertmanagers"`
+		Dropped []struct {
+			URL string `json:"url"`
+		} `json:"droppedAlertmanagers"`
+	}
+	if err := c.Get(ctx, "/api/v1/alertmanagers", &data); err != nil {
+		return nil, nil, fmt.Errorf("list alertmanagers: %w", err)
+	}
+	for _, a := range data.Active {
+		active = append(active, a.URL)
+	}
+	for _, a := range data.Dropped {
+		dropped = append(dropped, a.URL)
+	}
+	return active, dropped, nil
+}
+
+// Alert is one alert Prometheus evaluates as pending or firing (/api/v1/alerts).
+type Alert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"` // pending, firing
+	ActiveAt    time.Time         `json:"activeAt"`
+	Value       string            `json:"value"`
+}
+
+// Alerts lists the alerts Prometheus holds as pending or firing.
+func (c *Client) Alerts(ctx context.Context) ([]Alert, error) {
+	var data struct {
+		Alerts []Alert `json:"alerts"`
+	}
+	if err := c.Get(ctx, "/api/v1/alerts", &data); err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	return data.Alerts, nil
+}

@@ -42,30 +42,24 @@ type Job struct {
 type Settings struct {
 	ScrapeInterval     string // Prometheus duration syntax
 	EvaluationInterval string
-	// Jobs are the scrape jobs after SelfScrape, which is always there.
+	// Jobs are every scrape job, SelfScrape first.
 	Jobs []Job
+	// Alertmanagers are the host:port addresses alerts are sent to.
+	Alertmanagers []string
 }
 
-// Thresholds feed the alert rules.
-type Thresholds struct {
-	LLMJob            string
-	P95LatencySeconds float64
-	TTFTP95Seconds    float64
-	QueueBacklog      int
-	ErrorRatio        float64
-	KVCacheRatio      float64
-}
-
-// RenderConfig returns prometheus.yml.
+// RenderConfig returns prometheus.yml; Jobs must start with SelfScrape.
 func RenderConfig(s Settings) ([]byte, error) {
-	s.Jobs = append([]Job{SelfScrape()}, s.Jobs...)
 	return templates.Render("prometheus.yml.tmpl", struct {
 		Settings
 		RuleFiles string
 	}{s, RuleFilesGlob})
 }
 
-// RenderRules returns the llmmon alert rules file.
-func RenderRules(t Thresholds) ([]byte, error) {
-	return templates.Render("llmmon.rules.yml.tmpl", t)
+// RenderRules returns the llmmon rules file: recording rules, then the
+// alert rules.
+func RenderRules(r Rules) ([]byte, error) {
+	r.Windows = sloWindows
+	r.Page, r.Ticket = pageBurns, ticketBurns
+	return templates.Render("llmmon.rules.yml.tmpl", r)
 }
