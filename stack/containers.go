@@ -81,6 +81,9 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 			stale := want != "" && delivered != want
 			switch {
 			case (st.Status == "running" || st.Status == "restarting") && !stale:
+				if err := deliverSecrets(ctx, eng, existing.ID, spec); err != nil {
+					return "", "", err
+				}
 				return existing.ID, "unchanged", nil
 			case st.Status == "running" || st.Status == "restarting" || st.Status == "exited":
 				// Stopped (docker stop, a reboot) containers ran with their
@@ -89,6 +92,8 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 					if err := eng.CopyFiles(ctx, existing.ID, spec.Dirs, spec.Files); err != nil {
 						return "", "", err
 					}
+				} else if err := deliverSecrets(ctx, eng, existing.ID, spec); err != nil {
+					return "", "", err
 				}
 				start, verb := eng.StartContainer, "started"
 				if st.Status != "exited" {
@@ -115,13 +120,32 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 		// Leave nothing behind that would need this container's ports.
 		eng.Remove(context.WithoutCancel(ctx), KindContainer, id)
 		if errors.Is(err, ErrPortAllocated) {
-			port, flag := cfg.Prometheus.Port, "--prometheus-port"
-			if spec.Labels[LabelComponent] == ComponentGrafana {
-				port, flag = cfg.Grafana.Port, "--grafana-port"
-			}
-			return "", "", portInUse(cfg.Bind, port, flag)
+			c := spec.Labels[LabelComponent]
+			p, _ := PartOf(c)
+			return "", "", portInUse(cfg.Bind, cfg.Part(c).Port, p.PortFlag)
 		}
 		return "", "", err
 	}
 	return id, verb, nil
+}
+
+// deliverSecrets copies a kept container's secret files in again when it
+// reads them live (SecretsLive): no hash covers their content, so up
+// cannot tell whether they changed. Alertmanager reads its receivers'
+// secrets at each notification, so a new Slack URL or SMTP password
+// applies without a restart.
+func deliverSecrets(ctx context.Context, eng Engine, id string, spec ContainerSpec) error {
+	if !spec.SecretsLive {
+		return nil
+	}
+	var secrets []ContainerFile
+	for _, f := range spec.Files {
+		if f.Secret {
+			secrets = append(secrets, f)
+		}
+	}
+	if len(secrets) == 0 {
+		return nil
+	}
+	return eng.CopyFiles(ctx, id, spec.Dirs, secrets)
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/llmmon/llmmon/stack/alertmanager"
 	"github.com/llmmon/llmmon/stack/grafana"
 	"github.com/llmmon/llmmon/stack/prometheus"
 )
@@ -23,12 +24,28 @@ type File struct {
 
 // Rendered is the stack's configuration, split by the container that reads it.
 type Rendered struct {
-	Prometheus []File
-	Grafana    []File
+	Prometheus   []File
+	Grafana      []File
+	Alertmanager []File
 }
 
 // All returns every file, in a stable order.
-func (r Rendered) All() []File { return append(append([]File{}, r.Prometheus...), r.Grafana...) }
+func (r Rendered) All() []File {
+	return append(append(append([]File{}, r.Prometheus...), r.Alertmanager...), r.Grafana...)
+}
+
+// Of returns the files a component's container reads.
+func (r Rendered) Of(component string) []File {
+	switch component {
+	case ComponentPrometheus:
+		return r.Prometheus
+	case ComponentAlertmanager:
+		return r.Alertmanager
+	case ComponentGrafana:
+		return r.Grafana
+	}
+	return nil
+}
 
 // Render validates c and builds every file from the embedded templates;
 // it touches no disk.
@@ -39,28 +56,56 @@ func Render(c Config) (Rendered, error) {
 	return render(c)
 }
 
+// AlertmanagerJob is the job of Prometheus scraping Alertmanager, whose
+// metrics say whether notifications fail.
+const AlertmanagerJob = "alertmanager"
+
+// ScrapeJobs are every job of the rendered prometheus.yml: Prometheus
+// itself, Alertmanager, the LLM server and the extra targets.
+func (c Config) ScrapeJobs() []Target {
+	s := prometheus.SelfScrape()
+	return append([]Target{
+		{Name: s.Name, Address: s.Address, Path: s.MetricsPath},
+		{Name: AlertmanagerJob, Address: AlertmanagerAddress, Path: DefaultMetricsPath},
+	}, c.AllTargets()...)
+}
+
 // render is Render for settings already validated.
 func render(c Config) (Rendered, error) {
 	var jobs []prometheus.Job
-	for _, t := range c.AllTargets() {
+	for _, t := range c.ScrapeJobs() {
 		jobs = append(jobs, prometheus.Job{Name: t.Name, Address: t.Address, MetricsPath: t.MetricsPath()})
 	}
 	promYML, err := prometheus.RenderConfig(prometheus.Settings{
 		ScrapeInterval:     c.ScrapeInterval.PromString(),
 		EvaluationInterval: c.EvaluationInterval.PromString(),
 		Jobs:               jobs,
+		Alertmanagers:      []string{AlertmanagerAddress},
 	})
 	if err != nil {
 		return Rendered{}, err
 	}
-	rules, err := prometheus.RenderRules(prometheus.Thresholds{
+	a := c.Alerts
+	rules, err := prometheus.RenderRules(prometheus.Rules{
 		LLMJob:            c.LLMServer.Name,
-		P95LatencySeconds: c.Alerts.P95LatencySeconds,
-		TTFTP95Seconds:    c.Alerts.TTFTP95Seconds,
-		QueueBacklog:      c.Alerts.QueueBacklog,
-		ErrorRatio:        c.Alerts.ErrorRatio,
-		KVCacheRatio:      c.Alerts.KVCacheRatio,
+		AlertmanagerJob:   AlertmanagerJob,
+		P95LatencySeconds: a.P95LatencySeconds,
+		TTFTP95Seconds:    a.TTFTP95Seconds,
+		QueueBacklog:      a.QueueBacklog,
+		ErrorRatio:        a.ErrorRatio,
+		KVCacheRatio:      a.KVCacheRatio,
+		MinRequests:       a.MinRequests,
+		Window:            a.Window.PromString(),
+		For:               a.For.PromString(),
+		RunbookURL:        a.RunbookURL,
+		Availability:      c.SLO.Availability / 100,
+		TTFTSeconds:       c.SLO.TTFTSeconds,
+		TTFTObjective:     c.SLO.TTFTTarget / 100,
 	})
+	if err != nil {
+		return Rendered{}, err
+	}
+	amYML, err := alertmanager.RenderConfig(alertmanagerSettings(c.Alerting))
 	if err != nil {
 		return Rendered{}, err
 	}
@@ -69,6 +114,12 @@ func render(c Config) (Rendered, error) {
 		UID:          DatasourceUID,
 		URL:          DatasourceURL,
 		TimeInterval: c.ScrapeInterval.PromString(),
+	})
+	if err != nil {
+		return Rendered{}, err
+	}
+	amDS, err := grafana.RenderAlertmanagerDatasource(grafana.AlertmanagerDatasource{
+		Name: AlertmanagerDatasourceName, UID: AlertmanagerDatasourceUID, URL: AlertmanagerURL,
 	})
 	if err != nil {
 		return Rendered{}, err
@@ -82,11 +133,53 @@ func render(c Config) (Rendered, error) {
 			{Path: prometheus.ConfigFile, Content: promYML, Mode: 0o644},
 			{Path: prometheus.RulesFile, Content: rules, Mode: 0o644},
 		},
+		Alertmanager: []File{
+			{Path: alertmanager.ConfigFile, Content: amYML, Mode: 0o644},
+		},
 		Grafana: []File{
 			{Path: grafana.DatasourceFile, Content: ds, Mode: 0o644},
+			{Path: grafana.AlertmanagerDatasourceFile, Content: amDS, Mode: 0o644},
 			{Path: grafana.DashboardProviderFile, Content: provider, Mode: 0o644},
 		},
 	}, nil
+}
+
+// alertmanagerSettings are the receivers as Alertmanager reads them in
+// its container: secrets as files in its secrets folder.
+func alertmanagerSettings(a Alerting) alertmanager.Settings {
+	s := alertmanager.Settings{
+		ResolveTimeout: a.ResolveTimeout.PromString(),
+		GroupWait:      a.GroupWait.PromString(),
+		GroupInterval:  a.GroupInterval.PromString(),
+		RepeatInterval: a.RepeatInterval.PromString(),
+		Nobody:         NobodyReceiver,
+	}
+	if a.Webhook != "" {
+		s.Receivers = append(s.Receivers, alertmanager.Receiver{Name: AlertWebhookReceiver,
+			Severities: []string{SeverityCritical, SeverityWarning}, Webhook: &alertmanager.Webhook{URL: a.Webhook}})
+	}
+	secrets := map[string]string{} // setting → container path
+	for _, ref := range a.Secrets() {
+		secrets[ref.Setting] = SecretContainerPath(ref.Name)
+	}
+	for i, r := range a.Receivers {
+		at := fmt.Sprintf("alerting.receivers[%d].%s.", i, r.Kind())
+		out := alertmanager.Receiver{Name: r.Name, Severities: r.SeveritiesOrDefault()}
+		switch {
+		case r.Webhook != nil:
+			out.Webhook = &alertmanager.Webhook{URL: r.Webhook.URL, URLFile: secrets[at+"url_file"]}
+		case r.Slack != nil:
+			out.Slack = &alertmanager.Slack{APIURLFile: secrets[at+"api_url_file"], Channel: r.Slack.Channel}
+		case r.Email != nil:
+			e := r.Email
+			out.Email = &alertmanager.Email{To: e.To, From: e.From, Smarthost: e.Smarthost, AuthUsername: e.AuthUsername,
+				AuthPasswordFile: secrets[at+"auth_password_file"], RequireTLS: e.RequireTLS == nil || *e.RequireTLS}
+		case r.PagerDuty != nil:
+			out.PagerDuty = &alertmanager.PagerDuty{RoutingKeyFile: secrets[at+"routing_key_file"], ServiceKeyFile: secrets[at+"service_key_file"]}
+		}
+		s.Receivers = append(s.Receivers, out)
+	}
+	return s
 }
 
 // WriteResult says what WriteTree did with one file.

@@ -34,9 +34,7 @@ func withPendingTargets(ts []prometheus.Target, cfg Config) []prometheus.Target 
 	for _, t := range ts {
 		have[t.Job] = true
 	}
-	self := prometheus.SelfScrape()
-	jobs := append([]Target{{Name: self.Name, Address: self.Address, Path: self.MetricsPath}}, cfg.AllTargets()...)
-	for _, j := range jobs {
+	for _, j := range cfg.ScrapeJobs() {
 		if !have[j.Name] {
 			ts = append(ts, prometheus.Target{Job: j.Name, ScrapeURL: "http://" + j.Address + j.MetricsPath(), Health: "unknown"})
 		}
@@ -51,7 +49,7 @@ func withPendingTargets(ts []prometheus.Target, cfg Config) []prometheus.Target 
 func detectEngines(ctx context.Context, prom *prometheus.Client, targets []prometheus.Target) []TargetEngine {
 	var out []TargetEngine
 	for _, t := range targets {
-		if t.Job == prometheus.SelfJob {
+		if t.Job == prometheus.SelfJob || t.Job == AlertmanagerJob {
 			continue
 		}
 		if t.Health == "down" && strings.Contains(t.LastError, "404") {

@@ -31,19 +31,21 @@ import (
 const (
 	promImage = "prom/prometheus:v3.13.2"
 	grafImage = "grafana/grafana:12.4.3"
+	amImage   = "prom/alertmanager:v0.35.0"
 )
 
-// fakeEngine has both images and accepts every port.
+// fakeEngine has the three images and accepts every port.
 func fakeEngine() *enginetest.Fake {
 	f := enginetest.New()
 	f.Images[promImage] = "sha256:prom1"
 	f.Images[grafImage] = "sha256:graf1"
+	f.Images[amImage] = "sha256:am1"
 	return f
 }
 
 func testConfig(mod ...func(*stack.Config)) stack.Config {
 	c := stack.Default()
-	c.Prometheus.Image, c.Grafana.Image = promImage, grafImage
+	c.Prometheus.Image, c.Grafana.Image, c.Alertmanager.Image = promImage, grafImage, amImage
 	for _, m := range mod {
 		m(&c)
 	}
@@ -117,8 +119,9 @@ func TestUpCreatesTheStackThenChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"create network monitoring", "create volume llm-prometheus-data", "create volume llm-grafana-data",
-		"create container llm-prometheus", "start llm-prometheus", "create container llm-grafana", "start llm-grafana",
+		"create network monitoring", "create volume llm-prometheus-data", "create volume llm-alertmanager-data", "create volume llm-grafana-data",
+		"create container llm-prometheus", "start llm-prometheus", "create container llm-alertmanager", "start llm-alertmanager",
+		"create container llm-grafana", "start llm-grafana",
 	}
 	if got := eng.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls:\n%q\nwant\n%q", got, want)
@@ -230,7 +233,7 @@ func TestUpRefusesForeignObjectsAndCreatesNothing(t *testing.T) {
 	}
 	// --name sidesteps them.
 	mustUp(t, eng, t.TempDir(), testConfig(func(c *stack.Config) { c.Name = "two" }))
-	if got := eng.Names(stack.KindContainer); !slices.Equal(got, []string{"llm-grafana", "two-llm-grafana", "two-llm-prometheus"}) {
+	if got := eng.Names(stack.KindContainer); !slices.Equal(got, []string{"llm-grafana", "two-llm-alertmanager", "two-llm-grafana", "two-llm-prometheus"}) {
 		t.Errorf("containers: %v", got)
 	}
 }
@@ -305,11 +308,11 @@ func TestUpImages(t *testing.T) {
 		eng, dir := fakeEngine(), t.TempDir()
 		mustUp(t, eng, dir, testConfig())
 		eng.Calls()
-		eng.Registry[promImage], eng.Registry[grafImage] = "sha256:prom2", "sha256:graf1"
+		eng.Registry[promImage], eng.Registry[grafImage], eng.Registry[amImage] = "sha256:prom2", "sha256:graf1", "sha256:am1"
 		if _, _, err := up(t, eng, dir, testConfig(), func(o *stack.UpOptions) { o.Pull = stack.PullAlways }); err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"pull " + promImage, "pull " + grafImage, "remove container llm-prometheus", "create container llm-prometheus", "start llm-prometheus"}
+		want := []string{"pull " + promImage, "pull " + amImage, "pull " + grafImage, "remove container llm-prometheus", "create container llm-prometheus", "start llm-prometheus"}
 		if got := eng.Calls(); !slices.Equal(got, want) {
 			t.Errorf("calls %q, want %q", got, want)
 		}
@@ -371,7 +374,7 @@ func TestUpFinishesWhatAnInterruptedUpLeft(t *testing.T) {
 	eng2, dir2 := fakeEngine(), t.TempDir()
 	eng2.Add(stack.KindNetwork, "monitoring", map[string]string{stack.LabelStack: "default"})
 	mustUp(t, eng2, dir2, testConfig())
-	if got := eng2.Names(stack.KindContainer); len(got) != 2 {
+	if got := eng2.Names(stack.KindContainer); len(got) != 3 {
 		t.Errorf("containers %v", got)
 	}
 }
@@ -407,7 +410,10 @@ func TestHostGatewayByEngine(t *testing.T) {
 func TestDownByLabelOnly(t *testing.T) {
 	eng, dir := fakeEngine(), t.TempDir()
 	mustUp(t, eng, dir, testConfig())
-	mustUp(t, eng, t.TempDir(), testConfig(func(c *stack.Config) { c.Name = "other"; c.Prometheus.Port = 19090; c.Grafana.Port = 13000 }))
+	mustUp(t, eng, t.TempDir(), testConfig(func(c *stack.Config) {
+		c.Name = "other"
+		c.Prometheus.Port, c.Grafana.Port, c.Alertmanager.Port = 19090, 13000, 19093
+	}))
 	// Look-alikes that are not ours.
 	eng.Add(stack.KindContainer, "llm-prometheus-old", nil)
 	eng.Add(stack.KindVolume, "llm-grafana-data-backup", map[string]string{"com.example": "x"})
@@ -421,20 +427,21 @@ func TestDownByLabelOnly(t *testing.T) {
 	for _, o := range res.Removed {
 		removed = append(removed, string(o.Kind)+" "+o.Name)
 	}
-	if want := []string{"container llm-grafana", "container llm-prometheus", "network monitoring"}; !slices.Equal(removed, want) {
+	if want := []string{"container llm-alertmanager", "container llm-grafana", "container llm-prometheus", "network monitoring"}; !slices.Equal(removed, want) {
 		t.Errorf("removed %q, want %q", removed, want)
 	}
-	if got := eng.Names(stack.KindVolume); !slices.Equal(got, []string{"llm-grafana-data", "llm-grafana-data-backup", "llm-prometheus-data", "other-llm-grafana-data", "other-llm-prometheus-data"}) {
+	if got := eng.Names(stack.KindVolume); !slices.Equal(got, []string{"llm-alertmanager-data", "llm-grafana-data", "llm-grafana-data-backup", "llm-prometheus-data",
+		"other-llm-alertmanager-data", "other-llm-grafana-data", "other-llm-prometheus-data"}) {
 		t.Errorf("volumes: %v", got)
 	}
 	res, err = stack.Down(context.Background(), eng, "", true)
-	if err != nil || len(res.Removed) != 2 {
+	if err != nil || len(res.Removed) != 3 {
 		t.Fatalf("down --volumes: %+v %v", res, err)
 	}
-	if got := eng.Names(stack.KindVolume); !slices.Equal(got, []string{"llm-grafana-data-backup", "other-llm-grafana-data", "other-llm-prometheus-data"}) {
+	if got := eng.Names(stack.KindVolume); !slices.Equal(got, []string{"llm-grafana-data-backup", "other-llm-alertmanager-data", "other-llm-grafana-data", "other-llm-prometheus-data"}) {
 		t.Errorf("volumes: %v", got)
 	}
-	if got := eng.Names(stack.KindContainer); !slices.Equal(got, []string{"llm-prometheus-old", "other-llm-grafana", "other-llm-prometheus"}) {
+	if got := eng.Names(stack.KindContainer); !slices.Equal(got, []string{"llm-prometheus-old", "other-llm-alertmanager", "other-llm-grafana", "other-llm-prometheus"}) {
 		t.Errorf("containers: %v", got)
 	}
 	// Twice is fine.
@@ -453,7 +460,7 @@ func TestDownNetworkWithForeignContainer(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "network monitoring still has containers attached that llmmon did not create") {
 		t.Fatalf("err = %v", err)
 	}
-	if len(res.Removed) != 2 {
+	if len(res.Removed) != 3 {
 		t.Errorf("containers not removed before the network error: %+v", res.Removed)
 	}
 	if got := eng.Names(stack.KindContainer); !slices.Equal(got, []string{"someone-else"}) {
@@ -466,7 +473,7 @@ func TestStatusWithNothingUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Up || len(r.Components) != 2 || r.Components[0].State != "missing" || r.Components[1].State != "missing" {
+	if r.Up || len(r.Components) != 3 || r.Components[0].State != "missing" || r.Components[1].State != "missing" || r.Components[2].State != "missing" {
 		t.Errorf("report: %+v", r)
 	}
 	if _, err := stack.Status(context.Background(), fakeEngine(), stack.StatusOptions{Dir: t.TempDir(), ShowPassword: true}); err == nil {
@@ -496,13 +503,32 @@ func TestUpWaitsForReadiness(t *testing.T) {
 		}
 	}))
 	defer prom.Close()
-	// Grafana, provisioned with the stack's datasource, pointing at the
-	// stand-in, and started with the password the first up stored.
+	// Alertmanager's stand-in: ready on the second ask; its status API is
+	// what Grafana's datasource check reads.
+	var amCalls atomic.Int32
+	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/-/ready":
+			if amCalls.Add(1) < 2 {
+				http.Error(w, "not ready", http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprint(w, "OK")
+		case "/api/v2/status":
+			fmt.Fprint(w, `{"cluster":{"status":"disabled"},"config":{"original":""},"uptime":"2026-12-01T10:00:00Z","versionInfo":{"version":"0.25.0"}}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer am.Close()
+	// Grafana, provisioned with the stack's datasources, pointing at the
+	// stand-ins, and started with the password the first up stored.
 	prov := t.TempDir()
 	os.MkdirAll(filepath.Join(prov, "datasources"), 0o755)
 	os.WriteFile(filepath.Join(prov, "datasources", "ds.yaml"), []byte(fmt.Sprintf(
-		"apiVersion: 1\ndatasources:\n  - name: Prometheus\n    uid: %s\n    type: prometheus\n    url: %s\n    isDefault: true\n",
-		stack.DatasourceUID, prom.URL)), 0o644)
+		"apiVersion: 1\ndatasources:\n  - name: Prometheus\n    uid: %s\n    type: prometheus\n    url: %s\n    isDefault: true\n"+
+			"  - name: Alertmanager\n    uid: %s\n    type: alertmanager\n    url: %s\n    jsonData: {implementation: prometheus}\n",
+		stack.DatasourceUID, prom.URL, stack.AlertmanagerDatasourceUID, am.URL)), 0o644)
 	double, err := grafanadouble.New(grafanadouble.Config{AdminPassword: "known-pw", ProvisioningDir: prov})
 	if err != nil {
 		t.Fatal(err)
@@ -510,7 +536,9 @@ func TestUpWaitsForReadiness(t *testing.T) {
 	graf := httptest.NewServer(double.Handler())
 	defer graf.Close()
 	port := func(s *httptest.Server) int { p, _ := strconv.Atoi(s.URL[strings.LastIndex(s.URL, ":")+1:]); return p }
-	cfg := testConfig(func(c *stack.Config) { c.Prometheus.Port, c.Grafana.Port = port(prom), port(graf) })
+	cfg := testConfig(func(c *stack.Config) {
+		c.Prometheus.Port, c.Grafana.Port, c.Alertmanager.Port = port(prom), port(graf), port(am)
+	})
 
 	eng, dir := fakeEngine(), t.TempDir()
 	storePassword := func(pw string) { os.WriteFile(filepath.Join(dir, stack.AdminPasswordFile), []byte(pw+"\n"), 0o600) }
@@ -519,9 +547,11 @@ func TestUpWaitsForReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	waiting := stack.Waiting{Timeout: 20 * time.Second, Probes: []stack.ProbeInfo{{Component: "prometheus", Endpoint: "/-/ready"}, {Component: "grafana", Endpoint: "/api/health"}}}
-	for _, want := range []stack.Event{waiting, stack.Ready{Component: "prometheus", URL: prom.URL},
-		stack.DatasourceHealthy{UID: "llmmon-prometheus", URL: "http://prometheus:9090"}} {
+	waiting := stack.Waiting{Timeout: 20 * time.Second, Probes: []stack.ProbeInfo{{Component: "prometheus", Endpoint: "/-/ready"},
+		{Component: "alertmanager", Endpoint: "/-/ready"}, {Component: "grafana", Endpoint: "/api/health"}}}
+	for _, want := range []stack.Event{waiting, stack.Ready{Component: "prometheus", URL: prom.URL}, stack.Ready{Component: "alertmanager", URL: am.URL},
+		stack.DatasourceHealthy{UID: "llmmon-prometheus", URL: "http://prometheus:9090"},
+		stack.DatasourceHealthy{UID: "llmmon-alertmanager", URL: "http://alertmanager:9093"}} {
 		if !out.has(want) {
 			t.Errorf("no event %+v:\n%s", want, out)
 		}
@@ -596,7 +626,7 @@ func TestFailedUpIsRecordedForDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Removed) != 4 { // prometheus, network, two volumes; grafana was never left behind
+	if len(res.Removed) != 6 { // prometheus, alertmanager, network, three volumes; grafana was never left behind
 		t.Errorf("removed %+v", res.Removed)
 	}
 	for _, k := range []stack.Kind{stack.KindContainer, stack.KindNetwork, stack.KindVolume} {

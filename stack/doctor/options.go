@@ -57,7 +57,10 @@ type doctor struct {
 	graf     *grafana.Client
 	http     *http.Client
 
-	info       *memo[stack.EngineInfo]
+	info *memo[stack.EngineInfo]
+	// objs are the stack's containers, by component; promObj and grafObj
+	// are two of them.
+	objs       map[string]*memo[stack.Object]
 	promObj    *memo[stack.Object]
 	grafObj    *memo[stack.Object]
 	netObj     *memo[stack.Object]
@@ -127,8 +130,11 @@ func Checks(ctx context.Context, o Options) []Check {
 			return o.Engine.Find(pctx, kind, name)
 		})
 	}
-	d.promObj = find(stack.KindContainer, d.names.Prometheus)
-	d.grafObj = find(stack.KindContainer, d.names.Grafana)
+	d.objs = map[string]*memo[stack.Object]{}
+	for _, p := range c.Parts() {
+		d.objs[p.Component] = find(stack.KindContainer, d.names.Container(p.Component))
+	}
+	d.promObj, d.grafObj = d.objs[stack.ComponentPrometheus], d.objs[stack.ComponentGrafana]
 	d.netObj = find(stack.KindNetwork, d.names.Network)
 	d.promReady = newMemo(func() (struct{}, error) {
 		pctx, cancel := probe(httpTimeout)

@@ -28,11 +28,14 @@ type stackFlags struct {
 	grafanaPort        int
 	prometheusImage    string
 	grafanaImage       string
+	alertmanagerPort   int
+	alertmanagerImage  string
+	alertWebhook       string
 }
 
 // settingFlags are the flags that set each setting, by its path in
-// llmmon.yaml (stack.SettingPaths); the alerts and most of the
-// kubernetes: section have none.
+// llmmon.yaml (stack.SettingPaths); the alerts, SLOs, receivers and
+// most of the kubernetes: section have none.
 var settingFlags = map[string]string{
 	"name":                "--name",
 	"scrape_interval":     "--scrape-interval",
@@ -46,6 +49,9 @@ var settingFlags = map[string]string{
 	"prometheus.port":     "--prometheus-port",
 	"grafana.image":       "--grafana-image",
 	"grafana.port":        "--grafana-port",
+	"alertmanager.image":  "--alertmanager-image",
+	"alertmanager.port":   "--alertmanager-port",
+	"alerting.webhook":    "--alert-webhook",
 	// render --kubernetes' own (render_export.go).
 	"kubernetes.namespace":         "--namespace",
 	"kubernetes.release":           "--release",
@@ -65,11 +71,14 @@ func addStackFlags(cmd *cobra.Command) *stackFlags {
 	fl.StringVar(&s.llmTarget, "llm-target", d.LLMServer.Address+d.LLMServer.Path, "the LLM server's HOST:PORT[/PATH], as Prometheus in Docker sees it")
 	fl.StringVar(&s.llmJob, "llm-job", d.LLMServer.Name, "job name of the LLM server")
 	fl.StringArrayVar(&s.targets, "target", nil, "extra scrape job NAME=HOST:PORT[/PATH], e.g. vllm=host.docker.internal:8001 (repeatable)")
-	fl.StringVar(&s.bind, "bind", d.Bind, "host address Prometheus and Grafana ports are published on")
+	fl.StringVar(&s.bind, "bind", d.Bind, "host address the Prometheus, Alertmanager and Grafana ports are published on")
 	fl.IntVar(&s.prometheusPort, "prometheus-port", d.Prometheus.Port, "host port for Prometheus")
 	fl.IntVar(&s.grafanaPort, "grafana-port", d.Grafana.Port, "host port for Grafana")
+	fl.IntVar(&s.alertmanagerPort, "alertmanager-port", d.Alertmanager.Port, "host port for Alertmanager")
 	fl.StringVar(&s.prometheusImage, "prometheus-image", d.Prometheus.Image, "Prometheus image")
 	fl.StringVar(&s.grafanaImage, "grafana-image", d.Grafana.Image, "Grafana image")
+	fl.StringVar(&s.alertmanagerImage, "alertmanager-image", d.Alertmanager.Image, "Alertmanager image")
+	fl.StringVar(&s.alertWebhook, "alert-webhook", "", "a webhook URL Alertmanager posts every critical and warning alert to (more receivers: alerting.receivers in llmmon.yaml)")
 	return s
 }
 
@@ -142,6 +151,18 @@ func (s *stackFlags) overrides(g *Globals) (stack.Overrides, error) {
 	if fl.Changed("grafana-image") {
 		c.Grafana.Image = s.grafanaImage
 		set("grafana.image")
+	}
+	if fl.Changed("alertmanager-port") {
+		c.Alertmanager.Port = s.alertmanagerPort
+		set("alertmanager.port")
+	}
+	if fl.Changed("alertmanager-image") {
+		c.Alertmanager.Image = s.alertmanagerImage
+		set("alertmanager.image")
+	}
+	if fl.Changed("alert-webhook") {
+		c.Alerting.Webhook = s.alertWebhook
+		set("alerting.webhook")
 	}
 	return o, nil
 }

@@ -56,7 +56,7 @@ func TestUpViewPlain(t *testing.T) {
 	v.done()
 	want := "pulling prom/prometheus:v3.13.2\n" +
 		"created   network monitoring\n" +
-		"waiting up to 20s for prometheus (/-/ready) and grafana (/api/health)\n" +
+		"waiting up to 20s for prometheus (/-/ready), grafana (/api/health)\n" +
 		"  prometheus ready at http://127.0.0.1:9090 (1.2s)\n" +
 		"  datasource llmmon-prometheus healthy: Grafana queries Prometheus at http://prometheus:9090 (2.0s)\n"
 	if out.String() != want {
