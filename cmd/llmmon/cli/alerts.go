@@ -80,13 +80,17 @@ func runAlerts(ctx context.Context, opts *alertsOptions) error {
 	if opts.Output == "json" {
 		return writeJSON(opts.IO.Out, r)
 	}
-	printAlerts(opts.IO.Out, r, opts.IO.DecorateOut())
+	printAlerts(opts.IO.Out, r, opts.IO.DecorateOut(), opts.Pending)
 	return nil
 }
 
-func printAlerts(out io.Writer, r stack.AlertsReport, decorated bool) {
+func printAlerts(out io.Writer, r stack.AlertsReport, decorated, pending bool) {
 	if len(r.Alerts) == 0 {
-		fmt.Fprintf(out, "no alerts firing (Prometheus %s)\n", r.PrometheusURL)
+		what := "firing"
+		if pending {
+			what = "firing or pending"
+		}
+		fmt.Fprintf(out, "no alerts %s (Prometheus %s)\n", what, r.PrometheusURL)
 		return
 	}
 	for i, a := range r.Alerts {
@@ -97,7 +101,7 @@ func printAlerts(out io.Writer, r stack.AlertsReport, decorated bool) {
 		if decorated && a.State == "firing" && a.Severity == stack.SeverityCritical {
 			sev = markFail + " " + sev
 		}
-		fmt.Fprintf(out, "%-9s %s  %s  %s since %s\n", sev, a.Name, a.Target(), a.State, since(a.ActiveSince))
+		fmt.Fprintf(out, "%-9s %s  %s  %s, active since %s\n", sev, a.Name, a.Target(), a.State, since(a.ActiveSince))
 		if a.Summary != "" {
 			fmt.Fprintf(out, "  summary  %s\n", a.Summary)
 		}

@@ -104,7 +104,7 @@ func printStatus(out io.Writer, r stack.StatusReport, decorated bool) {
 				mark = markOK + " "
 			}
 		}
-		fmt.Fprintf(out, "  %s%-10s %-15s %-8s %s\n", mark, c.Component, c.Container, c.State, c.Health)
+		fmt.Fprintf(out, "  %s%-12s %-16s %-8s %s\n", mark, c.Component, c.Container, c.State, c.Health)
 		if c.URL != "" {
 			fmt.Fprintf(out, "      url      %s\n", c.URL)
 		}
