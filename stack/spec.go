@@ -231,6 +231,10 @@ func BuildSpecs(in SpecInput) Specs {
 		// Alertmanager reads every *_file at each notification.
 		SecretsLive: true,
 	}
+	if in.HostGateway != "" {
+		// Receivers on this machine (a webhook) are host.docker.internal too.
+		am.ExtraHosts = []string{HostGatewayName + ":" + in.HostGateway}
+	}
 	amFiles := append(append([]File{}, in.Rendered.Alertmanager...), in.AlertSecrets...)
 	am.Dirs, am.Files = containerFiles(amFiles, 2, alertmanagerUID, alertmanagerUID)
 	if len(in.AlertSecrets) > 0 {

@@ -107,9 +107,10 @@ func TestBuildSpecs(t *testing.T) {
 				t.Errorf("external URLs: %v %v", s.Alertmanager.Cmd, s.Prometheus.Cmd)
 			}
 		}},
-		{"host-gateway on Prometheus only", nil, SpecInput{HostGateway: HostGateway}, func(t *testing.T, s Specs) {
-			if !slices.Equal(s.Prometheus.ExtraHosts, []string{"host.docker.internal:host-gateway"}) || len(s.Grafana.ExtraHosts) != 0 {
-				t.Errorf("extra hosts: %v %v", s.Prometheus.ExtraHosts, s.Grafana.ExtraHosts)
+		{"host-gateway on Prometheus and Alertmanager (host webhooks), not Grafana", nil, SpecInput{HostGateway: HostGateway}, func(t *testing.T, s Specs) {
+			if !slices.Equal(s.Prometheus.ExtraHosts, []string{"host.docker.internal:host-gateway"}) || len(s.Grafana.ExtraHosts) != 0 ||
+				!slices.Equal(s.Alertmanager.ExtraHosts, []string{"host.docker.internal:host-gateway"}) {
+				t.Errorf("extra hosts: %v %v %v", s.Prometheus.ExtraHosts, s.Grafana.ExtraHosts, s.Alertmanager.ExtraHosts)
 			}
 		}},
 		{"gateway IP on older engines", nil, SpecInput{HostGateway: "172.18.0.1"}, func(t *testing.T, s Specs) {
@@ -284,7 +285,7 @@ func TestConfigHashes(t *testing.T) {
 		{"grafana port", func(c *Config) { c.Grafana.Port = 3001 }, SpecInput{}, false, true, false, false},
 		{"re-pulled prometheus tag", nil, SpecInput{ImageIDs: map[string]string{ComponentPrometheus: "sha256:new"}}, true, false, false, false},
 		{"bind", func(c *Config) { c.Bind = "0.0.0.0" }, SpecInput{}, true, true, false, true},
-		{"host gateway", nil, SpecInput{HostGateway: "172.17.0.1"}, true, false, false, false},
+		{"host gateway", nil, SpecInput{HostGateway: "172.17.0.1"}, true, false, false, true},
 		{"new user dashboard", nil, SpecInput{UserDashboards: []File{{Path: "grafana/dashboards/a.json", Content: []byte("{}")}}}, false, true, true, false},
 		{"a receiver", hook, SpecInput{}, false, false, false, true},
 		{"alertmanager port", func(c *Config) { c.Alertmanager.Port = 19093 }, SpecInput{}, false, false, false, true},

@@ -36,7 +36,7 @@ type Options struct {
 	PrometheusURL   string
 	GrafanaURL      string
 	AlertmanagerURL string
-	MetricsURL    string // the LLM server's /metrics
+	MetricsURL      string // the LLM server's /metrics
 	// LoadURL is the OpenAI base URL printed in the "no requests yet" fix.
 	LoadURL string
 }
