@@ -799,3 +799,91 @@ func TestUpKeepsRecordedSettings(t *testing.T) {
 		t.Errorf("calls %q, want %q", got, want)
 	}
 }
+
+// A receiver's secret (a Slack URL) reaches Alertmanager's container as a
+// file only it may read, and nowhere else: not --dir, not the state, not
+// the spec's environment, labels or command, not up's events. Each up
+// copies it in again, so a new URL applies without recreating anything.
+func TestUpReceiverSecrets(t *testing.T) {
+	secretDir := t.TempDir()
+	urlFile := filepath.Join(secretDir, "slack-url")
+	const secret = "https://hooks.slack.com/services/T000/B000/very-secret-token"
+	os.WriteFile(urlFile, []byte(secret+"\n"), 0o600)
+	cfg := testConfig(func(c *stack.Config) {
+		c.Alerting.Receivers = []stack.Receiver{{Name: "team", Slack: &stack.SlackReceiver{APIURLFile: urlFile, Channel: "#llm"}}}
+	})
+	eng, dir := fakeEngine(), t.TempDir()
+	res, out, err := up(t, eng, dir, cfg)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	const inside = "/etc/alertmanager/secrets/team-slack-api-url"
+	if got, _ := eng.File("llm-alertmanager", inside); string(got) != secret+"\n" {
+		t.Errorf("secret in the container: %q", got)
+	}
+	spec, _ := eng.Spec("llm-alertmanager")
+	for _, f := range spec.Files {
+		if f.Path == inside && (f.Mode != 0o400 || f.UID != 65534 || !f.Secret) {
+			t.Errorf("secret file: mode %v uid %d secret %v", f.Mode, f.UID, f.Secret)
+		}
+	}
+	for _, d := range spec.Dirs {
+		if d.Path == "/etc/alertmanager/secrets" && d.Mode != 0o700 {
+			t.Errorf("secrets folder mode %v", d.Mode)
+		}
+	}
+	conf, _ := eng.File("llm-alertmanager", "/etc/alertmanager/alertmanager.yml")
+	if !strings.Contains(string(conf), `api_url_file: "`+inside+`"`) {
+		t.Errorf("alertmanager.yml does not name the file:\n%s", conf)
+	}
+	leak := func(where, s string) {
+		if strings.Contains(s, "very-secret-token") {
+			t.Errorf("the secret is in %s", where)
+		}
+	}
+	leak("the spec's env, labels or command", fmt.Sprint(spec.Env, spec.Labels, spec.Cmd))
+	leak("up's events", out.String())
+	leak("up's result", fmt.Sprintf("%+v", res))
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			leak(p, string(b))
+		}
+		return nil
+	})
+
+	// A new URL: copied in by the next up, nothing recreated.
+	os.WriteFile(urlFile, []byte("https://hooks.slack.com/services/T000/B000/rotated\n"), 0o600)
+	eng.Calls()
+	res2, _, err := up(t, eng, dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := eng.Calls(); !slices.Equal(got, []string{"copy files into llm-alertmanager"}) {
+		t.Errorf("calls %q", got)
+	}
+	if res2.ContainerIDs["alertmanager"] != res.ContainerIDs["alertmanager"] {
+		t.Error("alertmanager recreated for a new secret")
+	}
+	if got, _ := eng.File("llm-alertmanager", inside); !strings.Contains(string(got), "rotated") {
+		t.Errorf("rotated secret not delivered: %q", got)
+	}
+
+	// A secret others may read is named; a missing one stops up before
+	// anything is written or created.
+	os.Chmod(urlFile, 0o644)
+	_, out, err = up(t, eng, dir, cfg)
+	if err != nil || !out.has(stack.Notice{Text: "the secret file " + urlFile + " (alerting.receivers[0].slack.api_url_file) can be read by other users (mode 0644): chmod 600 " + urlFile}) {
+		t.Errorf("no notice for a world-readable secret: %v\n%s", err, out)
+	}
+	os.Remove(urlFile)
+	before := snapshot(t, dir)
+	eng.Calls()
+	_, _, err = up(t, eng, dir, cfg)
+	if err == nil || !strings.Contains(err.Error(), "cannot read the secret file "+urlFile+" of alerting.receivers[0].slack.api_url_file") {
+		t.Fatalf("err = %v", err)
+	}
+	if calls := eng.Calls(); len(calls) != 0 || !maps.Equal(before, snapshot(t, dir)) {
+		t.Errorf("a missing secret changed things: %q", calls)
+	}
+}

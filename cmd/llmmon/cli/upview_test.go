@@ -97,3 +97,23 @@ func TestUpViewOnTerminal(t *testing.T) {
 		t.Errorf("spinner not cleared: %q", out.String())
 	}
 }
+
+// The summary says where Alertmanager answers and who is notified.
+func TestUpSummaryAlerting(t *testing.T) {
+	res := &stack.UpResult{Names: stack.NamesFor(""), PrometheusURL: "http://127.0.0.1:9090", GrafanaURL: "http://127.0.0.1:3000",
+		AlertmanagerURL: "http://127.0.0.1:9093", PasswordFile: "d/grafana-admin-password"}
+	var out bytes.Buffer
+	newUpView(&out, false, false).summary(res, false, time.Second)
+	for _, want := range []string{"  Alertmanager  http://127.0.0.1:9093\n", "  Alerts        nobody is notified: alerts show in Alertmanager, Grafana and llmmon alerts;",
+		"add --alert-webhook URL, or alerting.receivers in llmmon.yaml"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	res.Notified = []string{"alert-webhook (webhook http://h:1/)", "oncall (pagerduty: critical)"}
+	newUpView(&out, false, false).summary(res, false, time.Second)
+	if !strings.Contains(out.String(), "  Alerts        notify alert-webhook (webhook http://h:1/); oncall (pagerduty: critical)\n") {
+		t.Errorf("summary:\n%s", out.String())
+	}
+}
