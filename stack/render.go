@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/llmmon/llmmon/stack/alertmanager"
 	"github.com/llmmon/llmmon/stack/grafana"
@@ -101,6 +102,7 @@ func render(c Config) (Rendered, error) {
 		Availability:      c.SLO.Availability / 100,
 		TTFTSeconds:       c.SLO.TTFTSeconds,
 		TTFTObjective:     c.SLO.TTFTTarget / 100,
+		RecordWindow:      Duration(max(time.Minute, 4*time.Duration(c.ScrapeInterval))).PromString(),
 	})
 	if err != nil {
 		return Rendered{}, err

@@ -35,9 +35,36 @@ type Rules struct {
 	TTFTSeconds   float64
 	TTFTObjective float64
 
+	// RecordWindow is the rate window of the dashboard's recording rules.
+	RecordWindow string
+
 	// Filled by RenderRules.
 	Windows      []string
 	Page, Ticket []Burn
+}
+
+// GatewayHistograms are llmmon's own histograms whose percentiles the
+// dashboard shows, ModelHistograms the per-model OpenTelemetry GenAI
+// ones, and EngineHistograms vLLM's.
+func (Rules) GatewayHistograms() []string {
+	return []string{"llm_request_duration_seconds", "llm_request_size_bytes", "llm_time_to_first_token_seconds", "llm_time_per_output_token_seconds"}
+}
+
+func (Rules) ModelHistograms() []string {
+	return []string{"gen_ai_server_request_duration_seconds", "gen_ai_server_time_to_first_token_seconds", "gen_ai_server_time_per_output_token_seconds"}
+}
+
+// EngineHistogram is one vLLM histogram: its metric name and the name
+// its recording rule spells it by (a colon cannot sit inside that part).
+type EngineHistogram struct{ Metric, Record string }
+
+func (Rules) EngineHistograms() []EngineHistogram {
+	var out []EngineHistogram
+	for _, m := range []string{"time_to_first_token_seconds", "inter_token_latency_seconds", "e2e_request_latency_seconds",
+		"request_queue_time_seconds", "request_prefill_time_seconds", "request_decode_time_seconds"} {
+		out = append(out, EngineHistogram{Metric: "vllm:" + m, Record: "vllm_" + m})
+	}
+	return out
 }
 
 // Burn is one multi-window burn-rate condition: the error ratio over both

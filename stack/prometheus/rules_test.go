@@ -63,7 +63,7 @@ func TestAlertRulesWithPromtool(t *testing.T) {
 		}
 	}
 	out, err := testenv.Promtool(t, "check", "rules", rules)
-	if err != nil || !strings.Contains(out, "SUCCESS: 50 rules found") {
+	if err != nil || !strings.Contains(out, "SUCCESS: 66 rules found") {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
 	out, err = testenv.Promtool(t, append([]string{"test", "rules"}, testFiles...)...)
