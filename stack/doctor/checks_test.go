@@ -112,7 +112,7 @@ func withClosedStack(t *testing.T, o Options) Options {
 		srv.Close()
 		return u
 	}
-	o.PrometheusURL, o.GrafanaURL, o.MetricsURL = closedURL(), closedURL(), m
+	o.PrometheusURL, o.GrafanaURL, o.MetricsURL, o.AlertmanagerURL = closedURL(), closedURL(), m, closedURL()
 	return o
 }
 
