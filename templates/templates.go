@@ -18,11 +18,15 @@ var files embed.FS
 const partials = "_*.tmpl"
 
 // funcs are kept tiny: quote makes any string a safe YAML scalar
-// (a JSON string is valid YAML), so user input can never break structure.
+// (a JSON string is valid YAML), so user input can never break structure;
+// <, > and & stay as they are (they need no escape in YAML).
 var funcs = template.FuncMap{
 	"quote": func(s string) string {
-		b, _ := json.Marshal(s)
-		return string(b)
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(s) // a string always encodes
+		return string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 	},
 }
 

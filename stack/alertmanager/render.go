@@ -5,6 +5,7 @@
 package alertmanager
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/llmmon/llmmon/templates"
@@ -38,9 +39,73 @@ type Receiver struct {
 }
 
 // Matcher is the route's matcher for the receiver's severities.
-func (r Receiver) Matcher() string {
-	return `severity=~"` + strings.Join(r.Severities, "|") + `"`
+func (r Receiver) Matcher() Matcher {
+	return Matcher{Name: "severity", Value: strings.Join(r.Severities, "|"), Regexp: true}
 }
+
+// Matcher matches a label's value, or a regular expression with Regexp.
+type Matcher struct {
+	Name, Value string
+	Regexp      bool
+}
+
+// String is the matcher in Alertmanager's syntax: severity=~"critical|warning".
+func (m Matcher) String() string {
+	op := "="
+	if m.Regexp {
+		op = "=~"
+	}
+	return m.Name + op + strconv.Quote(m.Value)
+}
+
+// GroupBy puts alerts of one name and job into one notification.
+func (Settings) GroupBy() []string { return []string{"alertname", "job"} }
+
+// Inhibition silences the alerts Target matches while one that Source
+// matches fires with the same Equal labels.
+type Inhibition struct {
+	Why            string
+	Source, Target Matcher
+	Equal          []string
+}
+
+// Inhibitions are the stack's inhibit rules, for alertmanager.yml and
+// render --kubernetes' AlertmanagerConfig alike.
+func (Settings) Inhibitions() []Inhibition {
+	return []Inhibition{
+		{
+			Why:    "A critical alert silences the warning of the same alert on the same target.",
+			Source: Matcher{Name: "severity", Value: "critical"}, Target: Matcher{Name: "severity", Value: "warning"},
+			Equal: []string{"alertname", "job", "instance"},
+		},
+		{
+			Why:    "A target that is down silences its own warnings and info: they are its symptoms.",
+			Source: Matcher{Name: "alertname", Value: "LLMServerDown|LLMTargetDown", Regexp: true},
+			Target: Matcher{Name: "severity", Value: "warning|info", Regexp: true},
+			Equal:  []string{"job", "instance"},
+		},
+	}
+}
+
+// NotificationTexts are what Slack and PagerDuty notifications say, in
+// Alertmanager's notification templates: each alert's severity, summary
+// and runbook.
+type NotificationTexts struct {
+	SlackTitle, SlackText                      string
+	PagerDutyRunbookHref, PagerDutyRunbookText string
+}
+
+// Texts are the stack's notification texts (see NotificationTexts).
+var Texts = NotificationTexts{
+	SlackTitle: `{{ template "slack.default.title" . }}`,
+	SlackText: `{{ range .Alerts }}*{{ .Labels.severity }}* {{ .Annotations.summary }}` +
+		`{{ if .Annotations.runbook_url }} (<{{ .Annotations.runbook_url }}|runbook>){{ end }}` + "\n" + `{{ end }}`,
+	PagerDutyRunbookHref: `{{ .CommonAnnotations.runbook_url }}`,
+	PagerDutyRunbookText: "runbook",
+}
+
+// Texts gives the template the notification texts.
+func (Settings) Texts() NotificationTexts { return Texts }
 
 // Webhook posts Alertmanager's JSON payload to URL (or the URL in URLFile).
 type Webhook struct{ URL, URLFile string }
