@@ -107,7 +107,7 @@ func render(c Config) (Rendered, error) {
 	if err != nil {
 		return Rendered{}, err
 	}
-	amYML, err := alertmanager.RenderConfig(alertmanagerSettings(c.Alerting))
+	amYML, err := alertmanager.RenderConfig(AlertmanagerSettings(c.Alerting, func(r SecretRef) string { return SecretContainerPath(r.Name) }))
 	if err != nil {
 		return Rendered{}, err
 	}
@@ -146,9 +146,11 @@ func render(c Config) (Rendered, error) {
 	}, nil
 }
 
-// alertmanagerSettings are the receivers as Alertmanager reads them in
-// its container: secrets as files in its secrets folder.
-func alertmanagerSettings(a Alerting) alertmanager.Settings {
+// AlertmanagerSettings are the receivers, routes and timings the
+// settings give Alertmanager. Each secret is where locate says it is: a
+// file in Alertmanager's container for up and render, the key of a
+// Kubernetes Secret for render --kubernetes.
+func AlertmanagerSettings(a Alerting, locate func(SecretRef) string) alertmanager.Settings {
 	s := alertmanager.Settings{
 		ResolveTimeout: a.ResolveTimeout.PromString(),
 		GroupWait:      a.GroupWait.PromString(),
@@ -160,9 +162,9 @@ func alertmanagerSettings(a Alerting) alertmanager.Settings {
 		s.Receivers = append(s.Receivers, alertmanager.Receiver{Name: AlertWebhookReceiver,
 			Severities: []string{SeverityCritical, SeverityWarning}, Webhook: &alertmanager.Webhook{URL: a.Webhook}})
 	}
-	secrets := map[string]string{} // setting → container path
+	secrets := map[string]string{} // setting → where the secret is
 	for _, ref := range a.Secrets() {
-		secrets[ref.Setting] = SecretContainerPath(ref.Name)
+		secrets[ref.Setting] = locate(ref)
 	}
 	for i, r := range a.Receivers {
 		at := fmt.Sprintf("alerting.receivers[%d].%s.", i, r.Kind())
