@@ -229,17 +229,19 @@ func (a *Alerting) resolveSecretPaths(base string) {
 	}
 }
 
-// secretsDir is where Alertmanager reads the receivers' secrets, under
-// its configuration folder (see containerPath).
-const secretsDir = "alertmanager/secrets"
+// secretsDir is where Alertmanager reads the receivers' secrets (see
+// containerPath): beside its configuration folder, not in it, so render
+// --compose can mount the folder read-only and each secret on its own.
+const secretsDir = "alertmanager-secrets"
 
 // SecretContainerPath is where Alertmanager reads the secret file name.
 func SecretContainerPath(name string) string { return containerPath(secretsDir + "/" + name) }
 
-// readReceiverSecrets reads each receiver's secret file from this
-// machine. The content is copied into Alertmanager's container only,
-// never written into --dir. A file others may read is named in a note.
-func readReceiverSecrets(a Alerting) ([]File, []string, error) {
+// ReadReceiverSecrets reads each receiver's secret file from this
+// machine, as files for Alertmanager's secrets folder (SpecInput's
+// AlertSecrets). up copies them into the container only, never into
+// --dir. A file others may read is named in a note.
+func ReadReceiverSecrets(a Alerting) ([]File, []string, error) {
 	var files []File
 	var notes []string
 	for _, s := range a.Secrets() {

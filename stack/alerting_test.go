@@ -130,8 +130,8 @@ func TestAlertmanagerConfigWithAmtool(t *testing.T) {
 		body, _ := os.ReadFile(path)
 		switch name {
 		case "receivers":
-			for _, want := range []string{`routing_key_file: "/etc/alertmanager/secrets/oncall-pagerduty-routing-key"`,
-				`api_url_file: "/etc/alertmanager/secrets/team-slack-api-url"`, `auth_password_file: "/etc/alertmanager/secrets/ops-mail-email-auth-password"`,
+			for _, want := range []string{`routing_key_file: "/etc/alertmanager-secrets/oncall-pagerduty-routing-key"`,
+				`api_url_file: "/etc/alertmanager-secrets/team-slack-api-url"`, `auth_password_file: "/etc/alertmanager-secrets/ops-mail-email-auth-password"`,
 				`matchers: ["severity=~\"critical\""]`, `matchers: ["severity=~\"critical|warning|info\""]`, `url: "http://host.docker.internal:9095/alerts"`,
 				"require_tls: true", "- 6 receivers"} {
 				if !strings.Contains(string(body)+out, want) {
@@ -164,7 +164,7 @@ func TestAlertmanagerConfigWithAmtool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(r.Alertmanager[0].Content), `url_file: "/etc/alertmanager/secrets/h-webhook-url"`) {
+	if !strings.Contains(string(r.Alertmanager[0].Content), `url_file: "/etc/alertmanager-secrets/h-webhook-url"`) {
 		t.Errorf("webhook url_file:\n%s", r.Alertmanager[0].Content)
 	}
 }

@@ -52,7 +52,7 @@ func preflight(ctx context.Context, eng Engine, cfg Config, names Names, checkPo
 	var pre preflighted
 	var err error
 	var notes []string
-	if pre.secrets, notes, err = readReceiverSecrets(cfg.Alerting); err != nil {
+	if pre.secrets, notes, err = ReadReceiverSecrets(cfg.Alerting); err != nil {
 		return pre, err
 	}
 	for _, n := range notes {

@@ -135,7 +135,7 @@ type SpecInput struct {
 	// ImageIDs are the images as resolved on the engine, by component,
 	// so a re-pulled tag recreates.
 	ImageIDs map[string]string
-	// AlertSecrets are the receivers' secret files (readReceiverSecrets),
+	// AlertSecrets are the receivers' secret files (ReadReceiverSecrets),
 	// copied into Alertmanager's secrets folder and nowhere else.
 	AlertSecrets []File
 	// Engine says where this machine reaches the published ports: the

@@ -220,11 +220,11 @@ func TestBuildSpecs(t *testing.T) {
 			}
 		}},
 		{"receiver secrets readable by alertmanager only, in no hash", nil,
-			SpecInput{AlertSecrets: []File{{Path: "alertmanager/secrets/team-slack-api-url", Content: []byte("https://hooks.slack.com/services/T/B/X"), Mode: 0o400}}},
+			SpecInput{AlertSecrets: []File{{Path: "alertmanager-secrets/team-slack-api-url", Content: []byte("https://hooks.slack.com/services/T/B/X"), Mode: 0o400}}},
 			func(t *testing.T, s Specs) {
 				var sec *ContainerFile
 				for i, f := range s.Alertmanager.Files {
-					if f.Path == "/etc/alertmanager/secrets/team-slack-api-url" {
+					if f.Path == "/etc/alertmanager-secrets/team-slack-api-url" {
 						sec = &s.Alertmanager.Files[i]
 					}
 				}
@@ -232,12 +232,12 @@ func TestBuildSpecs(t *testing.T) {
 					t.Fatalf("secret file: %+v", sec)
 				}
 				for _, d := range s.Alertmanager.Dirs {
-					if d.Path == "/etc/alertmanager/secrets" && (d.Mode != 0o700 || d.UID != 65534) {
+					if d.Path == "/etc/alertmanager-secrets" && (d.Mode != 0o700 || d.UID != 65534) {
 						t.Errorf("secrets folder: %+v", d)
 					}
 				}
 				other := BuildSpecs(SpecInput{Config: Default(), Rendered: mustRender(t), AdminPassword: "s3cret-pw",
-					AlertSecrets: []File{{Path: "alertmanager/secrets/team-slack-api-url", Content: []byte("https://hooks.slack.com/services/T/B/other"), Mode: 0o400}}})
+					AlertSecrets: []File{{Path: "alertmanager-secrets/team-slack-api-url", Content: []byte("https://hooks.slack.com/services/T/B/other"), Mode: 0o400}}})
 				if other.Alertmanager.Labels[LabelConfigHash] != s.Alertmanager.Labels[LabelConfigHash] {
 					t.Error("the secret's content changed the config hash: it is derived from the secret")
 				}

@@ -817,7 +817,7 @@ func TestUpReceiverSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	const inside = "/etc/alertmanager/secrets/team-slack-api-url"
+	const inside = "/etc/alertmanager-secrets/team-slack-api-url"
 	if got, _ := eng.File("llm-alertmanager", inside); string(got) != secret+"\n" {
 		t.Errorf("secret in the container: %q", got)
 	}
@@ -828,7 +828,7 @@ func TestUpReceiverSecrets(t *testing.T) {
 		}
 	}
 	for _, d := range spec.Dirs {
-		if d.Path == "/etc/alertmanager/secrets" && d.Mode != 0o700 {
+		if d.Path == "/etc/alertmanager-secrets" && d.Mode != 0o700 {
 			t.Errorf("secrets folder mode %v", d.Mode)
 		}
 	}
