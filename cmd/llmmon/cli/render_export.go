@@ -101,8 +101,11 @@ func runExport(out io.Writer, s stack.Settings, e exportOptions) error {
 		}
 	}
 	if e.ComposeDir != "" {
-		results, err := compose.Write(e.ComposeDir, s)
+		results, notes, err := compose.Write(e.ComposeDir, s)
 		printWritten(out, results)
+		for _, n := range notes {
+			fmt.Fprintf(out, "note: %s\n", n)
+		}
 		if err != nil {
 			return userSettingsError(err)
 		}
