@@ -119,6 +119,9 @@ func runExport(out io.Writer, s stack.Settings, e exportOptions) error {
 		if err != nil {
 			return err
 		}
+		if cmd := kubernetes.SecretCommand(s.Config); cmd != "" {
+			fmt.Fprintf(out, "the receivers' secrets go in a Secret the base only names; create it first with:\n  %s\n", cmd)
+		}
 		fmt.Fprintf(out, "install with: kubectl apply -k %s\n", e.KubernetesDir)
 	}
 	return nil

@@ -158,6 +158,28 @@ func TestRenderKubernetesWritesTheBase(t *testing.T) {
 // llmmon serve on the host through host-gateway, and Grafana (the test
 // double) signs in with the password file and has the datasource. Then
 // docker-compose down -v removes it all.
+// render --kubernetes with receivers writes an AlertmanagerConfig that
+// names the receivers' Secret, and says how to create it; the secret
+// files are never read.
+func TestRenderKubernetesReceivers(t *testing.T) {
+	settings := filepath.Join(t.TempDir(), "llmmon.yaml")
+	os.WriteFile(settings, []byte("alerting:\n  receivers:\n    - name: chat\n      slack: {api_url_file: secrets/slack-url}\n"), 0o644)
+	dir := filepath.Join(t.TempDir(), "k8s")
+	out, _, err := run(t, "render", "--config", settings, "--kubernetes", dir, "--namespace", "obs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "create it first with:\n  kubectl create secret generic llmmon-alert-receivers --namespace obs --from-file=chat-slack-api-url=" +
+		filepath.Join(filepath.Dir(settings), "secrets/slack-url") + "\ninstall with: kubectl apply -k " + dir + "\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("output lacks\n%s\n---\n%s", want, out)
+	}
+	amc, err := os.ReadFile(filepath.Join(dir, "alertmanagerconfig-llmmon-alerts.yaml"))
+	if err != nil || !strings.Contains(string(amc), "key: chat-slack-api-url\n        name: llmmon-alert-receivers\n") {
+		t.Errorf("AlertmanagerConfig: %v\n%s", err, amc)
+	}
+}
+
 func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts containers with docker-compose")
