@@ -157,8 +157,9 @@ func TestEveryPanelReturnsDataFromRealPrometheus(t *testing.T) {
 	}
 }
 
-// checkRules reads /api/v1/rules: the llmmon group with its 7 alerts, all
-// evaluated without error, and LLMHighErrorRatio active (pending or firing).
+// checkRules reads /api/v1/rules: the recording groups and the llmmon
+// group with its 16 alert rules, every rule evaluated without error, and
+// LLMHighErrorRatio active (pending or firing).
 func checkRules(ctx context.Context, base string) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/rules", nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -182,26 +183,24 @@ func checkRules(ctx context.Context, base string) error {
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		return err
 	}
+	loaded := map[string]int{}
+	active := false
 	for _, g := range body.Data.Groups {
-		if g.Name != "llmmon" {
-			continue
-		}
-		if len(g.Rules) != 7 {
-			return fmt.Errorf("llmmon group has %d rules, want 7", len(g.Rules))
-		}
-		active := false
+		loaded[g.Name] = len(g.Rules)
 		for _, r := range g.Rules {
 			if r.Health != "ok" {
-				return fmt.Errorf("rule %s: health %q %s", r.Name, r.Health, r.LastError)
+				return fmt.Errorf("group %s, rule %s: health %q %s", g.Name, r.Name, r.Health, r.LastError)
 			}
 			active = active || (r.Name == "LLMHighErrorRatio" && r.State != "inactive")
 		}
-		if !active {
-			return fmt.Errorf("LLMHighErrorRatio is inactive despite 20%% injected failures")
-		}
-		return nil
 	}
-	return fmt.Errorf("no llmmon rule group loaded")
+	if loaded["llmmon"] != 16 || loaded["llmmon-slo"] == 0 || loaded["llmmon-dashboard"] == 0 {
+		return fmt.Errorf("rule groups loaded: %v, want llmmon (16 alert rules), llmmon-slo and llmmon-dashboard", loaded)
+	}
+	if !active {
+		return fmt.Errorf("LLMHighErrorRatio is inactive despite 20%% injected failures")
+	}
+	return nil
 }
 
 func promQLRegex(v string) string {

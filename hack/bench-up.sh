@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Benchmark: `llmmon up` against `docker-compose up -d` of the same two
-# containers, each timed until "Prometheus ready, Grafana healthy and its
-# Prometheus datasource healthy", in one run on the same engine, with the
-# images already present (the test images, as no registry is reachable).
+# Benchmark: `llmmon up` against `docker-compose up -d` of the same three
+# containers, each timed until "Prometheus and Alertmanager ready, Grafana
+# healthy, and Grafana's Prometheus and Alertmanager datasources answering",
+# in one run on the same engine, with the images already present (the test
+# images, as no registry is reachable).
 # Also times a second, no-op `llmmon up`.
 #
 # Goal (issue 4): llmmon ≤ 1.5× compose; second up ≤ 2 s.
@@ -13,8 +14,9 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 PROM_IMAGE=llmmon-test/prometheus:debian
 GRAF_IMAGE=llmmon-test/grafana-double:dev
+AM_IMAGE=llmmon-test/alertmanager:debian
 command -v docker-compose >/dev/null || { echo "docker-compose missing: apt-get install docker-compose" >&2; exit 1; }
-for img in "$PROM_IMAGE" "$GRAF_IMAGE"; do
+for img in "$PROM_IMAGE" "$GRAF_IMAGE" "$AM_IMAGE"; do
   docker image inspect "$img" >/dev/null 2>&1 || bash hack/build-test-images.sh >/dev/null
 done
 
@@ -23,12 +25,12 @@ suffix=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 name="bench-$suffix"           # llmmon stack
 project="benchcompose$suffix"  # compose project
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-pp=$(free_port); gp=$(free_port); cpp=$(free_port); cgp=$(free_port)
+pp=$(free_port); gp=$(free_port); ap=$(free_port); cpp=$(free_port); cgp=$(free_port); cap=$(free_port)
 
 go build -o "$work/llmmon" ./cmd/llmmon
 llmmon() { "$work/llmmon" "$@"; }
 up_args=(--dir "$work/llmmon-dir" --name "$name" --prometheus-image "$PROM_IMAGE" --grafana-image "$GRAF_IMAGE"
-  --pull never --prometheus-port "$pp" --grafana-port "$gp" --wait 2m)
+  --alertmanager-image "$AM_IMAGE" --pull never --prometheus-port "$pp" --grafana-port "$gp" --alertmanager-port "$ap" --wait 2m)
 
 cleanup() {
   llmmon down --dir "$work/llmmon-dir" --name "$name" --volumes >/dev/null 2>&1 || true
@@ -50,6 +52,14 @@ services:
     extra_hosts: ["host.docker.internal:host-gateway"]
     volumes: ["./prometheus:/etc/prometheus:ro", "prometheus-data:/prometheus"]
     networks: {monitoring: {aliases: [prometheus]}}
+  alertmanager:
+    image: $AM_IMAGE
+    command: ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager", "--web.listen-address=:9093", "--cluster.listen-address="]
+    user: "65534:65534"
+    ports: ["127.0.0.1:$cap:9093"]
+    extra_hosts: ["host.docker.internal:host-gateway"]
+    volumes: ["./alertmanager:/etc/alertmanager:ro", "alertmanager-data:/alertmanager"]
+    networks: {monitoring: {aliases: [alertmanager]}}
   grafana:
     image: $GRAF_IMAGE
     user: "472:0"
@@ -61,16 +71,19 @@ services:
     volumes: ["./grafana/provisioning:/etc/grafana/provisioning:ro", "grafana-data:/var/lib/grafana"]
     networks: {monitoring: {aliases: [grafana]}}
 networks: {monitoring: {}}
-volumes: {prometheus-data: {}, grafana-data: {}}
+volumes: {prometheus-data: {}, alertmanager-data: {}, grafana-data: {}}
 EOF
 
 now() { date +%s.%N; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
-# The same readiness wait llmmon does: /-/ready, /api/health, then the datasource health API.
-wait_ready() { # prom_port graf_port password
+# The same readiness wait llmmon does: /-/ready twice, /api/health, then
+# Grafana's datasource health API and its proxy to Alertmanager.
+wait_ready() { # prom_port graf_port password am_port
   until curl -fsS "http://127.0.0.1:$1/-/ready" >/dev/null 2>&1; do sleep 0.1; done
+  until curl -fsS "http://127.0.0.1:$4/-/ready" >/dev/null 2>&1; do sleep 0.1; done
   until curl -fsS "http://127.0.0.1:$2/api/health" >/dev/null 2>&1; do sleep 0.1; done
   until curl -fsS -u "admin:$3" "http://127.0.0.1:$2/api/datasources/uid/llmmon-prometheus/health" 2>/dev/null | grep -q '"OK"'; do sleep 0.1; done
+  until curl -fsS -u "admin:$3" "http://127.0.0.1:$2/api/datasources/proxy/uid/llmmon-alertmanager/api/v2/status" 2>/dev/null | grep -q uptime; do sleep 0.1; done
 }
 
 compose_times=() llmmon_times=() second_times=()
@@ -78,7 +91,7 @@ for r in $(seq 1 "$ROUNDS"); do
   (cd "$work/compose" && docker-compose -p "$project" down -v >/dev/null 2>&1) || true
   t0=$(now)
   (cd "$work/compose" && docker-compose -p "$project" up -d >/dev/null 2>&1)
-  wait_ready "$cpp" "$cgp" bench-pw
+  wait_ready "$cpp" "$cgp" bench-pw "$cap"
   t1=$(now)
   compose_times+=("$(sub "$t1" "$t0")")
   (cd "$work/compose" && docker-compose -p "$project" down -v >/dev/null 2>&1)

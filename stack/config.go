@@ -29,14 +29,21 @@ const (
 	DefaultMetricsPath       = "/metrics"
 	DefaultPrometheusPort    = 9090
 	DefaultGrafanaPort       = 3000
+	DefaultAlertmanagerPort  = 9093
 	DefaultBind              = "127.0.0.1"
 	DefaultPrometheusImage   = "prom/prometheus:v3.13.2"
 	DefaultGrafanaImage      = "grafana/grafana:12.4.3"
+	DefaultAlertmanagerImage = "prom/alertmanager:v0.35.0"
 	defaultP95LatencySeconds = 10.0
 	defaultTTFTP95Seconds    = 2.0
 	defaultQueueBacklog      = 10
 	defaultErrorRatio        = 0.05
 	defaultKVCacheRatio      = 0.9
+	defaultMinRequests       = 10
+	defaultAlertWindow       = 5 * time.Minute
+	// DefaultRunbookURL is docs/runbooks.md of llmmon's repository; each
+	// rule's runbook_url is a section of it (alerts.runbook_url moves it).
+	DefaultRunbookURL = "https://github.com/llmmon/llmmon/blob/main/docs/runbooks.md"
 )
 
 // Duration is a time.Duration that reads and writes Go duration strings
@@ -247,6 +254,16 @@ type Alerts struct {
 	QueueBacklog      int     `yaml:"queue_backlog" json:"queue_backlog"`
 	ErrorRatio        float64 `yaml:"error_ratio" json:"error_ratio"`
 	KVCacheRatio      float64 `yaml:"kv_cache_ratio" json:"kv_cache_ratio"`
+	// MinRequests is the traffic a ratio alert needs in its window before
+	// it may fire, so one failed request on an idle server pages nobody.
+	MinRequests int `yaml:"min_requests" json:"min_requests"`
+	// Window is the rate window of the threshold alerts (error ratio, p95
+	// latency, TTFT p95), and For how long a threshold must hold (queue
+	// backlog too) before the alert fires.
+	Window Duration `yaml:"window" json:"window"`
+	For    Duration `yaml:"for" json:"for"`
+	// RunbookURL is the runbook every rule links to, one section per alert.
+	RunbookURL string `yaml:"runbook_url" json:"runbook_url"`
 }
 
 // Component is the per-container part of the settings.
@@ -297,6 +314,7 @@ type Config struct {
 	Bind               string             `yaml:"bind" json:"bind"`
 	Prometheus         PrometheusSettings `yaml:"prometheus" json:"prometheus"`
 	Grafana            Component          `yaml:"grafana" json:"grafana"`
+	Alertmanager       Component          `yaml:"alertmanager" json:"alertmanager"`
 	Alerts             Alerts             `yaml:"alerts" json:"alerts"`
 	// RemoteWrite ships every sample to long-term stores as well;
 	// ExternalLabels (cluster, replica) tell this stack's samples apart there.
@@ -304,6 +322,8 @@ type Config struct {
 	ExternalLabels map[string]string `yaml:"external_labels,omitempty" json:"external_labels,omitempty"`
 	// Kubernetes is read only by render --kubernetes (stack/kubernetes).
 	Kubernetes KubernetesSettings `yaml:"kubernetes,omitempty" json:"kubernetes,omitzero"`
+	SLO        SLO                `yaml:"slo" json:"slo"`
+	Alerting   Alerting           `yaml:"alerting" json:"alerting"`
 }
 
 // Default returns the seed's settings.
@@ -315,13 +335,20 @@ func Default() Config {
 		Bind:               DefaultBind,
 		Prometheus:         PrometheusSettings{Component: Component{Image: DefaultPrometheusImage, Port: DefaultPrometheusPort}},
 		Grafana:            Component{Image: DefaultGrafanaImage, Port: DefaultGrafanaPort},
+		Alertmanager:       Component{Image: DefaultAlertmanagerImage, Port: DefaultAlertmanagerPort},
 		Alerts: Alerts{
 			P95LatencySeconds: defaultP95LatencySeconds,
 			TTFTP95Seconds:    defaultTTFTP95Seconds,
 			QueueBacklog:      defaultQueueBacklog,
 			ErrorRatio:        defaultErrorRatio,
 			KVCacheRatio:      defaultKVCacheRatio,
+			MinRequests:       defaultMinRequests,
+			Window:            Duration(defaultAlertWindow),
+			For:               Duration(defaultAlertWindow),
+			RunbookURL:        DefaultRunbookURL,
 		},
+		SLO:      DefaultSLO(),
+		Alerting: DefaultAlerting(),
 	}
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-
-	"github.com/llmmon/llmmon/stack/prometheus"
 )
 
 // created is what createObjects did.
@@ -94,7 +92,7 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 				reload = func(ctx context.Context, id string) error { return eng.SignalContainer(ctx, id, "HUP") }
 				reloaded = "reloaded"
 			}
-			if err := copySecrets(ctx, eng, existing.ID, spec); err != nil {
+			if err := deliverSecrets(ctx, eng, existing.ID, spec); err != nil {
 				return "", "", err
 			}
 			switch {
@@ -133,34 +131,42 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 		// Leave nothing behind that would need this container's ports.
 		eng.Remove(context.WithoutCancel(ctx), KindContainer, id)
 		if errors.Is(err, ErrPortAllocated) {
-			port, flag := cfg.Prometheus.Port, "--prometheus-port"
-			if spec.Labels[LabelComponent] == ComponentGrafana {
-				port, flag = cfg.Grafana.Port, "--grafana-port"
-			}
-			return "", "", portInUse(cfg.Bind, port, flag)
+			c := spec.Labels[LabelComponent]
+			p, _ := PartOf(c)
+			return "", "", portInUse(cfg.Bind, cfg.Part(c).Port, p.PortFlag)
 		}
 		return "", "", err
 	}
 	return id, verb, nil
 }
 
-// copySecrets copies a kept container's files from this machine again,
-// so a changed password or token applies (Prometheus reads them on each
-// scrape and push).
-func copySecrets(ctx context.Context, eng Engine, id string, spec ContainerSpec) error {
+// deliverSecrets copies a kept container's secret files in again when it
+// reads them live (SecretsLive): no hash covers their content, so up
+// cannot tell whether they changed. Prometheus reads its passwords and
+// tokens on each scrape and push, Alertmanager its receivers' secrets at
+// each notification, so a new one applies without a restart.
+func deliverSecrets(ctx context.Context, eng Engine, id string, spec ContainerSpec) error {
+	if !spec.SecretsLive {
+		return nil
+	}
 	var files []ContainerFile
 	for _, f := range spec.Files {
-		if f.Secret && spec.Labels[LabelComponent] == ComponentPrometheus {
+		if f.Secret {
 			files = append(files, f)
 		}
 	}
 	if len(files) == 0 {
 		return nil
 	}
+	// Only the folders that hold secrets: the others are the delivered
+	// configuration's, which the files hash covers.
 	var dirs []ContainerDir
 	for _, d := range spec.Dirs {
-		if strings.HasPrefix(d.Path, containerPath(prometheus.SecretsDir)) {
-			dirs = append(dirs, d)
+		for _, f := range files {
+			if strings.HasPrefix(f.Path, d.Path+"/") {
+				dirs = append(dirs, d)
+				break
+			}
 		}
 	}
 	return eng.CopyFiles(ctx, id, dirs, files)

@@ -42,3 +42,28 @@ func (w *waiter) checkDatasource(ctx context.Context, g *grafana.Client, dir str
 		}
 	}
 }
+
+// checkAlertmanagerDatasource proves the Grafana → Alertmanager path as
+// Grafana's own "Save & test" of an Alertmanager datasource does: its
+// status API, through the datasource proxy.
+func (w *waiter) checkAlertmanagerDatasource(ctx context.Context, g *grafana.Client, n Names) error {
+	var lastErr error
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := g.AlertmanagerDatasourceHealth(cctx, AlertmanagerDatasourceUID)
+		cancel()
+		if err == nil {
+			w.emit(DatasourceHealthy{UID: AlertmanagerDatasourceUID, URL: AlertmanagerURL, Elapsed: time.Since(w.start)})
+			return nil
+		}
+		if grafana.IsStatus(err, 404) {
+			return fmt.Errorf("grafana has no datasource %q: its provisioning was not loaded (see llmmon doctor, or docker logs %s)", AlertmanagerDatasourceUID, n.Grafana)
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("grafana's datasource %q did not reach Alertmanager within %s: %v\n  see llmmon doctor", AlertmanagerDatasourceUID, w.wait, lastErr)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/llmmon/llmmon/stack/alertmanager"
 	"github.com/llmmon/llmmon/stack/prometheus"
 )
 
@@ -31,34 +32,49 @@ const (
 
 // Components, as in the LabelComponent label.
 const (
-	ComponentPrometheus = "prometheus"
-	ComponentGrafana    = "grafana"
+	ComponentPrometheus   = "prometheus"
+	ComponentGrafana      = "grafana"
+	ComponentAlertmanager = "alertmanager"
 )
 
 // Names on the stack's own network: Grafana reaches Prometheus by its
 // alias, through the datasource that render provisions.
 const (
-	PrometheusAlias = "prometheus"
-	GrafanaAlias    = "grafana"
-	DatasourceName  = "Prometheus"
-	DatasourceUID   = "llmmon-prometheus"
+	PrometheusAlias   = "prometheus"
+	GrafanaAlias      = "grafana"
+	AlertmanagerAlias = "alertmanager"
+	DatasourceName    = "Prometheus"
+	DatasourceUID     = "llmmon-prometheus"
+	// The Alertmanager datasource shows firing alerts and silences in
+	// Grafana's alerting pages.
+	AlertmanagerDatasourceName = "Alertmanager"
+	AlertmanagerDatasourceUID  = "llmmon-alertmanager"
 )
 
 // DatasourceURL is where Grafana queries Prometheus: its alias, at the
 // port it listens on in its container.
 var DatasourceURL = "http://" + net.JoinHostPort(PrometheusAlias, strconv.Itoa(prometheus.Port))
 
+// AlertmanagerURL is where Prometheus sends alerts and Grafana reads
+// them, on the stack's network.
+var AlertmanagerURL = "http://" + AlertmanagerAddress
+
+// AlertmanagerAddress is Alertmanager's host:port on the stack's network.
+var AlertmanagerAddress = net.JoinHostPort(AlertmanagerAlias, strconv.Itoa(alertmanager.Port))
+
 // DefaultStackName is the label value of a stack started without --name.
 const DefaultStackName = "default"
 
 // Names are the Docker object names of one stack, as in the seed's compose file.
 type Names struct {
-	Stack          string // label value
-	Network        string
-	Prometheus     string
-	Grafana        string
-	PrometheusData string
-	GrafanaData    string
+	Stack            string // label value
+	Network          string
+	Prometheus       string
+	Grafana          string
+	Alertmanager     string
+	PrometheusData   string
+	GrafanaData      string
+	AlertmanagerData string
 }
 
 // NamesFor prefixes the seed's names with the stack name, when one is given.
@@ -74,5 +90,8 @@ func NamesFor(name string) Names {
 		Grafana:        prefix + "llm-grafana",
 		PrometheusData: prefix + "llm-prometheus-data",
 		GrafanaData:    prefix + "llm-grafana-data",
+		// The third container, delivering alerts.
+		Alertmanager:     prefix + "llm-alertmanager",
+		AlertmanagerData: prefix + "llm-alertmanager-data",
 	}
 }

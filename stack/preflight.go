@@ -34,7 +34,9 @@ func ParsePullPolicy(s string) (PullPolicy, error) {
 type preflighted struct {
 	info     EngineInfo
 	found    map[string]Object // the stack's objects that exist, all ours
-	imageIDs map[string]string // by image reference
+	imageIDs map[string]string // by component
+	// secrets are the receivers' secret files, read from this machine.
+	secrets []File
 }
 
 // pullOptions say when and how preflight pulls images.
@@ -44,12 +46,20 @@ type pullOptions struct {
 }
 
 // preflight checks, before anything is written or created, that the
-// engine answers, that no object with one of the stack's names belongs
-// to someone else, that the host ports are free (checkPort; nil tries to
-// listen), and that the images are there, pulling them as pull says.
+// receivers' secret files can be read, that the engine answers, that no
+// object with one of the stack's names belongs to someone else, that the
+// host ports are free (checkPort; nil tries to listen), and that the
+// images are there, pulling them as pull says.
 func preflight(ctx context.Context, eng Engine, cfg Config, names Names, checkPort func(string) error, pull pullOptions, emit func(Event)) (preflighted, error) {
 	var pre preflighted
 	var err error
+	var notes []string
+	if pre.secrets, notes, err = ReadReceiverSecrets(cfg.Alerting); err != nil {
+		return pre, err
+	}
+	for _, n := range notes {
+		emit(Notice{Text: n})
+	}
 	if pre.info, err = engineInfo(ctx, eng); err != nil {
 		return pre, err
 	}
@@ -64,8 +74,15 @@ func preflight(ctx context.Context, eng Engine, cfg Config, names Names, checkPo
 			return pre, err
 		}
 	}
-	pre.imageIDs, err = ensureImages(ctx, eng, stackImages(cfg), pull, emit)
-	return pre, err
+	byRef, err := ensureImages(ctx, eng, stackImages(cfg), pull, emit)
+	if err != nil {
+		return pre, err
+	}
+	pre.imageIDs = map[string]string{}
+	for _, p := range cfg.Parts() {
+		pre.imageIDs[p.Component] = byRef[cfg.Part(p.Component).Image]
+	}
+	return pre, nil
 }
 
 // Unreachable is the error for an engine that does not answer, worded
@@ -97,16 +114,29 @@ func engineInfo(ctx context.Context, eng Engine) (EngineInfo, error) {
 
 func key(k Kind, name string) string { return string(k) + "/" + name }
 
+// objectKey is one object of the stack, by kind and name.
+type objectKey struct {
+	kind Kind
+	name string
+}
+
+// objectNames lists every object name the stack uses: the network, and
+// each part's volume and container.
+func objectNames(n Names) []objectKey {
+	keys := []objectKey{{KindNetwork, n.Network}}
+	for _, p := range parts {
+		keys = append(keys, objectKey{KindVolume, n.Volume(p.Component)})
+	}
+	for _, p := range parts {
+		keys = append(keys, objectKey{KindContainer, n.Container(p.Component)})
+	}
+	return keys
+}
+
 // findAll looks up every object name the stack uses.
 func findAll(ctx context.Context, eng Engine, n Names) (map[string]Object, error) {
 	found := map[string]Object{}
-	for _, q := range []struct {
-		kind Kind
-		name string
-	}{
-		{KindNetwork, n.Network}, {KindVolume, n.PrometheusData}, {KindVolume, n.GrafanaData},
-		{KindContainer, n.Prometheus}, {KindContainer, n.Grafana},
-	} {
+	for _, q := range objectNames(n) {
 		obj, err := eng.Find(ctx, q.kind, q.name)
 		if errors.Is(err, ErrNotFound) {
 			continue
@@ -156,15 +186,13 @@ func checkPorts(cfg Config, found map[string]Object, check func(string) error) e
 			}
 		}
 	}
-	for _, p := range []struct {
-		port int
-		flag string
-	}{{cfg.Prometheus.Port, "--prometheus-port"}, {cfg.Grafana.Port, "--grafana-port"}} {
-		if ours[p.port] {
+	for _, p := range cfg.Parts() {
+		port := cfg.Part(p.Component).Port
+		if ours[port] {
 			continue
 		}
-		if err := check(net.JoinHostPort(cfg.Bind, strconv.Itoa(p.port))); err != nil {
-			return portInUse(cfg.Bind, p.port, p.flag)
+		if err := check(net.JoinHostPort(cfg.Bind, strconv.Itoa(port))); err != nil {
+			return portInUse(cfg.Bind, port, p.PortFlag)
 		}
 	}
 	return nil
@@ -187,7 +215,11 @@ type ImageRef struct{ Ref, Flag string }
 
 // stackImages are the stack's images, with their flags.
 func stackImages(cfg Config) []ImageRef {
-	return []ImageRef{{cfg.Prometheus.Image, "--prometheus-image"}, {cfg.Grafana.Image, "--grafana-image"}}
+	var out []ImageRef
+	for _, p := range cfg.Parts() {
+		out = append(out, ImageRef{cfg.Part(p.Component).Image, p.ImageFlag})
+	}
+	return out
 }
 
 // ensureImages makes every image present per the pull policy and returns
@@ -278,7 +310,7 @@ func (e *MissingImagesError) Error() string {
 	for _, im := range e.Images {
 		fmt.Fprintf(&b, " %s IMAGE", im.Flag)
 	}
-	b.WriteString("\n  (with no registry at all, make test-images builds a Prometheus from Debian's package and a Grafana test double; the README's quick start shows them)")
+	b.WriteString("\n  (with no registry at all, make test-images builds a Prometheus and an Alertmanager from Debian's packages and a Grafana test double; the README's quick start shows them)")
 	return b.String()
 }
 

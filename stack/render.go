@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/llmmon/llmmon/stack/alertmanager"
 	"github.com/llmmon/llmmon/stack/grafana"
 	"github.com/llmmon/llmmon/stack/prometheus"
 )
@@ -23,8 +25,9 @@ type File struct {
 
 // Rendered is the stack's configuration, split by the container that reads it.
 type Rendered struct {
-	Prometheus []File
-	Grafana    []File
+	Prometheus   []File
+	Grafana      []File
+	Alertmanager []File
 	// Secrets are the files from this machine Prometheus' configuration
 	// names (passwords, tokens, CAs): up copies them into the container;
 	// they are never written to --dir.
@@ -32,7 +35,22 @@ type Rendered struct {
 }
 
 // All returns every file, in a stable order.
-func (r Rendered) All() []File { return append(append([]File{}, r.Prometheus...), r.Grafana...) }
+func (r Rendered) All() []File {
+	return append(append(append([]File{}, r.Prometheus...), r.Alertmanager...), r.Grafana...)
+}
+
+// Of returns the files a component's container reads.
+func (r Rendered) Of(component string) []File {
+	switch component {
+	case ComponentPrometheus:
+		return r.Prometheus
+	case ComponentAlertmanager:
+		return r.Alertmanager
+	case ComponentGrafana:
+		return r.Grafana
+	}
+	return nil
+}
 
 // Render validates c and builds every file from the embedded templates;
 // it touches no disk.
@@ -43,29 +61,64 @@ func Render(c Config) (Rendered, error) {
 	return render(c)
 }
 
+// AlertmanagerJob is the job of Prometheus scraping Alertmanager, whose
+// metrics say whether notifications fail.
+const AlertmanagerJob = "alertmanager"
+
+// ScrapeJobs are every job of the rendered prometheus.yml: Prometheus
+// itself, Alertmanager, the LLM server and the extra targets.
+func (c Config) ScrapeJobs() []Target {
+	s := prometheus.SelfScrape()
+	return append([]Target{
+		{Name: s.Name, Address: s.Address, Path: s.MetricsPath},
+		{Name: AlertmanagerJob, Address: AlertmanagerAddress, Path: DefaultMetricsPath},
+	}, c.AllTargets()...)
+}
+
 // render is Render for settings already validated.
 func render(c Config) (Rendered, error) {
 	jobs, secrets := scrapeJobs(c)
 	rws, rwSecrets := remoteWrites(c)
+	// Prometheus itself and Alertmanager are static targets; the others
+	// read theirs from their targets files.
+	var promJobs []prometheus.Job
+	for _, t := range c.ScrapeJobs()[:2] {
+		promJobs = append(promJobs, prometheus.Job{Name: t.Name, Address: t.Address, MetricsPath: t.MetricsPath()})
+	}
 	promYML, err := prometheus.RenderConfig(prometheus.Settings{
 		ScrapeInterval:     c.ScrapeInterval.PromString(),
 		EvaluationInterval: c.EvaluationInterval.PromString(),
 		ExternalLabels:     externalLabels(c),
-		Jobs:               jobs,
+		Jobs:               append(promJobs, jobs...),
 		RemoteWrite:        rws,
+		Alertmanagers:      []string{AlertmanagerAddress},
 	})
 	if err != nil {
 		return Rendered{}, err
 	}
 	promFiles := []File{{Path: prometheus.ConfigFile, Content: promYML, Mode: 0o644}}
-	rules, err := prometheus.RenderRules(prometheus.Thresholds{
+	a := c.Alerts
+	rules, err := prometheus.RenderRules(prometheus.Rules{
 		LLMJob:            c.LLMServer.Name,
-		P95LatencySeconds: c.Alerts.P95LatencySeconds,
-		TTFTP95Seconds:    c.Alerts.TTFTP95Seconds,
-		QueueBacklog:      c.Alerts.QueueBacklog,
-		ErrorRatio:        c.Alerts.ErrorRatio,
-		KVCacheRatio:      c.Alerts.KVCacheRatio,
+		AlertmanagerJob:   AlertmanagerJob,
+		P95LatencySeconds: a.P95LatencySeconds,
+		TTFTP95Seconds:    a.TTFTP95Seconds,
+		QueueBacklog:      a.QueueBacklog,
+		ErrorRatio:        a.ErrorRatio,
+		KVCacheRatio:      a.KVCacheRatio,
+		MinRequests:       a.MinRequests,
+		Window:            a.Window.PromString(),
+		For:               a.For.PromString(),
+		RunbookURL:        a.RunbookURL,
+		Availability:      c.SLO.Availability / 100,
+		TTFTSeconds:       c.SLO.TTFTSeconds,
+		TTFTObjective:     c.SLO.TTFTTarget / 100,
+		RecordWindow:      Duration(max(time.Minute, 4*time.Duration(c.ScrapeInterval))).PromString(),
 	})
+	if err != nil {
+		return Rendered{}, err
+	}
+	amYML, err := alertmanager.RenderConfig(AlertmanagerSettings(c.Alerting, func(r SecretRef) string { return SecretContainerPath(r.Name) }))
 	if err != nil {
 		return Rendered{}, err
 	}
@@ -74,6 +127,12 @@ func render(c Config) (Rendered, error) {
 		UID:          DatasourceUID,
 		URL:          DatasourceURL,
 		TimeInterval: c.ScrapeInterval.PromString(),
+	})
+	if err != nil {
+		return Rendered{}, err
+	}
+	amDS, err := grafana.RenderAlertmanagerDatasource(grafana.AlertmanagerDatasource{
+		Name: AlertmanagerDatasourceName, UID: AlertmanagerDatasourceUID, URL: AlertmanagerURL,
 	})
 	if err != nil {
 		return Rendered{}, err
@@ -93,11 +152,55 @@ func render(c Config) (Rendered, error) {
 	return Rendered{
 		Secrets:    append(secrets, rwSecrets...),
 		Prometheus: promFiles,
+		Alertmanager: []File{
+			{Path: alertmanager.ConfigFile, Content: amYML, Mode: 0o644},
+		},
 		Grafana: []File{
 			{Path: grafana.DatasourceFile, Content: ds, Mode: 0o644},
+			{Path: grafana.AlertmanagerDatasourceFile, Content: amDS, Mode: 0o644},
 			{Path: grafana.DashboardProviderFile, Content: provider, Mode: 0o644},
 		},
 	}, nil
+}
+
+// AlertmanagerSettings are the receivers, routes and timings the
+// settings give Alertmanager. Each secret is where locate says it is: a
+// file in Alertmanager's container for up and render, the key of a
+// Kubernetes Secret for render --kubernetes.
+func AlertmanagerSettings(a Alerting, locate func(SecretRef) string) alertmanager.Settings {
+	s := alertmanager.Settings{
+		ResolveTimeout: a.ResolveTimeout.PromString(),
+		GroupWait:      a.GroupWait.PromString(),
+		GroupInterval:  a.GroupInterval.PromString(),
+		RepeatInterval: a.RepeatInterval.PromString(),
+		Nobody:         NobodyReceiver,
+	}
+	if a.Webhook != "" {
+		s.Receivers = append(s.Receivers, alertmanager.Receiver{Name: AlertWebhookReceiver,
+			Severities: []string{SeverityCritical, SeverityWarning}, Webhook: &alertmanager.Webhook{URL: a.Webhook}})
+	}
+	secrets := map[string]string{} // setting → where the secret is
+	for _, ref := range a.Secrets() {
+		secrets[ref.Setting] = locate(ref)
+	}
+	for i, r := range a.Receivers {
+		at := fmt.Sprintf("alerting.receivers[%d].%s.", i, r.Kind())
+		out := alertmanager.Receiver{Name: r.Name, Severities: r.SeveritiesOrDefault()}
+		switch {
+		case r.Webhook != nil:
+			out.Webhook = &alertmanager.Webhook{URL: r.Webhook.URL, URLFile: secrets[at+"url_file"]}
+		case r.Slack != nil:
+			out.Slack = &alertmanager.Slack{APIURLFile: secrets[at+"api_url_file"], Channel: r.Slack.Channel}
+		case r.Email != nil:
+			e := r.Email
+			out.Email = &alertmanager.Email{To: e.To, From: e.From, Smarthost: e.Smarthost, AuthUsername: e.AuthUsername,
+				AuthPasswordFile: secrets[at+"auth_password_file"], RequireTLS: e.RequireTLS == nil || *e.RequireTLS}
+		case r.PagerDuty != nil:
+			out.PagerDuty = &alertmanager.PagerDuty{RoutingKeyFile: secrets[at+"routing_key_file"], ServiceKeyFile: secrets[at+"service_key_file"]}
+		}
+		s.Receivers = append(s.Receivers, out)
+	}
+	return s
 }
 
 // WriteResult says what WriteTree did with one file.

@@ -94,6 +94,8 @@ var settings = []setting{
 	{"prometheus.retention_size", func(d, s *Config) { d.Prometheus.RetentionSize = s.Prometheus.RetentionSize }},
 	{"grafana.image", func(d, s *Config) { d.Grafana.Image = s.Grafana.Image }},
 	{"grafana.port", func(d, s *Config) { d.Grafana.Port = s.Grafana.Port }},
+	{"alertmanager.image", func(d, s *Config) { d.Alertmanager.Image = s.Alertmanager.Image }},
+	{"alertmanager.port", func(d, s *Config) { d.Alertmanager.Port = s.Alertmanager.Port }},
 	{"alerts.p95_latency_seconds", func(d, s *Config) { d.Alerts.P95LatencySeconds = s.Alerts.P95LatencySeconds }},
 	{"alerts.ttft_p95_seconds", func(d, s *Config) { d.Alerts.TTFTP95Seconds = s.Alerts.TTFTP95Seconds }},
 	{"alerts.queue_backlog", func(d, s *Config) { d.Alerts.QueueBacklog = s.Alerts.QueueBacklog }},
@@ -101,6 +103,19 @@ var settings = []setting{
 	{"alerts.kv_cache_ratio", func(d, s *Config) { d.Alerts.KVCacheRatio = s.Alerts.KVCacheRatio }},
 	{"remote_write", func(d, s *Config) { d.RemoteWrite = cloneRemoteWrite(s.RemoteWrite) }},
 	{"external_labels", func(d, s *Config) { d.ExternalLabels = maps.Clone(s.ExternalLabels) }},
+	{"alerts.min_requests", func(d, s *Config) { d.Alerts.MinRequests = s.Alerts.MinRequests }},
+	{"alerts.window", func(d, s *Config) { d.Alerts.Window = s.Alerts.Window }},
+	{"alerts.for", func(d, s *Config) { d.Alerts.For = s.Alerts.For }},
+	{"alerts.runbook_url", func(d, s *Config) { d.Alerts.RunbookURL = s.Alerts.RunbookURL }},
+	{"slo.availability", func(d, s *Config) { d.SLO.Availability = s.SLO.Availability }},
+	{"slo.ttft_seconds", func(d, s *Config) { d.SLO.TTFTSeconds = s.SLO.TTFTSeconds }},
+	{"slo.ttft_target", func(d, s *Config) { d.SLO.TTFTTarget = s.SLO.TTFTTarget }},
+	{"alerting.webhook", func(d, s *Config) { d.Alerting.Webhook = s.Alerting.Webhook }},
+	{"alerting.receivers", func(d, s *Config) { d.Alerting.Receivers = slices.Clone(s.Alerting.Receivers) }},
+	{"alerting.group_wait", func(d, s *Config) { d.Alerting.GroupWait = s.Alerting.GroupWait }},
+	{"alerting.group_interval", func(d, s *Config) { d.Alerting.GroupInterval = s.Alerting.GroupInterval }},
+	{"alerting.repeat_interval", func(d, s *Config) { d.Alerting.RepeatInterval = s.Alerting.RepeatInterval }},
+	{"alerting.resolve_timeout", func(d, s *Config) { d.Alerting.ResolveTimeout = s.Alerting.ResolveTimeout }},
 	{"kubernetes.namespace", func(d, s *Config) { d.Kubernetes.Namespace = s.Kubernetes.Namespace }},
 	{"kubernetes.release", func(d, s *Config) { d.Kubernetes.Release = s.Kubernetes.Release }},
 	{"kubernetes.monitor", func(d, s *Config) { d.Kubernetes.Monitor = s.Kubernetes.Monitor }},
@@ -296,6 +311,13 @@ func readSettingsFile(path string) (Config, map[string]int, error) {
 	if err := decodeStrict(data, &cfg); err != nil {
 		return cfg, nil, fmt.Errorf("%s: %w", path, err)
 	}
+	// Secret files are named relative to llmmon.yaml, as Compose does; up
+	// records them absolute.
+	base, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return cfg, nil, fmt.Errorf("read settings file: %w", err)
+	}
+	cfg.Alerting.resolveSecretPaths(base)
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return cfg, nil, fmt.Errorf("%s: %w", path, err)

@@ -10,16 +10,19 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/llmmon/llmmon/stack/alertmanager"
 	"github.com/llmmon/llmmon/stack/prometheus"
 )
 
 // Users the containers run as: the official images' own non-root users.
 const (
-	PrometheusUser = "65534:65534" // nobody
-	GrafanaUser    = "472:0"       // grafana, root group as in the official image
-	prometheusUID  = 65534
-	grafanaUID     = 472
-	grafanaGID     = 0
+	PrometheusUser   = "65534:65534" // nobody
+	GrafanaUser      = "472:0"       // grafana, root group as in the official image
+	AlertmanagerUser = "65534:65534" // nobody, as in the official image
+	prometheusUID    = 65534
+	grafanaUID       = 472
+	grafanaGID       = 0
+	alertmanagerUID  = 65534
 
 	// AdminUser is Grafana's admin login.
 	AdminUser = "admin"
@@ -85,6 +88,10 @@ type ContainerSpec struct {
 	Dirs          []ContainerDir    `json:"dirs,omitempty"`
 	Files         []ContainerFile   `json:"files,omitempty"`
 	RestartPolicy string            `json:"restart_policy"`
+	// SecretsLive says the container reads its secret files each time it
+	// uses them, so up copies them in again on every run (no hash covers
+	// their content) and a changed secret applies without a restart.
+	SecretsLive bool `json:"secrets_live,omitempty"`
 }
 
 // NetworkSpec is the stack's bridge network.
@@ -101,15 +108,18 @@ type VolumeSpec struct {
 
 // Specs are all the engine objects of one stack.
 type Specs struct {
-	Names      Names
-	Network    NetworkSpec
-	Volumes    []VolumeSpec
-	Prometheus ContainerSpec
-	Grafana    ContainerSpec
+	Names        Names
+	Network      NetworkSpec
+	Volumes      []VolumeSpec
+	Prometheus   ContainerSpec
+	Alertmanager ContainerSpec
+	Grafana      ContainerSpec
 }
 
-// Containers returns the container specs in start order.
-func (s Specs) Containers() []ContainerSpec { return []ContainerSpec{s.Prometheus, s.Grafana} }
+// Containers returns the container specs in start order (Config.Parts).
+func (s Specs) Containers() []ContainerSpec {
+	return []ContainerSpec{s.Prometheus, s.Alertmanager, s.Grafana}
+}
 
 // SpecInput is what the specs are built from.
 type SpecInput struct {
@@ -125,10 +135,17 @@ type SpecInput struct {
 	// HostGateway is what host.docker.internal resolves to in Prometheus:
 	// HostGateway, a gateway IP, or "" to leave it to the engine (Docker Desktop).
 	HostGateway string
-	// Image IDs as resolved on the engine, so a re-pulled tag recreates.
-	PrometheusImageID, GrafanaImageID string
+	// ImageIDs are the images as resolved on the engine, by component,
+	// so a re-pulled tag recreates.
+	ImageIDs map[string]string
 	// Dir is the absolute --dir, labelled on the containers; "" for none.
 	Dir string
+	// AlertSecrets are the receivers' secret files (ReadReceiverSecrets),
+	// copied into Alertmanager's secrets folder and nowhere else.
+	AlertSecrets []File
+	// Engine says where this machine reaches the published ports: the
+	// external URLs in alert notifications point there.
+	Engine EngineInfo
 }
 
 // BuildSpecs turns the settings into engine object specs. It is a pure
@@ -151,6 +168,8 @@ func BuildSpecs(in SpecInput) Specs {
 			"--config.file=/etc/prometheus/prometheus.yml",
 			"--storage.tsdb.path=/prometheus",
 			"--web.listen-address=:" + strconv.Itoa(prometheus.Port),
+			// Where alerts' "source" links lead.
+			"--web.external-url=" + EndpointURL(c.Bind, c.Prometheus.Port, in.Engine),
 		},
 		User:          PrometheusUser,
 		Labels:        labels(ComponentPrometheus),
@@ -159,6 +178,8 @@ func BuildSpecs(in SpecInput) Specs {
 		Aliases:       []string{PrometheusAlias},
 		Mounts:        []Mount{{Volume: n.PrometheusData, Target: "/prometheus"}},
 		RestartPolicy: restartPolicy,
+		// Prometheus reads its passwords and tokens on each scrape and push.
+		SecretsLive: true,
 	}
 	if in.HostGateway != "" {
 		prom.ExtraHosts = []string{HostGatewayName + ":" + in.HostGateway}
@@ -172,14 +193,14 @@ func BuildSpecs(in SpecInput) Specs {
 	prom.Dirs, prom.Files = containerFiles(append(append([]File{}, in.Rendered.Prometheus...), in.PrometheusSecrets...), 2, prometheusUID, prometheusUID)
 	// Passwords and tokens: readable by Prometheus' user only, and kept
 	// out of every hash and label.
-	secretsDir := containerPath(prometheus.SecretsDir)
+	promSecrets := containerPath(prometheus.SecretsDir)
 	for i, d := range prom.Dirs {
-		if strings.HasPrefix(d.Path, secretsDir) {
+		if strings.HasPrefix(d.Path, promSecrets) {
 			prom.Dirs[i].Mode = 0o700
 		}
 	}
 	for i, f := range prom.Files {
-		prom.Files[i].Secret = isSecretPath(in.Rendered.Secrets, "prometheus/"+strings.TrimPrefix(f.Path, "/etc/prometheus/"))
+		prom.Files[i].Secret = isSecretPath(in.Rendered.Secrets, strings.TrimPrefix(f.Path, "/etc/"))
 	}
 
 	graf := ContainerSpec{
@@ -212,8 +233,48 @@ func BuildSpecs(in SpecInput) Specs {
 	// The user-dashboards folder exists even when empty: the provider reads it.
 	graf.Dirs = addDir(graf.Dirs, ContainerDir{Path: containerPath("grafana/dashboards"), Mode: 0o755, UID: grafanaUID, GID: grafanaGID})
 
+	am := ContainerSpec{
+		Name:  n.Alertmanager,
+		Image: c.Alertmanager.Image,
+		Cmd: []string{
+			"--config.file=" + containerPath(alertmanager.ConfigFile),
+			"--storage.path=/alertmanager",
+			"--web.listen-address=:" + strconv.Itoa(alertmanager.Port),
+			// One Alertmanager: no gossip port, no peers to wait for.
+			"--cluster.listen-address=",
+			// Where notifications' links to Alertmanager lead.
+			"--web.external-url=" + EndpointURL(c.Bind, c.Alertmanager.Port, in.Engine),
+		},
+		User:          AlertmanagerUser,
+		Labels:        labels(ComponentAlertmanager),
+		Ports:         []PortSpec{{HostIP: c.Bind, HostPort: c.Alertmanager.Port, ContainerPort: alertmanager.Port}},
+		Network:       n.Network,
+		Aliases:       []string{AlertmanagerAlias},
+		Mounts:        []Mount{{Volume: n.AlertmanagerData, Target: "/alertmanager"}},
+		RestartPolicy: restartPolicy,
+		// Alertmanager reads every *_file at each notification.
+		SecretsLive: true,
+	}
+	if in.HostGateway != "" {
+		// Receivers on this machine (a webhook) are host.docker.internal too.
+		am.ExtraHosts = []string{HostGatewayName + ":" + in.HostGateway}
+	}
+	amFiles := append(append([]File{}, in.Rendered.Alertmanager...), in.AlertSecrets...)
+	am.Dirs, am.Files = containerFiles(amFiles, 2, alertmanagerUID, alertmanagerUID)
+	if len(in.AlertSecrets) > 0 {
+		// Only Alertmanager's user may list or read its secrets.
+		for i := range am.Dirs {
+			if am.Dirs[i].Path == containerPath(alertSecretsDir) {
+				am.Dirs[i].Mode = 0o700
+			}
+		}
+		for i := range am.Files {
+			am.Files[i].Secret = strings.HasPrefix(am.Files[i].Path, containerPath(alertSecretsDir)+"/")
+		}
+	}
+
 	if in.Dir != "" {
-		prom.Labels[LabelDir], graf.Labels[LabelDir] = in.Dir, in.Dir
+		prom.Labels[LabelDir], graf.Labels[LabelDir], am.Labels[LabelDir] = in.Dir, in.Dir, in.Dir
 	}
 	// Prometheus' file contents (prometheus.yml, rules, targets files) are
 	// delivered to the running container and reloaded (HUP): a new scrape
@@ -222,13 +283,16 @@ func BuildSpecs(in SpecInput) Specs {
 	// ports and mounts still recreate it.
 	bare := prom
 	bare.Dirs, bare.Files = nil, nil
-	prom.Labels[LabelConfigHash] = specHash(bare, in.PrometheusImageID, false)
+	prom.Labels[LabelConfigHash] = specHash(bare, in.ImageIDs[ComponentPrometheus], false)
 	prom.Labels[LabelFilesHash] = FilesHash(prom)
+	// Secrets are delivered on every up instead (see ensureContainer):
+	// Alertmanager reads them at each notification.
+	am.Labels[LabelConfigHash] = specHash(am, in.ImageIDs[ComponentAlertmanager], true)
 	// Grafana's file contents (provisioning, dashboards) are delivered to
 	// the running container instead, followed by a restart: a changed
 	// scrape interval (the datasource's timeInterval) must not cost
 	// Grafana its container. Adding or removing a file still recreates it.
-	graf.Labels[LabelConfigHash] = specHash(graf, in.GrafanaImageID, false)
+	graf.Labels[LabelConfigHash] = specHash(graf, in.ImageIDs[ComponentGrafana], false)
 	graf.Labels[LabelFilesHash] = FilesHash(graf)
 
 	return Specs{
@@ -236,10 +300,12 @@ func BuildSpecs(in SpecInput) Specs {
 		Network: NetworkSpecFor(n),
 		Volumes: []VolumeSpec{
 			{Name: n.PrometheusData, Labels: labels(ComponentPrometheus)},
+			{Name: n.AlertmanagerData, Labels: labels(ComponentAlertmanager)},
 			{Name: n.GrafanaData, Labels: labels(ComponentGrafana)},
 		},
-		Prometheus: prom,
-		Grafana:    graf,
+		Prometheus:   prom,
+		Alertmanager: am,
+		Grafana:      graf,
 	}
 }
 
@@ -259,12 +325,13 @@ func labelsFor(n Names, component string) map[string]string {
 }
 
 // containerPath maps a path under --dir to where its container reads it:
-// prometheus/... → /etc/prometheus/..., grafana/... → /etc/grafana/...
+// prometheus/... → /etc/prometheus/..., grafana/... → /etc/grafana/...,
+// alertmanager/... → /etc/alertmanager/...
 func containerPath(rel string) string { return "/etc/" + strings.TrimPrefix(path.Clean(rel), "/") }
 
 // containerFiles places files in the container, owned by the container's
 // user, with each folder they need owned too, from depth from down
-// (2: /etc/prometheus; 3: /etc/grafana/provisioning, leaving /etc/grafana
+// (2: /etc/prometheus, /etc/alertmanager; 3: /etc/grafana/provisioning, leaving /etc/grafana
 // and its grafana.ini as the image has them).
 func containerFiles(files []File, from, uid, gid int) ([]ContainerDir, []ContainerFile) {
 	var dirs []ContainerDir

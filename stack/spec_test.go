@@ -44,32 +44,40 @@ func TestBuildSpecs(t *testing.T) {
 			if s.Network.Name != "monitoring" || s.Prometheus.Name != "llm-prometheus" || s.Grafana.Name != "llm-grafana" {
 				t.Errorf("names: %s %s %s", s.Network.Name, s.Prometheus.Name, s.Grafana.Name)
 			}
-			if s.Volumes[0].Name != "llm-prometheus-data" || s.Volumes[1].Name != "llm-grafana-data" {
+			if s.Alertmanager.Name != "llm-alertmanager" {
+				t.Errorf("alertmanager name %s", s.Alertmanager.Name)
+			}
+			if s.Volumes[0].Name != "llm-prometheus-data" || s.Volumes[1].Name != "llm-alertmanager-data" || s.Volumes[2].Name != "llm-grafana-data" {
 				t.Errorf("volumes: %+v", s.Volumes)
 			}
-			for _, l := range []map[string]string{s.Network.Labels, s.Volumes[0].Labels, s.Volumes[1].Labels, s.Prometheus.Labels, s.Grafana.Labels} {
+			if got := s.Containers(); len(got) != 3 || got[1].Name != "llm-alertmanager" {
+				t.Errorf("containers in start order: %+v", got)
+			}
+			for _, l := range []map[string]string{s.Network.Labels, s.Volumes[0].Labels, s.Volumes[1].Labels, s.Volumes[2].Labels, s.Prometheus.Labels, s.Alertmanager.Labels, s.Grafana.Labels} {
 				if l[LabelStack] != "default" {
 					t.Errorf("ownership label missing: %v", l)
 				}
 			}
-			if s.Prometheus.Labels[LabelComponent] != "prometheus" || s.Grafana.Labels[LabelComponent] != "grafana" {
+			if s.Prometheus.Labels[LabelComponent] != "prometheus" || s.Grafana.Labels[LabelComponent] != "grafana" || s.Alertmanager.Labels[LabelComponent] != "alertmanager" {
 				t.Error("component labels")
 			}
-			if len(s.Prometheus.Labels[LabelConfigHash]) != 16 || len(s.Grafana.Labels[LabelConfigHash]) != 16 {
+			if len(s.Prometheus.Labels[LabelConfigHash]) != 16 || len(s.Grafana.Labels[LabelConfigHash]) != 16 || len(s.Alertmanager.Labels[LabelConfigHash]) != 16 {
 				t.Errorf("config-hash labels: %v %v", s.Prometheus.Labels, s.Grafana.Labels)
 			}
-			if !slices.Equal(s.Prometheus.Aliases, []string{"prometheus"}) || !slices.Equal(s.Grafana.Aliases, []string{"grafana"}) {
+			if !slices.Equal(s.Prometheus.Aliases, []string{"prometheus"}) || !slices.Equal(s.Grafana.Aliases, []string{"grafana"}) || !slices.Equal(s.Alertmanager.Aliases, []string{"alertmanager"}) {
 				t.Error("aliases")
 			}
-			if s.Prometheus.Network != "monitoring" || s.Grafana.Network != "monitoring" {
+			if s.Prometheus.Network != "monitoring" || s.Grafana.Network != "monitoring" || s.Alertmanager.Network != "monitoring" {
 				t.Error("network")
 			}
-			if s.Prometheus.Mounts[0] != (Mount{"llm-prometheus-data", "/prometheus"}) || s.Grafana.Mounts[0] != (Mount{"llm-grafana-data", "/var/lib/grafana"}) {
-				t.Errorf("mounts: %+v %+v", s.Prometheus.Mounts, s.Grafana.Mounts)
+			if s.Prometheus.Mounts[0] != (Mount{"llm-prometheus-data", "/prometheus"}) || s.Grafana.Mounts[0] != (Mount{"llm-grafana-data", "/var/lib/grafana"}) ||
+				s.Alertmanager.Mounts[0] != (Mount{"llm-alertmanager-data", "/alertmanager"}) {
+				t.Errorf("mounts: %+v %+v %+v", s.Prometheus.Mounts, s.Grafana.Mounts, s.Alertmanager.Mounts)
 			}
 		}},
 		{"name prefixes everything", func(c *Config) { c.Name = "staging" }, SpecInput{}, func(t *testing.T, s Specs) {
-			if s.Network.Name != "staging-monitoring" || s.Prometheus.Name != "staging-llm-prometheus" || s.Volumes[1].Name != "staging-llm-grafana-data" {
+			if s.Network.Name != "staging-monitoring" || s.Prometheus.Name != "staging-llm-prometheus" || s.Volumes[2].Name != "staging-llm-grafana-data" ||
+				s.Alertmanager.Name != "staging-llm-alertmanager" || s.Volumes[1].Name != "staging-llm-alertmanager-data" {
 				t.Errorf("prefix: %+v", s.Names)
 			}
 			if s.Grafana.Labels[LabelStack] != "staging" {
@@ -81,18 +89,28 @@ func TestBuildSpecs(t *testing.T) {
 			}
 		}},
 		{"ports on 127.0.0.1 by default", nil, SpecInput{}, func(t *testing.T, s Specs) {
-			if !slices.Equal(s.Prometheus.Ports, []PortSpec{{"127.0.0.1", 9090, 9090}}) || !slices.Equal(s.Grafana.Ports, []PortSpec{{"127.0.0.1", 3000, 3000}}) {
-				t.Errorf("ports: %+v %+v", s.Prometheus.Ports, s.Grafana.Ports)
+			if !slices.Equal(s.Prometheus.Ports, []PortSpec{{"127.0.0.1", 9090, 9090}}) || !slices.Equal(s.Grafana.Ports, []PortSpec{{"127.0.0.1", 3000, 3000}}) ||
+				!slices.Equal(s.Alertmanager.Ports, []PortSpec{{"127.0.0.1", 9093, 9093}}) {
+				t.Errorf("ports: %+v %+v %+v", s.Prometheus.Ports, s.Grafana.Ports, s.Alertmanager.Ports)
 			}
 		}},
-		{"bind and ports from settings", func(c *Config) { c.Bind = "0.0.0.0"; c.Prometheus.Port = 19090; c.Grafana.Port = 13000 }, SpecInput{}, func(t *testing.T, s Specs) {
-			if !slices.Equal(s.Prometheus.Ports, []PortSpec{{"0.0.0.0", 19090, 9090}}) || !slices.Equal(s.Grafana.Ports, []PortSpec{{"0.0.0.0", 13000, 3000}}) {
-				t.Errorf("ports: %+v %+v", s.Prometheus.Ports, s.Grafana.Ports)
+		{"bind and ports from settings", func(c *Config) {
+			c.Bind = "0.0.0.0"
+			c.Prometheus.Port, c.Grafana.Port, c.Alertmanager.Port = 19090, 13000, 19093
+		}, SpecInput{}, func(t *testing.T, s Specs) {
+			if !slices.Equal(s.Prometheus.Ports, []PortSpec{{"0.0.0.0", 19090, 9090}}) || !slices.Equal(s.Grafana.Ports, []PortSpec{{"0.0.0.0", 13000, 3000}}) ||
+				!slices.Equal(s.Alertmanager.Ports, []PortSpec{{"0.0.0.0", 19093, 9093}}) {
+				t.Errorf("ports: %+v %+v %+v", s.Prometheus.Ports, s.Grafana.Ports, s.Alertmanager.Ports)
+			}
+			// Links in notifications lead to the published ports.
+			if !slices.Contains(s.Alertmanager.Cmd, "--web.external-url=http://127.0.0.1:19093") || !slices.Contains(s.Prometheus.Cmd, "--web.external-url=http://127.0.0.1:19090") {
+				t.Errorf("external URLs: %v %v", s.Alertmanager.Cmd, s.Prometheus.Cmd)
 			}
 		}},
-		{"host-gateway on Prometheus only", nil, SpecInput{HostGateway: HostGateway}, func(t *testing.T, s Specs) {
-			if !slices.Equal(s.Prometheus.ExtraHosts, []string{"host.docker.internal:host-gateway"}) || len(s.Grafana.ExtraHosts) != 0 {
-				t.Errorf("extra hosts: %v %v", s.Prometheus.ExtraHosts, s.Grafana.ExtraHosts)
+		{"host-gateway on Prometheus and Alertmanager (host webhooks), not Grafana", nil, SpecInput{HostGateway: HostGateway}, func(t *testing.T, s Specs) {
+			if !slices.Equal(s.Prometheus.ExtraHosts, []string{"host.docker.internal:host-gateway"}) || len(s.Grafana.ExtraHosts) != 0 ||
+				!slices.Equal(s.Alertmanager.ExtraHosts, []string{"host.docker.internal:host-gateway"}) {
+				t.Errorf("extra hosts: %v %v %v", s.Prometheus.ExtraHosts, s.Grafana.ExtraHosts, s.Alertmanager.ExtraHosts)
 			}
 		}},
 		{"gateway IP on older engines", nil, SpecInput{HostGateway: "172.18.0.1"}, func(t *testing.T, s Specs) {
@@ -106,8 +124,8 @@ func TestBuildSpecs(t *testing.T) {
 			}
 		}},
 		{"non-root users", nil, SpecInput{}, func(t *testing.T, s Specs) {
-			if s.Prometheus.User != "65534:65534" || s.Grafana.User != "472:0" {
-				t.Errorf("users %q %q", s.Prometheus.User, s.Grafana.User)
+			if s.Prometheus.User != "65534:65534" || s.Grafana.User != "472:0" || s.Alertmanager.User != "65534:65534" {
+				t.Errorf("users %q %q %q", s.Prometheus.User, s.Grafana.User, s.Alertmanager.User)
 			}
 		}},
 		{"prometheus flags explicit", nil, SpecInput{}, func(t *testing.T, s Specs) {
@@ -149,14 +167,16 @@ func TestBuildSpecs(t *testing.T) {
 		}},
 		{"config files owned by the container users", nil, SpecInput{}, func(t *testing.T, s Specs) {
 			paths := map[string]ContainerFile{}
-			for _, f := range append(append([]ContainerFile{}, s.Prometheus.Files...), s.Grafana.Files...) {
+			for _, f := range append(append(append([]ContainerFile{}, s.Prometheus.Files...), s.Grafana.Files...), s.Alertmanager.Files...) {
 				paths[f.Path] = f
 			}
 			for p, uid := range map[string]int{
-				"/etc/prometheus/prometheus.yml":                       65534,
-				"/etc/prometheus/rules/llmmon.rules.yml":               65534,
-				"/etc/grafana/provisioning/datasources/prometheus.yml": 472,
-				"/etc/grafana/provisioning/dashboards/llmmon.yml":      472,
+				"/etc/alertmanager/alertmanager.yml":                     65534,
+				"/etc/grafana/provisioning/datasources/alertmanager.yml": 472,
+				"/etc/prometheus/prometheus.yml":                         65534,
+				"/etc/prometheus/rules/llmmon.rules.yml":                 65534,
+				"/etc/grafana/provisioning/datasources/prometheus.yml":   472,
+				"/etc/grafana/provisioning/dashboards/llmmon.yml":        472,
 			} {
 				f, ok := paths[p]
 				if !ok {
@@ -192,6 +212,41 @@ func TestBuildSpecs(t *testing.T) {
 				t.Errorf("dashboard not copied: %+v", s.Grafana.Files)
 			}
 		}},
+		{"alertmanager flags explicit", nil, SpecInput{}, func(t *testing.T, s Specs) {
+			for _, want := range []string{"--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager", "--cluster.listen-address="} {
+				if !slices.Contains(s.Alertmanager.Cmd, want) {
+					t.Errorf("cmd %v lacks %s", s.Alertmanager.Cmd, want)
+				}
+			}
+		}},
+		{"receiver secrets readable by alertmanager only, in no hash", nil,
+			SpecInput{AlertSecrets: []File{{Path: "alertmanager-secrets/team-slack-api-url", Content: []byte("https://hooks.slack.com/services/T/B/X"), Mode: 0o400}}},
+			func(t *testing.T, s Specs) {
+				var sec *ContainerFile
+				for i, f := range s.Alertmanager.Files {
+					if f.Path == "/etc/alertmanager-secrets/team-slack-api-url" {
+						sec = &s.Alertmanager.Files[i]
+					}
+				}
+				if sec == nil || !sec.Secret || sec.Mode != 0o400 || sec.UID != 65534 || string(sec.Content) == "" {
+					t.Fatalf("secret file: %+v", sec)
+				}
+				for _, d := range s.Alertmanager.Dirs {
+					if d.Path == "/etc/alertmanager-secrets" && (d.Mode != 0o700 || d.UID != 65534) {
+						t.Errorf("secrets folder: %+v", d)
+					}
+				}
+				other := BuildSpecs(SpecInput{Config: Default(), Rendered: mustRender(t), AdminPassword: "s3cret-pw",
+					AlertSecrets: []File{{Path: "alertmanager-secrets/team-slack-api-url", Content: []byte("https://hooks.slack.com/services/T/B/other"), Mode: 0o400}}})
+				if other.Alertmanager.Labels[LabelConfigHash] != s.Alertmanager.Labels[LabelConfigHash] {
+					t.Error("the secret's content changed the config hash: it is derived from the secret")
+				}
+				for _, l := range s.Alertmanager.Labels {
+					if strings.Contains(l, "hooks.slack.com") {
+						t.Errorf("secret in a label: %s", l)
+					}
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.check(t, specsFor(t, tt.mod, tt.in)) })
@@ -218,30 +273,45 @@ func TestPrometheusFilesHash(t *testing.T) {
 	}
 }
 
+func mustRender(t *testing.T) Rendered {
+	t.Helper()
+	r, err := Render(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // The config hash decides what up recreates, so it must move with exactly
 // the settings each container depends on.
 func TestConfigHashes(t *testing.T) {
-	base := specsFor(t, nil, SpecInput{HostGateway: HostGateway, PrometheusImageID: "sha256:p", GrafanaImageID: "sha256:g"})
+	ids := map[string]string{ComponentPrometheus: "sha256:p", ComponentGrafana: "sha256:g", ComponentAlertmanager: "sha256:a"}
+	base := specsFor(t, nil, SpecInput{HostGateway: HostGateway, ImageIDs: ids})
+	hook := func(c *Config) { c.Alerting.Webhook = "http://host.docker.internal:9095/alerts" }
 	tests := []struct {
 		name                     string
 		mod                      func(*Config)
 		in                       SpecInput
 		promChanges, grafChanges bool
 		grafFilesChange          bool
+		amChanges                bool
 	}{
-		{"same settings", nil, SpecInput{}, false, false, false},
-		{"other admin password", nil, SpecInput{AdminPassword: "another"}, false, false, false},
+		{"same settings", nil, SpecInput{}, false, false, false, false},
+		{"other admin password", nil, SpecInput{AdminPassword: "another"}, false, false, false, false},
 		// Prometheus' files are delivered and reloaded (TestPrometheusFilesHash).
-		{"scrape interval", func(c *Config) { c.ScrapeInterval = Duration(5 * time.Second) }, SpecInput{}, false, false, true},
-		{"extra target", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: "h:8001"}} }, SpecInput{}, false, false, false},
-		{"retention", func(c *Config) { c.Prometheus.Retention = "30d" }, SpecInput{}, true, false, false},
-		{"prometheus port", func(c *Config) { c.Prometheus.Port = 19090 }, SpecInput{}, true, false, false},
-		{"grafana image", func(c *Config) { c.Grafana.Image = "grafana/grafana:13.0.0" }, SpecInput{}, false, true, false},
-		{"grafana port", func(c *Config) { c.Grafana.Port = 3001 }, SpecInput{}, false, true, false},
-		{"re-pulled prometheus tag", nil, SpecInput{PrometheusImageID: "sha256:new"}, true, false, false},
-		{"bind", func(c *Config) { c.Bind = "0.0.0.0" }, SpecInput{}, true, true, false},
-		{"host gateway", nil, SpecInput{HostGateway: "172.17.0.1"}, true, false, false},
-		{"new user dashboard", nil, SpecInput{UserDashboards: []File{{Path: "grafana/dashboards/a.json", Content: []byte("{}")}}}, false, true, true},
+		{"scrape interval", func(c *Config) { c.ScrapeInterval = Duration(5 * time.Second) }, SpecInput{}, false, false, true, false},
+		{"extra target", func(c *Config) { c.Targets = []Target{{Name: "vllm", Address: "h:8001"}} }, SpecInput{}, false, false, false, false},
+		{"retention", func(c *Config) { c.Prometheus.Retention = "30d" }, SpecInput{}, true, false, false, false},
+		{"prometheus port", func(c *Config) { c.Prometheus.Port = 19090 }, SpecInput{}, true, false, false, false},
+		{"grafana image", func(c *Config) { c.Grafana.Image = "grafana/grafana:13.0.0" }, SpecInput{}, false, true, false, false},
+		{"grafana port", func(c *Config) { c.Grafana.Port = 3001 }, SpecInput{}, false, true, false, false},
+		{"re-pulled prometheus tag", nil, SpecInput{ImageIDs: map[string]string{ComponentPrometheus: "sha256:new"}}, true, false, false, false},
+		{"bind", func(c *Config) { c.Bind = "0.0.0.0" }, SpecInput{}, true, true, false, true},
+		{"host gateway", nil, SpecInput{HostGateway: "172.17.0.1"}, true, false, false, true},
+		{"new user dashboard", nil, SpecInput{UserDashboards: []File{{Path: "grafana/dashboards/a.json", Content: []byte("{}")}}}, false, true, true, false},
+		{"a receiver", hook, SpecInput{}, false, false, false, true},
+		{"alertmanager port", func(c *Config) { c.Alertmanager.Port = 19093 }, SpecInput{}, false, false, false, true},
+		{"error ratio threshold", func(c *Config) { c.Alerts.ErrorRatio = 0.2 }, SpecInput{}, false, false, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,13 +319,18 @@ func TestConfigHashes(t *testing.T) {
 			if in.HostGateway == "" {
 				in.HostGateway = HostGateway
 			}
-			if in.PrometheusImageID == "" {
-				in.PrometheusImageID = "sha256:p"
+			if in.ImageIDs == nil {
+				in.ImageIDs = map[string]string{}
 			}
-			if in.GrafanaImageID == "" {
-				in.GrafanaImageID = "sha256:g"
+			for c, id := range ids {
+				if in.ImageIDs[c] == "" {
+					in.ImageIDs[c] = id
+				}
 			}
 			s := specsFor(t, tt.mod, in)
+			if got := s.Alertmanager.Labels[LabelConfigHash] != base.Alertmanager.Labels[LabelConfigHash]; got != tt.amChanges {
+				t.Errorf("alertmanager hash changed = %v, want %v", got, tt.amChanges)
+			}
 			if got := s.Prometheus.Labels[LabelConfigHash] != base.Prometheus.Labels[LabelConfigHash]; got != tt.promChanges {
 				t.Errorf("prometheus hash changed = %v, want %v", got, tt.promChanges)
 			}

@@ -27,6 +27,7 @@ type State struct {
 	Names            Names  `json:"names"`
 	PrometheusURL    string `json:"prometheus_url"`
 	GrafanaURL       string `json:"grafana_url"`
+	AlertmanagerURL  string `json:"alertmanager_url,omitempty"`
 	AdminUser        string `json:"grafana_admin_user"`
 	EngineHost       string `json:"engine_host"`
 	DashboardVersion int    `json:"dashboard_version,omitempty"`

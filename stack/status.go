@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/llmmon/llmmon/stack/alertmanager"
 	"github.com/llmmon/llmmon/stack/grafana"
 	"github.com/llmmon/llmmon/stack/prometheus"
 )
@@ -45,9 +46,12 @@ type StatusReport struct {
 	Targets      []prometheus.Target `json:"targets"`
 	TargetsError string              `json:"targets_error,omitempty"`
 	// Engines says what each scraped job runs and which dashboard rows it feeds.
-	Engines      []TargetEngine `json:"engines,omitempty"`
-	AdminUser    string         `json:"grafana_admin_user"`
-	PasswordFile string         `json:"grafana_password_file"`
+	Engines []TargetEngine `json:"engines,omitempty"`
+	// Alerting is Alertmanager's side: who is notified, whether Prometheus
+	// sends to it, what fires, whether notifications fail.
+	Alerting     *AlertingStatus `json:"alerting,omitempty"`
+	AdminUser    string          `json:"grafana_admin_user"`
+	PasswordFile string          `json:"grafana_password_file"`
 	// Password is only filled when asked (--show-password).
 	Password string `json:"grafana_password,omitempty"`
 }
@@ -88,44 +92,43 @@ func Status(ctx context.Context, eng Engine, o StatusOptions) (StatusReport, err
 	}
 
 	r.Up = true
-	var promURL, grafURL string
-	for _, c := range []struct{ component, name string }{
-		{ComponentPrometheus, n.Prometheus}, {ComponentGrafana, n.Grafana},
-	} {
-		cs := ComponentStatus{Component: c.component, Container: c.name, State: "missing", Health: "not created"}
-		obj, ok := byComponent[c.component]
+	urls := map[string]string{}
+	healthy := map[string]bool{}
+	for _, p := range parts {
+		name := n.Container(p.Component)
+		cs := ComponentStatus{Component: p.Component, Container: name, State: "missing", Health: "not created"}
+		obj, ok := byComponent[p.Component]
 		if ok && obj.Container != nil {
 			st := obj.Container
 			cs.Container, cs.ID, cs.Image, cs.State, cs.RestartCount = obj.Name, shortID(obj.ID), st.Image, st.Status, st.RestartCount
 			cs.Health = "not running"
 			sort.Slice(st.Ports, func(i, j int) bool { return st.Ports[i].HostPort < st.Ports[j].HostPort })
-			for _, p := range st.Ports {
-				cs.Ports = append(cs.Ports, fmt.Sprintf("%s->%d/tcp", net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort)), p.ContainerPort))
+			for _, pt := range st.Ports {
+				cs.Ports = append(cs.Ports, fmt.Sprintf("%s->%d/tcp", net.JoinHostPort(pt.HostIP, strconv.Itoa(pt.HostPort)), pt.ContainerPort))
 				if cs.URL == "" {
-					cs.URL = EndpointURL(p.HostIP, p.HostPort, info)
+					cs.URL = EndpointURL(pt.HostIP, pt.HostPort, info)
 				}
 			}
 		}
 		if cs.State != "running" {
 			r.Up = false
 		} else {
-			cs.Healthy, cs.Health = probeHealth(ctx, c.component, cs.URL, obj.Container)
+			cs.Healthy, cs.Health = probeHealth(ctx, p.Component, cs.URL, obj.Container)
 		}
-		if c.component == ComponentPrometheus {
-			promURL = cs.URL
-		} else {
-			grafURL = cs.URL
-		}
+		urls[p.Component], healthy[p.Component] = cs.URL, cs.Healthy
 		r.Components = append(r.Components, cs)
 	}
+	promURL, grafURL := urls[ComponentPrometheus], urls[ComponentGrafana]
 
-	if promURL != "" && r.Components[0].State == "running" {
+	st, serr := LoadState(o.Dir)
+	recorded := serr == nil && st.Config.Name == o.Name
+	if promURL != "" && healthy[ComponentPrometheus] {
 		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		r.Targets, err = prometheus.NewClient(promURL).Targets(tctx)
 		cancel()
 		if err != nil {
 			r.TargetsError = err.Error()
-		} else if st, serr := LoadState(o.Dir); serr == nil && st.Config.Name == o.Name {
+		} else if recorded {
 			r.Targets = withPendingTargets(r.Targets, st.Config)
 		}
 		sort.SliceStable(r.Targets, func(i, j int) bool { return r.Targets[i].Job < r.Targets[j].Job })
@@ -133,8 +136,13 @@ func Status(ctx context.Context, eng Engine, o StatusOptions) (StatusReport, err
 			r.Engines = detectEngines(ctx, prometheus.NewClient(promURL), r.Targets)
 		}
 	}
+	var alerting Alerting
+	if recorded {
+		alerting = st.Config.Alerting
+	}
+	r.Alerting = alertingStatus(ctx, alerting, promURL, urls[ComponentAlertmanager], healthy[ComponentPrometheus], healthy[ComponentAlertmanager])
 	switch {
-	case grafURL == "" || !r.Components[1].Healthy:
+	case grafURL == "" || !healthy[ComponentGrafana]:
 	case pwErr != nil:
 		r.Datasource = fmt.Sprintf("not checked: no admin password in %s; pass the stack's --dir", r.PasswordFile)
 	default:
@@ -186,9 +194,12 @@ func probeHealth(ctx context.Context, component, url string, s *ContainerState) 
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	var err error
-	if component == ComponentPrometheus {
+	switch component {
+	case ComponentPrometheus:
 		err = prometheus.NewClient(url).Ready(cctx)
-	} else {
+	case ComponentAlertmanager:
+		err = alertmanager.NewClient(url).Ready(cctx)
+	default:
 		_, err = grafana.NewClient(url, grafana.Auth{}).Health(cctx)
 	}
 	if err != nil {

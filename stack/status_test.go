@@ -32,10 +32,13 @@ func TestStatusByNameFromAnotherDir(t *testing.T) {
 		}
 	}))
 	defer prom.Close()
+	am := alertmanagerStandIn(t)
 	prov := t.TempDir()
 	os.MkdirAll(filepath.Join(prov, "datasources"), 0o755)
 	os.WriteFile(filepath.Join(prov, "datasources", "ds.yaml"), []byte(fmt.Sprintf(
-		"apiVersion: 1\ndatasources:\n  - name: Prometheus\n    uid: %s\n    type: prometheus\n    url: %s\n", stack.DatasourceUID, prom.URL)), 0o644)
+		"apiVersion: 1\ndatasources:\n  - name: Prometheus\n    uid: %s\n    type: prometheus\n    url: %s\n"+
+			"  - name: Alertmanager\n    uid: %s\n    type: alertmanager\n    url: %s\n    jsonData: {implementation: prometheus}\n",
+		stack.DatasourceUID, prom.URL, stack.AlertmanagerDatasourceUID, am.URL)), 0o644)
 	double, err := grafanadouble.New(grafanadouble.Config{AdminPassword: "the-stacks-pw", ProvisioningDir: prov})
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +47,7 @@ func TestStatusByNameFromAnotherDir(t *testing.T) {
 	defer graf.Close()
 	port := func(s *httptest.Server) int { p, _ := strconv.Atoi(s.URL[strings.LastIndex(s.URL, ":")+1:]); return p }
 	cfg := testConfig(func(c *stack.Config) {
-		c.Name, c.Prometheus.Port, c.Grafana.Port = "far", port(prom), port(graf)
+		c.Name, c.Prometheus.Port, c.Grafana.Port, c.Alertmanager.Port = "far", port(prom), port(graf), port(am)
 	})
 	eng, dir := fakeEngine(), t.TempDir()
 	os.WriteFile(filepath.Join(dir, stack.AdminPasswordFile), []byte("the-stacks-pw\n"), 0o600)

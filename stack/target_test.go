@@ -102,7 +102,8 @@ func TestTargetAddRemoveLive(t *testing.T) {
 		{true, stack.TargetChange{Dir: dir, Job: "llm-server", Addresses: []string{"gpu9:1"}}, "has no address gpu9:1"},
 		{false, stack.TargetChange{Dir: dir, Job: "x", Addresses: []string{"nohost"}}, "invalid address"},
 		{false, stack.TargetChange{Dir: dir, Job: "x", Addresses: []string{"a:1"}, Labels: map[string]string{"job": "y"}}, `label "job"`},
-		{false, stack.TargetChange{Dir: dir, Job: "prometheus", Addresses: []string{"a:1"}}, "Prometheus' own job"},
+		{false, stack.TargetChange{Dir: dir, Job: "prometheus", Addresses: []string{"a:1"}}, "one of the stack's own jobs"},
+		{false, stack.TargetChange{Dir: dir, Job: "alertmanager", Addresses: []string{"a:1"}}, "one of the stack's own jobs"},
 	} {
 		change := stack.AddTarget
 		if c.rm {

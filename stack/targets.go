@@ -44,9 +44,7 @@ func withPendingTargets(ts []prometheus.Target, cfg Config) []prometheus.Target 
 	for _, t := range ts {
 		have[t.ScrapeURL] = true
 	}
-	self := prometheus.SelfScrape()
-	jobs := append([]Target{{Name: self.Name, Address: self.Address, Path: self.MetricsPath}}, cfg.AllTargets()...)
-	for _, j := range jobs {
+	for _, j := range cfg.ScrapeJobs() {
 		for i, u := range j.ScrapeURLs() {
 			if !have[u] {
 				ts = append(ts, prometheus.Target{Job: j.Name, Instance: j.Addrs()[i], ScrapeURL: u, Health: "unknown"})
@@ -67,7 +65,7 @@ func detectEngines(ctx context.Context, prom *prometheus.Client, targets []prome
 	var out []TargetEngine
 	done := map[string]bool{}
 	for _, t := range targets {
-		if t.Job == prometheus.SelfJob || done[t.Job] {
+		if t.Job == prometheus.SelfJob || t.Job == AlertmanagerJob || done[t.Job] {
 			continue
 		}
 		if t.Health == "down" && strings.Contains(t.LastError, "404") {

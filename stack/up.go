@@ -34,13 +34,16 @@ type UpOptions struct {
 
 // UpResult is what up did and where the stack answers.
 type UpResult struct {
-	Names         Names
-	Config        Config // the settings up brought the stack to, and recorded
-	Actions       []Action
-	ContainerIDs  map[string]string // by component
-	PrometheusURL string
-	GrafanaURL    string
-	PasswordFile  string
+	Names           Names
+	Config          Config // the settings up brought the stack to, and recorded
+	Actions         []Action
+	ContainerIDs    map[string]string // by component
+	PrometheusURL   string
+	GrafanaURL      string
+	AlertmanagerURL string
+	PasswordFile    string
+	// Notified names who gets alerts (Alerting.Notified); empty: nobody.
+	Notified []string
 	// After the readiness wait only:
 	Dashboard  *grafana.ImportResult // nil when skipped
 	Targets    []prometheus.Target
@@ -91,12 +94,12 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	}
 	state := dir.state
 	res := &UpResult{Names: names, Config: cfg, PasswordFile: AdminPasswordPath(o.Dir),
-		PrometheusURL: state.PrometheusURL, GrafanaURL: state.GrafanaURL}
+		PrometheusURL: state.PrometheusURL, GrafanaURL: state.GrafanaURL, AlertmanagerURL: state.AlertmanagerURL,
+		Notified: cfg.Alerting.Notified()}
 
 	made, err := createObjects(ctx, eng, SpecInput{
 		Config: cfg, Rendered: rendered, UserDashboards: dir.userDashboards, AdminPassword: dir.password, PrometheusSecrets: secrets,
-		PrometheusImageID: pre.imageIDs[cfg.Prometheus.Image], GrafanaImageID: pre.imageIDs[cfg.Grafana.Image],
-		Dir: absDir(o.Dir),
+		ImageIDs: pre.imageIDs, AlertSecrets: pre.secrets, Engine: pre.info, Dir: absDir(o.Dir),
 	}, pre, state, emit)
 	res.Actions, res.ContainerIDs = made.actions, made.ids
 	if err != nil {
@@ -114,10 +117,14 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	prom := prometheus.NewClient(res.PrometheusURL)
 	graf := grafana.NewClient(res.GrafanaURL, grafana.Auth{User: AdminUser, Password: dir.password})
 	w := &waiter{eng: eng, emit: emit, wait: o.Wait, start: start}
-	if err := w.waitReady(wctx, readinessProbes(names, prom, graf)); err != nil {
+	urls := map[string]string{ComponentPrometheus: res.PrometheusURL, ComponentGrafana: res.GrafanaURL, ComponentAlertmanager: res.AlertmanagerURL}
+	if err := w.waitReady(wctx, readinessProbes(names, cfg, urls, graf)); err != nil {
 		return res, err
 	}
 	if err := w.checkDatasource(wctx, graf, o.Dir, names, made.freshGrafana, cfg.Grafana.Image); err != nil {
+		return res, err
+	}
+	if err := w.checkAlertmanagerDatasource(wctx, graf, names); err != nil {
 		return res, err
 	}
 	if !o.Dashboard.Skip {

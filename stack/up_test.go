@@ -31,19 +31,21 @@ import (
 const (
 	promImage = "prom/prometheus:v3.13.2"
 	grafImage = "grafana/grafana:12.4.3"
+	amImage   = "prom/alertmanager:v0.35.0"
 )
 
-// fakeEngine has both images and accepts every port.
+// fakeEngine has the three images and accepts every port.
 func fakeEngine() *enginetest.Fake {
 	f := enginetest.New()
 	f.Images[promImage] = "sha256:prom1"
 	f.Images[grafImage] = "sha256:graf1"
+	f.Images[amImage] = "sha256:am1"
 	return f
 }
 
 func testConfig(mod ...func(*stack.Config)) stack.Config {
 	c := stack.Default()
-	c.Prometheus.Image, c.Grafana.Image = promImage, grafImage
+	c.Prometheus.Image, c.Grafana.Image, c.Alertmanager.Image = promImage, grafImage, amImage
 	for _, m := range mod {
 		m(&c)
 	}
@@ -117,8 +119,9 @@ func TestUpCreatesTheStackThenChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"create network monitoring", "create volume llm-prometheus-data", "create volume llm-grafana-data",
-		"create container llm-prometheus", "start llm-prometheus", "create container llm-grafana", "start llm-grafana",
+		"create network monitoring", "create volume llm-prometheus-data", "create volume llm-alertmanager-data", "create volume llm-grafana-data",
+		"create container llm-prometheus", "start llm-prometheus", "create container llm-alertmanager", "start llm-alertmanager",
+		"create container llm-grafana", "start llm-grafana",
 	}
 	if got := eng.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls:\n%q\nwant\n%q", got, want)
@@ -234,7 +237,7 @@ func TestUpRefusesForeignObjectsAndCreatesNothing(t *testing.T) {
 	}
 	// --name sidesteps them.
 	mustUp(t, eng, t.TempDir(), testConfig(func(c *stack.Config) { c.Name = "two" }))
-	if got := eng.Names(stack.KindContainer); !slices.Equal(got, []string{"llm-grafana", "two-llm-grafana", "two-llm-prometheus"}) {
+	if got := eng.Names(stack.KindContainer); !slices.Equal(got, []string{"llm-grafana", "two-llm-alertmanager", "two-llm-grafana", "two-llm-prometheus"}) {
 		t.Errorf("containers: %v", got)
 	}
 }
@@ -309,11 +312,11 @@ func TestUpImages(t *testing.T) {
 		eng, dir := fakeEngine(), t.TempDir()
 		mustUp(t, eng, dir, testConfig())
 		eng.Calls()
-		eng.Registry[promImage], eng.Registry[grafImage] = "sha256:prom2", "sha256:graf1"
+		eng.Registry[promImage], eng.Registry[grafImage], eng.Registry[amImage] = "sha256:prom2", "sha256:graf1", "sha256:am1"
 		if _, _, err := up(t, eng, dir, testConfig(), func(o *stack.UpOptions) { o.Pull = stack.PullAlways }); err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"pull " + promImage, "pull " + grafImage, "remove container llm-prometheus", "create container llm-prometheus", "start llm-prometheus"}
+		want := []string{"pull " + promImage, "pull " + amImage, "pull " + grafImage, "remove container llm-prometheus", "create container llm-prometheus", "start llm-prometheus"}
 		if got := eng.Calls(); !slices.Equal(got, want) {
 			t.Errorf("calls %q, want %q", got, want)
 		}
@@ -324,15 +327,17 @@ func TestUpImages(t *testing.T) {
 		eng := fakeEngine()
 		delete(eng.Images, promImage)
 		delete(eng.Images, grafImage)
+		delete(eng.Images, amImage)
 		_, _, err := up(t, eng, t.TempDir(), testConfig())
 		var mi *stack.MissingImagesError
-		if !errors.As(err, &mi) || len(mi.Missing) != 2 {
+		if !errors.As(err, &mi) || len(mi.Missing) != 3 {
 			t.Fatalf("err = %v", err)
 		}
 		msg := err.Error()
 		for _, want := range []string{"cannot pull image " + promImage + ": ", "these images are not on this Docker engine:",
-			promImage + "  (--prometheus-image)", grafImage + "  (--grafana-image)",
-			"docker pull " + promImage + " " + grafImage, "llmmon up --pull never --prometheus-image IMAGE --grafana-image IMAGE", "make test-images"} {
+			promImage + "  (--prometheus-image)", amImage + "  (--alertmanager-image)", grafImage + "  (--grafana-image)",
+			"docker pull " + promImage + " " + amImage + " " + grafImage,
+			"llmmon up --pull never --prometheus-image IMAGE --alertmanager-image IMAGE --grafana-image IMAGE", "make test-images builds a Prometheus and an Alertmanager"} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("message lacks %q:\n%s", want, msg)
 			}
@@ -340,7 +345,7 @@ func TestUpImages(t *testing.T) {
 		// --pull never, as the message offers, gives the same list, never
 		// "use --pull missing" back.
 		_, _, err = up(t, eng, t.TempDir(), testConfig(), func(o *stack.UpOptions) { o.Pull = stack.PullNever })
-		if !errors.As(err, &mi) || len(mi.Missing) != 2 || !strings.Contains(err.Error(), "llmmon up --pull never --prometheus-image IMAGE") {
+		if !errors.As(err, &mi) || len(mi.Missing) != 3 || !strings.Contains(err.Error(), "llmmon up --pull never --prometheus-image IMAGE") {
 			t.Fatalf("--pull never: %v", err)
 		}
 	})
@@ -401,7 +406,7 @@ func TestUpFinishesWhatAnInterruptedUpLeft(t *testing.T) {
 	eng2, dir2 := fakeEngine(), t.TempDir()
 	eng2.Add(stack.KindNetwork, "monitoring", map[string]string{stack.LabelStack: "default"})
 	mustUp(t, eng2, dir2, testConfig())
-	if got := eng2.Names(stack.KindContainer); len(got) != 2 {
+	if got := eng2.Names(stack.KindContainer); len(got) != 3 {
 		t.Errorf("containers %v", got)
 	}
 }
@@ -437,7 +442,10 @@ func TestHostGatewayByEngine(t *testing.T) {
 func TestDownByLabelOnly(t *testing.T) {
 	eng, dir := fakeEngine(), t.TempDir()
 	mustUp(t, eng, dir, testConfig())
-	mustUp(t, eng, t.TempDir(), testConfig(func(c *stack.Config) { c.Name = "other"; c.Prometheus.Port = 19090; c.Grafana.Port = 13000 }))
+	mustUp(t, eng, t.TempDir(), testConfig(func(c *stack.Config) {
+		c.Name = "other"
+		c.Prometheus.Port, c.Grafana.Port, c.Alertmanager.Port = 19090, 13000, 19093
+	}))
 	// Look-alikes that are not ours.
 	eng.Add(stack.KindContainer, "llm-prometheus-old", nil)
 	eng.Add(stack.KindVolume, "llm-grafana-data-backup", map[string]string{"com.example": "x"})
@@ -451,20 +459,21 @@ func TestDownByLabelOnly(t *testing.T) {
 	for _, o := range res.Removed {
 		removed = append(removed, string(o.Kind)+" "+o.Name)
 	}
-	if want := []string{"container llm-grafana", "container llm-prometheus", "network monitoring"}; !slices.Equal(removed, want) {
+	if want := []string{"container llm-alertmanager", "container llm-grafana", "container llm-prometheus", "network monitoring"}; !slices.Equal(removed, want) {
 		t.Errorf("removed %q, want %q", removed, want)
 	}
-	if got := eng.Names(stack.KindVolume); !slices.Equal(got, []string{"llm-grafana-data", "llm-grafana-data-backup", "llm-prometheus-data", "other-llm-grafana-data", "other-llm-prometheus-data"}) {
+	if got := eng.Names(stack.KindVolume); !slices.Equal(got, []string{"llm-alertmanager-data", "llm-grafana-data", "llm-grafana-data-backup", "llm-prometheus-data",
+		"other-llm-alertmanager-data", "other-llm-grafana-data", "other-llm-prometheus-data"}) {
 		t.Errorf("volumes: %v", got)
 	}
 	res, err = stack.Down(context.Background(), eng, "", true)
-	if err != nil || len(res.Removed) != 2 {
+	if err != nil || len(res.Removed) != 3 {
 		t.Fatalf("down --volumes: %+v %v", res, err)
 	}
-	if got := eng.Names(stack.KindVolume); !slices.Equal(got, []string{"llm-grafana-data-backup", "other-llm-grafana-data", "other-llm-prometheus-data"}) {
+	if got := eng.Names(stack.KindVolume); !slices.Equal(got, []string{"llm-grafana-data-backup", "other-llm-alertmanager-data", "other-llm-grafana-data", "other-llm-prometheus-data"}) {
 		t.Errorf("volumes: %v", got)
 	}
-	if got := eng.Names(stack.KindContainer); !slices.Equal(got, []string{"llm-prometheus-old", "other-llm-grafana", "other-llm-prometheus"}) {
+	if got := eng.Names(stack.KindContainer); !slices.Equal(got, []string{"llm-prometheus-old", "other-llm-alertmanager", "other-llm-grafana", "other-llm-prometheus"}) {
 		t.Errorf("containers: %v", got)
 	}
 	// Twice is fine.
@@ -483,7 +492,7 @@ func TestDownNetworkWithForeignContainer(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "network monitoring still has containers attached that llmmon did not create") {
 		t.Fatalf("err = %v", err)
 	}
-	if len(res.Removed) != 2 {
+	if len(res.Removed) != 3 {
 		t.Errorf("containers not removed before the network error: %+v", res.Removed)
 	}
 	if got := eng.Names(stack.KindContainer); !slices.Equal(got, []string{"someone-else"}) {
@@ -496,7 +505,7 @@ func TestStatusWithNothingUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Up || len(r.Components) != 2 || r.Components[0].State != "missing" || r.Components[1].State != "missing" {
+	if r.Up || len(r.Components) != 3 || r.Components[0].State != "missing" || r.Components[1].State != "missing" || r.Components[2].State != "missing" {
 		t.Errorf("report: %+v", r)
 	}
 	if _, err := stack.Status(context.Background(), fakeEngine(), stack.StatusOptions{Dir: t.TempDir(), ShowPassword: true}); err == nil {
@@ -526,13 +535,32 @@ func TestUpWaitsForReadiness(t *testing.T) {
 		}
 	}))
 	defer prom.Close()
-	// Grafana, provisioned with the stack's datasource, pointing at the
-	// stand-in, and started with the password the first up stored.
+	// Alertmanager's stand-in: ready on the second ask; its status API is
+	// what Grafana's datasource check reads.
+	var amCalls atomic.Int32
+	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/-/ready":
+			if amCalls.Add(1) < 2 {
+				http.Error(w, "not ready", http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprint(w, "OK")
+		case "/api/v2/status":
+			fmt.Fprint(w, `{"cluster":{"status":"disabled"},"config":{"original":""},"uptime":"2026-12-01T10:00:00Z","versionInfo":{"version":"0.25.0"}}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer am.Close()
+	// Grafana, provisioned with the stack's datasources, pointing at the
+	// stand-ins, and started with the password the first up stored.
 	prov := t.TempDir()
 	os.MkdirAll(filepath.Join(prov, "datasources"), 0o755)
 	os.WriteFile(filepath.Join(prov, "datasources", "ds.yaml"), []byte(fmt.Sprintf(
-		"apiVersion: 1\ndatasources:\n  - name: Prometheus\n    uid: %s\n    type: prometheus\n    url: %s\n    isDefault: true\n",
-		stack.DatasourceUID, prom.URL)), 0o644)
+		"apiVersion: 1\ndatasources:\n  - name: Prometheus\n    uid: %s\n    type: prometheus\n    url: %s\n    isDefault: true\n"+
+			"  - name: Alertmanager\n    uid: %s\n    type: alertmanager\n    url: %s\n    jsonData: {implementation: prometheus}\n",
+		stack.DatasourceUID, prom.URL, stack.AlertmanagerDatasourceUID, am.URL)), 0o644)
 	double, err := grafanadouble.New(grafanadouble.Config{AdminPassword: "known-pw", ProvisioningDir: prov})
 	if err != nil {
 		t.Fatal(err)
@@ -540,7 +568,9 @@ func TestUpWaitsForReadiness(t *testing.T) {
 	graf := httptest.NewServer(double.Handler())
 	defer graf.Close()
 	port := func(s *httptest.Server) int { p, _ := strconv.Atoi(s.URL[strings.LastIndex(s.URL, ":")+1:]); return p }
-	cfg := testConfig(func(c *stack.Config) { c.Prometheus.Port, c.Grafana.Port = port(prom), port(graf) })
+	cfg := testConfig(func(c *stack.Config) {
+		c.Prometheus.Port, c.Grafana.Port, c.Alertmanager.Port = port(prom), port(graf), port(am)
+	})
 
 	eng, dir := fakeEngine(), t.TempDir()
 	storePassword := func(pw string) { os.WriteFile(filepath.Join(dir, stack.AdminPasswordFile), []byte(pw+"\n"), 0o600) }
@@ -549,9 +579,11 @@ func TestUpWaitsForReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	waiting := stack.Waiting{Timeout: 20 * time.Second, Probes: []stack.ProbeInfo{{Component: "prometheus", Endpoint: "/-/ready"}, {Component: "grafana", Endpoint: "/api/health"}}}
-	for _, want := range []stack.Event{waiting, stack.Ready{Component: "prometheus", URL: prom.URL},
-		stack.DatasourceHealthy{UID: "llmmon-prometheus", URL: "http://prometheus:9090"}} {
+	waiting := stack.Waiting{Timeout: 20 * time.Second, Probes: []stack.ProbeInfo{{Component: "prometheus", Endpoint: "/-/ready"},
+		{Component: "alertmanager", Endpoint: "/-/ready"}, {Component: "grafana", Endpoint: "/api/health"}}}
+	for _, want := range []stack.Event{waiting, stack.Ready{Component: "prometheus", URL: prom.URL}, stack.Ready{Component: "alertmanager", URL: am.URL},
+		stack.DatasourceHealthy{UID: "llmmon-prometheus", URL: "http://prometheus:9090"},
+		stack.DatasourceHealthy{UID: "llmmon-alertmanager", URL: "http://alertmanager:9093"}} {
 		if !out.has(want) {
 			t.Errorf("no event %+v:\n%s", want, out)
 		}
@@ -626,7 +658,7 @@ func TestFailedUpIsRecordedForDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Removed) != 4 { // prometheus, network, two volumes; grafana was never left behind
+	if len(res.Removed) != 6 { // prometheus, alertmanager, network, three volumes; grafana was never left behind
 		t.Errorf("removed %+v", res.Removed)
 	}
 	for _, k := range []stack.Kind{stack.KindContainer, stack.KindNetwork, stack.KindVolume} {
@@ -812,8 +844,11 @@ func TestUpFreshVolumeRefusedPasswordBlamesTheImage(t *testing.T) {
 	defer graf.Close()
 	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "Prometheus Server is Ready.") }))
 	defer prom.Close()
+	am := alertmanagerStandIn(t)
 	port := func(s *httptest.Server) int { p, _ := strconv.Atoi(s.URL[strings.LastIndex(s.URL, ":")+1:]); return p }
-	cfg := testConfig(func(c *stack.Config) { c.Prometheus.Port, c.Grafana.Port = port(prom), port(graf) })
+	cfg := testConfig(func(c *stack.Config) {
+		c.Prometheus.Port, c.Grafana.Port, c.Alertmanager.Port = port(prom), port(graf), port(am)
+	})
 	eng, dir := fakeEngine(), t.TempDir()
 	_, _, err = up(t, eng, dir, cfg, func(o *stack.UpOptions) { o.Wait = 20 * time.Second })
 	if !errors.Is(err, stack.ErrAdminPassword) {
@@ -832,4 +867,110 @@ func TestUpFreshVolumeRefusedPasswordBlamesTheImage(t *testing.T) {
 	if !errors.Is(err, stack.ErrAdminPassword) || !strings.Contains(err.Error(), "was set up with another password") {
 		t.Fatalf("second up: %v", err)
 	}
+}
+
+// A receiver's secret (a Slack URL) reaches Alertmanager's container as a
+// file only it may read, and nowhere else: not --dir, not the state, not
+// the spec's environment, labels or command, not up's events. Each up
+// copies it in again, so a new URL applies without recreating anything.
+func TestUpReceiverSecrets(t *testing.T) {
+	secretDir := t.TempDir()
+	urlFile := filepath.Join(secretDir, "slack-url")
+	const secret = "https://hooks.slack.com/services/T000/B000/very-secret-token"
+	os.WriteFile(urlFile, []byte(secret+"\n"), 0o600)
+	cfg := testConfig(func(c *stack.Config) {
+		c.Alerting.Receivers = []stack.Receiver{{Name: "team", Slack: &stack.SlackReceiver{APIURLFile: urlFile, Channel: "#llm"}}}
+	})
+	eng, dir := fakeEngine(), t.TempDir()
+	res, out, err := up(t, eng, dir, cfg)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	const inside = "/etc/alertmanager-secrets/team-slack-api-url"
+	if got, _ := eng.File("llm-alertmanager", inside); string(got) != secret+"\n" {
+		t.Errorf("secret in the container: %q", got)
+	}
+	spec, _ := eng.Spec("llm-alertmanager")
+	for _, f := range spec.Files {
+		if f.Path == inside && (f.Mode != 0o400 || f.UID != 65534 || !f.Secret) {
+			t.Errorf("secret file: mode %v uid %d secret %v", f.Mode, f.UID, f.Secret)
+		}
+	}
+	for _, d := range spec.Dirs {
+		if d.Path == "/etc/alertmanager-secrets" && d.Mode != 0o700 {
+			t.Errorf("secrets folder mode %v", d.Mode)
+		}
+	}
+	conf, _ := eng.File("llm-alertmanager", "/etc/alertmanager/alertmanager.yml")
+	if !strings.Contains(string(conf), `api_url_file: "`+inside+`"`) {
+		t.Errorf("alertmanager.yml does not name the file:\n%s", conf)
+	}
+	leak := func(where, s string) {
+		if strings.Contains(s, "very-secret-token") {
+			t.Errorf("the secret is in %s", where)
+		}
+	}
+	leak("the spec's env, labels or command", fmt.Sprint(spec.Env, spec.Labels, spec.Cmd))
+	leak("up's events", out.String())
+	leak("up's result", fmt.Sprintf("%+v", res))
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			leak(p, string(b))
+		}
+		return nil
+	})
+
+	// A new URL: copied in by the next up, nothing recreated.
+	os.WriteFile(urlFile, []byte("https://hooks.slack.com/services/T000/B000/rotated\n"), 0o600)
+	eng.Calls()
+	res2, _, err := up(t, eng, dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := eng.Calls(); !slices.Equal(got, []string{"copy files into llm-alertmanager"}) {
+		t.Errorf("calls %q", got)
+	}
+	if res2.ContainerIDs["alertmanager"] != res.ContainerIDs["alertmanager"] {
+		t.Error("alertmanager recreated for a new secret")
+	}
+	if got, _ := eng.File("llm-alertmanager", inside); !strings.Contains(string(got), "rotated") {
+		t.Errorf("rotated secret not delivered: %q", got)
+	}
+
+	// A secret others may read is named; a missing one stops up before
+	// anything is written or created.
+	os.Chmod(urlFile, 0o644)
+	_, out, err = up(t, eng, dir, cfg)
+	if err != nil || !out.has(stack.Notice{Text: "the secret file " + urlFile + " (alerting.receivers[0].slack.api_url_file) can be read by other users (mode 0644): chmod 600 " + urlFile}) {
+		t.Errorf("no notice for a world-readable secret: %v\n%s", err, out)
+	}
+	os.Remove(urlFile)
+	before := snapshot(t, dir)
+	eng.Calls()
+	_, _, err = up(t, eng, dir, cfg)
+	if err == nil || !strings.Contains(err.Error(), "cannot read the secret file "+urlFile+" of alerting.receivers[0].slack.api_url_file") {
+		t.Fatalf("err = %v", err)
+	}
+	if calls := eng.Calls(); len(calls) != 0 || !maps.Equal(before, snapshot(t, dir)) {
+		t.Errorf("a missing secret changed things: %q", calls)
+	}
+}
+
+// alertmanagerStandIn answers what up asks an Alertmanager: ready, and
+// its status through Grafana's datasource proxy.
+func alertmanagerStandIn(t *testing.T) *httptest.Server {
+	t.Helper()
+	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/-/ready":
+			fmt.Fprint(w, "OK")
+		case "/api/v2/status":
+			fmt.Fprint(w, `{"cluster":{"status":"disabled"},"config":{"original":""},"uptime":"2026-12-01T10:00:00Z","versionInfo":{"version":"0.25.0"}}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(am.Close)
+	return am
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/llmmon/llmmon/stack/prometheus"
@@ -80,8 +82,8 @@ func (c Config) Validate() error {
 		switch first, dup := firstJob[t.Name]; {
 		case !utf8.ValidString(t.Name) || !jobNameRE.MatchString(t.Name):
 			add(one(at+".name"), "invalid job name %q: it must be a valid Prometheus label value made of letters, digits, '_', '.', ':' or '-' ({})", t.Name)
-		case t.Name == prometheus.SelfJob:
-			add(one(at+".name"), "duplicate job name %q: it is Prometheus' own job ({} must be another name)", t.Name)
+		case t.Name == prometheus.SelfJob || t.Name == AlertmanagerJob:
+			add(one(at+".name"), "duplicate job name %q: it is one of the stack's own jobs ({} must be another name)", t.Name)
 		case dup:
 			add([]string{first, at + ".name"}, "duplicate job name %q: each job needs its own name ({} and {})", t.Name)
 		default:
@@ -93,25 +95,27 @@ func (c Config) Validate() error {
 		}
 	}
 	validateStorage(c, add)
-	for _, p := range []struct {
-		path string
-		port int
-	}{{"prometheus.port", c.Prometheus.Port}, {"grafana.port", c.Grafana.Port}} {
-		if p.port < 1 || p.port > 65535 {
-			add(one(p.path), "invalid port %d for {}: must be 1-65535", p.port)
+	firstPort := map[int]string{} // host port → the setting that took it first
+	for _, p := range c.Parts() {
+		path := p.Component + ".port"
+		port := c.Part(p.Component).Port
+		if port < 1 || port > 65535 {
+			add(one(path), "invalid port %d for {}: must be 1-65535", port)
+			continue
 		}
-	}
-	if c.Prometheus.Port == c.Grafana.Port {
-		add([]string{"prometheus.port", "grafana.port"}, "{} and {} are both %d: they must differ", c.Grafana.Port)
+		if first, dup := firstPort[port]; dup {
+			add([]string{first, path}, "{} and {} are both %d: they must differ", port)
+			continue
+		}
+		firstPort[port] = path
 	}
 	if net.ParseIP(c.Bind) == nil {
 		add(one("bind"), "invalid address %q for {}: want an IP such as 127.0.0.1 or 0.0.0.0", c.Bind)
 	}
-	if c.Prometheus.Image == "" {
-		add(one("prometheus.image"), "{} must not be empty")
-	}
-	if c.Grafana.Image == "" {
-		add(one("grafana.image"), "{} must not be empty")
+	for _, p := range c.Parts() {
+		if c.Part(p.Component).Image == "" {
+			add(one(p.Component+".image"), "{} must not be empty")
+		}
 	}
 	a := c.Alerts
 	for _, th := range []struct {
@@ -131,6 +135,22 @@ func (c Config) Validate() error {
 	if a.QueueBacklog < 1 {
 		add(one("alerts.queue_backlog"), "{} is %d: the queue backlog threshold must be at least 1", a.QueueBacklog)
 	}
+	if a.MinRequests < 1 {
+		add(one("alerts.min_requests"), "{} is %d: a ratio alert needs at least 1 request in its window", a.MinRequests)
+	}
+	if a.Window < Duration(time.Second) || time.Duration(a.Window)%time.Second != 0 {
+		add(one("alerts.window"), "{} is %s: the rate window must be whole seconds, at least 1s", a.Window)
+	} else if a.Window < 2*c.ScrapeInterval {
+		add([]string{"alerts.window", "scrape_interval"}, "{} (%s) must be at least twice {} (%s): a rate needs two samples in its window", a.Window, c.ScrapeInterval)
+	}
+	if a.For < 0 {
+		add(one("alerts.for"), "{} is %s: it must not be negative", a.For)
+	}
+	if u, err := url.Parse(a.RunbookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
+		add(one("alerts.runbook_url"), "invalid URL %q for {}: want the runbook's http(s) address without #section (each rule adds its own)", a.RunbookURL)
+	}
+	c.SLO.validate(add)
+	c.Alerting.validate(add)
 	return errors.Join(errs...)
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmmon/llmmon/stack/alertmanager"
 	"github.com/llmmon/llmmon/stack/grafana"
 	"github.com/llmmon/llmmon/stack/prometheus"
 )
@@ -144,13 +145,24 @@ func (w *waiter) notReady(p probe, err error) error {
 	return fmt.Errorf("%s at %s was not ready within %s (--wait): %v%s\n  see llmmon doctor, or pass a longer --wait", p.name, p.url, w.wait, err, tail)
 }
 
-// readinessProbes are Prometheus' /-/ready and Grafana's /api/health.
-func readinessProbes(n Names, prom *prometheus.Client, graf *grafana.Client) []probe {
-	return []probe{
-		{name: ComponentPrometheus, container: n.Prometheus, what: "/-/ready", url: prom.BaseURL, check: prom.Ready},
-		{name: ComponentGrafana, container: n.Grafana, what: "/api/health", url: graf.BaseURL, check: func(ctx context.Context) error {
-			_, err := graf.Health(ctx)
-			return err
-		}},
+// readinessProbes are each part's readiness check, in start order:
+// Prometheus' and Alertmanager's /-/ready, Grafana's /api/health.
+func readinessProbes(n Names, c Config, urls map[string]string, graf *grafana.Client) []probe {
+	var probes []probe
+	for _, p := range c.Parts() {
+		pr := probe{name: p.Component, container: n.Container(p.Component), what: p.ReadyPath, url: urls[p.Component]}
+		switch p.Component {
+		case ComponentGrafana:
+			pr.check = func(ctx context.Context) error {
+				_, err := graf.Health(ctx)
+				return err
+			}
+		case ComponentAlertmanager:
+			pr.check = alertmanager.NewClient(pr.url).Ready
+		default:
+			pr.check = prometheus.NewClient(pr.url).Ready
+		}
+		probes = append(probes, pr)
 	}
+	return probes
 }

@@ -36,13 +36,14 @@ func newState(s Settings, names Names, info EngineInfo) State {
 	// (see recordedPaths).
 	c.Kubernetes = KubernetesSettings{}
 	st := State{
-		Config:        c,
-		Names:         names,
-		PrometheusURL: EndpointURL(c.Bind, c.Prometheus.Port, info),
-		GrafanaURL:    EndpointURL(c.Bind, c.Grafana.Port, info),
-		AdminUser:     AdminUser,
-		EngineHost:    info.Host,
-		UpdatedAt:     time.Now().UTC(),
+		Config:          c,
+		Names:           names,
+		PrometheusURL:   EndpointURL(c.Bind, c.Prometheus.Port, info),
+		GrafanaURL:      EndpointURL(c.Bind, c.Grafana.Port, info),
+		AlertmanagerURL: EndpointURL(c.Bind, c.Alertmanager.Port, info),
+		AdminUser:       AdminUser,
+		EngineHost:      info.Host,
+		UpdatedAt:       time.Now().UTC(),
 	}
 	if last := s.Recorded; last != nil {
 		st.GrafanaContainerID, st.GrafanaFilesHash = last.GrafanaContainerID, last.GrafanaFilesHash

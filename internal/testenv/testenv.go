@@ -26,6 +26,7 @@ import (
 // our own names, never upstream ones, so a test can't mistake them.
 const (
 	PrometheusImage    = "llmmon-test/prometheus:debian"
+	AlertmanagerImage  = "llmmon-test/alertmanager:debian"
 	GrafanaDoubleImage = "llmmon-test/grafana-double:dev"
 	// LlmmonImage is llmmon's own, built with make image's recipe
 	// (hack/build-image.sh).
@@ -39,10 +40,12 @@ const TestLabel = "dev.llmmon.test"
 // toolPackages are the Debian packages that install the tools tests run
 // (what .ci/run installs when they are missing).
 var toolPackages = map[string]string{
-	"prometheus":     "prometheus",
-	"promtool":       "prometheus",
-	"kubectl":        "kubernetes-client",
-	"docker-compose": "docker-compose",
+	"prometheus":              "prometheus",
+	"promtool":                "prometheus",
+	"prometheus-alertmanager": "prometheus-alertmanager",
+	"amtool":                  "prometheus-alertmanager",
+	"kubectl":                 "kubernetes-client",
+	"docker-compose":          "docker-compose",
 }
 
 // Tool returns the path of a required binary, or fails the test saying how to install it.
@@ -79,6 +82,13 @@ func HTTPGet(url, user, password string) (int, string, error) {
 func Promtool(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	out, err := exec.Command(Tool(t, "promtool"), args...).CombinedOutput()
+	return string(out), err
+}
+
+// Amtool runs amtool with args and returns its combined output and error.
+func Amtool(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	out, err := exec.Command(Tool(t, "amtool"), args...).CombinedOutput()
 	return string(out), err
 }
 

@@ -92,11 +92,13 @@ type Secret struct {
 // build turns the specs `up` would create into a Compose project whose
 // config comes from the project folder (the rendered files, as WriteFiles
 // lays them out). It also returns the secret files the project reads from
-// SecretsDir: every file the specs mark secret, the admin password among them.
-// promSecrets are Prometheus' files from this machine (stack.ReadSecretFiles).
-func build(cfg stack.Config, rendered stack.Rendered, adminPassword string, promSecrets ...stack.File) (Project, []stack.File, error) {
+// SecretsDir: every file the specs mark secret, the admin password,
+// Prometheus' files from this machine (promSecrets, from
+// stack.ReadSecretFiles) and the receivers' secrets (alertSecrets, from
+// stack.ReadReceiverSecrets) among them.
+func build(cfg stack.Config, rendered stack.Rendered, adminPassword string, promSecrets, alertSecrets []stack.File) (Project, []stack.File, error) {
 	specs := stack.BuildSpecs(stack.SpecInput{Config: cfg, Rendered: rendered, AdminPassword: adminPassword, HostGateway: stack.HostGateway,
-		PrometheusSecrets: promSecrets})
+		PrometheusSecrets: promSecrets, AlertSecrets: alertSecrets})
 	var secretFiles []stack.File
 	p := Project{
 		Version:  composeFileVersion,
@@ -244,5 +246,6 @@ func (p Project) Marshal() ([]byte, error) {
 const header = `# Written by llmmon render --compose: the stack llmmon up creates, as a
 # Compose project. Start it here with: docker-compose up -d
 # The configuration it mounts is in this folder (re-run render to change
-# it); Grafana's admin password is in ` + AdminPasswordFile + `.
+# it); Grafana's admin password is in ` + AdminPasswordFile + `, any alert
+# receiver's secret beside it (copied from the file llmmon.yaml names).
 `

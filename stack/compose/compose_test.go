@@ -28,7 +28,7 @@ func given(t *testing.T, cfg stack.Config) stack.Settings {
 func writeProject(t *testing.T, cfg stack.Config) (string, Project) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "compose")
-	if _, err := Write(dir, given(t, cfg)); err != nil {
+	if _, _, err := Write(dir, given(t, cfg)); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, ComposeFile))
@@ -50,7 +50,7 @@ func TestProjectIsWhatUpCreates(t *testing.T) {
 	cfg := stack.Default()
 	cfg.Name = "team-a"
 	cfg.Bind = "0.0.0.0"
-	cfg.Prometheus.Port, cfg.Grafana.Port = 19090, 13000
+	cfg.Prometheus.Port, cfg.Grafana.Port, cfg.Alertmanager.Port = 19090, 13000, 19093
 	dir, p := writeProject(t, cfg)
 	rendered, err := stack.Render(cfg)
 	if err != nil {
@@ -79,7 +79,7 @@ func TestProjectIsWhatUpCreates(t *testing.T) {
 		if svc.Labels[stack.LabelStack] != "team-a" || svc.Labels[stack.LabelComponent] != c.Labels[stack.LabelComponent] {
 			t.Errorf("%s labels %v", c.Name, svc.Labels)
 		}
-		want := []Quoted{Quoted("0.0.0.0:" + map[string]string{"llm-prometheus": "19090:9090", "llm-grafana": "13000:3000"}[strings.TrimPrefix(c.Name, "team-a-")])}
+		want := []Quoted{Quoted("0.0.0.0:" + map[string]string{"llm-prometheus": "19090:9090", "llm-grafana": "13000:3000", "llm-alertmanager": "19093:9093"}[strings.TrimPrefix(c.Name, "team-a-")])}
 		if !reflect.DeepEqual(svc.Ports, want) {
 			t.Errorf("%s ports %v, want %v", c.Name, svc.Ports, want)
 		}
@@ -123,7 +123,7 @@ func TestProjectIsWhatUpCreates(t *testing.T) {
 	}
 
 	// A second render keeps the password (Grafana applies it only once) and changes nothing.
-	results, err := Write(dir, given(t, cfg))
+	results, _, err := Write(dir, given(t, cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,5 +224,77 @@ func TestFleetSecretsBecomeComposeSecrets(t *testing.T) {
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
 		t.Fatalf("docker-compose config -q: %v\n%s", err, out)
+	}
+}
+
+// TestReceiverSecretsAreComposeSecrets: each receiver's secret file is
+// copied into SecretsDir and mounted where up copies it; the Compose file
+// and the configuration name only paths.
+func TestReceiverSecretsAreComposeSecrets(t *testing.T) {
+	src := t.TempDir()
+	slackURL, hookURL := "https://hooks.slack.com/services/T0/B0/s3cret", "https://hooks.example.com/alerts?token=t0ken"
+	os.WriteFile(filepath.Join(src, "slack-url"), []byte(slackURL+"\n"), 0o600)
+	os.WriteFile(filepath.Join(src, "hook-url"), []byte(hookURL), 0o644) // others may read it: a note says so
+	cfg := stack.Default()
+	cfg.Alerting.Receivers = []stack.Receiver{
+		{Name: "team", Slack: &stack.SlackReceiver{APIURLFile: filepath.Join(src, "slack-url"), Channel: "#llm"}},
+		{Name: "hook", Webhook: &stack.WebhookReceiver{URLFile: filepath.Join(src, "hook-url")}},
+	}
+	dir := filepath.Join(t.TempDir(), "compose")
+	_, notes, err := Write(dir, given(t, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "hook-url") || !strings.Contains(notes[0], "chmod 600") {
+		t.Errorf("notes %q, want one about the world-readable hook-url", notes)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, ComposeFile))
+	var p Project
+	if err := yaml.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	am := p.Services["alertmanager"]
+	want := []ServiceSecret{
+		{Source: "alertmanager-secrets-hook-webhook-url", Target: stack.SecretContainerPath("hook-webhook-url")},
+		{Source: "alertmanager-secrets-team-slack-api-url", Target: stack.SecretContainerPath("team-slack-api-url")},
+	}
+	if !reflect.DeepEqual(am.Secrets, want) {
+		t.Errorf("alertmanager's secrets %+v, want %+v", am.Secrets, want)
+	}
+	config, _ := os.ReadFile(filepath.Join(dir, "alertmanager/alertmanager.yml"))
+	for _, s := range want {
+		if !strings.Contains(string(config), `"`+s.Target+`"`) {
+			t.Errorf("alertmanager.yml does not read %s:\n%s", s.Target, config)
+		}
+		// Every mount of the service is outside the secrets' folder, so
+		// Docker can create each secret's mount point.
+		for _, v := range am.Volumes {
+			if target := strings.Split(v, ":")[1]; strings.HasPrefix(s.Target, target+"/") {
+				t.Errorf("secret %s is inside the mount %s: Docker cannot create its mount point in a read-only mount", s.Target, v)
+			}
+		}
+	}
+	for name, content := range map[string]string{"alertmanager-secrets-team-slack-api-url": slackURL + "\n", "alertmanager-secrets-hook-webhook-url": hookURL} {
+		if p.Secrets[name].File != "./"+SecretsDir+"/"+name {
+			t.Errorf("secret %s is %+v", name, p.Secrets[name])
+		}
+		if got, err := os.ReadFile(filepath.Join(dir, SecretsDir, name)); err != nil || string(got) != content {
+			t.Errorf("%s holds %q (%v), want the receiver's secret", name, got, err)
+		}
+	}
+	// The secrets are nowhere but in SecretsDir.
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Dir(path) == filepath.Join(dir, SecretsDir) {
+			return err
+		}
+		if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("s3cret")) || bytes.Contains(b, []byte("t0ken")) {
+			t.Errorf("%s holds a secret", path)
+		}
+		return nil
+	})
+	cmd := exec.Command(testenv.Tool(t, "docker-compose"), "config", "-q")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("docker-compose config -q: %v\n%s", err, out)
 	}
 }

@@ -13,30 +13,37 @@ import (
 // Write checks the settings, then renders the configuration and the
 // Compose file into dir, keeping the admin password stored there (or
 // creating one): Grafana applies it only when it first creates its
-// database, so it must not change under an existing volume.
-func Write(dir string, s stack.Settings) ([]stack.WriteResult, error) {
+// database, so it must not change under an existing volume. The
+// receivers' secret files are read and copied into SecretsDir, as up
+// copies them into Alertmanager; notes name a secret file others may read.
+func Write(dir string, s stack.Settings) (results []stack.WriteResult, notes []string, err error) {
 	rendered, err := s.Render()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	alertSecrets, notes, err := stack.ReadReceiverSecrets(s.Config.Alerting)
+	if err != nil {
+		return nil, nil, err
 	}
 	password, err := adminPassword(dir)
 	if err != nil {
-		return nil, err
+		return nil, notes, err
 	}
 	promSecrets, err := stack.ReadSecretFiles(rendered.Secrets)
 	if err != nil {
-		return nil, s.WithOrigins(err)
+		return nil, notes, s.WithOrigins(err)
 	}
-	p, secrets, err := build(s.Config, rendered, password, promSecrets...)
+	p, secrets, err := build(s.Config, rendered, password, promSecrets, alertSecrets)
 	if err != nil {
-		return nil, err
+		return nil, notes, err
 	}
 	file, err := p.Marshal()
 	if err != nil {
-		return nil, err
+		return nil, notes, err
 	}
 	files := append(rendered.All(), stack.File{Path: ComposeFile, Content: file, Mode: 0o644})
-	return stack.WriteFiles(dir, append(files, secrets...))
+	results, err = stack.WriteFiles(dir, append(files, secrets...))
+	return results, notes, err
 }
 
 // adminPassword returns the project's stored password, or a new one that

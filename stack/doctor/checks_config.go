@@ -14,14 +14,12 @@ import (
 )
 
 func (d *doctor) configChecks() []Check {
-	return []Check{
-		{Group: "Rendered config", Name: "prometheus files", Timeout: 2 * dockerTimeout, Run: func(ctx context.Context) Result {
-			return d.checkRendered(ctx, stack.ComponentPrometheus)
-		}},
-		{Group: "Rendered config", Name: "grafana files", Timeout: 2 * dockerTimeout, Run: func(ctx context.Context) Result {
-			return d.checkRendered(ctx, stack.ComponentGrafana)
-		}},
+	var checks []Check
+	for _, p := range d.o.Config.Parts() {
+		checks = append(checks, Check{Group: "Rendered config", Name: p.Component + " files", Timeout: 2 * dockerTimeout,
+			Run: func(ctx context.Context) Result { return d.checkRendered(ctx, p.Component) }})
 	}
+	return checks
 }
 
 // diskFiles reads the rendered files of one container back from --dir.
@@ -61,10 +59,7 @@ func (d *doctor) checkRendered(ctx context.Context, component string) Result {
 	if err != nil {
 		return Fail("the recorded settings do not render: "+err.Error(), "", d.upCmd())
 	}
-	name, m, part := d.names.Prometheus, d.promObj, want.Prometheus
-	if component == stack.ComponentGrafana {
-		name, m, part = d.names.Grafana, d.grafObj, want.Grafana
-	}
+	name, m, part := d.names.Container(component), d.objs[component], want.Of(component)
 	onDisk, missing, edited, err := d.diskFiles(part)
 	if err != nil {
 		return Fail("cannot read the rendered files: "+err.Error(), "", "")
@@ -95,7 +90,8 @@ func (d *doctor) checkRendered(ctx context.Context, component string) Result {
 		return Warn(fmt.Sprintf("cannot resolve image %s to compare %s's config: %v", obj.Container.Image, name, err),
 			"the image was removed or re-tagged since `llmmon up`", d.upCmd())
 	}
-	in := stack.SpecInput{Config: cfg, HostGateway: stack.HostGatewayFor(info, netObj)}
+	in := stack.SpecInput{Config: cfg, HostGateway: stack.HostGatewayFor(info, netObj), Engine: info,
+		ImageIDs: map[string]string{component: imageID}}
 	var got, label string
 	var filesStale bool
 	delivered := obj.Labels[stack.LabelFilesHash]
@@ -104,19 +100,24 @@ func (d *doctor) checkRendered(ctx context.Context, component string) Result {
 			delivered = h
 		}
 	}
-	if component == stack.ComponentPrometheus {
+	switch component {
+	case stack.ComponentPrometheus:
 		in.Rendered.Prometheus, in.Rendered.Secrets = onDisk, want.Secrets
 		// Only the paths of the files from this machine count.
 		for _, s := range want.Secrets {
 			in.PrometheusSecrets = append(in.PrometheusSecrets, stack.File{Path: s.Path, Mode: 0o400})
 		}
-		in.PrometheusImageID = imageID
 		spec := stack.BuildSpecs(in).Prometheus
 		got, label = spec.Labels[stack.LabelConfigHash], obj.Labels[stack.LabelConfigHash]
 		filesStale = stack.FilesHash(spec) != delivered
-	} else {
+	case stack.ComponentAlertmanager:
+		// The receivers' secrets count by path only: their names are in
+		// the settings, their content in no hash.
+		in.Rendered.Alertmanager = onDisk
+		in.AlertSecrets = stack.SecretPlaceholders(cfg.Alerting)
+		got, label = stack.BuildSpecs(in).Alertmanager.Labels[stack.LabelConfigHash], obj.Labels[stack.LabelConfigHash]
+	default:
 		in.Rendered.Grafana = onDisk
-		in.GrafanaImageID = imageID
 		if in.UserDashboards, err = d.userDashboards(); err != nil {
 			return Fail("cannot read the user dashboards: "+err.Error(), "", "")
 		}

@@ -126,14 +126,13 @@ func orUnknown(s string) string {
 }
 
 func (d *doctor) containerChecks() []Check {
-	return []Check{
-		{Group: "Containers", Name: "prometheus", Timeout: 2 * dockerTimeout, Run: func(ctx context.Context) Result {
-			return d.checkContainer(ctx, d.promObj, d.names.Prometheus)
-		}},
-		{Group: "Containers", Name: "grafana", Timeout: 2 * dockerTimeout, Run: func(ctx context.Context) Result {
-			return d.checkContainer(ctx, d.grafObj, d.names.Grafana)
-		}},
+	var checks []Check
+	for _, p := range d.o.Config.Parts() {
+		checks = append(checks, Check{Group: "Containers", Name: p.Component, Timeout: 2 * dockerTimeout, Run: func(ctx context.Context) Result {
+			return d.checkContainer(ctx, d.objs[p.Component], d.names.Container(p.Component))
+		}})
 	}
+	return checks
 }
 
 // container returns an owned container, or the Result that explains why
@@ -262,11 +261,13 @@ func (d *doctor) checkNetwork(ctx context.Context) Result {
 		return Fail(fmt.Sprintf("a network named %s exists, but llmmon did not create it", n.Network),
 			"another program uses the name", "give llmmon's stack its own names: `llmmon up --name NAME`")
 	}
-	var problems, fixes []string
-	for _, c := range []struct {
-		m           *memo[stack.Object]
-		name, alias string
-	}{{d.promObj, n.Prometheus, stack.PrometheusAlias}, {d.grafObj, n.Grafana, stack.GrafanaAlias}} {
+	var problems, fixes, names []string
+	for _, p := range d.o.Config.Parts() {
+		c := struct {
+			m           *memo[stack.Object]
+			name, alias string
+		}{d.objs[p.Component], n.Container(p.Component), p.Alias}
+		names = append(names, c.name)
 		obj, res := d.container(ctx, c.m, c.name)
 		if res != nil || obj.Container == nil {
 			continue // reported under Containers
@@ -283,16 +284,17 @@ func (d *doctor) checkNetwork(ctx context.Context) Result {
 			fixes = append(fixes, fmt.Sprintf("`docker network connect --alias %s %s %s`", c.alias, n.Network, c.name))
 			continue
 		}
-		if c.alias == stack.PrometheusAlias && !slices.Contains(ep.Aliases, c.alias) {
-			problems = append(problems, fmt.Sprintf("%s has no alias %q on %s, the name Grafana's datasource uses", c.name, c.alias, n.Network))
+		if c.alias != stack.GrafanaAlias && !slices.Contains(ep.Aliases, c.alias) {
+			problems = append(problems, fmt.Sprintf("%s has no alias %q on %s, the name the others reach it by", c.name, c.alias, n.Network))
 			fixes = append(fixes, d.upCmd())
 		}
 	}
 	if len(problems) > 0 {
-		return Fail(strings.Join(problems, "; "), "Grafana reaches Prometheus at "+stack.DatasourceURL+" over this network only",
+		return Fail(strings.Join(problems, "; "), "Grafana reaches Prometheus at "+stack.DatasourceURL+" and Alertmanager at "+
+			stack.AlertmanagerURL+", and Prometheus sends alerts to Alertmanager, over this network only",
 			strings.Join(fixes, ", or ")+" (or "+d.upCmd()+")")
 	}
-	return Pass("%s and %s are on %s (%s)", n.Prometheus, n.Grafana, n.Network, orUnknownGW(netObj.Gateway))
+	return Pass("%s are on %s (%s)", strings.Join(names, ", "), n.Network, orUnknownGW(netObj.Gateway))
 }
 
 func orUnknownGW(gw string) string {

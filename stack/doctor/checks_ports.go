@@ -16,13 +16,11 @@ import (
 
 func (d *doctor) portChecks() []Check {
 	c := d.o.Config
-	checks := []Check{
-		{Group: "Ports", Name: "prometheus port", Timeout: 2 * dockerTimeout, Run: func(ctx context.Context) Result {
-			return d.checkStackPort(ctx, c.Prometheus.Port, d.promObj, d.names.Prometheus, "--prometheus-port")
-		}},
-		{Group: "Ports", Name: "grafana port", Timeout: 2 * dockerTimeout, Run: func(ctx context.Context) Result {
-			return d.checkStackPort(ctx, c.Grafana.Port, d.grafObj, d.names.Grafana, "--grafana-port")
-		}},
+	var checks []Check
+	for _, p := range c.Parts() {
+		checks = append(checks, Check{Group: "Ports", Name: p.Component + " port", Timeout: 2 * dockerTimeout, Run: func(ctx context.Context) Result {
+			return d.checkStackPort(ctx, c.Part(p.Component).Port, d.objs[p.Component], d.names.Container(p.Component), p.PortFlag)
+		}})
 	}
 	if host, _, err := net.SplitHostPort(c.LLMServer.FirstAddress()); err == nil && isHostAlias(host) {
 		checks = append(checks, Check{Group: "Ports", Name: "llm server port", Timeout: 2 * httpTimeout, Run: d.checkLLMPort})

@@ -29,11 +29,7 @@ func (d *doctor) prometheusChecks() []Check {
 }
 
 // expectedTargets are the scrape jobs of the rendered config.
-func (d *doctor) expectedTargets() []stack.Target {
-	s := prometheus.SelfScrape()
-	self := stack.Target{Name: s.Name, Address: s.Address, Path: s.MetricsPath}
-	return append([]stack.Target{self}, d.o.Config.AllTargets()...)
-}
+func (d *doctor) expectedTargets() []stack.Target { return d.o.Config.ScrapeJobs() }
 
 // promDown explains a Prometheus that does not answer.
 func (d *doctor) promDown(ctx context.Context, err error) Result {
@@ -169,7 +165,7 @@ func (d *doctor) checkTarget(ctx context.Context, t stack.Target) Result {
 	st := ScrapeTarget{Job: t.Name, ScrapeURL: tg.ScrapeURL, LLMJob: t.Name == d.o.Config.LLMServer.Name, BridgeSubnet: d.bridgeSubnet(ctx),
 		UpCommand: strings.Trim(d.upCmd(), "`")}
 	diag := ClassifyScrapeError(tg.LastError, st)
-	if diag.Kind == KindRefused && t.Name != prometheus.SelfJob {
+	if diag.Kind == KindRefused && t.Name != prometheus.SelfJob && t.Name != stack.AlertmanagerJob {
 		// In a fleet job, the replica that is down.
 		if tg.Instance != "" && slices.Contains(t.Addrs(), tg.Instance) {
 			t = t.WithAddrs([]string{tg.Instance})

@@ -112,7 +112,7 @@ func withClosedStack(t *testing.T, o Options) Options {
 		srv.Close()
 		return u
 	}
-	o.PrometheusURL, o.GrafanaURL, o.MetricsURL = closedURL(), closedURL(), m
+	o.PrometheusURL, o.GrafanaURL, o.MetricsURL, o.AlertmanagerURL = closedURL(), closedURL(), m, closedURL()
 	return o
 }
 
@@ -158,7 +158,7 @@ func target(job, health, lastError string) map[string]any {
 }
 
 func TestPrometheusChecks(t *testing.T) {
-	both := []string{"prometheus", "llm-server"}
+	both := []string{"prometheus", "alertmanager", "llm-server"}
 	cases := []struct {
 		name   string
 		prom   fakePrometheus
@@ -168,10 +168,10 @@ func TestPrometheusChecks(t *testing.T) {
 	}{
 		{"all up", fakePrometheus{true, both, []map[string]any{target("prometheus", "up", ""), target("llm-server", "up", "")}},
 			"target llm-server", StatusOK, []string{"up: http://host.docker.internal:8000/metrics"}},
-		{"config loaded", fakePrometheus{true, both, nil}, "config loaded", StatusOK, []string{"2 scrape jobs"}},
+		{"config loaded", fakePrometheus{true, both, nil}, "config loaded", StatusOK, []string{"3 scrape jobs"}},
 		{"reload failed", fakePrometheus{false, both, nil}, "config loaded", StatusFail,
 			[]string{"last config reload failed", "promtool check config", "prometheus/prometheus.yml"}},
-		{"config from other settings", fakePrometheus{true, []string{"prometheus"}, nil}, "config loaded", StatusFail,
+		{"config from other settings", fakePrometheus{true, []string{"prometheus", "alertmanager"}, nil}, "config loaded", StatusFail,
 			[]string{"runs a config without job llm-server", "llmmon up --dir"}},
 		{"job configured, no target yet", fakePrometheus{true, both, nil}, "target llm-server", StatusWarn,
 			[]string{"has no target yet", "wait a few seconds"}},
@@ -286,6 +286,7 @@ func TestRenderedConfigMatchesWhatUpStarted(t *testing.T) {
 	cfg.Name = "r1"
 	f.Images[cfg.Prometheus.Image] = "sha256:prom"
 	f.Images[cfg.Grafana.Image] = "sha256:graf"
+	f.Images[cfg.Alertmanager.Image] = "sha256:am"
 	if _, err := stack.Up(context.Background(), f, stack.UpOptions{Dir: o.Dir, Settings: stack.Given(cfg), Pull: stack.PullNever,
 		CheckPort: func(string) error { return nil }}); err != nil {
 		t.Fatal(err)
@@ -300,6 +301,7 @@ func TestRenderedConfigMatchesWhatUpStarted(t *testing.T) {
 	r := runChecks(t, o)
 	assertResult(t, r.get("Rendered config", "prometheus files"), StatusOK, "r1-llm-prometheus runs the files in "+o.Dir)
 	assertResult(t, r.get("Rendered config", "grafana files"), StatusOK, "r1-llm-grafana runs the files in "+o.Dir)
+	assertResult(t, r.get("Rendered config", "alertmanager files"), StatusOK, "r1-llm-alertmanager runs the files in "+o.Dir)
 
 	// `llmmon render --scrape-interval 5s` after up: the files change, the container does not.
 	changed := cfg
@@ -315,6 +317,22 @@ func TestRenderedConfigMatchesWhatUpStarted(t *testing.T) {
 	assertResult(t, r.get("Rendered config", "prometheus files"), StatusWarn,
 		"differ from what r1-llm-prometheus runs", "--name r1` applies them", "prometheus/prometheus.yml")
 	assertResult(t, r.get("Rendered config", "grafana files"), StatusWarn, "differ from what r1-llm-grafana runs")
+	assertResult(t, r.get("Rendered config", "alertmanager files"), StatusOK, "r1-llm-alertmanager runs the files in "+o.Dir)
+
+	// A receiver added to the settings after up: alertmanager.yml and its
+	// secret's path change; doctor sees it without reading the secret.
+	withHook := cfg
+	withHook.Alerting.Webhook = "http://host.docker.internal:9095/alerts"
+	if rendered, err = stack.Render(withHook); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stack.WriteFiles(o.Dir, rendered.All()); err != nil {
+		t.Fatal(err)
+	}
+	o.Config = withHook
+	r = runChecks(t, o)
+	assertResult(t, r.get("Rendered config", "alertmanager files"), StatusWarn, "differ from what r1-llm-alertmanager runs")
+	o.Config = cfg
 
 	// A deleted file.
 	os.Remove(filepath.Join(o.Dir, "prometheus", "prometheus.yml"))

@@ -170,6 +170,9 @@ func runChecks(t *testing.T, o Options) results {
 	if o.PrometheusURL == "" {
 		o.PrometheusURL, o.GrafanaURL, o.MetricsURL = closed(), closed(), closed()+"/metrics"
 	}
+	if o.AlertmanagerURL == "" {
+		o.AlertmanagerURL = closed()
+	}
 	if o.Getenv == nil {
 		o.Getenv = func(string) string { return "" }
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/alertmanager"
 	"github.com/llmmon/llmmon/stack/grafana"
 	"github.com/llmmon/llmmon/stack/prometheus"
 )
@@ -32,9 +33,10 @@ type Options struct {
 	Getenv func(string) string
 
 	// Endpoints as seen from this machine; derived from Config when empty.
-	PrometheusURL string
-	GrafanaURL    string
-	MetricsURL    string // the LLM server's /metrics
+	PrometheusURL   string
+	GrafanaURL      string
+	AlertmanagerURL string
+	MetricsURL      string // the LLM server's /metrics
 	// LoadURL is the OpenAI base URL printed in the "no requests yet" fix.
 	LoadURL string
 }
@@ -57,11 +59,15 @@ type doctor struct {
 	graf     *grafana.Client
 	http     *http.Client
 
-	info       *memo[stack.EngineInfo]
+	info *memo[stack.EngineInfo]
+	// objs are the stack's containers, by component; promObj and grafObj
+	// are two of them.
+	objs       map[string]*memo[stack.Object]
 	promObj    *memo[stack.Object]
 	grafObj    *memo[stack.Object]
 	netObj     *memo[stack.Object]
 	promReady  *memo[struct{}]
+	amReady    *memo[struct{}]
 	targets    *memo[[]prometheus.Target]
 	loadedJobs *memo[map[string]bool]
 	grafHealth *memo[grafana.Health]
@@ -83,6 +89,9 @@ func Checks(ctx context.Context, o Options) []Check {
 	}
 	if o.GrafanaURL == "" {
 		o.GrafanaURL = stack.EndpointURL(c.Bind, c.Grafana.Port, engine)
+	}
+	if o.AlertmanagerURL == "" {
+		o.AlertmanagerURL = stack.EndpointURL(c.Bind, c.Alertmanager.Port, engine)
 	}
 	if o.MetricsURL == "" {
 		o.MetricsURL = HostURL(c.LLMServer)
@@ -127,13 +136,21 @@ func Checks(ctx context.Context, o Options) []Check {
 			return o.Engine.Find(pctx, kind, name)
 		})
 	}
-	d.promObj = find(stack.KindContainer, d.names.Prometheus)
-	d.grafObj = find(stack.KindContainer, d.names.Grafana)
+	d.objs = map[string]*memo[stack.Object]{}
+	for _, p := range c.Parts() {
+		d.objs[p.Component] = find(stack.KindContainer, d.names.Container(p.Component))
+	}
+	d.promObj, d.grafObj = d.objs[stack.ComponentPrometheus], d.objs[stack.ComponentGrafana]
 	d.netObj = find(stack.KindNetwork, d.names.Network)
 	d.promReady = newMemo(func() (struct{}, error) {
 		pctx, cancel := probe(httpTimeout)
 		defer cancel()
 		return struct{}{}, d.prom.Ready(pctx)
+	})
+	d.amReady = newMemo(func() (struct{}, error) {
+		pctx, cancel := probe(httpTimeout)
+		defer cancel()
+		return struct{}{}, alertmanager.NewClient(o.AlertmanagerURL).Ready(pctx)
 	})
 	d.targets = newMemo(func() ([]prometheus.Target, error) {
 		pctx, cancel := probe(2 * httpTimeout)
@@ -173,6 +190,7 @@ func Checks(ctx context.Context, o Options) []Check {
 	checks = append(checks, d.networkChecks()...)
 	checks = append(checks, d.prometheusChecks()...)
 	checks = append(checks, d.llmChecks()...)
+	checks = append(checks, d.alertmanagerChecks()...)
 	checks = append(checks, d.grafanaChecks()...)
 	checks = append(checks, d.portChecks()...)
 	checks = append(checks, d.configChecks()...)

@@ -225,3 +225,26 @@ func (c *Client) orgHint() string {
 	}
 	return fmt.Sprintf(", and that the account is a member of organization %d (--org-id)", c.OrgID)
 }
+
+// DatasourceProxy sends a GET through Grafana's datasource proxy
+// (/api/datasources/proxy/uid/UID/PATH), as Grafana's own pages reach a
+// datasource, and decodes the JSON answer into out.
+func (c *Client) DatasourceProxy(ctx context.Context, uid, path string, out any) error {
+	return c.Do(ctx, http.MethodGet, "/api/datasources/proxy/uid/"+url.PathEscape(uid)+path, nil, out)
+}
+
+// AlertmanagerDatasourceHealth checks an Alertmanager datasource the way
+// Grafana's "Save & test" does for the Prometheus implementation: its
+// /api/v2/status answers through the proxy.
+func (c *Client) AlertmanagerDatasourceHealth(ctx context.Context, uid string) error {
+	var st struct {
+		Uptime string `json:"uptime"`
+	}
+	if err := c.DatasourceProxy(ctx, uid, "/api/v2/status", &st); err != nil {
+		return fmt.Errorf("grafana cannot reach Alertmanager through datasource %q: %w", uid, err)
+	}
+	if st.Uptime == "" {
+		return fmt.Errorf("grafana's datasource %q does not lead to an Alertmanager: its /api/v2/status has no uptime", uid)
+	}
+	return nil
+}

@@ -8,8 +8,9 @@ import (
 
 // Paths of the rendered files, relative to --dir.
 const (
-	DatasourceFile        = "grafana/provisioning/datasources/prometheus.yml"
-	DashboardProviderFile = "grafana/provisioning/dashboards/llmmon.yml"
+	DatasourceFile             = "grafana/provisioning/datasources/prometheus.yml"
+	AlertmanagerDatasourceFile = "grafana/provisioning/datasources/alertmanager.yml"
+	DashboardProviderFile      = "grafana/provisioning/dashboards/llmmon.yml"
 	// UserDashboardsDir holds dashboard JSON the user drops in; the
 	// provider above loads it from DashboardsPathInContainer.
 	UserDashboardsDir         = "grafana/dashboards"
@@ -27,6 +28,17 @@ type ProvisionedDatasource struct {
 // RenderDatasource returns the datasource provisioning YAML.
 func RenderDatasource(d ProvisionedDatasource) ([]byte, error) {
 	return templates.Render("grafana-datasource.yml.tmpl", d)
+}
+
+// AlertmanagerDatasource is the Alertmanager datasource written to provisioning YAML.
+type AlertmanagerDatasource struct {
+	Name, UID, URL string
+}
+
+// RenderAlertmanagerDatasource returns its provisioning YAML: Grafana's
+// alertmanager type, with the Prometheus implementation.
+func RenderAlertmanagerDatasource(d AlertmanagerDatasource) ([]byte, error) {
+	return templates.Render("grafana-alertmanager-datasource.yml.tmpl", d)
 }
 
 // RenderDashboardProvider returns the dashboard provider YAML for the

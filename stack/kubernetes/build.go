@@ -64,10 +64,7 @@ func build(cfg stack.Config, rendered stack.Rendered, o Options) ([]Object, erro
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{cfg: cfg, o: o, prefix: "llmmon-", interval: cfg.ScrapeInterval.PromString()}
-	if cfg.Name != "" {
-		b.prefix = cfg.Name + "-llmmon-"
-	}
+	b := &builder{cfg: cfg, o: o, prefix: objectPrefix(cfg), interval: cfg.ScrapeInterval.PromString()}
 
 	var objs []Object
 	add := func(obj runtime.Object) {
@@ -91,7 +88,7 @@ func build(cfg stack.Config, rendered stack.Rendered, o Options) ([]Object, erro
 	if o.GrafanaOperator {
 		add(b.grafanaDashboard(dash))
 	}
-	if len(o.Receivers) > 0 {
+	if len(o.Alerting.Receivers) > 0 {
 		amc, err := b.alertmanagerConfig()
 		if err != nil {
 			return nil, err
@@ -103,6 +100,14 @@ func build(cfg stack.Config, rendered stack.Rendered, o Options) ([]Object, erro
 		add(b.gatewayService())
 	}
 	return objs, nil
+}
+
+// objectPrefix starts every object's name: llmmon-, or NAME-llmmon- with --name.
+func objectPrefix(cfg stack.Config) string {
+	if cfg.Name != "" {
+		return cfg.Name + "-llmmon-"
+	}
+	return "llmmon-"
 }
 
 // meta names an object and gives it llmmon's labels; release adds the

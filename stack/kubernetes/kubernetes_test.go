@@ -2,15 +2,19 @@ package kubernetes
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
@@ -77,15 +81,29 @@ func allOptions(t *testing.T, monitor MonitorKind) (stack.Config, Options) {
 	cfg.Kubernetes.Gateway.Upstreams = []string{"http://vllm.ai.svc:8000/v1", "qwen=http://qwen.ai.svc:8000/v1"}
 	cfg.Kubernetes.Gateway.UpstreamAPIKeySecret = "llmmon-gateway/upstream-api-key"
 	cfg.Kubernetes.Grafana.Operator = true
+	cfg.Alerting = withReceivers(cfg.Alerting)
 	o, err := resolve(cfg, "v1.2.3")
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.Receivers = []monitoringv1alpha1.Receiver{
-		{Name: "oncall", WebhookConfigs: []monitoringv1alpha1.WebhookConfig{{URL: ptr("http://alert-receiver.ops.svc:9000/hook")}}},
-		{Name: "team", WebhookConfigs: []monitoringv1alpha1.WebhookConfig{{URL: ptr("http://team.ops.svc/hook")}}},
-	}
 	return cfg, o
+}
+
+// withReceivers adds --alert-webhook and a receiver of every kind, with
+// secrets in files that render --kubernetes must never read.
+func withReceivers(a stack.Alerting) stack.Alerting {
+	no := false
+	a.Webhook = "http://alert-receiver.ops.svc:9000/hook"
+	a.GroupWait = stack.Duration(10 * time.Second)
+	a.Receivers = []stack.Receiver{
+		{Name: "team", Webhook: &stack.WebhookReceiver{URL: "http://team.ops.svc/hook"}},
+		{Name: "tokened", Webhook: &stack.WebhookReceiver{URLFile: "/run/secrets/hook url"}},
+		{Name: "chat", Slack: &stack.SlackReceiver{APIURLFile: "/run/secrets/slack", Channel: "#llm"}},
+		{Name: "mail", Severities: []string{"critical"}, Email: &stack.EmailReceiver{To: "ops@example.com", From: "llmmon@example.com",
+			Smarthost: "smtp.example.com:587", AuthUsername: "llmmon", AuthPasswordFile: "/run/secrets/smtp", RequireTLS: &no}},
+		{Name: "pager", PagerDuty: &stack.PagerDutyReceiver{RoutingKeyFile: "/run/secrets/pd"}},
+	}
+	return a
 }
 
 // buildObjects is build for settings the test knows are valid.
@@ -281,7 +299,11 @@ func TestPrometheusRuleHoldsTheRenderedRules(t *testing.T) {
 	if err := os.WriteFile(unitFile, unit, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := testenv.Promtool(t, "check", "rules", rules); err != nil || !strings.Contains(out, "SUCCESS: 7 rules found") {
+	n := 0
+	for _, g := range pr.Spec.Groups {
+		n += len(g.Rules)
+	}
+	if out, err := testenv.Promtool(t, "check", "rules", rules); err != nil || n < 50 || !strings.Contains(out, fmt.Sprintf("SUCCESS: %d rules found", n)) {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
 	if out, err := testenv.Promtool(t, "test", "rules", unitFile); err != nil {
@@ -378,7 +400,10 @@ func TestGatewayDeployment(t *testing.T) {
 	}
 }
 
-func TestAlertmanagerConfigRoutesToEveryReceiver(t *testing.T) {
+// The AlertmanagerConfig routes, groups and inhibits as alertmanager.yml
+// does, from the same settings, and names each secret as a key of the
+// receivers' Secret, whose content it never holds.
+func TestAlertmanagerConfigFromTheReceivers(t *testing.T) {
 	cfg, o := allOptions(t, PodMonitor)
 	objs := buildObjects(t, cfg, o)
 	var amc *monitoringv1alpha1.AlertmanagerConfig
@@ -390,32 +415,152 @@ func TestAlertmanagerConfigRoutesToEveryReceiver(t *testing.T) {
 	if amc == nil {
 		t.Fatal("no AlertmanagerConfig with receivers set")
 	}
+	r := amc.Spec.Route
+	if r.Receiver != stack.NobodyReceiver || strings.Join(r.GroupBy, ",") != "alertname,job" || *r.GroupWait != "10s" ||
+		*r.GroupInterval != "5m" || *r.RepeatInterval != "4h" {
+		t.Errorf("route %+v", r)
+	}
 	var routed []string
-	for _, raw := range amc.Spec.Route.Routes {
-		var r monitoringv1alpha1.Route
-		if err := yaml.UnmarshalStrict(raw.Raw, &r); err != nil {
+	for _, raw := range r.Routes {
+		var child monitoringv1alpha1.Route
+		if err := yaml.UnmarshalStrict(raw.Raw, &child); err != nil {
 			t.Fatal(err)
 		}
-		if !r.Continue {
+		if !child.Continue {
 			t.Errorf("child route %s does not continue: later receivers would get nothing", raw.Raw)
 		}
-		routed = append(routed, r.Receiver)
+		m := child.Matchers[0]
+		routed = append(routed, child.Receiver+" "+m.Name+string(m.MatchType)+m.Value)
 	}
-	if !reflect.DeepEqual(routed, []string{"oncall", "team"}) || amc.Spec.Route.Receiver != "oncall" {
-		t.Errorf("route %+v sends to %v", amc.Spec.Route, routed)
+	want := []string{"alert-webhook severity=~critical|warning", "team severity=~critical|warning", "tokened severity=~critical|warning",
+		"chat severity=~critical|warning", "mail severity=~critical", "pager severity=~critical"}
+	if !reflect.DeepEqual(routed, want) {
+		t.Errorf("routes\n %v\nwant\n %v", routed, want)
 	}
-	ir := amc.Spec.InhibitRules[0]
-	if ir.SourceMatch[0].Value != "critical" || ir.TargetMatch[0].Value != "warning" || !strings.Contains(strings.Join(ir.Equal, ","), "alertname") {
-		t.Errorf("inhibit rule %+v", ir)
+	var inhibit []string
+	for _, ir := range amc.Spec.InhibitRules {
+		inhibit = append(inhibit, fmt.Sprintf("%s%s%s -> %s%s%s on %v", ir.SourceMatch[0].Name, ir.SourceMatch[0].MatchType, ir.SourceMatch[0].Value,
+			ir.TargetMatch[0].Name, ir.TargetMatch[0].MatchType, ir.TargetMatch[0].Value, ir.Equal))
+	}
+	wantInhibit := []string{"severity=critical -> severity=warning on [alertname job instance]",
+		"alertname=~LLMServerDown|LLMTargetDown -> severity=~warning|info on [job instance]"}
+	if !reflect.DeepEqual(inhibit, wantInhibit) {
+		t.Errorf("inhibit rules %v, want %v", inhibit, wantInhibit)
 	}
 
-	o.Receivers = nil
-	objs = buildObjects(t, cfg, o)
-	for _, obj := range objs {
+	// Receivers, with secrets as Secret references.
+	got := map[string]monitoringv1alpha1.Receiver{}
+	for _, rc := range amc.Spec.Receivers {
+		got[rc.Name] = rc
+	}
+	ref := func(key string) string { return "llmmon-alert-receivers/" + key }
+	sel := func(s *corev1.SecretKeySelector) string {
+		if s == nil {
+			return ""
+		}
+		return s.Name + "/" + s.Key
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	if n := got[stack.NobodyReceiver]; len(amc.Spec.Receivers) != 7 || !reflect.DeepEqual(n, monitoringv1alpha1.Receiver{Name: stack.NobodyReceiver}) {
+		t.Errorf("receivers %v: want nobody (no integration) and the six", amc.Spec.Receivers)
+	}
+	if w := got["alert-webhook"].WebhookConfigs[0]; str(w.URL) != "http://alert-receiver.ops.svc:9000/hook" || w.URLSecret != nil || !*w.SendResolved {
+		t.Errorf("alert-webhook %+v", w)
+	}
+	if w := got["tokened"].WebhookConfigs[0]; w.URL != nil || sel(w.URLSecret) != ref("tokened-webhook-url") {
+		t.Errorf("tokened %+v", w)
+	}
+	if s := got["chat"].SlackConfigs[0]; sel(s.APIURL) != ref("chat-slack-api-url") || str(s.Channel) != "#llm" ||
+		!strings.Contains(str(s.Text), "runbook_url") || str(s.Title) == "" {
+		t.Errorf("chat %+v", s)
+	}
+	if e := got["mail"].EmailConfigs[0]; str(e.To) != "ops@example.com" || str(e.Smarthost) != "smtp.example.com:587" ||
+		str(e.AuthUsername) != "llmmon" || sel(e.AuthPassword) != ref("mail-email-auth-password") || *e.RequireTLS {
+		t.Errorf("mail %+v", e)
+	}
+	if p := got["pager"].PagerDutyConfigs[0]; sel(p.RoutingKey) != ref("pager-pagerduty-routing-key") || p.ServiceKey != nil ||
+		str(p.PagerDutyLinkConfigs[0].Href) != "{{ .CommonAnnotations.runbook_url }}" {
+		t.Errorf("pager %+v", p)
+	}
+
+	// No receiver, no AlertmanagerConfig.
+	cfg.Alerting = stack.DefaultAlerting()
+	for _, obj := range buildObjects(t, cfg, mustResolve(t, cfg)) {
 		if _, ok := obj.Object.(*monitoringv1alpha1.AlertmanagerConfig); ok {
 			t.Fatal("an AlertmanagerConfig without receivers")
 		}
 	}
+}
+
+// The Secret is never in the base: render prints the command that makes
+// it from the files llmmon.yaml names, which it never reads.
+func TestSecretCommand(t *testing.T) {
+	cfg, o := allOptions(t, PodMonitor)
+	_, files := writeBase(t, cfg, o)
+	for _, f := range files {
+		var m metav1.TypeMeta
+		if err := yaml.Unmarshal(f.Content, &m); err != nil || m.Kind == "Secret" {
+			t.Errorf("%s is a %s (%v): the base must hold no Secret", f.Path, m.Kind, err)
+		}
+	}
+	want := "kubectl create secret generic llmmon-alert-receivers --namespace monitoring '--from-file=tokened-webhook-url=/run/secrets/hook url' " +
+		"--from-file=chat-slack-api-url=/run/secrets/slack --from-file=mail-email-auth-password=/run/secrets/smtp " +
+		"--from-file=pager-pagerduty-routing-key=/run/secrets/pd"
+	if got := SecretCommand(cfg); got != want {
+		t.Errorf("SecretCommand\n %s\nwant\n %s", got, want)
+	}
+	// The command creates the Secret the AlertmanagerConfig reads, with its keys.
+	dir := t.TempDir()
+	for _, ref := range cfg.Alerting.Secrets() {
+		cfg.Alerting = pointSecret(cfg.Alerting, ref.Setting, filepath.Join(dir, ref.Name))
+		os.WriteFile(filepath.Join(dir, ref.Name), []byte("s3cret-"+ref.Name), 0o600)
+	}
+	cmd := strings.Replace(SecretCommand(cfg), "--namespace monitoring", "--namespace monitoring --dry-run=client -o json", 1)
+	out, err := exec.Command("sh", "-c", strings.Replace(cmd, "kubectl", testenv.Tool(t, "kubectl"), 1)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+	var secret corev1.Secret
+	if err := json.Unmarshal(out, &secret); err != nil {
+		t.Fatal(err)
+	}
+	if secret.Name != "llmmon-alert-receivers" || secret.Namespace != "monitoring" || len(secret.Data) != 4 ||
+		string(secret.Data["chat-slack-api-url"]) != "s3cret-chat-slack-api-url" {
+		t.Errorf("kubectl made %s/%s with %d keys, chat-slack-api-url %q", secret.Namespace, secret.Name, len(secret.Data), secret.Data["chat-slack-api-url"])
+	}
+	cfg.Alerting = stack.DefaultAlerting()
+	if got := SecretCommand(cfg); got != "" {
+		t.Errorf("no secret, but a command: %s", got)
+	}
+}
+
+// pointSecret sets the file of the secret setting names.
+func pointSecret(a stack.Alerting, setting, file string) stack.Alerting {
+	a.Receivers = slices.Clone(a.Receivers)
+	for i := range a.Receivers {
+		r := a.Receivers[i]
+		if !strings.HasPrefix(setting, fmt.Sprintf("alerting.receivers[%d].", i)) {
+			continue
+		}
+		switch {
+		case r.Webhook != nil:
+			a.Receivers[i].Webhook = &stack.WebhookReceiver{URLFile: file}
+		case r.Slack != nil:
+			a.Receivers[i].Slack = &stack.SlackReceiver{APIURLFile: file, Channel: r.Slack.Channel}
+		case r.Email != nil:
+			e := *r.Email
+			e.AuthPasswordFile = file
+			a.Receivers[i].Email = &e
+		case r.PagerDuty != nil:
+			a.Receivers[i].PagerDuty = &stack.PagerDutyReceiver{RoutingKeyFile: file}
+		}
+	}
+	return a
 }
 
 func TestResolveNamesTheSetting(t *testing.T) {
@@ -448,6 +593,9 @@ func TestResolveNamesTheSetting(t *testing.T) {
 		{"replicas", func(c *stack.Config) { c.Kubernetes.Gateway.Replicas = -1 }, `kubernetes.gateway.replicas: -1: must be at least 1`},
 		{"upstream key secret", func(c *stack.Config) { c.Kubernetes.Gateway.UpstreamAPIKeySecret = "just-a-name" }, `kubernetes.gateway.upstream_api_key_secret: "just-a-name": want SECRET/KEY`},
 		{"api key secret name", func(c *stack.Config) { c.Kubernetes.Gateway.APIKeySecret = "Gateway_Keys/key" }, `kubernetes.gateway.api_key_secret: "Gateway_Keys" is not a Secret name`},
+		{"receiver name as a Secret key", func(c *stack.Config) {
+			c.Alerting.Receivers = []stack.Receiver{{Name: "ops:chat", Slack: &stack.SlackReceiver{APIURLFile: "/s"}}}
+		}, `alerting.receivers[0].name: render --kubernetes keeps this receiver's secret under the Secret key "ops:chat-slack-api-url", which is not a valid key`},
 		{"folder annotation", func(c *stack.Config) { c.Kubernetes.Grafana.FolderAnnotation = "grafana folder" }, `kubernetes.grafana.folder_annotation: "grafana folder" is not an annotation name`},
 	}
 	for _, tt := range tests {

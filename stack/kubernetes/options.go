@@ -10,11 +10,11 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
-	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/alertmanager"
 )
 
 // Defaults of the kubernetes: settings.
@@ -50,10 +50,10 @@ type Options struct {
 	// GrafanaOperator also writes a GrafanaDashboard for InstanceSelector.
 	GrafanaOperator  bool
 	InstanceSelector map[string]string
-	// Receivers become an AlertmanagerConfig. The alerting issue's
-	// alerting.receivers setting fills them (see receiversFromSettings);
-	// none means no AlertmanagerConfig is written.
-	Receivers []monitoringv1alpha1.Receiver
+	// Alerting is alerting: in llmmon.yaml as Alertmanager takes it, with
+	// secrets as keys of the receivers' Secret (alertingSettings). With
+	// receivers it becomes an AlertmanagerConfig; without, none is written.
+	Alerting alertmanager.Settings
 }
 
 // Engine is one engine's scrape job.
@@ -197,16 +197,17 @@ func resolve(cfg stack.Config, version string) (Options, error) {
 		errs = append(errs, stack.NewSettingError([]string{"kubernetes.gateway.namespaces", "kubernetes.namespace"},
 			"{}: the gateway render deploys runs in {} %q; namespaces is for a gateway you run yourself", o.Namespace))
 	}
-	o.Receivers = receiversFromSettings(cfg)
+	o.Alerting = alertingSettings(cfg)
+	// Each secret is a key of the receivers' Secret, named after its receiver.
+	for _, ref := range cfg.Alerting.Secrets() {
+		if msgs := validation.IsConfigMapKey(ref.Name); len(msgs) > 0 {
+			receiver, _, _ := strings.Cut(ref.Setting, "].")
+			bad(receiver+"].name", "render --kubernetes keeps this receiver's secret under the Secret key %q, which is not a valid key (%s): rename the receiver",
+				ref.Name, strings.Join(msgs, "; "))
+		}
+	}
 	return o, errors.Join(errs...)
 }
-
-// receiversFromSettings maps the alerting receivers of llmmon.yaml to the
-// operator's types. The settings do not exist yet (the alerting issue adds
-// alerting.receivers): webhook URLs go in WebhookConfigs; Slack,
-// PagerDuty and SMTP secrets go in Kubernetes Secrets that the configs
-// reference, never inline in the kustomize base.
-func receiversFromSettings(stack.Config) []monitoringv1alpha1.Receiver { return nil }
 
 func checkTarget(bad func(string, string, ...any), key string, selector map[string]string, namespaces []string, port, path string) {
 	if len(selector) == 0 {

@@ -35,3 +35,9 @@ const (
 
 // Seed lists the seed's five metrics, in the seed's order.
 func Seed() []string { return []string{Requests, Duration, Tokens, RequestSize, Active} }
+
+// TTFTBuckets are the bucket boundaries of llm_time_to_first_token_seconds,
+// copied from vLLM v1's vllm:time_to_first_token_seconds, so one PromQL
+// bucket selector reads both. The TTFT objective must be one of them.
+var TTFTBuckets = []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5,
+	0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}

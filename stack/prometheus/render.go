@@ -95,24 +95,16 @@ type Settings struct {
 	ScrapeInterval     string // Prometheus duration syntax
 	EvaluationInterval string
 	ExternalLabels     []KeyValue // sorted by key
-	// Jobs are the scrape jobs after SelfScrape, which is always there.
+	// Jobs are every scrape job, SelfScrape first; jobs with Addresses
+	// read them from their targets file.
 	Jobs        []Job
 	RemoteWrite []RemoteWrite
+	// Alertmanagers are the host:port addresses alerts are sent to.
+	Alertmanagers []string
 }
 
-// Thresholds feed the alert rules.
-type Thresholds struct {
-	LLMJob            string
-	P95LatencySeconds float64
-	TTFTP95Seconds    float64
-	QueueBacklog      int
-	ErrorRatio        float64
-	KVCacheRatio      float64
-}
-
-// RenderConfig returns prometheus.yml.
+// RenderConfig returns prometheus.yml; Jobs must start with SelfScrape.
 func RenderConfig(s Settings) ([]byte, error) {
-	s.Jobs = append([]Job{SelfScrape()}, s.Jobs...)
 	rel := func(p string) string {
 		if p == "" {
 			return ""
@@ -152,7 +144,10 @@ func RenderTargets(j Job) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// RenderRules returns the llmmon alert rules file.
-func RenderRules(t Thresholds) ([]byte, error) {
-	return templates.Render("llmmon.rules.yml.tmpl", t)
+// RenderRules returns the llmmon rules file: recording rules, then the
+// alert rules.
+func RenderRules(r Rules) ([]byte, error) {
+	r.Windows = sloWindows
+	r.Page, r.Ticket = pageBurns, ticketBurns
+	return templates.Render("llmmon.rules.yml.tmpl", r)
 }

@@ -214,6 +214,9 @@ func (s *Server) routes() {
 	s.route("DELETE /api/datasources/uid/{uid}", true, s.deleteDatasource)
 	s.route("GET /api/datasources/uid/{uid}/health", false, s.datasourceHealth)
 	s.route("GET /api/datasources/name/{name}", false, s.getDatasource)
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
+		s.route(m+" /api/datasources/proxy/uid/{uid}/{path...}", false, s.proxyDatasource)
+	}
 	s.route("DELETE /api/datasources/name/{name}", true, s.deleteDatasource)
 
 	s.route("GET /api/folders", false, s.listFolders)

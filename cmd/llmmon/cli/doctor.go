@@ -146,6 +146,6 @@ func doctorSettings(opts *doctorOptions) (doctor.Options, string, error) {
 			dir, stack.NamesFor(st.Config.Name).Stack, stack.NamesFor(cfg.Name).Stack, stack.NamesFor(cfg.Name).Stack), nil
 	}
 	d.Config, d.State = st.Config, &st
-	d.PrometheusURL, d.GrafanaURL = st.PrometheusURL, st.GrafanaURL
+	d.PrometheusURL, d.GrafanaURL, d.AlertmanagerURL = st.PrometheusURL, st.GrafanaURL, st.AlertmanagerURL
 	return d, "", nil
 }

@@ -82,16 +82,20 @@ func doctorSuffix(t *testing.T) string {
 
 func startDoctorStack(t *testing.T) *doctorStack {
 	t.Helper()
-	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage)
+	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage, testenv.AlertmanagerImage)
 	s := &doctorStack{t: t, name: "drt-" + doctorSuffix(t), dir: t.TempDir(),
 		promPort: testenv.FreePort(t), grafPort: testenv.FreePort(t), llmPort: testenv.FreePort(t)}
 	s.names = stack.NamesFor(s.name)
 	t.Cleanup(s.cleanup)
 	s.serve(t, "0.0.0.0")
+	// Someone to notify, so a healthy stack passes every check.
+	hook := startHook(t, 0)
 	out, code := doctorCLI(t, "up", "--dir", s.dir, "--name", s.name,
 		"--prometheus-port", strconv.Itoa(s.promPort), "--grafana-port", strconv.Itoa(s.grafPort),
+		"--alertmanager-port", strconv.Itoa(testenv.FreePort(t)),
+		"--alert-webhook", "http://host.docker.internal:"+strconv.Itoa(hook.port)+"/alerts",
 		"--llm-target", "host.docker.internal:"+strconv.Itoa(s.llmPort),
-		"--prometheus-image", testenv.PrometheusImage, "--grafana-image", testenv.GrafanaDoubleImage,
+		"--prometheus-image", testenv.PrometheusImage, "--grafana-image", testenv.GrafanaDoubleImage, "--alertmanager-image", testenv.AlertmanagerImage,
 		"--pull", "never", "--scrape-interval", "1s", "--wait", "90s")
 	if code != 0 {
 		t.Fatalf("llmmon up exited %d:\n%s", code, out)

@@ -24,15 +24,16 @@ func newDownCmd(f *Factory, runF func(context.Context, *downOptions) error) *cob
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Stop and remove the stack's containers and network (volumes are kept)",
-		Long: `down removes the Prometheus and Grafana containers and the monitoring network
-that llmmon created, found by their dev.llmmon.stack label; an object without
-that label is never touched, whatever its name. The data volumes are kept, so
-a later up finds the metrics and dashboards again, unless --volumes is given.
+		Long: `down removes the Prometheus, Alertmanager and Grafana containers and the
+monitoring network that llmmon created, found by their dev.llmmon.stack label;
+an object without that label is never touched, whatever its name. The data
+volumes are kept, so a later up finds the metrics, silences and dashboards
+again, unless --volumes is given.
 
 The stack is the one recorded in --dir by up, or --name. Running down twice
 is fine.`,
 		Example: `  llmmon down
-  llmmon down --volumes          # also delete the metrics and Grafana data
+  llmmon down --volumes          # also delete the metrics, silences and Grafana data
   llmmon down --name staging`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,7 +45,7 @@ is fine.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Name, "name", "", "the stack's --name (default: the one recorded in --dir)")
-	cmd.Flags().BoolVar(&opts.Volumes, "volumes", false, "also remove the stack's data volumes (metrics and Grafana data are lost)")
+	cmd.Flags().BoolVar(&opts.Volumes, "volumes", false, "also remove the stack's data volumes (metrics, silences and Grafana data are lost)")
 	addOutputFlag(cmd, &opts.Output)
 	return cmd
 }

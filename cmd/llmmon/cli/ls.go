@@ -60,7 +60,7 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 	fmt.Fprintln(tw, "NAME\tSTATE\tDIR\tURLS")
 	for _, s := range stacks {
 		var urls []string
-		for _, c := range []string{stack.ComponentPrometheus, stack.ComponentGrafana} {
+		for _, c := range []string{stack.ComponentPrometheus, stack.ComponentAlertmanager, stack.ComponentGrafana} {
 			if u := s.URLs[c]; u != "" {
 				urls = append(urls, c+" "+u)
 			}

@@ -20,7 +20,8 @@ func TestLsListsStacksByLabel(t *testing.T) {
 	for _, s := range []struct{ name, dir string }{{"alpha", dirA}, {"beta", dirB}} {
 		_, errOut, err := runFake(t, eng, "up", "--dir", s.dir, "--name", s.name, "--pull", "never", "--wait", "0",
 			"--prometheus-image", "p:1", "--grafana-image", "g:1",
-			"--prometheus-port", strconv.Itoa(testenv.FreePort(t)), "--grafana-port", strconv.Itoa(testenv.FreePort(t)))
+			"--prometheus-port", strconv.Itoa(testenv.FreePort(t)), "--grafana-port", strconv.Itoa(testenv.FreePort(t)),
+			"--alertmanager-port", strconv.Itoa(testenv.FreePort(t)))
 		if err != nil {
 			t.Fatalf("up %s: %v\n%s", s.name, err, errOut)
 		}
@@ -35,7 +36,8 @@ func TestLsListsStacksByLabel(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") ||
 		!strings.Contains(lines[1], "alpha") || !strings.Contains(lines[1], "running") || !strings.Contains(lines[1], dirA) || !strings.Contains(lines[1], "grafana http://127.0.0.1:") ||
-		!strings.Contains(lines[2], "beta") || !strings.Contains(lines[2], "partly running (1/2)") || !strings.Contains(lines[2], dirB) {
+		!strings.Contains(lines[1], "alertmanager http://127.0.0.1:") ||
+		!strings.Contains(lines[2], "beta") || !strings.Contains(lines[2], "partly running (2/3)") || !strings.Contains(lines[2], dirB) {
 		t.Fatalf("ls:\n%s", out)
 	}
 	out, _, err = runFake(t, eng, "ls", "-o", "json")
@@ -43,7 +45,8 @@ func TestLsListsStacksByLabel(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []stack.StackSummary
-	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 2 || got[0].Running != 2 || got[1].Containers != 2 || got[1].Volumes != 2 {
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 2 || got[0].Running != 3 || got[1].Containers != 3 || got[1].Volumes != 3 ||
+		got[0].URLs[stack.ComponentAlertmanager] == "" {
 		t.Fatalf("ls -o json: %v\n%s", err, out)
 	}
 	if _, _, err := runFake(t, eng, "down", "--dir", dirB); err != nil {

@@ -106,9 +106,12 @@ func runExport(out io.Writer, s stack.Settings, e exportOptions, rep *renderJSON
 		}
 	}
 	if e.ComposeDir != "" {
-		results, err := compose.Write(e.ComposeDir, s)
+		results, notes, err := compose.Write(e.ComposeDir, s)
 		rep.Files = appendWritten(rep.Files, results)
 		printWritten(out, results)
+		for _, n := range notes {
+			fmt.Fprintf(out, "note: %s\n", n)
+		}
 		if err != nil {
 			return userSettingsError(err)
 		}
@@ -123,6 +126,9 @@ func runExport(out io.Writer, s stack.Settings, e exportOptions, rep *renderJSON
 		}
 		if err != nil {
 			return err
+		}
+		if cmd := kubernetes.SecretCommand(s.Config); cmd != "" {
+			fmt.Fprintf(out, "the receivers' secrets go in a Secret the base only names; create it first with:\n  %s\n", cmd)
 		}
 		rep.Install = "kubectl apply -k " + e.KubernetesDir
 		fmt.Fprintf(out, "install with: %s\n", rep.Install)

@@ -8,17 +8,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/llmmon/llmmon/internal/testenv"
 	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/alertmanager"
 	"github.com/llmmon/llmmon/stack/compose"
 	"github.com/llmmon/llmmon/stack/kubernetes"
 	"github.com/llmmon/llmmon/stack/prometheus"
@@ -155,15 +159,39 @@ func TestRenderKubernetesWritesTheBase(t *testing.T) {
 
 // TestComposeProjectRunsWithDockerCompose brings the rendered project up
 // with Debian's docker-compose on the test images: Prometheus scrapes
-// llmmon serve on the host through host-gateway, and Grafana (the test
-// double) signs in with the password file and has the datasource. Then
-// docker-compose down -v removes it all.
+// llmmon serve on the host through host-gateway, Grafana (the test
+// double) signs in with the password file and has the datasource, and
+// Prometheus sends to Alertmanager, which notifies a Slack receiver
+// (a stand-in on the host) whose URL, with its token, is a Compose
+// secret. Then docker-compose down -v removes it all.
+// render --kubernetes with receivers writes an AlertmanagerConfig that
+// names the receivers' Secret, and says how to create it; the secret
+// files are never read.
+func TestRenderKubernetesReceivers(t *testing.T) {
+	settings := filepath.Join(t.TempDir(), "llmmon.yaml")
+	os.WriteFile(settings, []byte("alerting:\n  receivers:\n    - name: chat\n      slack: {api_url_file: secrets/slack-url}\n"), 0o644)
+	dir := filepath.Join(t.TempDir(), "k8s")
+	out, _, err := run(t, "render", "--config", settings, "--kubernetes", dir, "--namespace", "obs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "create it first with:\n  kubectl create secret generic llmmon-alert-receivers --namespace obs --from-file=chat-slack-api-url=" +
+		filepath.Join(filepath.Dir(settings), "secrets/slack-url") + "\ninstall with: kubectl apply -k " + dir + "\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("output lacks\n%s\n---\n%s", want, out)
+	}
+	amc, err := os.ReadFile(filepath.Join(dir, "alertmanagerconfig-llmmon-alerts.yaml"))
+	if err != nil || !strings.Contains(string(amc), "key: chat-slack-api-url\n        name: llmmon-alert-receivers\n") {
+		t.Errorf("AlertmanagerConfig: %v\n%s", err, amc)
+	}
+}
+
 func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts containers with docker-compose")
 	}
 	dc := testenv.Tool(t, "docker-compose")
-	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage)
+	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage, testenv.AlertmanagerImage)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	servePort := testenv.FreePort(t)
@@ -177,12 +205,21 @@ func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
 	b := make([]byte, 4)
 	rand.Read(b)
 	name := "llmmon-compose-" + hex.EncodeToString(b)
-	promPort, grafanaPort := testenv.FreePort(t), testenv.FreePort(t)
+	promPort, grafanaPort, amPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	dir := filepath.Join(t.TempDir(), "project")
-	if _, _, err := run(t, "render", "--compose", dir, "--name", name, "--scrape-interval", "1s",
+	// Slack's api_url_file, since the test image's Alertmanager (Debian's
+	// 0.25) predates the webhook's url_file.
+	slack := startSlackStandIn(t)
+	const token = "t0ken-compose"
+	secrets := t.TempDir()
+	os.WriteFile(filepath.Join(secrets, "slack-url"), []byte(fmt.Sprintf("http://host.docker.internal:%d/services/%s", slack.port, token)), 0o600)
+	settings := filepath.Join(secrets, "llmmon.yaml")
+	os.WriteFile(settings, []byte("alerting:\n  group_wait: 1s\n  group_interval: 1s\n  receivers:\n    - name: chat\n      slack: {api_url_file: slack-url, channel: \"#llm\"}\n"), 0o644)
+	if _, _, err := run(t, "render", "--compose", dir, "--config", settings, "--name", name, "--scrape-interval", "1s",
 		"--llm-target", "host.docker.internal:"+strconv.Itoa(servePort),
-		"--prometheus-port", strconv.Itoa(promPort), "--grafana-port", strconv.Itoa(grafanaPort),
-		"--prometheus-image", testenv.PrometheusImage, "--grafana-image", testenv.GrafanaDoubleImage); err != nil {
+		"--prometheus-port", strconv.Itoa(promPort), "--grafana-port", strconv.Itoa(grafanaPort), "--alertmanager-port", strconv.Itoa(amPort),
+		"--prometheus-image", testenv.PrometheusImage, "--grafana-image", testenv.GrafanaDoubleImage,
+		"--alertmanager-image", testenv.AlertmanagerImage); err != nil {
 		t.Fatal(err)
 	}
 	dcRun := func(args ...string) (string, error) {
@@ -199,13 +236,15 @@ func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
 		if out, err := dcRun("down", "-v"); err != nil {
 			t.Errorf("docker-compose down -v: %v\n%s", err, out)
 		}
-		for _, obj := range []string{name + "-llm-prometheus", name + "-llm-grafana"} {
+		for _, obj := range []string{name + "-llm-prometheus", name + "-llm-grafana", name + "-llm-alertmanager"} {
 			if _, err := testenv.DockerErr("inspect", obj); err == nil {
 				t.Errorf("%s survived docker-compose down", obj)
 			}
 		}
-		if _, err := testenv.DockerErr("volume", "inspect", name+"-llm-prometheus-data"); err == nil {
-			t.Errorf("volume %s-llm-prometheus-data survived docker-compose down -v", name)
+		for _, v := range []string{"-llm-prometheus-data", "-llm-alertmanager-data"} {
+			if _, err := testenv.DockerErr("volume", "inspect", name+v); err == nil {
+				t.Errorf("volume %s%s survived docker-compose down -v", name, v)
+			}
 		}
 	})
 	if out, err := dcRun("up", "-d"); err != nil {
@@ -253,6 +292,66 @@ func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
 	if env := testenv.Docker(t, "inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", name+"-llm-grafana"); strings.Contains(env, strings.TrimSpace(string(pw))) {
 		t.Error("docker inspect shows the admin password")
 	}
+
+	// Prometheus sends to Alertmanager, which reads Slack's URL from its
+	// secret and posts there.
+	am := alertmanager.NewClient(fmt.Sprintf("http://127.0.0.1:%d", amPort))
+	testenv.Eventually(t, 60*time.Second, "alertmanager ready", func() error { return am.Ready(t.Context()) })
+	testenv.Eventually(t, 60*time.Second, "prometheus sends to alertmanager", func() error {
+		active, _, err := c.Alertmanagers(t.Context())
+		if err == nil && (len(active) != 1 || !strings.HasPrefix(active[0], stack.AlertmanagerURL+"/")) {
+			err = fmt.Errorf("active alertmanagers %v, want %s", active, stack.AlertmanagerURL)
+		}
+		return err
+	})
+	alert := `[{"labels":{"alertname":"ComposeSecretTest","severity":"critical","job":"compose"},"annotations":{"summary":"through the secret"}}]`
+	testenv.Eventually(t, 60*time.Second, "a Slack post through the URL in the secret", func() error {
+		resp, err := http.Post(am.BaseURL+"/api/v2/alerts", "application/json", strings.NewReader(alert))
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if got := slack.posted(token); !strings.Contains(got, "*critical* through the secret") || !strings.Contains(got, `"#llm"`) {
+			return fmt.Errorf("no Slack post at /services/%s yet: %q", token, got)
+		}
+		return nil
+	})
+	if out := testenv.Docker(t, "inspect", name+"-llm-alertmanager"); strings.Contains(out, token) {
+		t.Error("docker inspect shows the Slack URL's token")
+	}
+}
+
+// slackStandIn records what Alertmanager posts to a Slack incoming
+// webhook, by path, on 0.0.0.0 so containers reach it as host.docker.internal.
+type slackStandIn struct {
+	port  int
+	mu    sync.Mutex
+	posts map[string]string
+}
+
+func startSlackStandIn(t *testing.T) *slackStandIn {
+	t.Helper()
+	l, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &slackStandIn{port: l.Addr().(*net.TCPAddr).Port, posts: map[string]string{}}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		s.posts[strings.TrimPrefix(r.URL.Path, "/services/")] += string(body)
+		s.mu.Unlock()
+		io.WriteString(w, "ok")
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+func (s *slackStandIn) posted(token string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.posts[token]
 }
 
 // render starts from what up recorded in --dir, as up does: a render of

@@ -32,14 +32,17 @@ type engineJSON struct {
 }
 
 type upJSON struct {
-	Stack         string            `json:"stack"`
-	Dir           string            `json:"dir"`
-	Objects       []objectJSON      `json:"objects"`
-	Containers    map[string]string `json:"container_ids"`
-	PrometheusURL string            `json:"prometheus_url"`
-	GrafanaURL    string            `json:"grafana_url"`
-	PasswordFile  string            `json:"grafana_password_file"`
-	Dashboard     *struct {
+	Stack           string            `json:"stack"`
+	Dir             string            `json:"dir"`
+	Objects         []objectJSON      `json:"objects"`
+	Containers      map[string]string `json:"container_ids"`
+	PrometheusURL   string            `json:"prometheus_url"`
+	AlertmanagerURL string            `json:"alertmanager_url"`
+	GrafanaURL      string            `json:"grafana_url"`
+	PasswordFile    string            `json:"grafana_password_file"`
+	// Notified is who Alertmanager notifies; empty: nobody.
+	Notified  []string `json:"notified"`
+	Dashboard *struct {
 		UID     string `json:"uid"`
 		Action  string `json:"action"`
 		Folder  string `json:"folder"`
@@ -55,7 +58,7 @@ type upJSON struct {
 
 func newUpJSON(dir string, r *stack.UpResult, took time.Duration) upJSON {
 	j := upJSON{Stack: r.Names.Stack, Dir: dir, Containers: r.ContainerIDs, PrometheusURL: r.PrometheusURL,
-		GrafanaURL: r.GrafanaURL, PasswordFile: r.PasswordFile, Objects: []objectJSON{}, Targets: []targetJSON{},
+		AlertmanagerURL: r.AlertmanagerURL, GrafanaURL: r.GrafanaURL, Notified: append([]string{}, r.Notified...), PasswordFile: r.PasswordFile, Objects: []objectJSON{}, Targets: []targetJSON{},
 		Engines: []engineJSON{}, DurationSeconds: took.Seconds()}
 	for _, a := range r.Actions {
 		j.Objects = append(j.Objects, objectJSON{string(a.Kind), a.Name, a.Verb})

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -51,13 +52,15 @@ func TestResultsAsJSON(t *testing.T) {
 
 	out, errOut, err := runFake(t, eng, "up", "--dir", dir, "--name", "js", "--pull", "never", "--wait", "0", "-o", "json",
 		"--prometheus-image", "p:1", "--grafana-image", "g:1",
-		"--prometheus-port", strconv.Itoa(testenv.FreePort(t)), "--grafana-port", strconv.Itoa(testenv.FreePort(t)))
+		"--prometheus-port", strconv.Itoa(testenv.FreePort(t)), "--grafana-port", strconv.Itoa(testenv.FreePort(t)),
+		"--alertmanager-port", strconv.Itoa(testenv.FreePort(t)), "--alert-webhook", "http://host.docker.internal:9095/alerts")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut)
 	}
 	up := decode("up", out)
 	objs, _ := up["objects"].([]any)
-	if up["stack"] != "js" || up["dir"] != dir || len(objs) != 5 || up["dashboard"] != nil || !strings.HasPrefix(up["grafana_url"].(string), "http://127.0.0.1:") {
+	if up["stack"] != "js" || up["dir"] != dir || len(objs) != 7 || up["dashboard"] != nil || !strings.HasPrefix(up["grafana_url"].(string), "http://127.0.0.1:") ||
+		!strings.HasPrefix(up["alertmanager_url"].(string), "http://127.0.0.1:") || fmt.Sprint(up["notified"]) != "[alert-webhook (webhook http://host.docker.internal:9095/alerts)]" {
 		t.Errorf("up -o json:\n%s", out)
 	}
 	if !strings.Contains(errOut, "created") {
@@ -84,7 +87,7 @@ func TestResultsAsJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := decode("down", out)
-	if removed, _ := d["removed"].([]any); d["stack"] != "js" || len(removed) != 3 || d["volumes_kept"] != true {
+	if removed, _ := d["removed"].([]any); d["stack"] != "js" || len(removed) != 4 || d["volumes_kept"] != true {
 		t.Errorf("down -o json:\n%s", out)
 	}
 }

@@ -94,10 +94,13 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "llmmon",
 		Short: "Production monitoring for any LLM inference server, in one command",
-		Long: `llmmon gives an LLM inference server Prometheus scraping, alert rules and a
-Grafana dashboard, started through the Docker Engine API with no manual steps.
+		Long: `llmmon gives an LLM inference server Prometheus scraping, alert rules that
+reach someone through Alertmanager, and a Grafana dashboard, started through
+the Docker Engine API with no manual steps.
 
-  LLM server (:8000 /metrics) → Prometheus (:9090) → Grafana (:3000)`,
+  LLM server (:8000 /metrics) → Prometheus (:9090) → Grafana (:3000)
+                                     ↓ alerts
+                               Alertmanager (:9093) → webhook, Slack, e-mail, PagerDuty`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -131,6 +134,7 @@ var commands = []func(*Factory) *cobra.Command{
 	func(f *Factory) *cobra.Command { return newStatusCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newTargetCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newLsCmd(f, nil) },
+	func(f *Factory) *cobra.Command { return newAlertsCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newServeCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newLoadCmd(f, nil) },
 	func(f *Factory) *cobra.Command { return newDoctorCmd(f, nil) },

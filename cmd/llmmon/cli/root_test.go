@@ -98,8 +98,8 @@ func TestRenderWritesFilesAndReportsThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"prometheus/prometheus.yml", "prometheus/rules/llmmon.rules.yml",
-		"grafana/provisioning/datasources/prometheus.yml", "grafana/provisioning/dashboards/llmmon.yml"} {
+	for _, f := range []string{"prometheus/prometheus.yml", "prometheus/rules/llmmon.rules.yml", "alertmanager/alertmanager.yml",
+		"grafana/provisioning/datasources/prometheus.yml", "grafana/provisioning/datasources/alertmanager.yml", "grafana/provisioning/dashboards/llmmon.yml"} {
 		p := filepath.Join(dir, f)
 		if !strings.Contains(out, "wrote     "+p) {
 			t.Errorf("output does not report %s:\n%s", p, out)
@@ -120,7 +120,7 @@ func TestRenderWritesFilesAndReportsThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(out, "wrote ") || strings.Count(out, "unchanged") != 6 {
+	if strings.Contains(out, "wrote ") || strings.Count(out, "unchanged") != 8 {
 		t.Errorf("second render must change nothing:\n%s", out)
 	}
 }

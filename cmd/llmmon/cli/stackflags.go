@@ -32,11 +32,14 @@ type stackFlags struct {
 	retentionSize      string
 	remoteWrite        []string
 	externalLabels     []string
+	alertmanagerPort   int
+	alertmanagerImage  string
+	alertWebhook       string
 }
 
 // settingFlags are the flags that set each setting, by its path in
-// llmmon.yaml (stack.SettingPaths); the alerts and most of the
-// kubernetes: section have none.
+// llmmon.yaml (stack.SettingPaths); the alerts, SLOs, receivers and
+// most of the kubernetes: section have none.
 var settingFlags = map[string]string{
 	"name":                      "--name",
 	"scrape_interval":           "--scrape-interval",
@@ -56,6 +59,9 @@ var settingFlags = map[string]string{
 	"prometheus.retention_size": "--retention-size",
 	"remote_write":              "--remote-write",
 	"external_labels":           "--external-label",
+	"alertmanager.image":        "--alertmanager-image",
+	"alertmanager.port":         "--alertmanager-port",
+	"alerting.webhook":          "--alert-webhook",
 	// render --kubernetes' own (render_export.go).
 	"kubernetes.namespace":         "--namespace",
 	"kubernetes.release":           "--release",
@@ -75,15 +81,18 @@ func addStackFlags(cmd *cobra.Command) *stackFlags {
 	fl.StringVar(&s.llmTarget, "llm-target", d.LLMServer.Address+d.LLMServer.Path, "the LLM server's [https://]HOST:PORT[/PATH], as Prometheus in Docker sees it; several replicas: HOST:PORT,HOST:PORT")
 	fl.StringVar(&s.llmJob, "llm-job", d.LLMServer.Name, "job name of the LLM server")
 	fl.StringArrayVar(&s.targets, "target", nil, "extra scrape job NAME=[https://]HOST:PORT[/PATH][,HOST:PORT...], e.g. vllm=gpu1:8000,gpu2:8000 (repeatable)")
-	fl.StringVar(&s.bind, "bind", d.Bind, "host address Prometheus and Grafana ports are published on")
+	fl.StringVar(&s.bind, "bind", d.Bind, "host address the Prometheus, Alertmanager and Grafana ports are published on")
 	fl.IntVar(&s.prometheusPort, "prometheus-port", d.Prometheus.Port, "host port for Prometheus")
 	fl.IntVar(&s.grafanaPort, "grafana-port", d.Grafana.Port, "host port for Grafana")
+	fl.IntVar(&s.alertmanagerPort, "alertmanager-port", d.Alertmanager.Port, "host port for Alertmanager")
 	fl.StringVar(&s.prometheusImage, "prometheus-image", d.Prometheus.Image, "Prometheus image")
 	fl.StringVar(&s.grafanaImage, "grafana-image", d.Grafana.Image, "Grafana image")
 	fl.StringVar(&s.retention, "retention", "", "how long Prometheus keeps samples, e.g. 15d (default: Prometheus' own, 15d)")
 	fl.StringVar(&s.retentionSize, "retention-size", "", "the most disk Prometheus' samples may use, e.g. 10GB (default: no limit)")
 	fl.StringArrayVar(&s.remoteWrite, "remote-write", nil, "also send every sample to this Prometheus remote-write URL, e.g. http://mimir:9009/api/v1/push (repeatable; credentials go in llmmon.yaml)")
 	fl.StringArrayVar(&s.externalLabels, "external-label", nil, "label NAME=VALUE on every sample sent out, e.g. cluster=eu-prod (repeatable)")
+	fl.StringVar(&s.alertmanagerImage, "alertmanager-image", d.Alertmanager.Image, "Alertmanager image")
+	fl.StringVar(&s.alertWebhook, "alert-webhook", "", "a webhook URL Alertmanager posts every critical and warning alert to (more receivers: alerting.receivers in llmmon.yaml)")
 	return s
 }
 
@@ -179,6 +188,18 @@ func (s *stackFlags) overrides(g *Globals) (stack.Overrides, error) {
 		}
 		c.ExternalLabels = labels
 		set("external_labels")
+	}
+	if fl.Changed("alertmanager-port") {
+		c.Alertmanager.Port = s.alertmanagerPort
+		set("alertmanager.port")
+	}
+	if fl.Changed("alertmanager-image") {
+		c.Alertmanager.Image = s.alertmanagerImage
+		set("alertmanager.image")
+	}
+	if fl.Changed("alert-webhook") {
+		c.Alerting.Webhook = s.alertWebhook
+		set("alerting.webhook")
 	}
 	return o, nil
 }

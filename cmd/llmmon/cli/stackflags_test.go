@@ -47,13 +47,15 @@ func TestSettingName(t *testing.T) {
 		}
 	}
 	// Every setting a flag sets is named by that flag; llmmon.yaml alone
-	// sets the alerts and these.
+	// sets the alerts, SLOs, receivers and these.
 	fileOnly := []string{"kubernetes.model_label", "kubernetes.engines", "kubernetes.gateway.replicas", "kubernetes.gateway.selector",
-		"kubernetes.gateway.namespaces", "kubernetes.grafana.folder_annotation", "kubernetes.grafana.instance_selector",
+		"kubernetes.gateway.namespaces", "kubernetes.gateway.api_key_secret", "kubernetes.gateway.upstream_api_key_secret",
+		"kubernetes.grafana.folder_annotation", "kubernetes.grafana.instance_selector",
 		"llm_server.labels", "llm_server.tls.insecure_skip_verify", "llm_server.tls.ca_file", "llm_server.basic_auth.username",
 		"llm_server.basic_auth.password_file", "llm_server.bearer_token_file"}
 	for _, p := range stack.SettingPaths() {
-		if strings.HasPrefix(p, "alerts.") || slices.Contains(fileOnly, p) {
+		if strings.HasPrefix(p, "alerts.") || strings.HasPrefix(p, "slo.") || (strings.HasPrefix(p, "alerting.") && p != "alerting.webhook") ||
+			slices.Contains(fileOnly, p) {
 			continue
 		}
 		if settingFlags[p] == "" {
@@ -76,7 +78,7 @@ func TestUpKeepsRecordedStack(t *testing.T) {
 	dir := t.TempDir()
 	promPort, grafPort := testenv.FreePort(t), testenv.FreePort(t)
 	first := []string{"up", "--dir", dir, "--name", "kept", "--wait", "0", "--prometheus-image", "my/prometheus:2", "--grafana-image", "my/grafana:2",
-		"--prometheus-port", strconv.Itoa(promPort), "--grafana-port", strconv.Itoa(grafPort),
+		"--prometheus-port", strconv.Itoa(promPort), "--grafana-port", strconv.Itoa(grafPort), "--alertmanager-port", strconv.Itoa(testenv.FreePort(t)),
 		"--target", "vllm=gpu:8001", "--scrape-interval", "5s", "--llm-target", "host.docker.internal:8100/stats"}
 	if out, errOut, err := runFake(t, eng, first...); err != nil {
 		t.Fatalf("%v\n%s%s", err, out, errOut)
@@ -102,7 +104,7 @@ func TestUpKeepsRecordedStack(t *testing.T) {
 	if after := snapshotFiles(t, dir); !reflect.DeepEqual(after, files) {
 		t.Errorf("rendered files changed")
 	}
-	if !strings.Contains(out, "Prometheus  http://127.0.0.1:"+strconv.Itoa(promPort)) || strings.Contains(out, "created") {
+	if !strings.Contains(out, "Prometheus    http://127.0.0.1:"+strconv.Itoa(promPort)) || strings.Contains(out, "created") {
 		t.Errorf("output:\n%s", out)
 	}
 }
@@ -111,8 +113,8 @@ func TestUpKeepsRecordedStack(t *testing.T) {
 func snapshotFiles(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, f := range []string{"prometheus/prometheus.yml", "prometheus/rules/llmmon.rules.yml",
-		"grafana/provisioning/datasources/prometheus.yml", "grafana/provisioning/dashboards/llmmon.yml"} {
+	for _, f := range []string{"prometheus/prometheus.yml", "prometheus/rules/llmmon.rules.yml", "alertmanager/alertmanager.yml",
+		"grafana/provisioning/datasources/prometheus.yml", "grafana/provisioning/datasources/alertmanager.yml", "grafana/provisioning/dashboards/llmmon.yml"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -24,9 +25,11 @@ func newStatusCmd(f *Factory, runF func(context.Context, *statusOptions) error) 
 	opts := &statusOptions{IO: f.IO, Globals: f.Globals, Engine: f.Engine}
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show the stack's containers, URLs and scrape targets",
+		Short: "Show the stack's containers, URLs, scrape targets and alerting path",
 		Long: `status shows each container's state, health, ports and URL, whether Grafana
-can query Prometheus, and every scrape target with its health and last error.
+can query Prometheus, every scrape target with its health and last error, and
+the alerting path: who is notified, whether Prometheus sends alerts to
+Alertmanager, which alerts fire, and whether notifications fail.
 
 It exits non-zero when the stack is not fully up: a container not running
 or not ready, or Grafana unable to query Prometheus. Scrape targets are your
@@ -114,7 +117,7 @@ func printStatus(out io.Writer, r stack.StatusReport, decorated bool) {
 				mark = markOK + " "
 			}
 		}
-		fmt.Fprintf(out, "  %s%-10s %-15s %-8s %s\n", mark, c.Component, c.Container, c.State, c.Health)
+		fmt.Fprintf(out, "  %s%-12s %-16s %-8s %s\n", mark, c.Component, c.Container, c.State, c.Health)
 		if c.URL != "" {
 			fmt.Fprintf(out, "      url      %s\n", c.URL)
 		}
@@ -132,14 +135,59 @@ func printStatus(out io.Writer, r stack.StatusReport, decorated bool) {
 	if r.Password != "" {
 		fmt.Fprintf(out, "  grafana password %s\n", r.Password)
 	}
-	if r.Components[0].State != "running" {
+	if len(r.Components) == 0 || r.Components[0].State != "running" {
 		return
 	}
 	fmt.Fprintln(out, "Scrape targets:")
 	if r.TargetsError != "" {
 		fmt.Fprintf(out, "  unknown: %s\n", r.TargetsError)
-		return
+	} else {
+		printTargets(out, r.Targets, decorated)
+		printEngines(out, r.Engines)
 	}
-	printTargets(out, r.Targets, decorated)
-	printEngines(out, r.Engines)
+	if r.Alerting != nil {
+		printAlerting(out, r.Alerting, decorated)
+	}
+}
+
+// printAlerting shows the alerting path: who is notified, whether
+// Prometheus sends to Alertmanager, what fires, and failed notifications.
+func printAlerting(out io.Writer, a *stack.AlertingStatus, decorated bool) {
+	fmt.Fprintln(out, "Alerting:")
+	mark := func(ok bool) string {
+		if !decorated {
+			return ""
+		}
+		if ok {
+			return markOK + " "
+		}
+		return markFail + " "
+	}
+	if len(a.Notified) == 0 {
+		fmt.Fprintf(out, "  %sreceivers     nobody is notified (add --alert-webhook URL, or alerting.receivers in llmmon.yaml)\n", mark(false))
+	} else {
+		fmt.Fprintf(out, "  %sreceivers     %s\n", mark(true), strings.Join(a.Notified, "; "))
+	}
+	fmt.Fprintf(out, "  %sprometheus →  alertmanager: %s\n", mark(a.Prometheus == "ok"), a.Prometheus)
+	switch {
+	case a.FiringErr != "":
+		fmt.Fprintf(out, "  firing        unknown: %s\n", a.FiringErr)
+	case len(a.Firing) == 0:
+		fmt.Fprintf(out, "  %sfiring        none\n", mark(true))
+	default:
+		fmt.Fprintf(out, "  %sfiring        %d (llmmon alerts shows each with its runbook)\n", mark(false), len(a.Firing))
+		for _, al := range a.Firing {
+			fmt.Fprintf(out, "      %-8s %s %s (%s)\n", al.Severity, al.Name, al.Target(), al.Delivery)
+		}
+	}
+	switch {
+	case a.NotificationsErr != "":
+		fmt.Fprintf(out, "  notifications unknown: %s\n", a.NotificationsErr)
+	case len(a.Notifications) == 0:
+		fmt.Fprintf(out, "  %snotifications none sent yet\n", mark(true))
+	default:
+		for _, n := range a.Notifications {
+			fmt.Fprintf(out, "  %snotifications %s: %.0f attempts, %.0f failed (since Alertmanager started)\n", mark(n.Failed == 0), n.Name, n.Attempts, n.Failed)
+		}
+	}
 }

@@ -96,18 +96,19 @@ func TestUpOnRealEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: needs the Docker engine and the test images")
 	}
-	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage)
+	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage, testenv.AlertmanagerImage)
 	llm := startHostLLM(t)
 	name := randomName(t, "itest")
 	foreignCtr, foreignVol := name+"-llm-prometheus-old", name+"-llm-grafana-data-backup"
 	removeStack(t, name, "container:"+foreignCtr, "volume:"+foreignVol)
 	dir := t.TempDir()
-	promPort, grafPort := testenv.FreePort(t), testenv.FreePort(t)
+	promPort, grafPort, amPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	names := stack.NamesFor(name)
 	args := func(extra ...string) []string {
 		return append([]string{"up", "--dir", dir, "--name", name,
-			"--prometheus-image", testenv.PrometheusImage, "--grafana-image", testenv.GrafanaDoubleImage, "--pull", "never",
-			"--prometheus-port", strconv.Itoa(promPort), "--grafana-port", strconv.Itoa(grafPort),
+			"--prometheus-image", testenv.PrometheusImage, "--grafana-image", testenv.GrafanaDoubleImage,
+			"--alertmanager-image", testenv.AlertmanagerImage, "--pull", "never",
+			"--prometheus-port", strconv.Itoa(promPort), "--grafana-port", strconv.Itoa(grafPort), "--alertmanager-port", strconv.Itoa(amPort),
 			"--llm-target", "host.docker.internal:" + strconv.Itoa(llm.port), "--wait", "90s"}, extra...)
 	}
 	mustRun := func(t *testing.T, a ...string) string {
@@ -129,10 +130,11 @@ func TestUpOnRealEngine(t *testing.T) {
 		return strings.TrimSpace(string(b))
 	}
 
-	var promID, grafID string
+	var promID, grafID, amID string
 	t.Run("up", func(t *testing.T) {
 		out := mustRun(t, args("--scrape-interval", "1s")...)
-		for _, want := range []string{"created   container " + names.Prometheus, "datasource llmmon-prometheus healthy", "is ready", "Scrape targets:"} {
+		for _, want := range []string{"created   container " + names.Prometheus, "created   container " + names.Alertmanager,
+			"datasource llmmon-prometheus healthy", "datasource llmmon-alertmanager healthy", "is ready", "Scrape targets:"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
@@ -167,7 +169,8 @@ func TestUpOnRealEngine(t *testing.T) {
 			t.Errorf("prometheus.yml in the container: %+v %v", hdr, err)
 		}
 		out = mustRun(t, "status", "--dir", dir)
-		for _, want := range []string{"prometheus " + names.Prometheus + " running", "datasource   llmmon-prometheus: ok", "llm-server"} {
+		for _, want := range []string{names.Prometheus + " running", names.Alertmanager + " running", "datasource   llmmon-prometheus: ok", "llm-server",
+			"prometheus →  alertmanager: ok"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("status lacks %q:\n%s", want, out)
 			}
@@ -177,7 +180,17 @@ func TestUpOnRealEngine(t *testing.T) {
 		if !strings.Contains(out, "its containers say up ran in "+dir) || !strings.Contains(out, "datasource   llmmon-prometheus: ok") {
 			t.Errorf("status --name from another folder:\n%s", out)
 		}
-		promID, grafID = containerID(t, names.Prometheus), containerID(t, names.Grafana)
+		// Prometheus sends alerts to the stack's Alertmanager, which runs as nobody.
+		if active, _, err := prom.Alertmanagers(t.Context()); err != nil || len(active) != 1 || !strings.Contains(active[0], "//alertmanager:9093/") {
+			t.Errorf("prometheus' alertmanagers: %v %v", active, err)
+		}
+		if u := testenv.Docker(t, "inspect", "-f", "{{.Config.User}}", names.Alertmanager); u != "65534:65534" {
+			t.Errorf("alertmanager user %q", u)
+		}
+		if b := testenv.Docker(t, "port", names.Alertmanager, "9093/tcp"); b != fmt.Sprintf("127.0.0.1:%d", amPort) {
+			t.Errorf("alertmanager published on %q", b)
+		}
+		promID, grafID, amID = containerID(t, names.Prometheus), containerID(t, names.Grafana), containerID(t, names.Alertmanager)
 	})
 	if t.Failed() {
 		return
@@ -188,7 +201,7 @@ func TestUpOnRealEngine(t *testing.T) {
 		if !strings.Contains(out, "is up to date and ready") || strings.Contains(out, "created") {
 			t.Errorf("second up output:\n%s", out)
 		}
-		if containerID(t, names.Prometheus) != promID || containerID(t, names.Grafana) != grafID {
+		if containerID(t, names.Prometheus) != promID || containerID(t, names.Grafana) != grafID || containerID(t, names.Alertmanager) != amID {
 			t.Error("second up recreated a container")
 		}
 	})
@@ -269,12 +282,14 @@ func TestUpOnRealEngine(t *testing.T) {
 		testenv.Docker(t, "volume", "create", foreignVol)
 		testenv.Docker(t, "create", "--name", foreignCtr, "--label", testenv.TestLabel+"=1", testenv.PrometheusImage)
 		out := mustRun(t, "down", "--dir", dir, "--volumes")
-		for _, want := range []string{"removed volume " + names.PrometheusData, "removed volume " + names.GrafanaData, "removed network " + names.Network} {
+		for _, want := range []string{"removed volume " + names.PrometheusData, "removed volume " + names.GrafanaData, "removed volume " + names.AlertmanagerData,
+			"removed network " + names.Network} {
 			if !strings.Contains(out, want) {
 				t.Errorf("down output lacks %q:\n%s", want, out)
 			}
 		}
-		for _, gone := range [][2]string{{"volume", names.PrometheusData}, {"volume", names.GrafanaData}, {"container", names.Grafana}, {"network", names.Network}} {
+		for _, gone := range [][2]string{{"volume", names.PrometheusData}, {"volume", names.GrafanaData}, {"volume", names.AlertmanagerData},
+			{"container", names.Grafana}, {"container", names.Alertmanager}, {"network", names.Network}} {
 			if exists(gone[0], gone[1]) {
 				t.Errorf("%s %s survived down --volumes", gone[0], gone[1])
 			}
@@ -299,7 +314,7 @@ func TestUpRefusesBeforeCreatingAnything(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: needs the Docker engine")
 	}
-	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage)
+	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage, testenv.AlertmanagerImage)
 	name := randomName(t, "itest-bad")
 	removeStack(t, name, "network:"+name+"-monitoring")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -312,8 +327,8 @@ func TestUpRefusesBeforeCreatingAnything(t *testing.T) {
 	base := func(extra ...string) []string {
 		dir := t.TempDir()
 		dirs[dir] = true
-		return append([]string{"up", "--dir", dir, "--name", name, "--pull", "never", "--wait", "30s",
-			"--prometheus-image", testenv.PrometheusImage, "--grafana-image", testenv.GrafanaDoubleImage}, extra...)
+		return append([]string{"up", "--dir", dir, "--name", name, "--pull", "never", "--wait", "30s", "--alertmanager-port", strconv.Itoa(testenv.FreePort(t)),
+			"--prometheus-image", testenv.PrometheusImage, "--grafana-image", testenv.GrafanaDoubleImage, "--alertmanager-image", testenv.AlertmanagerImage}, extra...)
 	}
 	nothingLeft := func(t *testing.T) {
 		t.Helper()

@@ -95,6 +95,10 @@ func fakeFor(cfg stack.Config) *enginetest.Fake {
 	f := enginetest.New()
 	f.Images[cfg.Prometheus.Image] = "sha256:p"
 	f.Images[cfg.Grafana.Image] = "sha256:g"
+	if cfg.Alertmanager.Image == "" {
+		cfg.Alertmanager.Image = stack.DefaultAlertmanagerImage
+	}
+	f.Images[cfg.Alertmanager.Image] = "sha256:a"
 	return f
 }
 
@@ -103,7 +107,7 @@ func TestUpStatusDownOutput(t *testing.T) {
 	dir := t.TempDir()
 	cfg := stack.Default()
 	cfg.Name = "clitest"
-	cfg.Prometheus.Port, cfg.Grafana.Port = testenv.FreePort(t), testenv.FreePort(t)
+	cfg.Prometheus.Port, cfg.Grafana.Port, cfg.Alertmanager.Port = testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	eng := fakeFor(cfg)
 	engine := func() (stack.Engine, error) { return eng, nil }
 	var out, errOut bytes.Buffer
@@ -130,7 +134,7 @@ func TestUpStatusDownOutput(t *testing.T) {
 	var raw map[string]any
 	json.Unmarshal(out.Bytes(), &raw)
 	snakeCase(t, raw, "")
-	if report.Stack != "clitest" || len(report.Components) != 2 || report.Components[0].State != "running" || report.Password != "" || !report.Up || report.OK {
+	if report.Stack != "clitest" || len(report.Components) != 3 || report.Components[0].State != "running" || report.Components[1].Container != "clitest-llm-alertmanager" || report.Password != "" || !report.Up || report.OK {
 		t.Errorf("report %+v", report)
 	}
 	// Running, but nothing answers HTTP behind the in-memory engine: not OK.
@@ -155,7 +159,7 @@ func TestUpStatusDownOutput(t *testing.T) {
 	if err := runDown(context.Background(), &downOptions{IO: io, Globals: g, Engine: engine}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"removed container clitest-llm-prometheus", "removed network clitest-monitoring", "volumes kept"} {
+	for _, want := range []string{"removed container clitest-llm-prometheus", "removed container clitest-llm-alertmanager", "removed network clitest-monitoring", "volumes kept"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("down output lacks %q:\n%s", want, out.String())
 		}

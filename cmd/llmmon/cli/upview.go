@@ -56,7 +56,7 @@ func (v *upView) event(e stack.Event) {
 		for i, p := range e.Probes {
 			what[i] = p.Component + " (" + p.Endpoint + ")"
 		}
-		fmt.Fprintf(v.out, "waiting up to %s for %s\n", e.Timeout, strings.Join(what, " and "))
+		fmt.Fprintf(v.out, "waiting up to %s for %s\n", e.Timeout, strings.Join(what, ", "))
 	case stack.StillWaiting:
 		if v.live {
 			fmt.Fprintf(v.out, "%s%s waiting for %s… %ds", clearLine, spinner[v.frame%len(spinner)], strings.Join(e.Pending, ", "), int(e.Elapsed.Seconds()))
@@ -66,7 +66,11 @@ func (v *upView) event(e stack.Event) {
 	case stack.Ready:
 		fmt.Fprintf(v.out, "%s %s ready at %s (%.1fs)\n", v.mark(), e.Component, e.URL, e.Elapsed.Seconds())
 	case stack.DatasourceHealthy:
-		fmt.Fprintf(v.out, "%s datasource %s healthy: Grafana queries Prometheus at %s (%.1fs)\n", v.mark(), e.UID, e.URL, e.Elapsed.Seconds())
+		what := "queries Prometheus"
+		if e.UID == stack.AlertmanagerDatasourceUID {
+			what = "reaches Alertmanager"
+		}
+		fmt.Fprintf(v.out, "%s datasource %s healthy: Grafana %s at %s (%.1fs)\n", v.mark(), e.UID, what, e.URL, e.Elapsed.Seconds())
 	}
 }
 
@@ -103,14 +107,21 @@ func (v *upView) summary(res *stack.UpResult, waited bool, took time.Duration) {
 	default:
 		fmt.Fprintf(out, "\nstack %s is ready (%.1fs)\n", res.Names.Stack, took.Seconds())
 	}
-	fmt.Fprintf(out, "  Prometheus  %s\n", res.PrometheusURL)
-	fmt.Fprintf(out, "  Grafana     %s   user %s, password in %s\n", res.GrafanaURL, stack.AdminUser, res.PasswordFile)
+	fmt.Fprintf(out, "  Prometheus    %s\n", res.PrometheusURL)
+	fmt.Fprintf(out, "  Alertmanager  %s\n", res.AlertmanagerURL)
+	fmt.Fprintf(out, "  Grafana       %s   user %s, password in %s\n", res.GrafanaURL, stack.AdminUser, res.PasswordFile)
+	if len(res.Notified) == 0 {
+		fmt.Fprintln(out, "  Alerts        nobody is notified: alerts show in Alertmanager, Grafana and llmmon alerts;\n"+
+			"                add --alert-webhook URL, or alerting.receivers in llmmon.yaml")
+	} else {
+		fmt.Fprintf(out, "  Alerts        notify %s\n", strings.Join(res.Notified, "; "))
+	}
 	if d := res.Dashboard; d != nil {
 		line := fmt.Sprintf("dashboard %q %s (version %d)", d.Title, d.Action, d.Version)
 		if d.Reason != "" {
 			line += ": " + d.Reason
 		}
-		fmt.Fprintf(out, "  Dashboard   %s\n              %s\n", d.URL, line)
+		fmt.Fprintf(out, "  Dashboard     %s\n                %s\n", d.URL, line)
 	}
 	if !waited {
 		return

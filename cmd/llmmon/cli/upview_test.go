@@ -56,7 +56,7 @@ func TestUpViewPlain(t *testing.T) {
 	v.done()
 	want := "pulling prom/prometheus:v3.13.2\n" +
 		"created   network monitoring\n" +
-		"waiting up to 20s for prometheus (/-/ready) and grafana (/api/health)\n" +
+		"waiting up to 20s for prometheus (/-/ready), grafana (/api/health)\n" +
 		"  prometheus ready at http://127.0.0.1:9090 (1.2s)\n" +
 		"  datasource llmmon-prometheus healthy: Grafana queries Prometheus at http://prometheus:9090 (2.0s)\n"
 	if out.String() != want {
@@ -95,5 +95,25 @@ func TestUpViewOnTerminal(t *testing.T) {
 	v.done()
 	if !strings.HasSuffix(out.String(), "\r\033[K") {
 		t.Errorf("spinner not cleared: %q", out.String())
+	}
+}
+
+// The summary says where Alertmanager answers and who is notified.
+func TestUpSummaryAlerting(t *testing.T) {
+	res := &stack.UpResult{Names: stack.NamesFor(""), PrometheusURL: "http://127.0.0.1:9090", GrafanaURL: "http://127.0.0.1:3000",
+		AlertmanagerURL: "http://127.0.0.1:9093", PasswordFile: "d/grafana-admin-password"}
+	var out bytes.Buffer
+	newUpView(&out, false, false).summary(res, false, time.Second)
+	for _, want := range []string{"  Alertmanager  http://127.0.0.1:9093\n", "  Alerts        nobody is notified: alerts show in Alertmanager, Grafana and llmmon alerts;",
+		"add --alert-webhook URL, or alerting.receivers in llmmon.yaml"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	res.Notified = []string{"alert-webhook (webhook http://h:1/)", "oncall (pagerduty: critical)"}
+	newUpView(&out, false, false).summary(res, false, time.Second)
+	if !strings.Contains(out.String(), "  Alerts        notify alert-webhook (webhook http://h:1/); oncall (pagerduty: critical)\n") {
+		t.Errorf("summary:\n%s", out.String())
 	}
 }
