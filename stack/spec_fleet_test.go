@@ -29,11 +29,11 @@ func TestPrometheusSpecSecretsAndRetention(t *testing.T) {
 		}
 	}
 	want := map[string]bool{ // container path → secret
-		"/etc/prometheus/secrets/jobs/tgi/password":           true,
-		"/etc/prometheus/secrets/jobs/tgi/ca.crt":             true,
-		"/etc/prometheus/secrets/jobs/sglang/bearer-token":    true,
-		"/etc/prometheus/secrets/remote_write/0/password":     true,
-		"/etc/prometheus/secrets/remote_write/1/bearer-token": true,
+		"/etc/prometheus-secrets/jobs/tgi/password":           true,
+		"/etc/prometheus-secrets/jobs/tgi/ca.crt":             true,
+		"/etc/prometheus-secrets/jobs/sglang/bearer-token":    true,
+		"/etc/prometheus-secrets/remote_write/0/password":     true,
+		"/etc/prometheus-secrets/remote_write/1/bearer-token": true,
 	}
 	for _, f := range s.Files {
 		secret, ok := want[f.Path]
@@ -49,7 +49,7 @@ func TestPrometheusSpecSecretsAndRetention(t *testing.T) {
 		t.Errorf("files not in the container: %v", want)
 	}
 	for _, d := range s.Dirs {
-		if d.Path == "/etc/prometheus/secrets" && d.Mode != 0o700 {
+		if d.Path == "/etc/prometheus-secrets" && d.Mode != 0o700 {
 			t.Errorf("secrets folder mode %o", d.Mode)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/llmmon/llmmon/stack"
+	"github.com/llmmon/llmmon/stack/prometheus"
 )
 
 // Files render --compose writes into its folder, besides the rendered
@@ -168,7 +169,7 @@ func secretFile(containerPath string) (name, file string) {
 	rel := strings.TrimPrefix(containerPath, "/etc/")
 	top, _, _ := strings.Cut(rel, "/")
 	name = top + "-" + path.Base(rel)
-	if strings.HasPrefix(rel, "prometheus/secrets/") {
+	if strings.HasPrefix(rel, prometheus.SecretsDir+"/") {
 		name = strings.NewReplacer("/", "-", ":", "-").Replace(rel)
 	}
 	return name, SecretsDir + "/" + name
@@ -197,16 +198,25 @@ func publish(p stack.PortSpec) Quoted {
 // secret file goes. Only the outermost folders are mounted, so
 // /etc/grafana keeps the image's own grafana.ini.
 func configMounts(c stack.ContainerSpec) (mounts []string, secrets []stack.ContainerFile, err error) {
-	secretDirs := map[string]bool{}
+	// A folder that holds secrets and nothing else is not mounted: each
+	// secret is mounted on its own, and a read-only mount around them
+	// would keep Docker from creating their mount points.
+	holds := func(d string, secret bool) bool {
+		for _, f := range c.Files {
+			if f.Secret == secret && strings.HasPrefix(f.Path, d+"/") {
+				return true
+			}
+		}
+		return false
+	}
 	for _, f := range c.Files {
 		if f.Secret {
 			secrets = append(secrets, f)
-			secretDirs[path.Dir(f.Path)] = true
 		}
 	}
 	var dirs []string
 	for _, d := range c.Dirs {
-		if !secretDirs[d.Path] {
+		if !holds(d.Path, true) || holds(d.Path, false) {
 			dirs = append(dirs, d.Path)
 		}
 	}

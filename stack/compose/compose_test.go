@@ -220,6 +220,24 @@ func TestFleetSecretsBecomeComposeSecrets(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, ComposeFile)); strings.Contains(string(b), "s3cret") {
 		t.Error("the compose file holds a password")
 	}
+	// Each secret is mounted where prometheus.yml reads it, outside every
+	// read-only mount: Docker cannot create a mount point inside one
+	// ("read-only file system" on docker-compose up).
+	prom := p.Services["prometheus"]
+	config, _ := os.ReadFile(filepath.Join(dir, "prometheus/prometheus.yml"))
+	if len(prom.Secrets) != 3 {
+		t.Errorf("prometheus' secrets %+v, want 3", prom.Secrets)
+	}
+	for _, sec := range prom.Secrets {
+		if !strings.HasPrefix(sec.Target, "/etc/prometheus-secrets/") || !strings.Contains(string(config), `"`+sec.Target+`"`) {
+			t.Errorf("secret %s: prometheus.yml does not read it there:\n%s", sec.Target, config)
+		}
+		for _, v := range prom.Volumes {
+			if target := strings.Split(v, ":")[1]; strings.HasPrefix(sec.Target, target+"/") {
+				t.Errorf("secret %s is inside the mount %s", sec.Target, v)
+			}
+		}
+	}
 	cmd := exec.Command(testenv.Tool(t, "docker-compose"), "config", "-q")
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {

@@ -34,8 +34,10 @@ const (
 	// rewrites in the running container.
 	TargetsDir = "prometheus/targets"
 	// SecretsDir holds the password and token files, copied into the
-	// container only (mode 0400), never written to --dir.
-	SecretsDir = "prometheus/secrets"
+	// container only (mode 0400), never written to --dir. It is beside
+	// prometheus/, not in it: render --compose mounts that folder
+	// read-only, and Docker cannot create a secret's mount point there.
+	SecretsDir = "prometheus-secrets"
 	// SDRefreshInterval bounds how long Prometheus takes to see a changed
 	// targets file when it misses the file's change notification.
 	SDRefreshInterval = "10s"
@@ -109,7 +111,8 @@ func RenderConfig(s Settings) ([]byte, error) {
 		if p == "" {
 			return ""
 		}
-		return relToConfig(p)
+		// The container's /etc/prometheus-secrets.
+		return "/etc/" + p
 	}
 	for i, j := range s.Jobs {
 		j.CAFile, j.PasswordFile, j.BearerTokenFile = rel(j.CAFile), rel(j.PasswordFile), rel(j.BearerTokenFile)

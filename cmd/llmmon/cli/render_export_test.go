@@ -157,13 +157,6 @@ func TestRenderKubernetesWritesTheBase(t *testing.T) {
 	}
 }
 
-// TestComposeProjectRunsWithDockerCompose brings the rendered project up
-// with Debian's docker-compose on the test images: Prometheus scrapes
-// llmmon serve on the host through host-gateway, Grafana (the test
-// double) signs in with the password file and has the datasource, and
-// Prometheus sends to Alertmanager, which notifies a Slack receiver
-// (a stand-in on the host) whose URL, with its token, is a Compose
-// secret. Then docker-compose down -v removes it all.
 // render --kubernetes with receivers writes an AlertmanagerConfig that
 // names the receivers' Secret, and says how to create it; the secret
 // files are never read.
@@ -186,6 +179,15 @@ func TestRenderKubernetesReceivers(t *testing.T) {
 	}
 }
 
+// TestComposeProjectRunsWithDockerCompose brings the rendered project up
+// with Debian's docker-compose on the test images: Prometheus scrapes
+// llmmon serve on the host through host-gateway, Grafana (the test
+// double) signs in with the password file and has the datasource, and
+// Prometheus sends to Alertmanager, which notifies a Slack receiver
+// (a stand-in on the host) whose URL, with its token, is a Compose
+// secret. A fleet job's bearer token is a Compose secret too, mounted
+// beside the read-only prometheus/ folder, and the job is scraped with it.
+// Then docker-compose down -v removes it all.
 func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts containers with docker-compose")
@@ -213,8 +215,13 @@ func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
 	const token = "t0ken-compose"
 	secrets := t.TempDir()
 	os.WriteFile(filepath.Join(secrets, "slack-url"), []byte(fmt.Sprintf("http://host.docker.internal:%d/services/%s", slack.port, token)), 0o600)
+	// A fleet job only its bearer token opens.
+	const fleetToken = "fleet-t0ken"
+	secured := startSecuredTarget(t, fleetToken)
+	os.WriteFile(filepath.Join(secrets, "fleet-token"), []byte(fleetToken+"\n"), 0o600)
 	settings := filepath.Join(secrets, "llmmon.yaml")
-	os.WriteFile(settings, []byte("alerting:\n  group_wait: 1s\n  group_interval: 1s\n  receivers:\n    - name: chat\n      slack: {api_url_file: slack-url, channel: \"#llm\"}\n"), 0o644)
+	os.WriteFile(settings, []byte("alerting:\n  group_wait: 1s\n  group_interval: 1s\n  receivers:\n    - name: chat\n      slack: {api_url_file: slack-url, channel: \"#llm\"}\n"+
+		fmt.Sprintf("targets:\n  - {name: secured, address: \"host.docker.internal:%d\", bearer_token_file: fleet-token}\n", secured)), 0o644)
 	if _, _, err := run(t, "render", "--compose", dir, "--config", settings, "--name", name, "--scrape-interval", "1s",
 		"--llm-target", "host.docker.internal:"+strconv.Itoa(servePort),
 		"--prometheus-port", strconv.Itoa(promPort), "--grafana-port", strconv.Itoa(grafanaPort), "--alertmanager-port", strconv.Itoa(amPort),
@@ -262,6 +269,12 @@ func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
 	got := p.WaitForSamples(t, 60*time.Second, `llm_requests_total{job="llm-server"}`)
 	if inst := got[0].Metric["instance"]; inst != "host.docker.internal:"+strconv.Itoa(servePort) {
 		t.Errorf("scraped instance %q", inst)
+	}
+
+	// The fleet job's token reached Prometheus through its Compose secret.
+	p.WaitForSamples(t, 60*time.Second, `llmmon_secured_target{job="secured"}`)
+	if out := testenv.Docker(t, "inspect", name+"-llm-prometheus"); strings.Contains(out, fleetToken) {
+		t.Error("docker inspect shows the fleet job's token")
 	}
 
 	pw, err := os.ReadFile(filepath.Join(dir, compose.AdminPasswordFile))
@@ -319,6 +332,26 @@ func TestComposeProjectRunsWithDockerCompose(t *testing.T) {
 	if out := testenv.Docker(t, "inspect", name+"-llm-alertmanager"); strings.Contains(out, token) {
 		t.Error("docker inspect shows the Slack URL's token")
 	}
+}
+
+// startSecuredTarget serves a metric on 0.0.0.0 (host.docker.internal
+// from a container) to requests bearing token only, and returns its port.
+func startSecuredTarget(t *testing.T, token string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "no token", http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, "llmmon_secured_target 1\n")
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // slackStandIn records what Alertmanager posts to a Slack incoming
