@@ -382,3 +382,21 @@ func TestEngineInfo(t *testing.T) {
 		t.Errorf("desktop: %q", g)
 	}
 }
+
+// Every container carries the folder up ran in (status --name and ls
+// read it), outside the hashes: another --dir recreates nothing.
+func TestSpecsLabelTheDir(t *testing.T) {
+	base := specsFor(t, nil, SpecInput{})
+	s := specsFor(t, nil, SpecInput{Dir: "/srv/llm"})
+	for i, c := range s.Containers() {
+		if c.Labels[LabelDir] != "/srv/llm" {
+			t.Errorf("%s: %s = %q", c.Name, LabelDir, c.Labels[LabelDir])
+		}
+		if c.Labels[LabelConfigHash] != base.Containers()[i].Labels[LabelConfigHash] {
+			t.Errorf("%s: the folder moved its config hash", c.Name)
+		}
+	}
+	if len(s.Containers()) != 3 {
+		t.Errorf("%d containers, want 3", len(s.Containers()))
+	}
+}
