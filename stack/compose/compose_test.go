@@ -229,7 +229,7 @@ func TestFleetSecretsBecomeComposeSecrets(t *testing.T) {
 		t.Errorf("prometheus' secrets %+v, want 3", prom.Secrets)
 	}
 	for _, sec := range prom.Secrets {
-		if !strings.HasPrefix(sec.Target, "/etc/prometheus-secrets/") || !strings.Contains(string(config), `"`+sec.Target+`"`) {
+		if !strings.HasPrefix(sec.Target, "/etc/prometheus-secrets/") || !strings.Contains(string(config), `"../`+strings.TrimPrefix(sec.Target, "/etc/")+`"`) {
 			t.Errorf("secret %s: prometheus.yml does not read it there:\n%s", sec.Target, config)
 		}
 		for _, v := range prom.Volumes {

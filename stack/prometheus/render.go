@@ -111,8 +111,8 @@ func RenderConfig(s Settings) ([]byte, error) {
 		if p == "" {
 			return ""
 		}
-		// The container's /etc/prometheus-secrets.
-		return "/etc/" + p
+		// Beside prometheus/: /etc/prometheus-secrets in the container.
+		return "../" + p
 	}
 	for i, j := range s.Jobs {
 		j.CAFile, j.PasswordFile, j.BearerTokenFile = rel(j.CAFile), rel(j.PasswordFile), rel(j.BearerTokenFile)

@@ -76,7 +76,7 @@ func TestFleetOnRealEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: needs the Docker engine and the test images")
 	}
-	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage)
+	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage, testenv.AlertmanagerImage)
 	name := randomName(t, "itest-fleet")
 	recvName := name + "-receiver"
 	removeStack(t, name, "container:"+recvName)
@@ -90,6 +90,7 @@ func TestFleetOnRealEngine(t *testing.T) {
 	names := stack.NamesFor(name)
 	out, errOut, err := run(t, "up", "--dir", dir, "--name", name,
 		"--prometheus-image", testenv.PrometheusImage, "--grafana-image", testenv.GrafanaDoubleImage, "--pull", "never",
+		"--alertmanager-image", testenv.AlertmanagerImage, "--alertmanager-port", strconv.Itoa(testenv.FreePort(t)),
 		"--prometheus-port", strconv.Itoa(promPort), "--grafana-port", strconv.Itoa(grafPort),
 		"--llm-target", addr(r1)+","+addr(r2), "--scrape-interval", "1s", "--wait", "90s",
 		"--remote-write", "http://host.docker.internal:"+recvPort+"/api/v1/write",
