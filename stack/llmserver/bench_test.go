@@ -199,7 +199,7 @@ func BenchmarkOpenStreamStacks(b *testing.B) {
 			c.Close()
 		}
 		testenv.Eventually(b, 30*time.Second, "the closed streams to end", func() error {
-			if st := srv.backend.(*sim.Engine).Stats(); st.Running+st.Waiting > 0 {
+			if st := srv.backend.(*sim.Fleet).Stats(); st.Running+st.Waiting > 0 {
 				return fmt.Errorf("%d streams still running, %d waiting", st.Running, st.Waiting)
 			}
 			return nil

@@ -52,11 +52,11 @@ func New(opts Options) (*Server, error) {
 		cfg := opts.Sim
 		cfg.Model = opts.Model
 		cfg.Registerer = reg
-		eng, err := sim.New(cfg)
+		fleet, err := sim.NewFleet(cfg)
 		if err != nil {
 			return nil, err
 		}
-		s.backend = eng
+		s.backend = fleet
 	}
 	s.modelIDs = s.backend.Models()
 	s.models = make(map[string]bool, len(s.modelIDs))

@@ -430,7 +430,7 @@ func TestMetricsExactUnderConcurrency(t *testing.T) {
 				return fmt.Errorf("llm_active_requests{endpoint=%q} = %v", e, v)
 			}
 		}
-		if st := srv.backend.(*sim.Engine).Stats(); st.Running != 0 || st.Waiting != 0 || st.UsedBlocks != 0 {
+		if st := srv.backend.(*sim.Fleet).Stats(); st.Running != 0 || st.Waiting != 0 || st.UsedBlocks != 0 {
 			return fmt.Errorf("engine still busy: %+v", st)
 		}
 		return nil
@@ -469,7 +469,7 @@ func TestQueueFullIs429OverHTTP(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	eng := srv.backend.(*sim.Engine)
+	eng := srv.backend.(*sim.Fleet)
 	var wg sync.WaitGroup
 	for want := range 2 {
 		wg.Add(1)
@@ -525,7 +525,7 @@ func TestQueueFullIs429OverHTTP(t *testing.T) {
 // decode step, is counted as an error, and leaks no goroutine.
 func TestClientDisconnect(t *testing.T) {
 	srv, hs := startServer(t, func(o *Options) { o.Sim.ITL = 50 * time.Millisecond })
-	eng := srv.backend.(*sim.Engine)
+	eng := srv.backend.(*sim.Fleet)
 	warm := post(t, context.Background(), hs.URL+"/v1/completions", `{"prompt":"warm","max_tokens":1}`)
 	io.Copy(io.Discard, warm.Body)
 	warm.Body.Close()
