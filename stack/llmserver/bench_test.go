@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/llmmon/llmmon/internal/testenv"
 	"github.com/llmmon/llmmon/stack/llmserver/sim"
 )
@@ -46,7 +44,7 @@ func BenchmarkHandler(b *testing.B) {
 				}
 				defer srv.Close()
 				if !instrumented {
-					srv.metrics = discardMetrics()
+					srv.metrics, srv.genai, srv.http = discardMetrics(), discardGenAI(), &httpMetrics{none: true}
 				}
 				h := srv.Handler()
 				body := []byte(mode.body)
@@ -128,16 +126,6 @@ func discardMetrics() *serverMetrics {
 	}
 	return m
 }
-
-// discard is a counter, gauge and observer that records nothing; only the
-// methods the handler calls are there (the embedded nil Gauge's others
-// would panic).
-type discard struct{ prometheus.Gauge }
-
-func (discard) Inc()            {}
-func (discard) Dec()            {}
-func (discard) Add(float64)     {}
-func (discard) Observe(float64) {}
 
 // BenchmarkOpenStreamStacks holds 200 streams open at once, each past its
 // first token (so net/http has written its headers, the deepest call of a

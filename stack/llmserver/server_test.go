@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -228,6 +229,20 @@ func TestBadInput(t *testing.T) {
 		{"no API key", "POST", "/v1/chat/completions", "application/json", "", `{"messages":[]}`, 401, "invalid_request_error", "invalid_api_key", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			known := tc.path == "/v1/completions" || tc.path == "/v1/chat/completions"
+			errType := tc.code
+			if errType == "" {
+				errType = strconv.Itoa(tc.status)
+			}
+			route := tc.path
+			if !known {
+				route = "other"
+			}
+			reg := srv.Registry()
+			genAIBefore := testenv.Sum(t, reg, llmmetrics.GenAIRequestDuration, llmmetrics.LabelErrorType, errType)
+			genAITotal := testenv.Sum(t, reg, llmmetrics.GenAIRequestDuration)
+			httpBefore := testenv.Sum(t, reg, llmmetrics.HTTPRequestDuration, llmmetrics.LabelHTTPRoute, route,
+				llmmetrics.LabelHTTPMethod, tc.method, llmmetrics.LabelHTTPStatus, strconv.Itoa(tc.status))
 			before := metricValue(t, srv, llmmetrics.Requests, "endpoint", ep(tc.stream), "status", "error")
 			req, _ := http.NewRequest(tc.method, hs.URL+tc.path, strings.NewReader(tc.body))
 			if tc.ctype != "" {
@@ -253,14 +268,27 @@ func TestBadInput(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q", ct)
 			}
-			// Not API requests (TestJunkCountsInNoLLMSeries): not counted.
-			want := before + 1
-			if tc.status == 404 && tc.code == "unknown_url" || tc.status == 405 || tc.status == 401 {
-				want = before
-			}
+			// The client has its answer; the handler counts just after.
+			eventually(t, "the request counted in the HTTP metric", func() error {
+				if got := testenv.Sum(t, reg, llmmetrics.HTTPRequestDuration, llmmetrics.LabelHTTPRoute, route,
+					llmmetrics.LabelHTTPMethod, tc.method, llmmetrics.LabelHTTPStatus, strconv.Itoa(tc.status)); got != httpBefore+1 {
+					return fmt.Errorf("http_server_request_duration_seconds{http_route=%q} went %v → %v, want +1", route, httpBefore, got)
+				}
+				return nil
+			})
+			// Junk paths, wrong methods and missing keys are not API
+			// requests (TestJunkCountsInNoLLMSeries): only the HTTP metric
+			// counts them.
+			api := known && tc.status != 405 && tc.status != 401
 			after := metricValue(t, srv, llmmetrics.Requests, "endpoint", ep(tc.stream), "status", "error")
-			if after != want {
-				t.Errorf("llm_requests_total{endpoint=%q,status=\"error\"} went %v → %v, want %v", ep(tc.stream), before, after, want)
+			genAIAfter := testenv.Sum(t, reg, llmmetrics.GenAIRequestDuration, llmmetrics.LabelErrorType, errType)
+			switch {
+			case !api && (after != before || testenv.Sum(t, reg, llmmetrics.GenAIRequestDuration) != genAITotal):
+				t.Errorf("a request that is no API request counted in llm_requests_total (%v → %v) or the GenAI metrics", before, after)
+			case api && after != before+1:
+				t.Errorf("llm_requests_total{endpoint=%q,status=\"error\"} went %v → %v, want +1", ep(tc.stream), before, after)
+			case api && genAIAfter != genAIBefore+1:
+				t.Errorf("gen_ai_server_request_duration_seconds{error_type=%q} went %v → %v, want +1", errType, genAIBefore, genAIAfter)
 			}
 		})
 	}

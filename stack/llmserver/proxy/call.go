@@ -23,12 +23,18 @@ type call struct {
 	stream bool
 	body   []byte
 	auth   string
+	// requestID goes upstream as X-Request-Id, so engine logs match ours.
+	requestID string
 	// prompt and messages locate the client's prompt in orig (the body as
 	// the client sent it), for estimates when the upstream reports no usage.
 	orig             []byte
 	prompt, messages openai.Span
-	// exposed is the model name the client sees.
-	exposed string
+	// exposed is the model name the client sees; requested is what it
+	// asked for, and upModel the upstream's name.
+	exposed, requested, upModel string
+	// known: the gateway knows the model is served, so it may label
+	// metrics with it.
+	known bool
 	// renameFrom/renameTo are the JSON-quoted upstream and exposed names
 	// when --model renames; responses get the exposed name back.
 	renameFrom, renameTo []byte
@@ -38,6 +44,17 @@ type call struct {
 }
 
 func (c *call) Stream() bool { return c.stream }
+
+func (c *call) Info() backend.CallInfo {
+	info := backend.CallInfo{Requested: c.requested}
+	if c.up != nil {
+		info.Provider = c.up.provider()
+	}
+	if c.known {
+		info.Model, info.ResponseModel = c.exposed, c.upModel
+	}
+	return info
+}
 
 var (
 	jsonAccept   = openai.Header{Name: "Accept", Value: "application/json"}
@@ -51,14 +68,18 @@ func (c *call) Do(ctx context.Context, out backend.Output) (backend.Result, erro
 	if c.chat {
 		target = c.up.chat
 	}
-	header := [4]openai.Header{contentJSON, jsonAccept, userAgent, {Name: "Authorization", Value: c.auth}}
+	header := make([]openai.Header, 3, 5)
+	header[0], header[1], header[2] = contentJSON, jsonAccept, userAgent
 	if c.stream {
 		header[1] = streamAccept
 	}
-	req := &openai.Request{Method: http.MethodPost, Header: header[:3], Body: c.body, HeadTimeout: c.p.cfg.Timeout}
-	if c.auth != "" {
-		req.Header = header[:]
+	if c.requestID != "" {
+		header = append(header, openai.Header{Name: "X-Request-Id", Value: c.requestID})
 	}
+	if c.auth != "" {
+		header = append(header, openai.Header{Name: "Authorization", Value: c.auth})
+	}
+	req := &openai.Request{Method: http.MethodPost, Header: header, Body: c.body, HeadTimeout: c.p.cfg.Timeout}
 	resp, err := c.p.client.Do(ctx, target, req)
 	if err != nil {
 		if ctx.Err() != nil {

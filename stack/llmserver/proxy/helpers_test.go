@@ -209,10 +209,16 @@ func eventually(t *testing.T, what string, f func() error) {
 	testenv.Eventually(t, 10*time.Second, what, f)
 }
 
-// newFakeUpstream serves h as an engine's OpenAI API under /v1.
+// newFakeUpstream serves h as an engine's OpenAI API under /v1. Its
+// GET /v1/models, which the gateway reads in the background, answers 404
+// without reaching h, as from an engine that lists nothing.
 func newFakeUpstream(t *testing.T, h http.HandlerFunc) *httptest.Server {
 	t.Helper()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/models" {
+			http.NotFound(w, r)
+			return
+		}
 		// Read the body first, as engines do: only then does net/http
 		// notice a client (the gateway) hanging up and cancel r.Context().
 		b, _ := io.ReadAll(r.Body)

@@ -154,5 +154,6 @@ func (p *Proxy) fetchModels(ctx context.Context, u *upstream) ([]map[string]json
 		return nil, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_bad_response",
 			Message: fmt.Sprintf("the upstream %s answered GET /models with something that is not a model list: %v", u.base, err)}
 	}
+	u.learn(list.Data)
 	return list.Data, nil
 }
