@@ -28,7 +28,8 @@ type exchange struct {
 	prompt     int
 	output     int
 	first      time.Time // the first token reached the client
-	tpot       float64   // seconds; 0 when not measured
+	tpot       float64   // seconds, when timed
+	timed      bool      // tpot was measured (two tokens or more)
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}

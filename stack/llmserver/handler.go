@@ -266,7 +266,7 @@ func (s *Server) recordCompletion(x *exchange, size int) {
 	if !x.first.IsZero() {
 		ms.ttft[op].Observe(x.first.Sub(x.start).Seconds())
 	}
-	if x.tpot > 0 {
+	if x.timed {
 		ms.tpot[op].Observe(x.tpot)
 	}
 }
@@ -563,7 +563,7 @@ func (s *Server) stream(x *exchange, r *http.Request, req *decodedRequest) {
 		return
 	}
 	if sent > 1 {
-		x.tpot = last.Sub(first).Seconds() / float64(sent-1)
+		x.tpot, x.timed = last.Sub(first).Seconds()/float64(sent-1), true
 		m.tpot.Observe(x.tpot)
 	}
 }

@@ -78,7 +78,7 @@ func (s *Server) relayCompletion(x *exchange, r *http.Request, rl backend.Relay,
 		return
 	}
 	if x.stream && x.output > 1 && !out.first.IsZero() {
-		x.tpot = out.last.Sub(out.first).Seconds() / float64(x.output-1)
+		x.tpot, x.timed = out.last.Sub(out.first).Seconds()/float64(x.output-1), true
 		m.tpot.Observe(x.tpot)
 	}
 }
