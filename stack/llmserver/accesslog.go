@@ -22,12 +22,12 @@ const (
 )
 
 // NewLogger returns the access logger llmmon serve writes to w: slog's
-// text or JSON handler at level and above. Requests log at Info, 5xx
+// text (the default, format "") or JSON handler at level and above. Requests log at Info, 5xx
 // answers at Warn, /health and /metrics at Debug.
 func NewLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch format {
-	case LogText:
+	case LogText, "":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case LogJSON:
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
