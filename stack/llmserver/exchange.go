@@ -1,6 +1,8 @@
 package llmserver
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -15,6 +17,7 @@ type exchange struct {
 	http.ResponseWriter
 	status int // 0 until the header is written
 	start  time.Time
+	end    time.Time // when the answer ended, once counted
 	id     string
 	route  int
 
@@ -80,15 +83,11 @@ func requestID(r *http.Request) string {
 	if v := r.Header["X-Request-Id"]; len(v) > 0 && validRequestID(v[0]) {
 		return v[0]
 	}
-	const hex = "0123456789abcdef"
+	var raw [16]byte
+	binary.LittleEndian.PutUint64(raw[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
 	var b [32]byte
-	for i := 0; i < len(b); i += 16 {
-		v := rand.Uint64()
-		for j := range 16 {
-			b[i+j] = hex[v&15]
-			v >>= 4
-		}
-	}
+	hex.Encode(b[:], raw[:])
 	return string(b[:])
 }
 

@@ -1,10 +1,12 @@
 package llmserver
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -59,8 +61,11 @@ type genAIMetrics struct {
 	duration, ttft, tpot, tokens *prometheus.HistogramVec
 	active                       *prometheus.GaugeVec
 
-	mu     sync.RWMutex
-	series map[seriesKey]*modelSeries
+	// series is read on every request and written once per label set:
+	// an immutable map, replaced whole under mu (a read lock's shared
+	// counter would bounce between cores on every request).
+	mu     sync.Mutex
+	series atomic.Pointer[map[seriesKey]*modelSeries]
 	// none is what a bare benchmark records into: nothing.
 	none *modelSeries
 }
@@ -83,8 +88,8 @@ func newGenAIMetrics(reg prometheus.Registerer) *genAIMetrics {
 		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: llmmetrics.ModelActive,
 			Help: "Completion requests in flight, per operation and model."},
 			[]string{llmmetrics.LabelOperation, llmmetrics.LabelRequestModel}),
-		series: map[seriesKey]*modelSeries{},
 	}
+	g.series.Store(&map[seriesKey]*modelSeries{})
 	reg.MustRegister(g.duration, g.ttft, g.tpot, g.tokens, g.active)
 	return g
 }
@@ -106,24 +111,22 @@ func (g *genAIMetrics) lookup(model, response, provider string) *modelSeries {
 		return g.none
 	}
 	k := seriesKey{model, response, provider}
-	g.mu.RLock()
-	ms := g.series[k]
-	g.mu.RUnlock()
-	if ms != nil {
+	if ms := (*g.series.Load())[k]; ms != nil {
 		return ms
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if ms = g.series[k]; ms != nil {
+	old := *g.series.Load()
+	if ms := old[k]; ms != nil {
 		return ms
 	}
-	if len(g.series) >= maxModelSeries && model != "" {
+	if len(old) >= maxModelSeries && model != "" {
 		k = seriesKey{provider: provider}
-		if ms = g.series[k]; ms != nil {
+		if ms := old[k]; ms != nil {
 			return ms
 		}
 	}
-	ms = &modelSeries{key: k}
+	ms := &modelSeries{key: k}
 	for op, name := range operations {
 		lv := []string{name, k.provider, k.model, k.response}
 		ms.duration[op] = g.duration.WithLabelValues(append(lv, "")...)
@@ -133,7 +136,10 @@ func (g *genAIMetrics) lookup(model, response, provider string) *modelSeries {
 		ms.output[op] = g.tokens.WithLabelValues(append(lv, llmmetrics.TokenTypeOutput)...)
 		ms.active[op] = g.active.WithLabelValues(name, k.model)
 	}
-	g.series[k] = ms
+	next := make(map[seriesKey]*modelSeries, len(old)+1)
+	maps.Copy(next, old)
+	next[k] = ms
+	g.series.Store(&next)
 	return ms
 }
 
@@ -194,8 +200,8 @@ func methodIndex(m string) int {
 // method, route template and status.
 type httpMetrics struct {
 	vec  *prometheus.HistogramVec
-	mu   sync.RWMutex
-	byID map[uint32]prometheus.Observer
+	mu   sync.Mutex
+	byID atomic.Pointer[map[uint32]prometheus.Observer] // immutable, as genAIMetrics.series
 	none bool
 }
 
@@ -206,8 +212,8 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Buckets: httpDurationBuckets},
 			[]string{llmmetrics.LabelHTTPMethod, llmmetrics.LabelHTTPRoute, llmmetrics.LabelHTTPStatus,
 				llmmetrics.LabelURLScheme, llmmetrics.LabelErrorType}),
-		byID: map[uint32]prometheus.Observer{},
 	}
+	h.byID.Store(&map[uint32]prometheus.Observer{})
 	reg.MustRegister(h.vec)
 	// The answers every route gives when all is well exist from the start.
 	for route, method := range map[int]string{routeCompletions: "POST", routeChat: "POST", routeModels: "GET",
@@ -226,21 +232,23 @@ func (h *httpMetrics) observer(route, method, status int) prometheus.Observer {
 		status = 0
 	}
 	id := uint32(route)<<16 | uint32(method)<<10 | uint32(status)
-	h.mu.RLock()
-	o := h.byID[id]
-	h.mu.RUnlock()
-	if o != nil {
+	if o := (*h.byID.Load())[id]; o != nil {
 		return o
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if o = h.byID[id]; o == nil {
-		errType := ""
-		if status >= 500 || status == 0 {
-			errType = statusErrorType(status)
-		}
-		o = h.vec.WithLabelValues(httpMethods[method], routeNames[route], strconv.Itoa(status), "http", errType)
-		h.byID[id] = o
+	old := *h.byID.Load()
+	if o := old[id]; o != nil {
+		return o
 	}
+	errType := ""
+	if status >= 500 || status == 0 {
+		errType = statusErrorType(status)
+	}
+	o := h.vec.WithLabelValues(httpMethods[method], routeNames[route], strconv.Itoa(status), "http", errType)
+	next := make(map[uint32]prometheus.Observer, len(old)+1)
+	maps.Copy(next, old)
+	next[id] = o
+	h.byID.Store(&next)
 	return o
 }
