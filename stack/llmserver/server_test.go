@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -662,12 +663,28 @@ func TestSeriesExistBeforeTraffic(t *testing.T) {
 
 // The real promtool accepts the exposition; the only findings are the
 // colons vLLM itself puts in its names.
+// TestPromtoolCheckMetrics: the real /metrics output, after two models'
+// chat and completion requests (streamed and not, some failing), an
+// unknown model and an unknown path, holds every family llmmon serve
+// exports, and promtool finds nothing in it but vLLM's colons.
 func TestPromtoolCheckMetrics(t *testing.T) {
-	_, hs := startServer(t, func(o *Options) { o.Sim.FailRate = 0.3 })
-	client := sdkClient(hs, "")
+	_, hs := startServer(t, func(o *Options) { o.Model = "alpha,beta"; o.Sim.FailRate = 0.3 })
 	for i := range 10 {
-		client.Completions.New(context.Background(), openai.CompletionNewParams{Model: "llmmon-sim",
-			Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String(fmt.Sprint("prompt ", i))}, MaxTokens: openai.Int(4)})
+		for _, model := range []string{"alpha", "beta", "unknown"} {
+			stream := i%2 == 0
+			for _, r := range []struct{ path, body string }{
+				{"/v1/completions", fmt.Sprintf(`{"model":%q,"prompt":"prompt %d","max_tokens":4,"stream":%t}`, model, i, stream)},
+				{"/v1/chat/completions", fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":"hi %d"}],"max_tokens":4,"stream":%t}`, model, i, stream)},
+			} {
+				if resp := post(t, context.Background(), hs.URL+r.path, r.body); resp != nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}
+	}
+	if resp, err := http.Get(hs.URL + "/no/such/path"); err == nil {
+		resp.Body.Close()
 	}
 	resp, err := http.Get(hs.URL + "/metrics")
 	if err != nil {
@@ -675,6 +692,26 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	families := append(llmmetrics.Seed(), llmmetrics.TTFT, llmmetrics.TPOT, llmmetrics.PromptTokens, llmmetrics.ModelActive,
+		llmmetrics.GenAIRequestDuration, llmmetrics.GenAITTFT, llmmetrics.GenAITPOT, llmmetrics.GenAITokenUsage, llmmetrics.HTTPRequestDuration,
+		llmmetrics.VLLMKVCacheUsage, llmmetrics.VLLMInterTokenLatency, llmmetrics.VLLMPrefixCacheHits, llmmetrics.VLLMPreemptions)
+	for _, f := range families {
+		if !strings.Contains(string(body), "\n# TYPE "+f+" ") {
+			t.Errorf("/metrics has no family %s", f)
+		}
+	}
+	for _, want := range []string{ // a failure of a served model (30% of 40 each), tokens, junk
+		`gen_ai_server_request_duration_seconds_count\{error_type="[a-z_]+",[^}]*gen_ai_request_model="alpha"`,
+		`gen_ai_client_token_usage_count\{[^}]*gen_ai_request_model="beta",[^}]*gen_ai_token_type="output"\} [1-9]`,
+		`http_server_request_duration_seconds_count\{[^}]*http_response_status_code="404",http_route="other"[^}]*\} 1\n`,
+	} {
+		if !regexp.MustCompile(want).Match(body) {
+			t.Errorf("/metrics has no series matching %s", want)
+		}
+	}
+	if strings.Contains(string(body), `"unknown"`) {
+		t.Error("a model serve does not expose has series")
+	}
 	cmd := exec.Command(testenv.Tool(t, "promtool"), "check", "metrics")
 	cmd.Stdin = strings.NewReader(string(body))
 	out, _ := cmd.CombinedOutput()
