@@ -125,22 +125,26 @@ func (w *headerWriter) WriteHeader(int)             {}
 //     and size, and the GenAI duration and token usage;
 //   - stream: the same with 16 tokens counted one by one (each flushed
 //     alone, the most it does), and TTFT and TPOT in both families.
+//
+// The nolog variants leave the access log out: the difference is its cost.
 func BenchmarkInstrumentationPerRequest(b *testing.B) {
-	o := fastOptions()
-	o.Logger = benchLogger(b)
-	srv, err := New(o)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
-	m := srv.metrics
-	req := httptest.NewRequest(http.MethodPost, "/v1/completions", nil)
-	for _, stream := range []bool{false, true} {
-		name := "nonstream"
-		if stream {
-			name = "stream"
+	for _, v := range []struct {
+		name        string
+		stream, log bool
+	}{{"nonstream", false, true}, {"stream", true, true}, {"nonstream-nolog", false, false}, {"stream-nolog", true, false}} {
+		o := fastOptions()
+		if v.log {
+			o.Logger = benchLogger(b)
 		}
-		b.Run(name, func(b *testing.B) {
+		srv, err := New(o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer srv.Close()
+		m := srv.metrics
+		req := httptest.NewRequest(http.MethodPost, "/v1/completions", nil)
+		stream := v.stream
+		b.Run(v.name, func(b *testing.B) {
 			b.ReportAllocs()
 			defer reportCPU(b)()
 			b.RunParallel(func(pb *testing.PB) {
