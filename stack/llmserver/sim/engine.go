@@ -138,7 +138,7 @@ func (c Config) Models() ([]string, error) {
 		n = strings.TrimSpace(n)
 		switch {
 		case n == "":
-			return nil, fmt.Errorf("--model %q: a model name is empty; give NAME or NAME,NAME,...", c.Model)
+			return nil, fmt.Errorf("--model %q: a model name is empty; give NAME or NAME,NAME", c.Model)
 		case strings.ContainsAny(n, "= "):
 			return nil, fmt.Errorf("--model %q: %q is not a model name (renames with = exist only with --upstream)", c.Model, n)
 		case slices.Contains(names, n):
