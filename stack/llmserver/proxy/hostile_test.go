@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -42,6 +43,11 @@ func rawUpstream(t *testing.T, answer func(w *bufio.Writer) error) (url string, 
 					return
 				}
 				io.Copy(io.Discard, req.Body)
+				if strings.HasSuffix(req.URL.Path, "/models") { // the gateway's catalog read
+					list := `{"object":"list","data":[{"id":"m","object":"model","owned_by":"vllm"}]}`
+					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(list), list)
+					return
+				}
 				bw := bufio.NewWriterSize(countingWriter{c, written}, 64<<10)
 				if answer(bw) == nil {
 					bw.Flush()
