@@ -49,7 +49,8 @@ func TestSettingName(t *testing.T) {
 	// Every setting a flag sets is named by that flag; llmmon.yaml alone
 	// sets the alerts and these.
 	fileOnly := []string{"kubernetes.model_label", "kubernetes.engines", "kubernetes.gateway.replicas", "kubernetes.gateway.selector",
-		"kubernetes.gateway.namespaces", "kubernetes.grafana.folder_annotation", "kubernetes.grafana.instance_selector",
+		"kubernetes.gateway.namespaces", "kubernetes.gateway.api_key_secret", "kubernetes.gateway.upstream_api_key_secret",
+		"kubernetes.grafana.folder_annotation", "kubernetes.grafana.instance_selector",
 		"llm_server.labels", "llm_server.tls.insecure_skip_verify", "llm_server.tls.ca_file", "llm_server.basic_auth.username",
 		"llm_server.basic_auth.password_file", "llm_server.bearer_token_file"}
 	for _, p := range stack.SettingPaths() {
