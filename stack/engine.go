@@ -16,7 +16,8 @@ import (
 // (LabelStack), never by names.
 type Engine interface {
 	// Info pings the engine and describes it. When the engine cannot be
-	// reached the error wraps ErrEngineUnreachable.
+	// reached the error wraps ErrEngineUnreachable; when it does not
+	// answer in time, ErrEngineTimeout. Every method is bounded so.
 	Info(ctx context.Context) (EngineInfo, error)
 	// ImageID returns the ID of a local image, or an error wrapping
 	// ErrNotFound when the engine does not have it.
@@ -59,6 +60,10 @@ type Engine interface {
 var (
 	ErrNotFound          = errors.New("not found")
 	ErrEngineUnreachable = errors.New("container engine unreachable")
+	// ErrEngineTimeout is an engine that did not answer a call within its
+	// bound (it took the connection and hung, or went silent mid-pull);
+	// the error's text names the engine and what to do.
+	ErrEngineTimeout = errors.New("container engine did not answer in time")
 	// ErrPortAllocated is a start that failed because a host port is taken.
 	ErrPortAllocated = errors.New("host port already allocated")
 )
