@@ -80,6 +80,10 @@ func (d *doctor) checkDaemon(ctx context.Context) Result {
 		res := Fail(fmt.Sprintf("cannot reach the Docker daemon via %s", desc), "", "")
 		msg := err.Error()
 		switch {
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, stack.ErrEngineTimeout):
+			res.Message = fmt.Sprintf("the Docker daemon via %s does not answer", desc)
+			res.Cause = fmt.Sprintf("it did not answer within %s: it is hung or overloaded (or the address drops packets); up, down and status give up on it after their own bounds", dockerTimeout)
+			res.Fix = "check it with `docker info`, restart it (`sudo systemctl restart docker`), or point DOCKER_HOST at a working engine"
 		case strings.Contains(msg, "permission denied"):
 			res.Cause = "your user may not use the Docker socket: " + msg
 			res.Fix = "run as root, or join the docker group: `sudo usermod -aG docker $USER`, then log in again"
