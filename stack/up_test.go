@@ -367,7 +367,7 @@ func TestUpUnreachableEngine(t *testing.T) {
 	if !errors.Is(err, stack.ErrEngineUnreachable) {
 		t.Error("not ErrEngineUnreachable")
 	}
-	_, err = stack.Down(context.Background(), eng, "", false)
+	_, err = stack.Down(context.Background(), eng, stack.DownOptions{})
 	if err == nil || !strings.HasPrefix(err.Error(), "cannot reach the Docker daemon at") {
 		t.Errorf("down: %v", err)
 	}
@@ -443,7 +443,7 @@ func TestDownByLabelOnly(t *testing.T) {
 	eng.Add(stack.KindVolume, "llm-grafana-data-backup", map[string]string{"com.example": "x"})
 	eng.Calls()
 
-	res, err := stack.Down(context.Background(), eng, "", false)
+	res, err := stack.Down(context.Background(), eng, stack.DownOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +457,7 @@ func TestDownByLabelOnly(t *testing.T) {
 	if got := eng.Names(stack.KindVolume); !slices.Equal(got, []string{"llm-grafana-data", "llm-grafana-data-backup", "llm-prometheus-data", "other-llm-grafana-data", "other-llm-prometheus-data"}) {
 		t.Errorf("volumes: %v", got)
 	}
-	res, err = stack.Down(context.Background(), eng, "", true)
+	res, err = stack.Down(context.Background(), eng, stack.DownOptions{Volumes: true})
 	if err != nil || len(res.Removed) != 2 {
 		t.Fatalf("down --volumes: %+v %v", res, err)
 	}
@@ -468,7 +468,7 @@ func TestDownByLabelOnly(t *testing.T) {
 		t.Errorf("containers: %v", got)
 	}
 	// Twice is fine.
-	res, err = stack.Down(context.Background(), eng, "", true)
+	res, err = stack.Down(context.Background(), eng, stack.DownOptions{Volumes: true})
 	if err != nil || len(res.Removed) != 0 {
 		t.Fatalf("second down: %+v %v", res, err)
 	}
@@ -479,7 +479,7 @@ func TestDownNetworkWithForeignContainer(t *testing.T) {
 	mustUp(t, eng, t.TempDir(), testConfig())
 	eng.Add(stack.KindContainer, "someone-else", nil)
 	eng.Attach("someone-else", "monitoring")
-	res, err := stack.Down(context.Background(), eng, "", false)
+	res, err := stack.Down(context.Background(), eng, stack.DownOptions{})
 	if err == nil || !strings.Contains(err.Error(), "network monitoring still has containers attached that llmmon did not create") {
 		t.Fatalf("err = %v", err)
 	}
@@ -622,7 +622,7 @@ func TestFailedUpIsRecordedForDown(t *testing.T) {
 	if err != nil || name != "half" {
 		t.Fatalf("recorded name %q, %v", name, err)
 	}
-	res, err := stack.Down(context.Background(), eng, name, true)
+	res, err := stack.Down(context.Background(), eng, stack.DownOptions{Name: name, Volumes: true})
 	if err != nil {
 		t.Fatal(err)
 	}
