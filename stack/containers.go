@@ -31,6 +31,11 @@ func createObjects(ctx context.Context, eng Engine, in SpecInput, pre preflighte
 		c.actions = append(c.actions, a)
 		emit(a)
 	}
+	// Docker starts no container on a name two networks share: the
+	// stack's own duplicates go first (see chooseNetwork).
+	if err := removeSpares(ctx, eng, n, pre, act); err != nil {
+		return c, err
+	}
 	netObj, ok := pre.found[key(KindNetwork, n.Network)]
 	if ok {
 		act(Action{KindNetwork, n.Network, "unchanged"})

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -26,7 +27,8 @@ type Engine interface {
 	// p.Terminal, plain lines otherwise.
 	PullImage(ctx context.Context, ref string, p Progress) error
 	// Find returns the object of kind with exactly this name, or an error
-	// wrapping ErrNotFound.
+	// wrapping ErrNotFound, or an *AmbiguousError listing every object of
+	// that name when there are several (Docker allows that for networks).
 	Find(ctx context.Context, kind Kind, name string) (Object, error)
 	// List returns the objects of kind that carry every label in labels.
 	List(ctx context.Context, kind Kind, labels map[string]string) ([]Object, error)
@@ -67,6 +69,23 @@ var (
 	// ErrPortAllocated is a start that failed because a host port is taken.
 	ErrPortAllocated = errors.New("host port already allocated")
 )
+
+// AmbiguousError is a name that several objects of one kind share: Docker
+// lets two networks have one name (two `up` at once used to leave that),
+// and then refuses every use of the name.
+type AmbiguousError struct {
+	Kind    Kind
+	Name    string
+	Objects []Object
+}
+
+func (e *AmbiguousError) Error() string {
+	ids := make([]string, len(e.Objects))
+	for i, o := range e.Objects {
+		ids[i] = shortID(o.ID)
+	}
+	return fmt.Sprintf("%d %ss are named %q (%s)", len(e.Objects), e.Kind, e.Name, strings.Join(ids, ", "))
+}
 
 // Kind is a type of engine object.
 type Kind string
@@ -167,6 +186,9 @@ type Object struct {
 	// it; Subnet is its IPv4 subnet (CIDR), where its containers come from.
 	Gateway string `json:"gateway,omitempty"`
 	Subnet  string `json:"subnet,omitempty"`
+	// Created is when the engine created it (networks), to tell
+	// duplicates apart.
+	Created time.Time `json:"created,omitzero"`
 	// Container is set for containers only.
 	Container *ContainerState `json:"container,omitempty"`
 }
@@ -197,6 +219,8 @@ func (c *ContainerState) Running() bool { return c != nil && c.Status == "runnin
 
 // Endpoint is a container's place on one network.
 type Endpoint struct {
-	IP      string   `json:"ip"`
-	Aliases []string `json:"aliases,omitempty"`
+	// NetworkID tells apart networks that share the name the map is keyed by.
+	NetworkID string   `json:"network_id,omitempty"`
+	IP        string   `json:"ip"`
+	Aliases   []string `json:"aliases,omitempty"`
 }

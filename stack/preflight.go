@@ -35,6 +35,9 @@ type preflighted struct {
 	info     EngineInfo
 	found    map[string]Object // the stack's objects that exist, all ours
 	imageIDs map[string]string // by image reference
+	// spareNetworks share the network's name and are ours: up removes
+	// them before it creates anything.
+	spareNetworks []Object
 }
 
 // pullOptions say when and how preflight pulls images.
@@ -53,8 +56,16 @@ func preflight(ctx context.Context, eng Engine, cfg Config, names Names, checkPo
 	if pre.info, err = engineInfo(ctx, eng); err != nil {
 		return pre, err
 	}
-	if pre.found, err = findAll(ctx, eng, names); err != nil {
+	var amb *AmbiguousError
+	if pre.found, amb, err = findAll(ctx, eng, names); err != nil {
 		return pre, err
+	}
+	if amb != nil {
+		ch, err := chooseNetwork(amb, names, pre.found)
+		if err != nil {
+			return pre, err
+		}
+		pre.found[key(KindNetwork, names.Network)], pre.spareNetworks = ch.use, ch.spare
 	}
 	if err := refuseForeign(pre.found, names); err != nil {
 		return pre, err
@@ -97,9 +108,10 @@ func engineInfo(ctx context.Context, eng Engine) (EngineInfo, error) {
 
 func key(k Kind, name string) string { return string(k) + "/" + name }
 
-// findAll looks up every object name the stack uses.
-func findAll(ctx context.Context, eng Engine, n Names) (map[string]Object, error) {
-	found := map[string]Object{}
+// findAll looks up every object name the stack uses; several networks
+// with the stack network's name come back as amb.
+func findAll(ctx context.Context, eng Engine, n Names) (found map[string]Object, amb *AmbiguousError, err error) {
+	found = map[string]Object{}
 	for _, q := range []struct {
 		kind Kind
 		name string
@@ -111,12 +123,15 @@ func findAll(ctx context.Context, eng Engine, n Names) (map[string]Object, error
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
+		if q.kind == KindNetwork && errors.As(err, &amb) {
+			continue
+		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		found[key(q.kind, q.name)] = obj
 	}
-	return found, nil
+	return found, amb, nil
 }
 
 // refuseForeign names every object that has one of our names but not our

@@ -165,6 +165,24 @@ func (e *Engine) Find(ctx context.Context, kind stack.Kind, name string) (_ stac
 		}
 		return containerObject(c), nil
 	case stack.KindNetwork:
+		// By name through the list: inspecting a name two networks share
+		// fails ("ambiguous"), and up must see both.
+		ns, err := e.cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
+		if err != nil {
+			return stack.Object{}, fmt.Errorf("list networks named %q: %w", name, err)
+		}
+		var same []stack.Object
+		for _, n := range ns {
+			if n.Name == name { // the filter also matches parts of names
+				same = append(same, networkObject(n))
+			}
+		}
+		switch {
+		case len(same) == 1:
+			return same[0], nil
+		case len(same) > 1:
+			return stack.Object{}, &stack.AmbiguousError{Kind: kind, Name: name, Objects: same}
+		}
 		n, err := e.cli.NetworkInspect(ctx, name, network.InspectOptions{})
 		if cerrdefs.IsNotFound(err) {
 			return stack.Object{}, notFound
@@ -512,7 +530,7 @@ func containerObject(c container.InspectResponse) stack.Object {
 			if ep == nil {
 				continue
 			}
-			st.Networks[name] = stack.Endpoint{IP: ep.IPAddress, Aliases: ep.Aliases}
+			st.Networks[name] = stack.Endpoint{NetworkID: ep.NetworkID, IP: ep.IPAddress, Aliases: ep.Aliases}
 		}
 	}
 	var labels map[string]string
@@ -523,7 +541,7 @@ func containerObject(c container.InspectResponse) stack.Object {
 }
 
 func networkObject(n network.Inspect) stack.Object {
-	o := stack.Object{Kind: stack.KindNetwork, ID: n.ID, Name: n.Name, Labels: n.Labels}
+	o := stack.Object{Kind: stack.KindNetwork, ID: n.ID, Name: n.Name, Labels: n.Labels, Created: n.Created}
 	for _, c := range n.IPAM.Config {
 		if c.Gateway != "" && !strings.Contains(c.Gateway, ":") {
 			o.Gateway, o.Subnet = c.Gateway, c.Subnet

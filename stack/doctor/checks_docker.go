@@ -251,7 +251,10 @@ func (d *doctor) networkChecks() []Check {
 func (d *doctor) checkNetwork(ctx context.Context) Result {
 	n := d.names
 	netObj, err := d.netObj.get(ctx)
+	var amb *stack.AmbiguousError
 	switch {
+	case errors.As(err, &amb):
+		return d.sharedNetworkName(amb)
 	case errors.Is(err, errDockerDown):
 		return Skip("Docker unreachable (see Docker › daemon)")
 	case errors.Is(err, stack.ErrNotFound):
@@ -297,6 +300,30 @@ func (d *doctor) checkNetwork(ctx context.Context) Result {
 			strings.Join(fixes, ", or ")+" (or "+d.upCmd()+")")
 	}
 	return Pass("%s and %s are on %s (%s)", n.Prometheus, n.Grafana, n.Network, orUnknownGW(netObj.Gateway))
+}
+
+// sharedNetworkName explains several networks with the stack network's
+// name: up uses its own by ID; Docker refuses the name in commands.
+func (d *doctor) sharedNetworkName(amb *stack.AmbiguousError) Result {
+	var ours, others []string
+	for _, o := range amb.Objects {
+		if o.Owned(d.names.Stack) {
+			ours = append(ours, o.ID[:min(12, len(o.ID))])
+		} else {
+			others = append(others, o.ID[:min(12, len(o.ID))])
+		}
+	}
+	cause := "Docker refuses a name that several networks share (\"ambiguous\") and starts no container on it; two `llmmon up` at once used to leave two"
+	switch {
+	case len(ours) == 0:
+		return Fail(amb.Error()+", none of them llmmon's", cause,
+			fmt.Sprintf("remove the ones you do not need (`docker network rm %s`), or give llmmon's stack its own names: `llmmon up --name NAME`", strings.Join(others, " ")))
+	case len(others) == 0:
+		return Fail(amb.Error()+", all of them llmmon's", cause, d.upCmd()+" keeps one and removes the others")
+	}
+	return Fail(amb.Error()+fmt.Sprintf(": %s llmmon's, %s not", strings.Join(ours, " "), strings.Join(others, " ")), cause,
+		fmt.Sprintf("llmmon never touches what it did not create: remove the other one if nothing uses it (`docker network rm %s`), then %s (it removes its own duplicates)",
+			strings.Join(others, " "), d.upCmd()))
 }
 
 func orUnknownGW(gw string) string {
