@@ -94,6 +94,14 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 		if existing.Labels[LabelConfigHash] == spec.Labels[LabelConfigHash] && st != nil {
 			want := spec.Labels[LabelFilesHash]
 			stale := want != "" && delivered != want
+			unchanged := "unchanged"
+			if st.Paused() {
+				// Frozen by docker pause: it holds its ports, so resume it.
+				if err := eng.UnpauseContainer(ctx, existing.ID); err != nil {
+					return "", "", err
+				}
+				st.Status, unchanged = "running", "resumed"
+			}
 			reload, reloaded := eng.RestartContainer, "restarted"
 			if spec.Labels[LabelComponent] == ComponentPrometheus {
 				reload = func(ctx context.Context, id string) error { return eng.SignalContainer(ctx, id, "HUP") }
@@ -104,7 +112,7 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 			}
 			switch {
 			case (st.Status == "running" || st.Status == "restarting") && !stale:
-				return existing.ID, "unchanged", nil
+				return existing.ID, unchanged, nil
 			case st.Status == "running" || st.Status == "restarting" || st.Status == "exited":
 				// Stopped (docker stop, a reboot) containers ran with their
 				// files before; stale files are replaced in place.

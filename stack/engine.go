@@ -49,6 +49,8 @@ type Engine interface {
 	// process: Prometheus reloads its configuration on HUP, so a changed
 	// prometheus.yml applies without a restart.
 	SignalContainer(ctx context.Context, id, signal string) error
+	// UnpauseContainer resumes a paused container (docker unpause).
+	UnpauseContainer(ctx context.Context, id string) error
 	// Remove deletes an object; a running container is stopped first
 	// (gracefully, then by force).
 	// Removing an object that is already gone wraps ErrNotFound.
@@ -216,6 +218,10 @@ type ContainerState struct {
 
 // Running reports a container that is up and not crash-looping.
 func (c *ContainerState) Running() bool { return c != nil && c.Status == "running" }
+
+// Paused reports a container frozen by docker pause: it keeps its ports
+// (connections are taken, never answered) until it is unpaused.
+func (c *ContainerState) Paused() bool { return c != nil && c.Status == "paused" }
 
 // Endpoint is a container's place on one network.
 type Endpoint struct {

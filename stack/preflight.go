@@ -165,7 +165,7 @@ func checkPorts(cfg Config, found map[string]Object, check func(string) error) e
 	}
 	ours := map[int]bool{}
 	for _, o := range found {
-		if o.Kind == KindContainer && o.Container != nil && o.Container.Running() {
+		if o.Kind == KindContainer && o.Container != nil && (o.Container.Running() || o.Container.Paused()) {
 			for _, p := range o.Container.Ports {
 				ours[p.HostPort] = true
 			}

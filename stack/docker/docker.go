@@ -380,9 +380,29 @@ func (e *Engine) RestartContainer(ctx context.Context, id string) (err error) {
 	return nil
 }
 
-func (e *Engine) SignalContainer(ctx context.Context, id, signal string) error {
+func (e *Engine) SignalContainer(ctx context.Context, id, signal string) (err error) {
+	ctx, end, err := e.begin(ctx, "signal container "+shortID(id), 0)
+	if err != nil {
+		return err
+	}
+	defer end(&err)
 	if err := e.cli.ContainerKill(ctx, id, signal); err != nil {
 		return fmt.Errorf("send %s to container %s: %w", signal, shortID(id), err)
+	}
+	return nil
+}
+
+func (e *Engine) UnpauseContainer(ctx context.Context, id string) (err error) {
+	ctx, end, err := e.begin(ctx, "unpause container "+shortID(id), 0)
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	if err := e.cli.ContainerUnpause(ctx, id); err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("container %s: %w", shortID(id), stack.ErrNotFound)
+		}
+		return fmt.Errorf("unpause container %s: %w", shortID(id), err)
 	}
 	return nil
 }

@@ -409,6 +409,21 @@ func (f *Fake) SignalContainer(ctx context.Context, id, signal string) error {
 	return nil
 }
 
+func (f *Fake) UnpauseContainer(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, ok := f.byID(id)
+	if !ok {
+		return fmt.Errorf("container %s: %w", id, stack.ErrNotFound)
+	}
+	if o.Container.Status != "paused" {
+		return fmt.Errorf("unpause container %s: Container %s is not paused", o.Name, id)
+	}
+	f.record("unpause %s", o.Name)
+	o.Container.Status = "running"
+	return nil
+}
+
 func (f *Fake) Remove(ctx context.Context, kind stack.Kind, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
