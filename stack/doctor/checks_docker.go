@@ -178,6 +178,11 @@ func (d *doctor) checkContainer(ctx context.Context, m *memo[stack.Object], name
 	if st == nil {
 		return Fail(fmt.Sprintf("%s has no container state", name), "", "")
 	}
+	if st.Paused() {
+		return Fail(fmt.Sprintf("%s is paused", name),
+			"`docker pause` froze it: it keeps its ports and takes connections, but answers nothing",
+			fmt.Sprintf("%s resumes it (or `docker unpause %s`)", d.upCmd(), name))
+	}
 	if !st.Running() {
 		res := Fail(fmt.Sprintf("%s is %s%s", name, st.Status, exitDetail(st)), stopCause(st),
 			d.upCmd()+" starts it again"+logHint(name))
@@ -212,8 +217,6 @@ func stopCause(st *stack.ContainerState) string {
 		return "the engine could not run it: " + st.Error
 	case st.Status == "created":
 		return "it was created but never started (an interrupted `llmmon up`)"
-	case st.Status == "paused":
-		return "it was paused (`docker pause`)"
 	case st.Status == "restarting":
 		return "it keeps crashing and Docker keeps restarting it"
 	case st.ExitCode == 0, st.ExitCode == 143:
