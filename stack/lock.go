@@ -140,7 +140,9 @@ func LockDir(ctx context.Context, dir string, o LockOptions) (*DirLock, error) {
 		if waited >= o.Wait {
 			return nil, &LockedError{Dir: dir, Holder: holder, Waited: o.Wait}
 		}
-		if !told && o.Busy != nil {
+		// A holder writes who it is just after it takes the lock: give it
+		// a moment, so the waiting one can say who it waits for.
+		if !told && o.Busy != nil && (holder.PID != 0 || waited > time.Second) {
 			o.Busy(holder)
 			told = true
 		}
