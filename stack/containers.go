@@ -3,7 +3,9 @@ package stack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/llmmon/llmmon/stack/prometheus"
 )
@@ -45,6 +47,9 @@ func createObjects(ctx context.Context, eng Engine, in SpecInput, pre preflighte
 			return c, err
 		}
 		act(Action{KindNetwork, n.Network, "created"})
+		if netObj, err = settleNetwork(ctx, eng, n, netObj, act); err != nil {
+			return c, err
+		}
 	}
 	in.HostGateway = HostGatewayFor(pre.info, netObj)
 	c.specs = BuildSpecs(in)
@@ -138,11 +143,18 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 		}
 		verb = "recreated"
 	}
-	id, err = eng.CreateContainer(ctx, spec)
+	err = whileAmbiguous(ctx, func() (err error) {
+		id, err = eng.CreateContainer(ctx, spec)
+		return err
+	})
+	if errors.Is(err, ErrNameInUse) {
+		return "", "", fmt.Errorf("container %s appeared while this up was creating it: another llmmon up is bringing up stack %q "+
+			"(from another --dir: the lock on --dir keeps out only ups of the same folder); let it finish, then run llmmon up again: %w", spec.Name, cfg.Name, ErrNameInUse)
+	}
 	if err != nil {
 		return "", "", err
 	}
-	if err := eng.StartContainer(ctx, id); err != nil {
+	if err := whileAmbiguous(ctx, func() error { return eng.StartContainer(ctx, id) }); err != nil {
 		// Leave nothing behind that would need this container's ports.
 		eng.Remove(context.WithoutCancel(ctx), KindContainer, id)
 		if errors.Is(err, ErrPortAllocated) {
@@ -177,4 +189,23 @@ func copySecrets(ctx context.Context, eng Engine, id string, spec ContainerSpec)
 		}
 	}
 	return eng.CopyFiles(ctx, id, dirs, files)
+}
+
+// whileAmbiguous retries f for a few seconds while the network's name is
+// ambiguous: another up on the same --name (from another --dir) created a
+// network at the same instant, and removes it as soon as it sees ours is
+// older (see settleNetwork).
+func whileAmbiguous(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		err := f()
+		if !errors.Is(err, ErrNetworkAmbiguous) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -70,6 +70,11 @@ var (
 	ErrEngineTimeout = errors.New("container engine did not answer in time")
 	// ErrPortAllocated is a start that failed because a host port is taken.
 	ErrPortAllocated = errors.New("host port already allocated")
+	// ErrNameInUse is a create whose name another object took first.
+	ErrNameInUse = errors.New("name already in use")
+	// ErrNetworkAmbiguous is a create or start refused because two
+	// networks share the container's network name.
+	ErrNetworkAmbiguous = errors.New("network name is ambiguous")
 )
 
 // AmbiguousError is a name that several objects of one kind share: Docker

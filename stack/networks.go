@@ -89,6 +89,31 @@ func orNone(stack string) string {
 	return "llmmon stack " + stack
 }
 
+// settleNetwork is the network up keeps after creating created: another
+// up (on another --dir, same --name) may have created one at the same
+// instant, and all of them keep the oldest, so no container ever starts
+// on a name two networks share. A loser removes its own, still empty.
+func settleNetwork(ctx context.Context, eng Engine, n Names, created Object, act func(Action)) (Object, error) {
+	_, err := eng.Find(ctx, KindNetwork, n.Network)
+	var amb *AmbiguousError
+	if !errors.As(err, &amb) {
+		return created, nil
+	}
+	ch, err := chooseNetwork(amb, n, nil)
+	if err != nil {
+		return created, err
+	}
+	if ch.use.ID == created.ID {
+		return created, nil
+	}
+	if err := eng.Remove(ctx, KindNetwork, created.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return created, fmt.Errorf("remove the network %s (%s) another llmmon up created too: %w; remove it yourself (docker network rm %s) and run llmmon up again",
+			n.Network, shortID(created.ID), err, created.ID)
+	}
+	act(Action{KindNetwork, fmt.Sprintf("%s (duplicate %s, made by another up at once)", n.Network, shortID(created.ID)), "removed"})
+	return ch.use, nil
+}
+
 // removeSpares removes the stack's duplicate networks, and first the
 // stack's containers on them (up creates those again, on the one it keeps).
 func removeSpares(ctx context.Context, eng Engine, n Names, pre preflighted, act func(Action)) error {

@@ -336,6 +336,12 @@ func (e *Engine) CreateContainer(ctx context.Context, s stack.ContainerSpec) (_ 
 	defer end(&err)
 	cfg, hc, nc := containerConfig(s)
 	resp, err := e.cli.ContainerCreate(ctx, cfg, hc, nc, nil, s.Name)
+	if cerrdefs.IsConflict(err) {
+		return "", fmt.Errorf("create container %q: %w: %v", s.Name, stack.ErrNameInUse, err)
+	}
+	if err != nil && strings.Contains(err.Error(), "is ambiguous") {
+		return "", fmt.Errorf("create container %q: %w: %v", s.Name, stack.ErrNetworkAmbiguous, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("create container %q: %w", s.Name, err)
 	}
@@ -455,6 +461,9 @@ func (e *Engine) StartContainer(ctx context.Context, id string) (err error) {
 		msg := err.Error()
 		if strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use") {
 			return fmt.Errorf("start container %s: %w: %v", id, stack.ErrPortAllocated, err)
+		}
+		if strings.Contains(msg, "is ambiguous") {
+			return fmt.Errorf("start container %s: %w: %v", id, stack.ErrNetworkAmbiguous, err)
 		}
 		return fmt.Errorf("start container %s: %w", id, err)
 	}

@@ -295,7 +295,7 @@ func (f *Fake) CreateContainer(ctx context.Context, spec stack.ContainerSpec) (s
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.objects[stack.KindContainer][spec.Name]; ok {
-		return "", fmt.Errorf("create container %q: Conflict. The container name %q is already in use", spec.Name, "/"+spec.Name)
+		return "", fmt.Errorf("create container %q: %w: Conflict. The container name %q is already in use", spec.Name, stack.ErrNameInUse, "/"+spec.Name)
 	}
 	if _, ok := f.Images[spec.Image]; !ok {
 		return "", fmt.Errorf("create container %q: No such image: %s", spec.Name, spec.Image)
@@ -306,7 +306,7 @@ func (f *Fake) CreateContainer(ctx context.Context, spec stack.ContainerSpec) (s
 		return "", fmt.Errorf("create container %q: network %s not found", spec.Name, spec.Network)
 	case 1:
 	default:
-		return "", fmt.Errorf("create container %q: network %s is ambiguous (%d matches found on name)", spec.Name, spec.Network, len(nets))
+		return "", fmt.Errorf("create container %q: %w: network %s is ambiguous (%d matches found on name)", spec.Name, stack.ErrNetworkAmbiguous, spec.Network, len(nets))
 	}
 	for _, m := range spec.Mounts {
 		if _, ok := f.objects[stack.KindVolume][m.Volume]; !ok {

@@ -85,6 +85,55 @@ func TestConcurrentUpsOnANewName(t *testing.T) {
 	}
 }
 
+// Two ups at once on one new --name from two folders, which the lock on
+// --dir does not serialise: both used to create a network, so both failed
+// ("ambiguous") and left two. Now the racers keep the oldest network, and
+// one that finds a container the other made says so.
+func TestConcurrentUpsFromTwoDirs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs the Docker engine and the test images")
+	}
+	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage)
+	name := randomName(t, "itest-race2")
+	removeStack(t, name)
+	args := upArgs(t, t.TempDir(), name)
+	dirs := [2]string{args[2], t.TempDir()}
+
+	var outs, errs [2]string
+	var upErrs [2]error
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range dirs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := append([]string(nil), args...)
+			a[2] = dirs[i]
+			<-start
+			outs[i], errs[i], upErrs[i] = run(t, a...)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for i, err := range upErrs {
+		switch {
+		case err == nil:
+			ok++
+		case !strings.Contains(err.Error(), "another llmmon up is bringing up stack") && !strings.Contains(err.Error(), "grafana rejected the stored admin password"):
+			// The loser either found the winner's container, or replaced
+			// it and met the winner's password in Grafana's volume.
+			t.Errorf("up %d failed without saying why: %v\n%s%s", i, err, outs[i], errs[i])
+		}
+	}
+	if ok == 0 {
+		t.Errorf("no up succeeded:\n%v\n%s\n%s", upErrs, outs, errs)
+	}
+	if ids := networksNamed(t, name+"-monitoring"); len(ids) != 1 {
+		t.Errorf("networks named %s-monitoring: %v\n%s\n%s", name, ids, outs, errs)
+	}
+}
+
 // Networks that share the stack network's name, as two ups at once left
 // them. Two of llmmon's own: up keeps the oldest and removes the other.
 // One that is not llmmon's (made with the docker CLI): up changes nothing
