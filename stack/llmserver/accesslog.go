@@ -123,7 +123,7 @@ func (s *Server) logRequest(x *exchange, r *http.Request, status int, end time.T
 	if !h.Enabled(ctx, level) {
 		return
 	}
-	var buf [14]slog.Attr
+	var buf [15]slog.Attr
 	attrs := append(buf[:0],
 		slog.String("request_id", x.id),
 		slog.String("method", r.Method),
@@ -146,6 +146,9 @@ func (s *Server) logRequest(x *exchange, r *http.Request, status int, end time.T
 		if !x.first.IsZero() {
 			attrs = append(attrs, slog.Duration("ttft", x.first.Sub(x.start)))
 		}
+	}
+	if x.detail != "" {
+		attrs = append(attrs, slog.String("error", x.detail))
 	}
 	if lh, ok := h.(*lineHandler); ok {
 		lh.handleAttrs(end, level, "request", attrs)

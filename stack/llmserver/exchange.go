@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/llmmon/llmmon/stack/llmserver/backend"
 )
 
 // exchange is one HTTP request on its way through the server: the
@@ -28,6 +30,7 @@ type exchange struct {
 	requested  string // the model the client named, for the log
 	series     *modelSeries
 	errType    string // "" while the request succeeds
+	detail     string // what the log says of a failure and the client does not see
 	prompt     int
 	output     int
 	first      time.Time // the first token reached the client
@@ -68,6 +71,21 @@ func (x *exchange) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection (flushes, read
 // deadlines).
 func (x *exchange) Unwrap() http.ResponseWriter { return x.ResponseWriter }
+
+// public is e as the client may see it: an error with a Detail keeps that
+// for the log, and tells the client the request id to quote instead.
+func (x *exchange) public(e *backend.Error) *backend.Error {
+	if e.Detail == "" {
+		return e
+	}
+	if x.detail == "" {
+		x.detail = e.Detail
+	}
+	p := *e
+	p.Detail = ""
+	p.Message = e.Message + " (request id " + x.id + "; the server's log has the details)"
+	return &p
+}
 
 // fail notes why the request failed; the first reason stands.
 func (x *exchange) fail(errType string) {

@@ -546,7 +546,7 @@ func (s *Server) stream(x *exchange, r *http.Request, req *decodedRequest) {
 		}
 		x.fail(errorType(apiErr))
 		buf := append((*b)[:0], "data: "...)
-		buf = appendError(buf, apiErr)
+		buf = appendError(buf, x.public(apiErr))
 		buf = append(buf, "\n\n"+openai.DoneEvent...)
 		w.Write(buf)
 		rc.Flush()
@@ -579,7 +579,7 @@ func asAPIError(err error) *backend.Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return &backend.Error{Status: http.StatusInternalServerError, Type: "server_error", Message: err.Error()}
+	return &backend.Error{Status: http.StatusInternalServerError, Type: "server_error", Message: "internal error", Detail: err.Error()}
 }
 
 // writeError answers e in OpenAI's error format, and notes its error type
@@ -587,6 +587,7 @@ func asAPIError(err error) *backend.Error {
 func writeError(w http.ResponseWriter, e *backend.Error) {
 	if x, ok := w.(*exchange); ok {
 		x.fail(errorType(e))
+		e = x.public(e)
 	}
 	b := getBuf()
 	defer putBuf(b)

@@ -67,7 +67,7 @@ func (s *Server) relayCompletion(x *exchange, r *http.Request, rl backend.Relay,
 			x.fail(errorType(apiErr))
 			b := getBuf()
 			*b = append(*b, "data: "...)
-			*b = appendError(*b, apiErr)
+			*b = appendError(*b, x.public(apiErr))
 			*b = append(*b, "\n\n"+openai.DoneEvent...)
 			w.Write(*b)
 			out.rc.Flush()

@@ -90,7 +90,8 @@ func (c *call) Do(ctx context.Context, out backend.Output) (backend.Result, erro
 		}
 		if errors.Is(err, openai.ErrHeadTimeout) {
 			return backend.Result{}, &backend.Error{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "upstream_timeout",
-				Message: fmt.Sprintf("the upstream %s sent no response within %s (llmmon serve --upstream-timeout): the engine is overloaded or stuck; raise --upstream-timeout for long non-streamed answers", c.up.base, c.p.cfg.Timeout)}
+				Message: "the model server did not answer in time",
+				Detail:  fmt.Sprintf("the upstream %s sent no response within %s (llmmon serve --upstream-timeout): the engine is overloaded or stuck; raise --upstream-timeout for long non-streamed answers", c.up.base, c.p.cfg.Timeout)}
 		}
 		return backend.Result{}, c.unreachable(err)
 	}
@@ -113,12 +114,14 @@ func (c *call) Do(ctx context.Context, out backend.Output) (backend.Result, erro
 // and the flag that sets the limit.
 func (c *call) tooLarge(err error, flag string) *backend.Error {
 	return &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_response_too_large",
-		Message: fmt.Sprintf("response too large: the upstream %s sent %v (llmmon serve %s)", c.up.base, err, flag)}
+		Message: "response too large: the model server's answer is over this gateway's limit",
+		Detail:  fmt.Sprintf("response too large: the upstream %s sent %v (llmmon serve %s)", c.up.base, err, flag)}
 }
 
 func (c *call) unreachable(err error) *backend.Error {
 	return &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_unreachable",
-		Message: fmt.Sprintf("cannot reach the upstream %s: %v. Is the engine running there? Check llmmon serve --upstream.", c.up.base, err)}
+		Message: "the model server behind this gateway cannot be reached",
+		Detail:  fmt.Sprintf("cannot reach the upstream %s: %v. Is the engine running there? Check llmmon serve --upstream.", c.up.base, err)}
 }
 
 // upstreamError passes the upstream's 4xx/5xx on with its status, in the
@@ -130,7 +133,8 @@ func (c *call) upstreamError(resp *openai.Response, body []byte) *backend.Error 
 		e.Status = http.StatusBadGateway
 		e.Type = "server_error"
 		e.Code = "upstream_redirect"
-		e.Message = fmt.Sprintf("the upstream %s answered HTTP %d (redirect to %q): point llmmon serve --upstream at the engine's OpenAI base URL, e.g. http://HOST:PORT/v1",
+		e.Message = "the model server behind this gateway is misconfigured"
+		e.Detail = fmt.Sprintf("the upstream %s answered HTTP %d (redirect to %q): point llmmon serve --upstream at the engine's OpenAI base URL, e.g. http://HOST:PORT/v1",
 			c.up.base, resp.StatusCode, resp.Location)
 	}
 	return e
@@ -185,7 +189,8 @@ func (c *call) relayBody(ctx context.Context, resp *openai.Response, out backend
 			return backend.Result{}, ctx.Err()
 		}
 		return backend.Result{}, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
-			Message: fmt.Sprintf("the upstream %s broke off its answer: %v", c.up.base, err)}
+			Message: "the model server broke off its answer",
+			Detail:  fmt.Sprintf("the upstream %s broke off its answer: %v", c.up.base, err)}
 	}
 	var res backend.Result
 	if ch, ok := openai.ScanChunk(body); ok {
@@ -297,17 +302,20 @@ func (c *call) relayStream(ctx context.Context, resp *openai.Response, out backe
 		out.Write([]byte(openai.DoneEvent), 0)
 	case err == io.EOF:
 		return res, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
-			Message: fmt.Sprintf("the upstream %s closed its stream before it finished (no finish_reason, no [DONE])", c.up.base)}
+			Message: "the model server ended its stream before it finished",
+			Detail:  fmt.Sprintf("the upstream %s closed its stream before it finished (no finish_reason, no [DONE])", c.up.base)}
 	case errors.Is(err, openai.ErrTooLarge):
 		flag := "--upstream-max-sse-event"
 		if le := (*openai.LimitError)(nil); errors.As(err, &le) && le.What == openai.WhatLine {
 			flag = "--upstream-max-sse-line"
 		}
 		return res, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
-			Message: fmt.Sprintf("the upstream %s sent %v (llmmon serve %s)", c.up.base, err, flag)}
+			Message: "the model server's stream is over this gateway's limits",
+			Detail:  fmt.Sprintf("the upstream %s sent %v (llmmon serve %s)", c.up.base, err, flag)}
 	default:
 		return res, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
-			Message: fmt.Sprintf("the upstream %s broke off its stream: %v", c.up.base, err)}
+			Message: "the model server broke off its stream",
+			Detail:  fmt.Sprintf("the upstream %s broke off its stream: %v", c.up.base, err)}
 	}
 	if relayedErr {
 		return res, backend.ErrRelayed
