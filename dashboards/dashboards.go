@@ -35,6 +35,16 @@ type Dashboard struct {
 	Panels []Panel
 	// Rows are the row titles in display order.
 	Rows []Row
+	// Annotations are the dashboard's annotation queries.
+	Annotations []Annotation
+}
+
+// Annotation is one annotation query: events drawn on the time axis.
+type Annotation struct {
+	Name       string
+	Enable     bool
+	Datasource any
+	Expr       string
 }
 
 // Row is a dashboard row and the titles of the panels under it.
@@ -54,6 +64,8 @@ type Variable struct {
 	IncludeAll bool
 	AllValue   string
 	Refresh    int
+	// Regex picks the values out of the query's results.
+	Regex string
 }
 
 // Panel is one visualisation.
@@ -117,9 +129,18 @@ type rawDashboard struct {
 			IncludeAll bool   `json:"includeAll"`
 			AllValue   string `json:"allValue"`
 			Refresh    int    `json:"refresh"`
+			Regex      string `json:"regex"`
 		} `json:"list"`
 	} `json:"templating"`
-	Panels []rawPanel `json:"panels"`
+	Panels      []rawPanel `json:"panels"`
+	Annotations struct {
+		List []struct {
+			Name       string `json:"name"`
+			Enable     bool   `json:"enable"`
+			Datasource any    `json:"datasource"`
+			Expr       string `json:"expr"`
+		} `json:"list"`
+	} `json:"annotations"`
 }
 
 // Embedded parses the embedded dashboard.
@@ -142,7 +163,10 @@ func parse(data []byte) (Dashboard, error) {
 			q, _ = x["query"].(string)
 		}
 		d.Variables = append(d.Variables, Variable{Name: v.Name, Type: v.Type, Query: q, Datasource: v.Datasource,
-			Multi: v.Multi, IncludeAll: v.IncludeAll, AllValue: v.AllValue, Refresh: v.Refresh})
+			Multi: v.Multi, IncludeAll: v.IncludeAll, AllValue: v.AllValue, Refresh: v.Refresh, Regex: v.Regex})
+	}
+	for _, a := range raw.Annotations.List {
+		d.Annotations = append(d.Annotations, Annotation(a))
 	}
 	row := ""
 	var addPanel func(p rawPanel) error

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/llmmon/llmmon/internal/testenv"
+	"github.com/llmmon/llmmon/stack/llmmetrics"
 )
 
 func embedded(t *testing.T) Dashboard {
@@ -78,7 +79,7 @@ func TestVariables(t *testing.T) {
 	if len(dsVars) != 1 || dsVars[0].Name != "datasource" || dsVars[0].Query != "prometheus" {
 		t.Fatalf("datasource variables = %+v, want exactly one named datasource of type prometheus", dsVars)
 	}
-	for _, name := range []string{"job", "instance", "model_name"} {
+	for _, name := range []string{"job", "instance", "model"} {
 		v, ok := d.Variable(name)
 		if !ok {
 			t.Errorf("no %s variable", name)
@@ -100,6 +101,17 @@ func TestVariables(t *testing.T) {
 	inst, _ := d.Variable("instance")
 	if !strings.Contains(inst.Query, `job=~"$job"`) {
 		t.Errorf("instance query %q does not follow $job", inst.Query)
+	}
+	// model offers the served models and the engines' own names: one
+	// variable for every row with a model label.
+	model, _ := d.Variable("model")
+	for _, want := range []string{llmmetrics.LabelRequestModel, "model_name", `job=~"$job"`, `instance=~"$instance"`} {
+		if !strings.Contains(model.Query, want) {
+			t.Errorf("model query %q lacks %s", model.Query, want)
+		}
+	}
+	if re, err := regexp.Compile(strings.Trim(model.Regex, "/")); err != nil || re.FindStringSubmatch(`{model="a/b-8B"} 1 1700000000000`)[1] != "a/b-8B" {
+		t.Errorf("model regex %q does not pick the model label of a query_result line: %v", model.Regex, err)
 	}
 }
 
@@ -135,9 +147,11 @@ var (
 	rangeRE    = regexp.MustCompile(`\[([^\]]*)\]`)
 	groupingRE = regexp.MustCompile(`\b(by|without)\s*\(([^)]*)\)`)
 	identRE    = regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`)
+	onRE       = regexp.MustCompile(`\b(on|ignoring)\s*\(([^)]*)\)`)
 	stringRE   = regexp.MustCompile(`"[^"]*"`)
 	numberRE   = regexp.MustCompile(`\b\d+(\.\d+)?\b`)
-	keywords   = []string{"sum", "avg", "max", "min", "count", "by", "rate", "increase", "histogram_quantile"}
+	keywords   = []string{"sum", "avg", "max", "min", "count", "by", "rate", "increase", "histogram_quantile",
+		"or", "group_left"}
 	// counters that don't end in _total (TGI's).
 	bareCounters = []string{"tgi_request_count", "tgi_request_success"}
 )
@@ -184,6 +198,7 @@ func checkExpr(expr string) []string {
 	// selectors, strings, groupings and ranges, only keywords remain.
 	rest := selectorRE.ReplaceAllString(expr, " ")
 	rest = groupingRE.ReplaceAllString(rest, " ")
+	rest = onRE.ReplaceAllString(rest, " ")
 	rest = rangeRE.ReplaceAllString(rest, " ")
 	rest = stringRE.ReplaceAllString(rest, " ")
 	rest = numberRE.ReplaceAllString(rest, " ")
@@ -235,7 +250,7 @@ func TestQueries(t *testing.T) {
 				t.Errorf("panel %q target %s: %s\n  %s", p.Title, tg.RefID, e, tg.Expr)
 			}
 			for _, ref := range References(tg.Expr) {
-				if !slices.Contains([]string{"job", "instance", "model_name", "__rate_interval"}, ref) {
+				if !slices.Contains([]string{"job", "instance", "model", "__rate_interval"}, ref) {
 					t.Errorf("panel %q: unknown variable $%s", p.Title, ref)
 				}
 			}
@@ -260,10 +275,14 @@ func wantUnit(p Panel) string {
 		return "bytes"
 	case strings.HasPrefix(e, "histogram_quantile(") && (strings.Contains(e, "_seconds_bucket") || strings.Contains(e, "duration_bucket")):
 		return "s"
-	case strings.Contains(e, " / ") || strings.Contains(e, "kv_cache_usage_perc") || strings.Contains(e, "token_usage"):
+	case strings.Contains(e, " / ") || strings.Contains(e, "kv_cache_usage_perc") || strings.Contains(e, "sglang:token_usage"):
 		return "percentunit"
-	case strings.Contains(e, "rate(") && regexp.MustCompile(`request(s_total|_count|_success(_total)?)\{`).MatchString(e):
+	case strings.Contains(e, "rate(") && regexp.MustCompile(`request(s_total|_count|_success(_total)?|_duration_seconds_count)\{`).MatchString(e):
 		return "reqps"
+	case strings.Contains(e, "rate(") && strings.Contains(e, "_total{") && !strings.Contains(e, "token"):
+		return "ops" // events per second
+	case strings.Contains(e, "token_usage_sum"):
+		return "suffix: tok/s"
 	case strings.Contains(e, "tokens") || strings.Contains(e, "tokens_predicted") || strings.Contains(e, "_length_sum"):
 		return "suffix: tok/s"
 	}
@@ -293,17 +312,21 @@ func TestPanels(t *testing.T) {
 	}
 }
 
+// expandedRows are the rows open by default; the rest are engines that
+// may be absent.
+var expandedRows = []string{"Overview", "Models", "Gateway latency", "Replicas", "Engine (vLLM)"}
+
 func TestRows(t *testing.T) {
 	d := embedded(t)
 	var got []string
 	for _, r := range d.Rows {
 		got = append(got, r.Title)
-		other := !slices.Contains([]string{"Overview", "Gateway latency", "Engine (vLLM)"}, r.Title)
+		other := !slices.Contains(expandedRows, r.Title)
 		if r.Collapsed != other {
 			t.Errorf("row %q collapsed=%v, want %v", r.Title, r.Collapsed, other)
 		}
 	}
-	want := []string{"Overview", "Gateway latency", "Engine (vLLM)", "llama.cpp", "TGI", "SGLang", "GPU (dcgm-exporter)"}
+	want := []string{"Overview", "Models", "Gateway latency", "Replicas", "Engine (vLLM)", "llama.cpp", "TGI", "SGLang", "GPU (dcgm-exporter)"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("rows = %q, want %q", got, want)
 	}
@@ -321,15 +344,22 @@ func TestRows(t *testing.T) {
 				heatmaps[p.Row]++
 			}
 		}
-		if p.Row != "Overview" && p.Row != "Gateway latency" && p.Row != "Engine (vLLM)" && p.NoValue == "" {
+		if !slices.Contains(expandedRows, p.Row) && p.NoValue == "" {
 			t.Errorf("panel %q in %q: set noValue so an absent engine shows a clear 'no data'", p.Title, p.Row)
 		}
 	}
 	required := map[string][]string{
 		"Overview": {"llm_requests_total", "llm_request_duration_seconds_bucket", "llm_tokens_generated_total",
 			"llm_active_requests", "llm_request_size_bytes_bucket"},
-		"Gateway latency": {"llm_time_to_first_token_seconds_bucket", "llm_time_per_output_token_seconds_bucket", "llm_prompt_tokens_total"},
+		"Models": {llmmetrics.GenAIRequestDuration + "_count", llmmetrics.GenAITTFT + "_bucket", llmmetrics.GenAITPOT + "_bucket",
+			llmmetrics.GenAITokenUsage + "_sum", llmmetrics.ModelActive},
+		"Gateway latency": {llmmetrics.GenAITTFT + "_bucket", llmmetrics.GenAITPOT + "_bucket",
+			"llm_time_to_first_token_seconds_bucket", "llm_time_per_output_token_seconds_bucket", "llm_prompt_tokens_total"},
+		"Replicas": {"llm_request_duration_seconds_bucket", "llm_requests_total", "up"},
 		"Engine (vLLM)": {"vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
+			llmmetrics.VLLMKVCacheUsageOld, llmmetrics.VLLMInterTokenLatencyOld + "_bucket", llmmetrics.VLLMPrefixCacheHits,
+			llmmetrics.VLLMPrefixCacheQueries, llmmetrics.VLLMPrefixCacheHitsOld, llmmetrics.VLLMPrefixCacheQueriesOld,
+			llmmetrics.VLLMPrefixCacheHitRateV0, llmmetrics.VLLMPreemptions,
 			"vllm:time_to_first_token_seconds_bucket", "vllm:inter_token_latency_seconds_bucket", "vllm:e2e_request_latency_seconds_bucket",
 			"vllm:request_queue_time_seconds_bucket", "vllm:request_prefill_time_seconds_bucket", "vllm:request_decode_time_seconds_bucket",
 			"vllm:request_prompt_tokens_bucket", "vllm:request_generation_tokens_bucket", "vllm:request_success_total",
@@ -374,7 +404,7 @@ func TestSubstitute(t *testing.T) {
 // substituted, to the real promtool as recording rules.
 func TestPromQLParsesWithPromtool(t *testing.T) {
 	d := embedded(t)
-	vals := map[string]string{"job": ".+", "instance": ".+", "model_name": ".+", "__rate_interval": "1m"}
+	vals := map[string]string{"job": ".+", "instance": ".+", "model": ".+", "__rate_interval": "1m"}
 	var b strings.Builder
 	b.WriteString("groups:\n  - name: dashboard\n    rules:\n")
 	n := 0
@@ -385,6 +415,9 @@ func TestPromQLParsesWithPromtool(t *testing.T) {
 	}
 	for _, e := range d.Expressions() {
 		add(e)
+	}
+	for _, a := range d.Annotations {
+		add(a.Expr)
 	}
 	for _, v := range d.Variables {
 		if q, ok := VariablePromQL(v.Query); ok {
@@ -404,11 +437,90 @@ func TestPromQLParsesWithPromtool(t *testing.T) {
 	}
 }
 
+// TestModelFilter: every selector of a metric with a model label filters
+// on $model, and the Models row draws one line per model.
+func TestModelFilter(t *testing.T) {
+	d := embedded(t)
+	modelLabel := func(metric string) string {
+		switch {
+		case strings.HasPrefix(metric, "gen_ai_"), metric == llmmetrics.ModelActive:
+			return llmmetrics.LabelRequestModel
+		case strings.HasPrefix(metric, "vllm:"), strings.HasPrefix(metric, "sglang:"):
+			return "model_name"
+		}
+		return ""
+	}
+	n := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range selectorRE.FindAllStringSubmatch(tg.Expr, -1) {
+				if l := modelLabel(m[1]); l != "" {
+					n++
+					if !strings.Contains(m[2], l+`=~"$model"`) {
+						t.Errorf("panel %q: %s does not filter %s=~\"$model\"", p.Title, m[1], l)
+					}
+				}
+			}
+			if p.Row == "Models" && !strings.Contains(tg.Expr, "by ("+llmmetrics.LabelRequestModel) {
+				t.Errorf("Models panel %q is not per model: %s", p.Title, tg.Expr)
+			}
+		}
+	}
+	if n < 30 {
+		t.Errorf("only %d selectors with a model label", n)
+	}
+}
+
+// TestBothVLLMGenerations: wherever a query reads a metric vLLM renamed, it
+// reads the old name too (vllm-project/vllm#27133, #29330).
+func TestBothVLLMGenerations(t *testing.T) {
+	d := embedded(t)
+	pairs := [][2]string{
+		{llmmetrics.VLLMKVCacheUsage, llmmetrics.VLLMKVCacheUsageOld},
+		{llmmetrics.VLLMInterTokenLatency, llmmetrics.VLLMInterTokenLatencyOld},
+		{llmmetrics.VLLMPrefixCacheHits, llmmetrics.VLLMPrefixCacheHitsOld},
+		{llmmetrics.VLLMPrefixCacheQueries, llmmetrics.VLLMPrefixCacheQueriesOld},
+	}
+	seen := map[string]bool{}
+	for _, e := range d.Expressions() {
+		for _, p := range pairs {
+			if strings.Contains(e, p[0]+"{") || strings.Contains(e, p[0]+"_bucket{") {
+				seen[p[0]] = true
+				if !strings.Contains(e, " or ") || !strings.Contains(e, p[1]) {
+					t.Errorf("reads %s but not, after or, %s: %s", p[0], p[1], e)
+				}
+			}
+		}
+	}
+	for _, p := range pairs {
+		if !seen[p[0]] {
+			t.Errorf("no query reads %s", p[0])
+		}
+	}
+}
+
+// TestAlertAnnotations: firing alerts are drawn on the time axis, from the
+// dashboard's Prometheus datasource.
+func TestAlertAnnotations(t *testing.T) {
+	d := embedded(t)
+	if len(d.Annotations) != 1 {
+		t.Fatalf("annotations %+v, want one", d.Annotations)
+	}
+	a := d.Annotations[0]
+	if !a.Enable || !isDSRef(a.Datasource) || !strings.HasPrefix(a.Expr, `ALERTS{alertstate="firing"`) {
+		t.Errorf("annotation %+v: want enabled, on ${datasource}, ALERTS{alertstate=\"firing\"}", a)
+	}
+	for _, e := range checkExpr(a.Expr) {
+		t.Errorf("annotation: %s", e)
+	}
+}
+
 // revisionHashes pins the dashboard JSON of each revision. up and import
 // upgrade a Grafana copy only when its revision is older, so a changed
 // dashboard needs a new revision.
 var revisionHashes = map[int]string{
 	1: "7bd166c37a5abae528b1e42bcc26eff3ad9a7bab41f0a3758b3d66d2cd1379e9",
+	2: "6a824fbd4743e23ff72ac297780f1a9be28e0a5edd7e0dabf3cee53bca8bf878",
 }
 
 func TestRevisionBumpedWhenDashboardChanges(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -74,6 +75,14 @@ func TestEveryPanelReturnsDataFromRealPrometheus(t *testing.T) {
 	if _, err := stack.WriteFiles(dir, r.All()); err != nil {
 		t.Fatal(err)
 	}
+	// An alert that fires at once, for the dashboard's alert annotations
+	// to show: llmmon's own wait minutes before they fire.
+	firing := "groups:\n  - name: dashboard-test\n    rules:\n      - alert: DashboardTestErrors\n" +
+		"        expr: sum by (job, instance) (rate(llm_requests_total{status=\"error\"}[1m])) > 0\n" +
+		"        labels: {severity: info}\n"
+	if err := os.WriteFile(filepath.Join(dir, "prometheus", "rules", "dashboard-test.yml"), []byte(firing), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	prom := testenv.StartPrometheus(t, filepath.Join(dir, filepath.FromSlash(prometheus.ConfigFile)))
 
 	var wg sync.WaitGroup
@@ -88,7 +97,7 @@ func TestEveryPanelReturnsDataFromRealPrometheus(t *testing.T) {
 	vals := map[string]string{
 		"job":             promQLRegex(cfg.LLMServer.Name),
 		"instance":        promQLRegex(addr),
-		"model_name":      promQLRegex(opts.Model),
+		"model":           promQLRegex(opts.Model),
 		"__rate_interval": "15s",
 	}
 	sel := fmt.Sprintf(`job=%q, instance=%q`, cfg.LLMServer.Name, addr)
@@ -112,7 +121,7 @@ func TestEveryPanelReturnsDataFromRealPrometheus(t *testing.T) {
 			continue
 		}
 		q = dashboards.Substitute(q, vals)
-		label := map[string]string{"job": cfg.LLMServer.Name, "instance": addr, "model_name": opts.Model}[v.Name]
+		label := map[string]string{"job": cfg.LLMServer.Name, "instance": addr, "model": opts.Model}[v.Name]
 		found := false
 		for _, s := range prom.WaitForSamples(t, 30*time.Second, q) {
 			found = found || s.Metric[v.Name] == label
@@ -150,6 +159,11 @@ func TestEveryPanelReturnsDataFromRealPrometheus(t *testing.T) {
 				return fmt.Errorf("%d samples, none a number: %v", len(s), s)
 			})
 		}
+	}
+	for _, a := range d.Annotations {
+		q := dashboards.Substitute(a.Expr, vals)
+		prom.WaitForSamples(t, 60*time.Second, q)
+		checked++
 	}
 	t.Logf("%d queries returned data; %d queries of absent engines returned none, as allowed", checked, exceptions)
 	if checked < 30 || exceptions == 0 {

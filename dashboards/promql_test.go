@@ -40,15 +40,21 @@ func References(expr string) []string {
 	return out
 }
 
-var labelValuesRE = regexp.MustCompile(`^\s*label_values\(\s*(.*?)\s*,\s*(\w+)\s*\)\s*$`)
+var (
+	labelValuesRE = regexp.MustCompile(`^\s*label_values\(\s*(.*?)\s*,\s*(\w+)\s*\)\s*$`)
+	queryResultRE = regexp.MustCompile(`^\s*query_result\((.*)\)\s*$`)
+)
 
-// VariablePromQL turns a Prometheus query variable's label_values(SELECTOR,
-// LABEL) into the PromQL that returns the same label values, so tests can
-// run it against a real Prometheus.
+// VariablePromQL turns a Prometheus query variable into the PromQL that
+// returns its values, so tests can run it against a real Prometheus:
+// label_values(SELECTOR, LABEL) becomes count by (LABEL) (SELECTOR), and
+// query_result(EXPR) is EXPR (the variable's regex then picks a label).
 func VariablePromQL(query string) (string, bool) {
-	m := labelValuesRE.FindStringSubmatch(query)
-	if m == nil {
-		return "", false
+	if m := labelValuesRE.FindStringSubmatch(query); m != nil {
+		return fmt.Sprintf("count by (%s) (%s)", m[2], m[1]), true
 	}
-	return fmt.Sprintf("count by (%s) (%s)", m[2], m[1]), true
+	if m := queryResultRE.FindStringSubmatch(query); m != nil {
+		return m[1], true
+	}
+	return "", false
 }

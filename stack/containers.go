@@ -3,7 +3,9 @@ package stack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 )
 
 // created is what createObjects did.
@@ -29,6 +31,11 @@ func createObjects(ctx context.Context, eng Engine, in SpecInput, pre preflighte
 		c.actions = append(c.actions, a)
 		emit(a)
 	}
+	// Docker starts no container on a name two networks share: the
+	// stack's own duplicates go first (see chooseNetwork).
+	if err := removeSpares(ctx, eng, n, pre, act); err != nil {
+		return c, err
+	}
 	netObj, ok := pre.found[key(KindNetwork, n.Network)]
 	if ok {
 		act(Action{KindNetwork, n.Network, "unchanged"})
@@ -38,6 +45,9 @@ func createObjects(ctx context.Context, eng Engine, in SpecInput, pre preflighte
 			return c, err
 		}
 		act(Action{KindNetwork, n.Network, "created"})
+		if netObj, err = settleNetwork(ctx, eng, n, netObj, act); err != nil {
+			return c, err
+		}
 	}
 	in.HostGateway = HostGatewayFor(pre.info, netObj)
 	c.specs = BuildSpecs(in)
@@ -87,6 +97,14 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 		if existing.Labels[LabelConfigHash] == spec.Labels[LabelConfigHash] && st != nil {
 			want := spec.Labels[LabelFilesHash]
 			stale := want != "" && delivered != want
+			unchanged := "unchanged"
+			if st.Paused() {
+				// Frozen by docker pause: it holds its ports, so resume it.
+				if err := eng.UnpauseContainer(ctx, existing.ID); err != nil {
+					return "", "", err
+				}
+				st.Status, unchanged = "running", "resumed"
+			}
 			reload, reloaded := eng.RestartContainer, "restarted"
 			if spec.Labels[LabelComponent] == ComponentPrometheus {
 				reload = func(ctx context.Context, id string) error { return eng.SignalContainer(ctx, id, "HUP") }
@@ -97,7 +115,7 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 			}
 			switch {
 			case (st.Status == "running" || st.Status == "restarting") && !stale:
-				return existing.ID, "unchanged", nil
+				return existing.ID, unchanged, nil
 			case st.Status == "running" || st.Status == "restarting" || st.Status == "exited":
 				// Stopped (docker stop, a reboot) containers ran with their
 				// files before; stale files are replaced in place.
@@ -123,11 +141,18 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 		}
 		verb = "recreated"
 	}
-	id, err = eng.CreateContainer(ctx, spec)
+	err = whileAmbiguous(ctx, func() (err error) {
+		id, err = eng.CreateContainer(ctx, spec)
+		return err
+	})
+	if errors.Is(err, ErrNameInUse) {
+		return "", "", fmt.Errorf("container %s appeared while this up was creating it: another llmmon up is bringing up stack %q "+
+			"(from another --dir: the lock on --dir keeps out only ups of the same folder); let it finish, then run llmmon up again: %w", spec.Name, cfg.Name, ErrNameInUse)
+	}
 	if err != nil {
 		return "", "", err
 	}
-	if err := eng.StartContainer(ctx, id); err != nil {
+	if err := whileAmbiguous(ctx, func() error { return eng.StartContainer(ctx, id) }); err != nil {
 		// Leave nothing behind that would need this container's ports.
 		eng.Remove(context.WithoutCancel(ctx), KindContainer, id)
 		if errors.Is(err, ErrPortAllocated) {
@@ -170,4 +195,23 @@ func deliverSecrets(ctx context.Context, eng Engine, id string, spec ContainerSp
 		}
 	}
 	return eng.CopyFiles(ctx, id, dirs, files)
+}
+
+// whileAmbiguous retries f for a few seconds while the network's name is
+// ambiguous: another up on the same --name (from another --dir) created a
+// network at the same instant, and removes it as soon as it sees ours is
+// older (see settleNetwork).
+func whileAmbiguous(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		err := f()
+		if !errors.Is(err, ErrNetworkAmbiguous) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

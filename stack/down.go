@@ -13,19 +13,45 @@ type DownResult struct {
 	Removed []Object
 }
 
+// DownOptions select the stack down removes.
+type DownOptions struct {
+	// Dir is the folder up recorded the stack in; down holds its lock.
+	// Empty takes no lock.
+	Dir string
+	// Name is the stack's --name; unless NameGiven, the one up recorded
+	// in Dir (read once the lock is held, so a running up has finished).
+	Name      string
+	NameGiven bool
+	// Volumes removes the data volumes too.
+	Volumes bool
+	Lock    LockOptions
+}
+
 // Down removes the stack's containers and network, found by label only,
-// and its volumes too when volumes is set. Objects without the stack's
+// and its volumes too when Volumes is set. Objects without the stack's
 // label are never touched, whatever their names. Running it again
 // removes nothing and succeeds. On error, the result still lists what
 // was removed before it.
-func Down(ctx context.Context, eng Engine, name string, volumes bool) (DownResult, error) {
-	n := NamesFor(name)
+func Down(ctx context.Context, eng Engine, o DownOptions) (DownResult, error) {
+	if o.Dir != "" {
+		lock, err := LockDir(ctx, o.Dir, o.Lock)
+		if err != nil {
+			return DownResult{Stack: NamesFor(o.Name).Stack}, err
+		}
+		defer lock.Unlock()
+		if !o.NameGiven {
+			if o.Name, err = ResolveName(o.Dir, "", false); err != nil {
+				return DownResult{}, err
+			}
+		}
+	}
+	n := NamesFor(o.Name)
 	res := DownResult{Stack: n.Stack}
 	if _, err := engineInfo(ctx, eng); err != nil {
 		return res, err
 	}
 	kinds := []Kind{KindContainer, KindNetwork}
-	if volumes {
+	if o.Volumes {
 		kinds = append(kinds, KindVolume)
 	}
 	var errs []error

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -16,7 +17,8 @@ import (
 // (LabelStack), never by names.
 type Engine interface {
 	// Info pings the engine and describes it. When the engine cannot be
-	// reached the error wraps ErrEngineUnreachable.
+	// reached the error wraps ErrEngineUnreachable; when it does not
+	// answer in time, ErrEngineTimeout. Every method is bounded so.
 	Info(ctx context.Context) (EngineInfo, error)
 	// ImageID returns the ID of a local image, or an error wrapping
 	// ErrNotFound when the engine does not have it.
@@ -25,7 +27,8 @@ type Engine interface {
 	// p.Terminal, plain lines otherwise.
 	PullImage(ctx context.Context, ref string, p Progress) error
 	// Find returns the object of kind with exactly this name, or an error
-	// wrapping ErrNotFound.
+	// wrapping ErrNotFound, or an *AmbiguousError listing every object of
+	// that name when there are several (Docker allows that for networks).
 	Find(ctx context.Context, kind Kind, name string) (Object, error)
 	// List returns the objects of kind that carry every label in labels.
 	List(ctx context.Context, kind Kind, labels map[string]string) ([]Object, error)
@@ -46,6 +49,8 @@ type Engine interface {
 	// process: Prometheus reloads its configuration on HUP, so a changed
 	// prometheus.yml applies without a restart.
 	SignalContainer(ctx context.Context, id, signal string) error
+	// UnpauseContainer resumes a paused container (docker unpause).
+	UnpauseContainer(ctx context.Context, id string) error
 	// Remove deletes an object; a running container is stopped first
 	// (gracefully, then by force).
 	// Removing an object that is already gone wraps ErrNotFound.
@@ -59,9 +64,35 @@ type Engine interface {
 var (
 	ErrNotFound          = errors.New("not found")
 	ErrEngineUnreachable = errors.New("container engine unreachable")
+	// ErrEngineTimeout is an engine that did not answer a call within its
+	// bound (it took the connection and hung, or went silent mid-pull);
+	// the error's text names the engine and what to do.
+	ErrEngineTimeout = errors.New("container engine did not answer in time")
 	// ErrPortAllocated is a start that failed because a host port is taken.
 	ErrPortAllocated = errors.New("host port already allocated")
+	// ErrNameInUse is a create whose name another object took first.
+	ErrNameInUse = errors.New("name already in use")
+	// ErrNetworkAmbiguous is a create or start refused because two
+	// networks share the container's network name.
+	ErrNetworkAmbiguous = errors.New("network name is ambiguous")
 )
+
+// AmbiguousError is a name that several objects of one kind share: Docker
+// lets two networks have one name (two `up` at once used to leave that),
+// and then refuses every use of the name.
+type AmbiguousError struct {
+	Kind    Kind
+	Name    string
+	Objects []Object
+}
+
+func (e *AmbiguousError) Error() string {
+	ids := make([]string, len(e.Objects))
+	for i, o := range e.Objects {
+		ids[i] = shortID(o.ID)
+	}
+	return fmt.Sprintf("%d %ss are named %q (%s)", len(e.Objects), e.Kind, e.Name, strings.Join(ids, ", "))
+}
 
 // Kind is a type of engine object.
 type Kind string
@@ -162,6 +193,9 @@ type Object struct {
 	// it; Subnet is its IPv4 subnet (CIDR), where its containers come from.
 	Gateway string `json:"gateway,omitempty"`
 	Subnet  string `json:"subnet,omitempty"`
+	// Created is when the engine created it (networks), to tell
+	// duplicates apart.
+	Created time.Time `json:"created,omitzero"`
 	// Container is set for containers only.
 	Container *ContainerState `json:"container,omitempty"`
 }
@@ -190,8 +224,14 @@ type ContainerState struct {
 // Running reports a container that is up and not crash-looping.
 func (c *ContainerState) Running() bool { return c != nil && c.Status == "running" }
 
+// Paused reports a container frozen by docker pause: it keeps its ports
+// (connections are taken, never answered) until it is unpaused.
+func (c *ContainerState) Paused() bool { return c != nil && c.Status == "paused" }
+
 // Endpoint is a container's place on one network.
 type Endpoint struct {
-	IP      string   `json:"ip"`
-	Aliases []string `json:"aliases,omitempty"`
+	// NetworkID tells apart networks that share the name the map is keyed by.
+	NetworkID string   `json:"network_id,omitempty"`
+	IP        string   `json:"ip"`
+	Aliases   []string `json:"aliases,omitempty"`
 }

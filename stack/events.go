@@ -11,7 +11,7 @@ type Event interface{ upEvent() }
 type Action struct {
 	Kind Kind   `json:"kind"`
 	Name string `json:"name"`
-	Verb string `json:"verb"` // created, recreated, started, restarted, unchanged
+	Verb string `json:"verb"` // created, recreated, started, restarted, resumed, removed, unchanged
 }
 
 // Notice is something the user should know that is not a failure.

@@ -37,6 +37,9 @@ type preflighted struct {
 	imageIDs map[string]string // by component
 	// secrets are the receivers' secret files, read from this machine.
 	secrets []File
+	// spareNetworks share the network's name and are ours: up removes
+	// them before it creates anything.
+	spareNetworks []Object
 }
 
 // pullOptions say when and how preflight pulls images.
@@ -63,8 +66,16 @@ func preflight(ctx context.Context, eng Engine, cfg Config, names Names, checkPo
 	if pre.info, err = engineInfo(ctx, eng); err != nil {
 		return pre, err
 	}
-	if pre.found, err = findAll(ctx, eng, names); err != nil {
+	var amb *AmbiguousError
+	if pre.found, amb, err = findAll(ctx, eng, names); err != nil {
 		return pre, err
+	}
+	if amb != nil {
+		ch, err := chooseNetwork(amb, names, pre.found)
+		if err != nil {
+			return pre, err
+		}
+		pre.found[key(KindNetwork, names.Network)], pre.spareNetworks = ch.use, ch.spare
 	}
 	if err := refuseForeign(pre.found, names); err != nil {
 		return pre, err
@@ -133,20 +144,24 @@ func objectNames(n Names) []objectKey {
 	return keys
 }
 
-// findAll looks up every object name the stack uses.
-func findAll(ctx context.Context, eng Engine, n Names) (map[string]Object, error) {
-	found := map[string]Object{}
+// findAll looks up every object name the stack uses; several networks
+// with the stack network's name come back as amb.
+func findAll(ctx context.Context, eng Engine, n Names) (found map[string]Object, amb *AmbiguousError, err error) {
+	found = map[string]Object{}
 	for _, q := range objectNames(n) {
 		obj, err := eng.Find(ctx, q.kind, q.name)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
+		if q.kind == KindNetwork && errors.As(err, &amb) {
+			continue
+		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		found[key(q.kind, q.name)] = obj
 	}
-	return found, nil
+	return found, amb, nil
 }
 
 // refuseForeign names every object that has one of our names but not our
@@ -180,7 +195,7 @@ func checkPorts(cfg Config, found map[string]Object, check func(string) error) e
 	}
 	ours := map[int]bool{}
 	for _, o := range found {
-		if o.Kind == KindContainer && o.Container != nil && o.Container.Running() {
+		if o.Kind == KindContainer && o.Container != nil && (o.Container.Running() || o.Container.Paused()) {
 			for _, p := range o.Container.Ports {
 				ours[p.HostPort] = true
 			}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Grafana's admin password lives in one file of --dir (mode 0600):
@@ -60,19 +61,60 @@ func StoredOrNewAdminPassword(path string) (pw string, isNew bool, err error) {
 }
 
 // ensureAdminPassword returns the stored admin password, generating and
-// storing one on the first up.
+// storing one on the first up. The file is created with O_EXCL, so a
+// stored password is never replaced: whoever creates it first wins, and
+// every other up reads it.
 func ensureAdminPassword(dir string) (string, error) {
-	pw, isNew, err := StoredOrNewAdminPassword(AdminPasswordPath(dir))
+	path := AdminPasswordPath(dir)
+	pw, isNew, err := StoredOrNewAdminPassword(path)
 	if err != nil || !isNew {
 		return pw, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if _, err := writeAtomic(AdminPasswordPath(dir), []byte(pw+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("store the Grafana admin password: %w", err)
+	emptySince := time.Time{}
+	for {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			return pw, writePassword(f, pw)
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("store the Grafana admin password: %w", err)
+		}
+		stored, err := readAdminPasswordFile(path)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return stored, err
+		}
+		// Empty: another up is writing it this instant, or one died
+		// before it could. A file empty for a second is the latter.
+		switch {
+		case emptySince.IsZero():
+			emptySince = time.Now()
+		case time.Since(emptySince) > time.Second:
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return "", fmt.Errorf("%s is empty and cannot be replaced: %w", path, err)
+			}
+			emptySince = time.Time{}
+			continue
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return pw, nil
+}
+
+func writePassword(f *os.File, pw string) error {
+	_, err := f.WriteString(pw + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("store the Grafana admin password in %s: %w", f.Name(), err)
+	}
+	return nil
 }
 
 // ErrAdminPassword is a stored admin password that Grafana rejects.

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -45,5 +47,51 @@ func TestStoredOrNewAdminPassword(t *testing.T) {
 	}
 	if read, err := ReadAdminPassword(dir); err != nil || read != pw {
 		t.Errorf("ReadAdminPassword = %q %v, want %q", read, err, pw)
+	}
+}
+
+// Whoever stores the admin password first wins; every other up reads it
+// (it used to be written by rename, the last writer replacing it while
+// Grafana had been given the first).
+func TestAdminPasswordStoredOnce(t *testing.T) {
+	dir := t.TempDir()
+	const n = 8
+	got := make([]string, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			pw, err := ensureAdminPassword(dir)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = pw
+		}()
+	}
+	close(start)
+	wg.Wait()
+	stored, err := ReadAdminPassword(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, pw := range got {
+		if pw != stored {
+			t.Errorf("up %d was given %q, the file holds %q", i, pw, stored)
+		}
+	}
+	if st, err := os.Stat(AdminPasswordPath(dir)); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v %v", st.Mode(), err)
+	}
+	// An empty file (an up that died before writing) is replaced.
+	os.WriteFile(AdminPasswordPath(dir), nil, 0o600)
+	pw, err := ensureAdminPassword(dir)
+	if err != nil || len(pw) < 20 || strings.TrimSpace(pw) != pw {
+		t.Fatalf("after an empty file: %q %v", pw, err)
+	}
+	if again, _ := ensureAdminPassword(dir); again != pw {
+		t.Errorf("a stored password changed: %q then %q", pw, again)
 	}
 }

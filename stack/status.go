@@ -102,6 +102,9 @@ func Status(ctx context.Context, eng Engine, o StatusOptions) (StatusReport, err
 			st := obj.Container
 			cs.Container, cs.ID, cs.Image, cs.State, cs.RestartCount = obj.Name, shortID(obj.ID), st.Image, st.Status, st.RestartCount
 			cs.Health = "not running"
+			if st.Paused() {
+				cs.Health = "paused (docker pause): llmmon up resumes it"
+			}
 			sort.Slice(st.Ports, func(i, j int) bool { return st.Ports[i].HostPort < st.Ports[j].HostPort })
 			for _, pt := range st.Ports {
 				cs.Ports = append(cs.Ports, fmt.Sprintf("%s->%d/tcp", net.JoinHostPort(pt.HostIP, strconv.Itoa(pt.HostPort)), pt.ContainerPort))

@@ -15,6 +15,9 @@ import (
 // TargetChange is one `llmmon target add` or `rm`.
 type TargetChange struct {
 	Dir string
+	// Lock says how to wait while an up, a down or another change holds
+	// Dir: the change reads and records the settings up keeps there.
+	Lock LockOptions
 	// Job is the scrape job; Addresses are [SCHEME://]HOST:PORT[/PATH].
 	Job       string
 	Addresses []string
@@ -36,7 +39,7 @@ type TargetResult struct {
 // AddTarget adds addresses (and labels) to a job of the stack recorded
 // in Dir, creating the job when it is new, without restarting Prometheus.
 func AddTarget(ctx context.Context, eng Engine, c TargetChange) (TargetResult, error) {
-	return changeTargets(ctx, eng, c.Dir, func(cfg *Config) (Target, error) {
+	return changeTargets(ctx, eng, c, func(cfg *Config) (Target, error) {
 		if len(c.Addresses) == 0 {
 			return Target{}, fmt.Errorf("target add %s: give at least one address, e.g. llmmon target add %s gpu3:8000", c.Job, c.Job)
 		}
@@ -71,7 +74,7 @@ func AddTarget(ctx context.Context, eng Engine, c TargetChange) (TargetResult, e
 // address is given or none is left. The LLM server's job stays: the
 // alert rules are written for it.
 func RemoveTarget(ctx context.Context, eng Engine, c TargetChange) (TargetResult, error) {
-	return changeTargets(ctx, eng, c.Dir, func(cfg *Config) (Target, error) {
+	return changeTargets(ctx, eng, c, func(cfg *Config) (Target, error) {
 		t, at := findJob(cfg, c.Job)
 		if at < 0 {
 			return Target{}, fmt.Errorf("target rm: no job %q in %s (llmmon target ls lists them)", c.Job, c.Dir)
@@ -131,7 +134,16 @@ func setJob(cfg *Config, at int, t Target) {
 // new targets files (and prometheus.yml, when a job came or went) into
 // the running Prometheus, then records the settings, so the next up
 // keeps them. Nothing is recorded when the delivery fails.
-func changeTargets(ctx context.Context, eng Engine, dir string, change func(*Config) (Target, error)) (TargetResult, error) {
+func changeTargets(ctx context.Context, eng Engine, c TargetChange, change func(*Config) (Target, error)) (TargetResult, error) {
+	dir := c.Dir
+	if _, err := LoadState(dir); err != nil { // before the lock, which would create dir
+		return TargetResult{}, err
+	}
+	lock, err := LockDir(ctx, dir, c.Lock)
+	if err != nil {
+		return TargetResult{}, err
+	}
+	defer lock.Unlock()
 	st, err := LoadState(dir)
 	if err != nil {
 		return TargetResult{}, err

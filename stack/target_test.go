@@ -3,9 +3,11 @@ package stack_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/llmmon/llmmon/stack"
 )
@@ -129,5 +131,33 @@ func TestTargetAddNeedsRunningPrometheus(t *testing.T) {
 	st, _ := stack.LoadState(dir)
 	if len(st.Config.LLMServer.Addrs()) != 1 {
 		t.Error("a failed add was recorded")
+	}
+}
+
+// target add and rm take --dir's lock like up and down: a change made
+// while an up holds the folder waits for it, or says who holds it.
+func TestTargetChangeWaitsForTheDirLock(t *testing.T) {
+	eng, dir := fakeEngine(), t.TempDir()
+	mustUp(t, eng, dir, testConfig())
+	ctx := context.Background()
+	held, err := stack.LockDir(ctx, dir, stack.LockOptions{Command: "llmmon up --dir " + dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	change := stack.TargetChange{Dir: dir, Job: "llm-server", Addresses: []string{"gpu2:8000"}}
+	_, err = stack.AddTarget(ctx, eng, change)
+	if !errors.Is(err, stack.ErrLocked) || !strings.Contains(err.Error(), "llmmon up --dir") {
+		t.Fatalf("add while up holds the folder: %v", err)
+	}
+	if st, _ := stack.LoadState(dir); len(st.Config.LLMServer.Addrs()) != 1 {
+		t.Fatal("a refused add was recorded")
+	}
+	go func() { time.Sleep(200 * time.Millisecond); held.Unlock() }()
+	change.Lock.Wait = 5 * time.Second
+	if _, err := stack.AddTarget(ctx, eng, change); err != nil {
+		t.Fatalf("add after waiting for the lock: %v", err)
+	}
+	if st, _ := stack.LoadState(dir); len(st.Config.LLMServer.Addrs()) != 2 {
+		t.Error("the add that waited was not recorded")
 	}
 }

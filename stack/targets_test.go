@@ -37,9 +37,9 @@ func TestDetectEngines(t *testing.T) {
 		lines = append(lines, e.Detection.Describe(e.Job))
 	}
 	want := []string{
-		"target llm-server looks like llmmon gateway: Overview, Gateway latency rows apply",
+		"target llm-server looks like llmmon gateway: Overview, Gateway latency, Replicas rows apply",
 		"target vllm looks like vLLM: Engine (vLLM) row applies",
-		"target ollama has no engine or llm_* metrics (Ollama serves none): no dashboard row applies; put `llmmon serve --upstream URL` in front of it for the Overview and Gateway latency rows",
+		"target ollama has no engine or llm_* metrics (Ollama serves none): no dashboard row applies; put `llmmon serve --upstream URL` in front of it for the Overview, Models, Gateway latency and Replicas rows",
 	}
 	if !slices.Equal(lines, want) {
 		t.Errorf("got\n%q\nwant\n%q", lines, want)

@@ -30,6 +30,8 @@ type UpOptions struct {
 	// CheckPort reports whether addr (host:port) can be listened on; nil
 	// tries net.Listen. Tests replace it.
 	CheckPort func(addr string) error
+	// Lock says how up waits for another up or down on Dir.
+	Lock LockOptions
 }
 
 // UpResult is what up did and where the stack answers.
@@ -54,13 +56,18 @@ type UpResult struct {
 // Up brings the stack to the resolved settings. Nothing in Dir changes
 // and nothing is created until the settings are valid and the preflight
 // passed; from then on Dir records the stack, so down, status and doctor
-// find it even if up stops half-way.
+// find it even if up stops half-way. Up holds Dir's lock throughout.
 func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	start := time.Now()
 	emit := o.Events
 	if emit == nil {
 		emit = func(Event) {}
 	}
+	lock, err := LockDir(ctx, o.Dir, o.Lock)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
 
 	settings, err := Resolve(o.Dir, o.Settings)
 	if err != nil {

@@ -372,7 +372,7 @@ func TestUpUnreachableEngine(t *testing.T) {
 	if !errors.Is(err, stack.ErrEngineUnreachable) {
 		t.Error("not ErrEngineUnreachable")
 	}
-	_, err = stack.Down(context.Background(), eng, "", false)
+	_, err = stack.Down(context.Background(), eng, stack.DownOptions{})
 	if err == nil || !strings.HasPrefix(err.Error(), "cannot reach the Docker daemon at") {
 		t.Errorf("down: %v", err)
 	}
@@ -451,7 +451,7 @@ func TestDownByLabelOnly(t *testing.T) {
 	eng.Add(stack.KindVolume, "llm-grafana-data-backup", map[string]string{"com.example": "x"})
 	eng.Calls()
 
-	res, err := stack.Down(context.Background(), eng, "", false)
+	res, err := stack.Down(context.Background(), eng, stack.DownOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +466,7 @@ func TestDownByLabelOnly(t *testing.T) {
 		"other-llm-alertmanager-data", "other-llm-grafana-data", "other-llm-prometheus-data"}) {
 		t.Errorf("volumes: %v", got)
 	}
-	res, err = stack.Down(context.Background(), eng, "", true)
+	res, err = stack.Down(context.Background(), eng, stack.DownOptions{Volumes: true})
 	if err != nil || len(res.Removed) != 3 {
 		t.Fatalf("down --volumes: %+v %v", res, err)
 	}
@@ -477,7 +477,7 @@ func TestDownByLabelOnly(t *testing.T) {
 		t.Errorf("containers: %v", got)
 	}
 	// Twice is fine.
-	res, err = stack.Down(context.Background(), eng, "", true)
+	res, err = stack.Down(context.Background(), eng, stack.DownOptions{Volumes: true})
 	if err != nil || len(res.Removed) != 0 {
 		t.Fatalf("second down: %+v %v", res, err)
 	}
@@ -488,7 +488,7 @@ func TestDownNetworkWithForeignContainer(t *testing.T) {
 	mustUp(t, eng, t.TempDir(), testConfig())
 	eng.Add(stack.KindContainer, "someone-else", nil)
 	eng.Attach("someone-else", "monitoring")
-	res, err := stack.Down(context.Background(), eng, "", false)
+	res, err := stack.Down(context.Background(), eng, stack.DownOptions{})
 	if err == nil || !strings.Contains(err.Error(), "network monitoring still has containers attached that llmmon did not create") {
 		t.Fatalf("err = %v", err)
 	}
@@ -654,7 +654,7 @@ func TestFailedUpIsRecordedForDown(t *testing.T) {
 	if err != nil || name != "half" {
 		t.Fatalf("recorded name %q, %v", name, err)
 	}
-	res, err := stack.Down(context.Background(), eng, name, true)
+	res, err := stack.Down(context.Background(), eng, stack.DownOptions{Name: name, Volumes: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,3 +51,33 @@ func Value(m *dto.Metric) float64 {
 	}
 	return 0
 }
+
+// Sum adds up Value over every series of name that has labels (name=value
+// pairs); it is 0 when none has them yet.
+func Sum(t testing.TB, g promclient.Gatherer, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				have[lp.GetName()] = lp.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if have[labels[i]] != labels[i+1] {
+					continue metrics
+				}
+			}
+			sum += Value(m)
+		}
+	}
+	return sum
+}

@@ -80,6 +80,10 @@ func (d *doctor) checkDaemon(ctx context.Context) Result {
 		res := Fail(fmt.Sprintf("cannot reach the Docker daemon via %s", desc), "", "")
 		msg := err.Error()
 		switch {
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, stack.ErrEngineTimeout):
+			res.Message = fmt.Sprintf("the Docker daemon via %s does not answer", desc)
+			res.Cause = fmt.Sprintf("it did not answer within %s: it is hung or overloaded (or the address drops packets); up, down and status give up on it after their own bounds", dockerTimeout)
+			res.Fix = "check it with `docker info`, restart it (`sudo systemctl restart docker`), or point DOCKER_HOST at a working engine"
 		case strings.Contains(msg, "permission denied"):
 			res.Cause = "your user may not use the Docker socket: " + msg
 			res.Fix = "run as root, or join the docker group: `sudo usermod -aG docker $USER`, then log in again"
@@ -173,6 +177,11 @@ func (d *doctor) checkContainer(ctx context.Context, m *memo[stack.Object], name
 	if st == nil {
 		return Fail(fmt.Sprintf("%s has no container state", name), "", "")
 	}
+	if st.Paused() {
+		return Fail(fmt.Sprintf("%s is paused", name),
+			"`docker pause` froze it: it keeps its ports and takes connections, but answers nothing",
+			fmt.Sprintf("%s resumes it (or `docker unpause %s`)", d.upCmd(), name))
+	}
 	if !st.Running() {
 		res := Fail(fmt.Sprintf("%s is %s%s", name, st.Status, exitDetail(st)), stopCause(st),
 			d.upCmd()+" starts it again"+logHint(name))
@@ -207,8 +216,6 @@ func stopCause(st *stack.ContainerState) string {
 		return "the engine could not run it: " + st.Error
 	case st.Status == "created":
 		return "it was created but never started (an interrupted `llmmon up`)"
-	case st.Status == "paused":
-		return "it was paused (`docker pause`)"
 	case st.Status == "restarting":
 		return "it keeps crashing and Docker keeps restarting it"
 	case st.ExitCode == 0, st.ExitCode == 143:
@@ -246,7 +253,10 @@ func (d *doctor) networkChecks() []Check {
 func (d *doctor) checkNetwork(ctx context.Context) Result {
 	n := d.names
 	netObj, err := d.netObj.get(ctx)
+	var amb *stack.AmbiguousError
 	switch {
+	case errors.As(err, &amb):
+		return d.sharedNetworkName(amb)
 	case errors.Is(err, errDockerDown):
 		return Skip("Docker unreachable (see Docker › daemon)")
 	case errors.Is(err, stack.ErrNotFound):
@@ -295,6 +305,30 @@ func (d *doctor) checkNetwork(ctx context.Context) Result {
 			strings.Join(fixes, ", or ")+" (or "+d.upCmd()+")")
 	}
 	return Pass("%s are on %s (%s)", strings.Join(names, ", "), n.Network, orUnknownGW(netObj.Gateway))
+}
+
+// sharedNetworkName explains several networks with the stack network's
+// name: up uses its own by ID; Docker refuses the name in commands.
+func (d *doctor) sharedNetworkName(amb *stack.AmbiguousError) Result {
+	var ours, others []string
+	for _, o := range amb.Objects {
+		if o.Owned(d.names.Stack) {
+			ours = append(ours, o.ID[:min(12, len(o.ID))])
+		} else {
+			others = append(others, o.ID[:min(12, len(o.ID))])
+		}
+	}
+	cause := "Docker refuses a name that several networks share (\"ambiguous\") and starts no container on it; two `llmmon up` at once used to leave two"
+	switch {
+	case len(ours) == 0:
+		return Fail(amb.Error()+", none of them llmmon's", cause,
+			fmt.Sprintf("remove the ones you do not need (`docker network rm %s`), or give llmmon's stack its own names: `llmmon up --name NAME`", strings.Join(others, " ")))
+	case len(others) == 0:
+		return Fail(amb.Error()+", all of them llmmon's", cause, d.upCmd()+" keeps one and removes the others")
+	}
+	return Fail(amb.Error()+fmt.Sprintf(": %s llmmon's, %s not", strings.Join(ours, " "), strings.Join(others, " ")), cause,
+		fmt.Sprintf("llmmon never touches what it did not create: remove the other one if nothing uses it (`docker network rm %s`), then %s (it removes its own duplicates)",
+			strings.Join(others, " "), d.upCmd()))
 }
 
 func orUnknownGW(gw string) string {

@@ -26,7 +26,7 @@ func TestEngineCheck(t *testing.T) {
 		{"TGI", "# TYPE tgi_queue_size gauge\ntgi_queue_size 0\n", StatusOK, []string{"looks like TGI: TGI row applies"}},
 		{"SGLang", "# TYPE sglang:num_running_reqs gauge\nsglang:num_running_reqs 0\n", StatusOK, []string{"looks like SGLang: SGLang row applies"}},
 		{"llmmon gateway", fmt.Sprintf(seedExposition, 1), StatusOK,
-			[]string{"looks like llmmon gateway: Overview, Gateway latency rows apply"}},
+			[]string{"looks like llmmon gateway: Overview, Gateway latency, Replicas rows apply"}},
 		{"unknown exporter", "# TYPE node_load1 gauge\nnode_load1 0.5\n", StatusWarn,
 			[]string{"no dashboard row applies", "llmmon serve --upstream URL"}},
 	}

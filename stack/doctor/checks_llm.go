@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -31,6 +32,9 @@ const requestCounter = llmmetrics.Requests
 // scrapeResult is the LLM server's /metrics as this machine sees it.
 type scrapeResult struct {
 	families map[string]*dto.MetricFamily
+	// url is where it was read: MetricsURL, or the same port on the
+	// address the server listens on when that is not loopback.
+	url string
 }
 
 // scrapeError is a failed scrape of /metrics, with what it means.
@@ -121,6 +125,15 @@ func (d *doctor) scrapeMetrics(ctx context.Context) (scrapeResult, error) {
 	}
 	req.Header.Set("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
 	resp, err := d.http.Do(req)
+	if alt := listenerElsewhere(req.URL); err != nil && errors.Is(err, syscall.ECONNREFUSED) && alt != "" {
+		// Bound to one address only (the Docker bridge's, say): read it
+		// there, as Prometheus in Docker does through host.docker.internal.
+		u = alt
+		if req, err = http.NewRequestWithContext(ctx, http.MethodGet, u, nil); err == nil {
+			req.Header.Set("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
+			resp, err = d.http.Do(req)
+		}
+	}
 	if err != nil {
 		host, port := d.llmHostPort()
 		var ne net.Error
@@ -166,7 +179,7 @@ func (d *doctor) scrapeMetrics(ctx context.Context) (scrapeResult, error) {
 		notMetrics.msg = fmt.Sprintf("%s is not a Prometheus exposition: %v", u, err)
 		return scrapeResult{}, notMetrics
 	}
-	return scrapeResult{families: fams}, nil
+	return scrapeResult{families: fams, url: u}, nil
 }
 
 func (d *doctor) checkMetrics(ctx context.Context) Result {
@@ -187,20 +200,20 @@ func (d *doctor) checkMetrics(ctx context.Context) Result {
 	if len(missing) == len(SeedMetrics) {
 		if engine := engineMetrics(sr.families); engine != "" {
 			return Pass("%s serves %s metrics (%s); %s and the other llm_* metrics are absent, the dashboard's engine rows use these",
-				d.o.MetricsURL, engine, plural(len(sr.families), "family", "families"), requestCounter)
+				sr.url, engine, plural(len(sr.families), "family", "families"), requestCounter)
 		}
-		return Fail(fmt.Sprintf("%s serves %s, none of them the LLM metrics the dashboard's Overview row is built on (%s)", d.o.MetricsURL,
+		return Fail(fmt.Sprintf("%s serves %s, none of them the LLM metrics the dashboard's Overview row is built on (%s)", sr.url,
 			plural(len(sr.families), "metric family", "metric families"), strings.Join(SeedMetrics, ", ")),
 			"this port belongs to another program's exporter, not the LLM server: wrong port",
 			"point Prometheus at the LLM server's port: "+d.upCmd("--llm-target host.docker.internal:PORT")+
 				", or put llmmon's instrumented gateway in front of your engine: `llmmon serve --upstream URL`")
 	}
 	if len(missing) > 0 {
-		return Warn(fmt.Sprintf("%s lacks %d of the LLM metrics the dashboard's Overview row is built on: %s", d.o.MetricsURL, len(missing), strings.Join(missing, ", ")),
+		return Warn(fmt.Sprintf("%s lacks %d of the LLM metrics the dashboard's Overview row is built on: %s", sr.url, len(missing), strings.Join(missing, ", ")),
 			"the dashboard panels built on them stay empty",
 			"serve them (llmmon serve exposes them all), or put `llmmon serve --upstream URL` in front of your engine")
 	}
-	return Pass("%s serves the LLM metrics the dashboard's Overview row is built on: %s (%s)", d.o.MetricsURL, strings.Join(SeedMetrics, ", "), plural(len(sr.families), "family", "families"))
+	return Pass("%s serves the LLM metrics the dashboard's Overview row is built on: %s (%s)", sr.url, strings.Join(SeedMetrics, ", "), plural(len(sr.families), "family", "families"))
 }
 
 func hasSeedMetric(fams map[string]*dto.MetricFamily) bool {
@@ -253,7 +266,7 @@ func (d *doctor) checkRequests(ctx context.Context) Result {
 	if total == 0 {
 		return Warn("no requests yet; metrics appear after requests",
 			fmt.Sprintf("%s is 0 or absent: nothing has called the server since it started, so the dashboard's rate and latency panels are empty", requestCounter),
-			fmt.Sprintf("send some: `llmmon load --url %s --requests 20`", d.o.LoadURL))
+			fmt.Sprintf("send some: `llmmon load --url %s --requests 20`", d.loadURL(sr)))
 	}
 	return Pass("%.0f requests served (%s)", total, labelsSummary(fam))
 }
@@ -286,6 +299,11 @@ func (d *doctor) checkBind(ctx context.Context) Result {
 		return Skip("the LLM target %s is not on this machine", d.o.Config.LLMServer.FirstAddress())
 	}
 	loop := dialState(ctx, net.JoinHostPort("127.0.0.1", port))
+	if p, _ := strconv.Atoi(port); loop == errRefused {
+		if ls, _ := listeners(p); len(ls) > 0 {
+			return d.boundElsewhere(ctx, ls, port)
+		}
+	}
 	if loop != nil {
 		return Skip("the LLM server is not listening (see LLM server › /metrics)")
 	}
@@ -303,4 +321,55 @@ func (d *doctor) checkBind(ctx context.Context) Result {
 	default:
 		return Warn(fmt.Sprintf("cannot test port %s from the Docker bridge address %s: %v", port, gw, err), "", "")
 	}
+}
+
+// boundElsewhere judges a server that listens on port, but not on
+// 127.0.0.1: on the bridge address it serves Prometheus, not localhost
+// tools; on another one (::1, 127.0.0.2, a LAN address) not Prometheus.
+func (d *doctor) boundElsewhere(ctx context.Context, ls []listener, port string) Result {
+	var at []string
+	for _, l := range ls {
+		at = append(at, net.JoinHostPort(l.ip.String(), port))
+	}
+	msg := fmt.Sprintf("the LLM server listens on %s only, not on 127.0.0.1", strings.Join(at, ", "))
+	gw := d.bridgeGateway(ctx)
+	if gw != "" && dialState(ctx, net.JoinHostPort(gw, port)) == nil {
+		return Warn(msg, "Prometheus in Docker reaches it, but tools on this machine that use localhost (llmmon load, curl) do not",
+			fmt.Sprintf("bind it to every address: %s, or give those tools http://%s/v1", d.serveCmd(), net.JoinHostPort(gw, port)))
+	}
+	return Fail(msg, fmt.Sprintf("Prometheus reaches the host through the Docker bridge (host.docker.internal → %s), where nothing listens on port %s",
+		orUnknownGW(gw), port), fmt.Sprintf("restart it on all interfaces: %s (your own server: `--host 0.0.0.0`)", d.serveCmd()))
+}
+
+// listenerElsewhere is u on the address its port listens on, when u is
+// loopback and the port listens on one other address only (the Docker
+// bridge's, say); "" otherwise.
+func listenerElsewhere(u *url.URL) string {
+	ip := net.ParseIP(u.Hostname())
+	port, err := strconv.Atoi(u.Port())
+	if ip == nil || !ip.IsLoopback() || err != nil {
+		return ""
+	}
+	ls, _ := listeners(port)
+	for _, l := range ls {
+		if !l.ip.IsLoopback() && !l.ip.IsUnspecified() {
+			alt := *u
+			alt.Host = net.JoinHostPort(l.ip.String(), u.Port())
+			return alt.String()
+		}
+	}
+	return ""
+}
+
+// loadURL is LoadURL on the address /metrics was read at, when that was
+// not the configured one (a server on the bridge address only).
+func (d *doctor) loadURL(sr scrapeResult) string {
+	got, err1 := url.Parse(sr.url)
+	want, err2 := url.Parse(d.o.MetricsURL)
+	load, err3 := url.Parse(d.o.LoadURL)
+	if err1 != nil || err2 != nil || err3 != nil || got.Host == want.Host || load.Host != want.Host {
+		return d.o.LoadURL
+	}
+	load.Host = got.Host
+	return load.String()
 }

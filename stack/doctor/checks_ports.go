@@ -1,13 +1,10 @@
 package doctor
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -28,37 +25,70 @@ func (d *doctor) portChecks() []Check {
 	return checks
 }
 
-// checkStackPort finds a port llmmon publishes held by another program.
+// checkStackPort finds a port llmmon publishes held by another program,
+// on any address that overlaps --bind, or by llmmon's own paused container.
 func (d *doctor) checkStackPort(ctx context.Context, port int, m *memo[stack.Object], name, flag string) Result {
-	addr := net.JoinHostPort(d.portHost, strconv.Itoa(port))
-	listening := dialState(ctx, addr) == nil
-	owner := listenerOwner(port)
+	bind := d.o.Config.Bind
+	addr := net.JoinHostPort(bind, strconv.Itoa(port))
+	held, owner := d.portHeld(ctx, bind, port)
 	obj, err := m.get(ctx)
 	dockerDown := errors.Is(err, errDockerDown)
-	ours := err == nil && obj.Owned(d.names.Stack) && obj.Container.Running() && publishes(obj.Container, port)
+	ours := err == nil && obj.Owned(d.names.Stack) && publishes(obj.Container, port)
 	switch {
-	case ours:
+	case ours && obj.Container.Running():
 		return Pass("%d is published by %s", port, name)
-	case !listening:
+	case ours && obj.Container.Paused():
+		return Fail(fmt.Sprintf("%d is published by %s, which is paused", port, name),
+			"`docker pause` froze it: the port takes connections, and nothing answers them",
+			fmt.Sprintf("%s resumes it (or `docker unpause %s`)", d.upCmd(), name))
+	case !held:
 		return Pass("%d is free", port)
 	case dockerDown:
-		return Warn(fmt.Sprintf("%d is in use%s; with Docker unreachable, doctor cannot tell whether by %s", port, ownerDesc(owner), name),
+		return Warn(fmt.Sprintf("%d is in use%s; with Docker unreachable, doctor cannot tell whether by %s", port, owner, name),
 			"", "start Docker and run `llmmon doctor` again")
 	}
-	return Fail(fmt.Sprintf("%d is in use by another program%s, not by %s", port, ownerDesc(owner), name),
+	return Fail(fmt.Sprintf("%d is in use by another program%s, not by %s", port, owner, name),
 		fmt.Sprintf("`llmmon up` cannot publish %s on %s while it is taken", name, addr),
 		fmt.Sprintf("stop that program, or give %s another port: %s", name, d.upCmd(fmt.Sprintf("%s %d", flag, suggestPort(port)))))
 }
 
+// portHeld reports whether something listens on port at an address that
+// overlaps bind, and who (" (pid 1234 python3)", with where when that is
+// not bind). Without the kernel's socket tables, or for a remote engine's
+// ports, it dials instead.
+func (d *doctor) portHeld(ctx context.Context, bind string, port int) (bool, string) {
+	remote := false
+	if info, err := d.info.get(ctx); err == nil && info.Remote() {
+		remote = true
+	}
+	if !remote {
+		if ls, ok := takenBy(bind, port); ok {
+			if len(ls) == 0 {
+				return false, ""
+			}
+			return true, ownerDesc(listenerDesc(ls), where(ls))
+		}
+	}
+	return dialState(ctx, net.JoinHostPort(d.portHost, strconv.Itoa(port))) == nil, ownerDesc(listenerOwner(port), "")
+}
+
 // checkLLMPort finds the LLM server's port held by something that is not
-// an LLM server, so `llmmon serve` could not bind it.
+// an LLM server, so `llmmon serve` could not bind it: a listener on any
+// address counts, as serve binds them all.
 func (d *doctor) checkLLMPort(ctx context.Context) Result {
 	_, portStr, _ := net.SplitHostPort(d.o.Config.LLMServer.FirstAddress())
 	port, _ := strconv.Atoi(portStr)
-	if dialState(ctx, net.JoinHostPort("127.0.0.1", portStr)) != nil {
+	ls, ok := takenBy("", port)
+	if !ok {
+		if dialState(ctx, net.JoinHostPort("127.0.0.1", portStr)) != nil {
+			return Pass("%d is free for the LLM server", port)
+		}
+		ls = []listener{{ip: net.IPv4(127, 0, 0, 1)}}
+	}
+	if len(ls) == 0 {
 		return Pass("%d is free for the LLM server", port)
 	}
-	owner := ownerDesc(listenerOwner(port))
+	owner := ownerDesc(listenerDesc(ls), where(ls))
 	sr, err := d.metrics.get(ctx)
 	if err == nil {
 		if hasSeedMetric(sr.families) {
@@ -93,60 +123,40 @@ func suggestPort(p int) int {
 	return p - 1
 }
 
-func ownerDesc(o string) string {
-	if o == "" {
+// ownerDesc is " (owner, on 172.17.0.1)" for a message, "" when both are unknown.
+func ownerDesc(o, at string) string {
+	at = strings.TrimPrefix(at, " ")
+	switch {
+	case o == "" && at == "":
 		return ""
+	case o == "":
+		return " (" + at + ")"
+	case at == "":
+		return " (" + o + ")"
 	}
-	return " (" + o + ")"
+	return " (" + o + ", " + at + ")"
+}
+
+// listenerDesc names the process behind listeners.
+func listenerDesc(ls []listener) string {
+	inodes := map[string]bool{}
+	for _, l := range ls {
+		inodes[l.inode] = true
+	}
+	return describeOwner(owner(inodes))
 }
 
 // listenerOwner names the process listening on a TCP port on this
-// machine, from /proc, e.g. "pid 1234 python3". Empty when unknown
+// machine, on any address, e.g. "pid 1234 python3". Empty when unknown
 // (another OS, or a process of another user we may not inspect).
 func listenerOwner(port int) string {
-	inodes := map[string]bool{}
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		fh, err := os.Open(f)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 10 || fields[3] != "0A" { // 0A: LISTEN
-				continue
-			}
-			_, hexPort, ok := strings.Cut(fields[1], ":")
-			if !ok {
-				continue
-			}
-			if p, err := strconv.ParseInt(hexPort, 16, 32); err == nil && int(p) == port {
-				inodes["socket:["+fields[9]+"]"] = true
-			}
-		}
-		fh.Close()
+	ls, _ := listeners(port)
+	return listenerDesc(ls)
+}
+
+func describeOwner(desc string) string {
+	if strings.HasSuffix(desc, " docker-proxy") {
+		desc += ": another container publishes it"
 	}
-	if len(inodes) == 0 {
-		return ""
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, p := range procs {
-		fds, err := os.ReadDir(filepath.Join(p, "fd"))
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			link, err := os.Readlink(filepath.Join(p, "fd", fd.Name()))
-			if err == nil && inodes[link] {
-				comm, _ := os.ReadFile(filepath.Join(p, "comm"))
-				name := strings.TrimSpace(string(comm))
-				desc := fmt.Sprintf("pid %s %s", filepath.Base(p), name)
-				if name == "docker-proxy" {
-					desc += ": another container publishes it"
-				}
-				return desc
-			}
-		}
-	}
-	return ""
+	return desc
 }

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/llmmon/llmmon/stack"
 )
@@ -35,9 +36,11 @@ type Fake struct {
 	// Logs are returned by Logs, by container name.
 	LogLines map[string]string
 
-	objects map[stack.Kind]map[string]*stack.Object // by name
-	specs   map[string]stack.ContainerSpec          // by container ID
-	files   map[string]map[string][]byte            // container ID → path → content
+	// objects are by name; a network whose name is taken already (Docker
+	// allows that) is kept under name + "\x00" + ID.
+	objects map[stack.Kind]map[string]*stack.Object
+	specs   map[string]stack.ContainerSpec // by container ID
+	files   map[string]map[string][]byte   // container ID → path → content
 	calls   []string
 	nextID  int
 }
@@ -83,16 +86,40 @@ func (f *Fake) down() error {
 }
 
 // Add puts an object in place as someone else would have, e.g. a
-// foreign container with a look-alike name. It returns its ID.
+// foreign container with a look-alike name. It returns its ID. A network
+// may be added under a name another network has: Docker allows it.
 func (f *Fake) Add(kind stack.Kind, name string, labels map[string]string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	o := &stack.Object{Kind: kind, ID: f.id(string(kind)), Name: name, Labels: labels}
-	if kind == stack.KindContainer {
+	switch kind {
+	case stack.KindContainer:
 		o.Container = &stack.ContainerState{Status: "running", Networks: map[string]stack.Endpoint{}}
+	case stack.KindNetwork:
+		o.Created = created.Add(time.Duration(f.nextID) * time.Second)
+		if _, taken := f.objects[kind][name]; taken {
+			f.objects[kind][name+"\x00"+o.ID] = o
+			return o.ID
+		}
 	}
 	f.objects[kind][name] = o
 	return o.ID
+}
+
+// created is when the fake's first object was created.
+var created = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+// named returns the objects of kind with this name (several networks may
+// share one).
+func (f *Fake) named(kind stack.Kind, name string) []*stack.Object {
+	var out []*stack.Object
+	for _, o := range f.objects[kind] {
+		if o.Name == name {
+			out = append(out, o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
 // Set changes a container's state, as a crash or docker stop would.
@@ -100,6 +127,17 @@ func (f *Fake) Set(name string, change func(*stack.ContainerState)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	change(f.objects[stack.KindContainer][name].Container)
+}
+
+// Modify changes any object by ID, e.g. when a network was created.
+func (f *Fake) Modify(kind stack.Kind, id string, change func(*stack.Object)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, o := range f.objects[kind] {
+		if o.ID == id {
+			change(o)
+		}
+	}
 }
 
 // Spec returns the spec a container was created from.
@@ -130,7 +168,12 @@ func (f *Fake) File(name, path string) ([]byte, bool) {
 func (f *Fake) Names(kind stack.Kind) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Sorted(maps.Keys(f.objects[kind]))
+	var names []string
+	for _, o := range f.objects[kind] {
+		names = append(names, o.Name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 func (f *Fake) Info(ctx context.Context) (stack.EngineInfo, error) {
@@ -175,11 +218,18 @@ func (f *Fake) Find(ctx context.Context, kind stack.Kind, name string) (stack.Ob
 	if err := f.down(); err != nil {
 		return stack.Object{}, err
 	}
-	o, ok := f.objects[kind][name]
-	if !ok {
+	switch same := f.named(kind, name); len(same) {
+	case 0:
 		return stack.Object{}, fmt.Errorf("%s %q: %w", kind, name, stack.ErrNotFound)
+	case 1:
+		return clone(same[0]), nil
+	default:
+		amb := &stack.AmbiguousError{Kind: kind, Name: name}
+		for _, o := range same {
+			amb.Objects = append(amb.Objects, clone(o))
+		}
+		return stack.Object{}, amb
 	}
-	return clone(o), nil
 }
 
 func clone(o *stack.Object) stack.Object {
@@ -224,6 +274,7 @@ func (f *Fake) CreateNetwork(ctx context.Context, spec stack.NetworkSpec) (stack
 	}
 	f.record("create network %s", spec.Name)
 	o := &stack.Object{Kind: stack.KindNetwork, ID: f.id("net"), Name: spec.Name, Labels: maps.Clone(spec.Labels), Gateway: "172.30.0.1", Subnet: "172.30.0.0/16"}
+	o.Created = created.Add(time.Duration(f.nextID) * time.Second)
 	f.objects[stack.KindNetwork][spec.Name] = o
 	return clone(o), nil
 }
@@ -244,13 +295,18 @@ func (f *Fake) CreateContainer(ctx context.Context, spec stack.ContainerSpec) (s
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.objects[stack.KindContainer][spec.Name]; ok {
-		return "", fmt.Errorf("create container %q: Conflict. The container name %q is already in use", spec.Name, "/"+spec.Name)
+		return "", fmt.Errorf("create container %q: %w: Conflict. The container name %q is already in use", spec.Name, stack.ErrNameInUse, "/"+spec.Name)
 	}
 	if _, ok := f.Images[spec.Image]; !ok {
 		return "", fmt.Errorf("create container %q: No such image: %s", spec.Name, spec.Image)
 	}
-	if _, ok := f.objects[stack.KindNetwork][spec.Network]; !ok {
+	nets := f.named(stack.KindNetwork, spec.Network)
+	switch len(nets) {
+	case 0:
 		return "", fmt.Errorf("create container %q: network %s not found", spec.Name, spec.Network)
+	case 1:
+	default:
+		return "", fmt.Errorf("create container %q: %w: network %s is ambiguous (%d matches found on name)", spec.Name, stack.ErrNetworkAmbiguous, spec.Network, len(nets))
 	}
 	for _, m := range spec.Mounts {
 		if _, ok := f.objects[stack.KindVolume][m.Volume]; !ok {
@@ -262,7 +318,7 @@ func (f *Fake) CreateContainer(ctx context.Context, spec stack.ContainerSpec) (s
 	id := f.id("ctr")
 	o := &stack.Object{Kind: stack.KindContainer, ID: id, Name: spec.Name, Labels: maps.Clone(spec.Labels),
 		Container: &stack.ContainerState{Image: spec.Image, Status: "created", Networks: map[string]stack.Endpoint{
-			spec.Network: {IP: fmt.Sprintf("172.30.0.%d", 1+f.nextID%250), Aliases: spec.Aliases},
+			spec.Network: {NetworkID: nets[0].ID, IP: fmt.Sprintf("172.30.0.%d", 1+f.nextID%250), Aliases: spec.Aliases},
 		}}}
 	f.objects[stack.KindContainer][spec.Name] = o
 	f.specs[id] = spec
@@ -353,20 +409,36 @@ func (f *Fake) SignalContainer(ctx context.Context, id, signal string) error {
 	return nil
 }
 
+func (f *Fake) UnpauseContainer(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, ok := f.byID(id)
+	if !ok {
+		return fmt.Errorf("container %s: %w", id, stack.ErrNotFound)
+	}
+	if o.Container.Status != "paused" {
+		return fmt.Errorf("unpause container %s: Container %s is not paused", o.Name, id)
+	}
+	f.record("unpause %s", o.Name)
+	o.Container.Status = "running"
+	return nil
+}
+
 func (f *Fake) Remove(ctx context.Context, kind stack.Kind, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.down(); err != nil {
 		return err
 	}
-	for name, o := range f.objects[kind] {
+	for k, o := range f.objects[kind] {
 		if o.ID != id {
 			continue
 		}
+		name := o.Name
 		for _, c := range f.objects[stack.KindContainer] {
 			switch kind {
 			case stack.KindNetwork:
-				if _, on := c.Container.Networks[name]; on {
+				if ep, on := c.Container.Networks[name]; on && (ep.NetworkID == "" || ep.NetworkID == id) {
 					return fmt.Errorf("remove network %s: error while removing network: network %s id %s has active endpoints", name, name, id)
 				}
 			case stack.KindVolume:
@@ -380,7 +452,7 @@ func (f *Fake) Remove(ctx context.Context, kind stack.Kind, id string) error {
 			}
 		}
 		f.record("remove %s %s", kind, name)
-		delete(f.objects[kind], name)
+		delete(f.objects[kind], k)
 		return nil
 	}
 	return fmt.Errorf("%s %s: %w", kind, id, stack.ErrNotFound)

@@ -326,18 +326,28 @@ func checkDashboardSelects(t *testing.T, series map[string]string) {
 	if err := json.Unmarshal(raw, &d); err != nil {
 		t.Fatal(err)
 	}
-	vars := map[string]string{"job": series["job"], "instance": series["instance"], "model_name": series["model_name"], "model": series["model"],
+	// The model variable lists vLLM's model_name (label_replace'd to model)
+	// beside the gateway's gen_ai_request_model.
+	vars := map[string]string{"job": series["job"], "instance": series["instance"], "model": series["model_name"],
 		"__rate_interval": "1m", "__interval": "15s", "__range": "1h"}
 	var exprs []string
 	labelValues := regexp.MustCompile(`^label_values\((.*),\s*(\w+)\)$`)
+	queryResult := regexp.MustCompile(`^query_result\((.*)\)$`)
 	for _, v := range d.Templating.List {
 		q, _ := v.Query.(map[string]any)
 		if q == nil || vars[v.Name] == "" {
 			continue
 		}
+		if m := queryResult.FindStringSubmatch(q["query"].(string)); m != nil {
+			if !strings.Contains(m[1], `"model_name"`) {
+				t.Errorf("variable %s: query %s does not read vLLM's model_name", v.Name, m[1])
+			}
+			exprs = append(exprs, m[1])
+			continue
+		}
 		m := labelValues.FindStringSubmatch(q["query"].(string))
 		if m == nil {
-			t.Fatalf("variable %s: query %v is not label_values", v.Name, q["query"])
+			t.Fatalf("variable %s: query %v is neither label_values nor query_result", v.Name, q["query"])
 		}
 		if _, ok := series[m[2]]; !ok {
 			t.Errorf("variable %s lists label %s, which the series lacks", v.Name, m[2])
@@ -362,7 +372,7 @@ func checkDashboardSelects(t *testing.T, series map[string]string) {
 	}
 	walk(d.Panels)
 
-	varRef := regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)`)
+	varRef := regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$([A-Za-z_]\w*)`) // not label_replace's $1
 	p := parser.NewParser(parser.Options{})
 	checked := 0
 	for _, e := range exprs {
@@ -385,19 +395,22 @@ func checkDashboardSelects(t *testing.T, series map[string]string) {
 			}
 			name := vs.Name
 			for _, m := range vs.LabelMatchers {
+				if m.Name == model.MetricNameLabel && name == "" && m.Matches("vllm:num_requests_running") {
+					name = "vllm:num_requests_running"
+				}
+			}
+			if !strings.HasPrefix(name, "vllm:") {
+				return nil // another exporter's series (the model variable's gen_ai_*)
+			}
+			for _, m := range vs.LabelMatchers {
 				if m.Name == model.MetricNameLabel {
-					if name == "" && m.Matches("vllm:num_requests_running") {
-						name = "vllm:num_requests_running"
-					}
 					continue
 				}
 				if !m.Matches(series[m.Name]) {
 					t.Errorf("%s: matcher %s does not match the vLLM pod's series %v", e, m, series)
 				}
 			}
-			if strings.HasPrefix(name, "vllm:") {
-				checked++
-			}
+			checked++
 			return nil
 		})
 	}

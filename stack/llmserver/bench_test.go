@@ -5,26 +5,29 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/llmmon/llmmon/internal/testenv"
 	"github.com/llmmon/llmmon/stack/llmserver/sim"
 )
 
 // BenchmarkHandler measures the whole handler (decode, simulated engine
-// with no delay, encode) with the llm_* instrumentation (instrumented) and
-// with every metric replaced by one that records nothing (bare); make bench
-// prints both, and the difference is the instrumentation's cost.
+// with no delay, encode) with its instrumentation (instrumented: the llm_*,
+// GenAI and HTTP metrics, and an access log line per request in JSON
+// through llmmon serve's buffered writer into /dev/null) and with every
+// metric replaced by one that records nothing and no logger (bare); make
+// bench prints both, and the difference is the instrumentation's cost.
 func BenchmarkHandler(b *testing.B) {
 	for _, mode := range []struct {
 		name string
@@ -40,18 +43,22 @@ func BenchmarkHandler(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				o := fastOptions()
+				if instrumented {
+					o.Logger = benchLogger(b)
+				}
 				srv, err := New(o)
 				if err != nil {
 					b.Fatal(err)
 				}
 				defer srv.Close()
 				if !instrumented {
-					srv.metrics = discardMetrics()
+					srv.metrics, srv.genai, srv.http = discardMetrics(), discardGenAI(), &httpMetrics{none: true}
 				}
 				h := srv.Handler()
 				body := []byte(mode.body)
 				b.ReportAllocs()
 				b.ResetTimer()
+				defer reportCPU(b)()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						req := httptest.NewRequest(http.MethodPost, "/v1/completions", bytes.NewReader(body))
@@ -68,52 +75,114 @@ func BenchmarkHandler(b *testing.B) {
 	}
 }
 
-// BenchmarkInstrumentationPerRequest is the server's metric work for one
-// request, as the handler does it. Divided by BenchmarkHandler's ns/op for
-// the same endpoint it is the instrumentation's share of a request (goal:
-// at most 5%), without the noise of comparing two whole-handler runs.
-//   - nonstream: active gauge up and down, the completion's tokens and
-//     prompt tokens, and the request count, duration and size;
-//   - stream: the same with 16 tokens counted one by one (each flushed
-//     alone, the most it does), TTFT and TPOT.
-func BenchmarkInstrumentationPerRequest(b *testing.B) {
-	srv, err := New(fastOptions())
+// benchLogger is llmmon serve's access logger (JSON, Info) writing through
+// its LogWriter to /dev/null: the formatting and the writes are real.
+func benchLogger(b *testing.B) *slog.Logger {
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer srv.Close()
-	m := srv.metrics
-	start := time.Now()
-	b.Run("nonstream", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				ep := endpointNonStreamIdx
-				m.active[ep].Inc()
-				m.tokens[ep].Add(16)
-				m.promptTokens[ep].Add(7)
-				m.active[ep].Dec()
-				m.record(ep, statusSuccessIdx, start, 96)
-			}
-		})
-	})
-	b.Run("stream", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				ep := endpointStreamIdx
-				m.active[ep].Inc()
-				for range 16 {
-					m.tokens[ep].Add(1)
+	lw := NewLogWriter(f, 100*time.Millisecond)
+	b.Cleanup(func() { lw.Close(); f.Close() })
+	l, err := NewLogger(lw, LogJSON, slog.LevelInfo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l
+}
+
+// reportCPU reports the process's CPU time per operation (cpu-ns/op)
+// from now until the returned function runs. On a machine shared with
+// other work, wall time per operation swings with the neighbours' load;
+// CPU time, and the ratio of two benchmarks' CPU times, much less.
+func reportCPU(b *testing.B) func() {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start := cpu()
+	return func() { b.ReportMetric(float64(cpu()-start)/float64(b.N), "cpu-ns/op") }
+}
+
+// headerWriter is a ResponseWriter that only keeps headers.
+type headerWriter struct{ h http.Header }
+
+func (w *headerWriter) Header() http.Header         { return w.h }
+func (w *headerWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *headerWriter) WriteHeader(int)             {}
+
+// BenchmarkInstrumentationPerRequest is all the server's instrumentation
+// for one request, as the handler does it. Divided by BenchmarkHandler's
+// ns/op for the same endpoint it is the instrumentation's share of a
+// request (goal: at most 5%), without the noise of comparing two
+// whole-handler runs:
+//   - every request: its exchange and request id (the X-Request-Id
+//     header), the HTTP metric, and its access log line (JSON, through the
+//     buffered writer, into /dev/null);
+//   - nonstream: the llm_* and per-model in-flight gauges up and down, the
+//     completion's tokens and prompt tokens, the request count, duration
+//     and size, and the GenAI duration and token usage;
+//   - stream: the same with 16 tokens counted one by one (each flushed
+//     alone, the most it does), and TTFT and TPOT in both families.
+//
+// The nolog variants leave the access log out: the difference is its cost.
+func BenchmarkInstrumentationPerRequest(b *testing.B) {
+	for _, v := range []struct {
+		name        string
+		stream, log bool
+	}{{"nonstream", false, true}, {"stream", true, true}, {"nonstream-nolog", false, false}, {"stream-nolog", true, false}} {
+		o := fastOptions()
+		if v.log {
+			o.Logger = benchLogger(b)
+		}
+		srv, err := New(o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer srv.Close()
+		m := srv.metrics
+		req := httptest.NewRequest(http.MethodPost, "/v1/completions", nil)
+		stream := v.stream
+		b.Run(v.name, func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			b.RunParallel(func(pb *testing.PB) {
+				w := &headerWriter{h: http.Header{}}
+				for pb.Next() {
+					x := newExchange(w, req)
+					x.route, x.completion, x.op, x.stream = routeCompletions, true, opTextCompletion, stream
+					x.requested = "llmmon-sim"
+					x.series = srv.genai.lookup("llmmon-sim", "llmmon-sim", srv.provider)
+					ep := endpointNonStreamIdx
+					if stream {
+						ep = endpointStreamIdx
+					}
+					active := x.series.active[x.op]
+					m.active[ep].Inc()
+					active.Inc()
+					if stream {
+						for range 16 {
+							m.tokens[ep].Add(1)
+						}
+						x.first = x.start
+						m.ttft.Observe(0.01)
+						x.tpot, x.timed = 0.002, true
+						m.tpot.Observe(x.tpot)
+					} else {
+						m.tokens[ep].Add(16)
+					}
+					m.promptTokens[ep].Add(7)
+					x.prompt, x.output = 7, 16
+					m.active[ep].Dec()
+					active.Dec()
+					x.status = http.StatusOK
+					srv.recordCompletion(x, 96)
+					srv.finish(x, req)
 				}
-				m.ttft.Observe(0.01)
-				m.promptTokens[ep].Add(7)
-				m.tpot.Observe(0.002)
-				m.active[ep].Dec()
-				m.record(ep, statusSuccessIdx, start, 96)
-			}
+			})
 		})
-	})
+	}
 }
 
 // discardMetrics are serverMetrics that record nothing: the bare
@@ -128,16 +197,6 @@ func discardMetrics() *serverMetrics {
 	}
 	return m
 }
-
-// discard is a counter, gauge and observer that records nothing; only the
-// methods the handler calls are there (the embedded nil Gauge's others
-// would panic).
-type discard struct{ prometheus.Gauge }
-
-func (discard) Inc()            {}
-func (discard) Dec()            {}
-func (discard) Add(float64)     {}
-func (discard) Observe(float64) {}
 
 // BenchmarkOpenStreamStacks holds 200 streams open at once, each past its
 // first token (so net/http has written its headers, the deepest call of a
@@ -199,7 +258,7 @@ func BenchmarkOpenStreamStacks(b *testing.B) {
 			c.Close()
 		}
 		testenv.Eventually(b, 30*time.Second, "the closed streams to end", func() error {
-			if st := srv.backend.(*sim.Engine).Stats(); st.Running+st.Waiting > 0 {
+			if st := srv.backend.(*sim.Fleet).Stats(); st.Running+st.Waiting > 0 {
 				return fmt.Errorf("%d streams still running, %d waiting", st.Running, st.Waiting)
 			}
 			return nil

@@ -14,34 +14,62 @@ import (
 	"time"
 
 	"github.com/llmmon/llmmon/internal/openai"
+	"github.com/llmmon/llmmon/stack/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver/backend"
 )
 
-func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	// The completion paths are kept apart from the rest so that route's
+// ServeHTTP serves one request: it is routed, answered, and then counted
+// in the HTTP metric and logged, whatever its path. Only the completion
+// routes count in the llm_* and GenAI metrics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := newExchange(w, r)
+	// The completion paths are kept apart from the rest so that this
 	// frame, which stays on the stack for a whole stream, is small.
 	switch r.URL.Path {
 	case "/v1/completions":
-		s.completion(w, r, false)
+		x.route = routeCompletions
+		s.completion(x, r, opTextCompletion)
 	case "/v1/chat/completions":
-		s.completion(w, r, true)
+		x.route = routeChat
+		s.completion(x, r, opChat)
 	default:
-		s.routeOther(w, r)
+		s.routeOther(x, r)
 	}
+	s.finish(x, r)
+}
+
+// finish counts and logs a request that has been answered.
+func (s *Server) finish(x *exchange, r *http.Request) {
+	end := x.end
+	if end.IsZero() {
+		end = time.Now()
+	}
+	status := x.status
+	if status == 0 {
+		status = http.StatusOK // what net/http sends for a handler that wrote nothing
+	}
+	s.http.observer(x.route, methodIndex(r.Method), status).Observe(end.Sub(x.start).Seconds())
+	if s.log != nil {
+		s.logRequest(x, r, status, end)
+	}
+	x.release()
 }
 
 //go:noinline
-func (s *Server) routeOther(w http.ResponseWriter, r *http.Request) {
+func (s *Server) routeOther(x *exchange, r *http.Request) {
+	var w http.ResponseWriter = x
 	// No route here reads a body: answer at once, then close rather than
 	// wait for one.
 	closeUnread(w, r, lingerTimeout)
 	switch path := r.URL.Path; {
 	case path == "/metrics":
+		x.route = routeMetrics
 		if !getOrHead(w, r) {
 			return
 		}
 		s.metricsH.ServeHTTP(w, r)
 	case path == "/health":
+		x.route = routeHealth
 		if !getOrHead(w, r) {
 			return
 		}
@@ -53,6 +81,10 @@ func (s *Server) routeOther(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`)
 	case path == "/v1/models" || strings.HasPrefix(path, "/v1/models/"):
+		x.route = routeModels
+		if path != "/v1/models" {
+			x.route = routeModel
+		}
 		if !getOrHead(w, r) || !s.authorized(w, r) {
 			return
 		}
@@ -63,10 +95,11 @@ func (s *Server) routeOther(w http.ResponseWriter, r *http.Request) {
 		}
 		s.listModels(w, id)
 	default:
-		// Not counted by any llm_* metric: those are the API's, and anyone
-		// could raise its error ratio with junk paths.
+		// Counted only in the HTTP metric, as route "other": junk sent to
+		// made-up paths must not move the LLM error ratio, nor add series.
+		x.route = routeOther
 		writeError(w, &backend.Error{Status: http.StatusNotFound, Type: "invalid_request_error",
-			Code: "unknown_url", Message: "Unknown request URL: " + r.Method + " " + path +
+			Code: "unknown_url", Message: "Unknown request URL: " + r.Method + " " + clip(path) +
 				". llmmon serve offers POST /v1/completions, POST /v1/chat/completions, GET /v1/models, /health and /metrics."})
 	}
 }
@@ -172,58 +205,100 @@ func modelNotFound(name string) *backend.Error {
 
 // record counts one finished request: llm_requests_total, its duration
 // and its size.
-func (m *serverMetrics) record(ep, status int, start time.Time, size int) {
+func (m *serverMetrics) record(ep, status int, seconds float64, size int) {
 	m.requests[ep][status].Inc()
-	m.duration[ep].Observe(time.Since(start).Seconds())
+	m.duration[ep].Observe(seconds)
 	m.size[ep].Observe(float64(size))
 }
 
 // completion serves /v1/completions and /v1/chat/completions: it admits the
 // request, then relays it upstream (gateway mode, relay.go) or generates
 // the answer with the backend. Every API request is counted exactly once in
-// llm_requests_total, rejected ones as errors. A wrong method or a missing
-// key is not one: it is answered, and no llm_* metric counts it, so that
-// nobody without the key can raise the error ratio.
-func (s *Server) completion(w http.ResponseWriter, r *http.Request, chat bool) {
-	if !s.apiRequest(w, r) {
+// llm_requests_total and gen_ai_server_request_duration_seconds, rejected
+// ones as errors. A wrong method or a missing key is not one: it is
+// answered, and counted only in http_server_request_duration_seconds, so
+// that nobody without the key can raise the error ratio.
+func (s *Server) completion(x *exchange, r *http.Request, op int) {
+	if !s.apiRequest(x, r) {
 		return
 	}
-	start := time.Now()
-	m := s.metrics
-	ep, status, size := endpointNonStreamIdx, statusErrorIdx, 0
-	defer func() { m.record(ep, status, start, size) }()
+	x.completion, x.op = true, op
+	size := 0
+	if body, ok := s.admit(x, r, &size); ok {
+		if rl, relay := s.backend.(backend.Relay); relay {
+			s.relayCompletion(x, r, rl, body)
+		} else {
+			s.generate(x, r, body)
+		}
+	}
+	s.recordCompletion(x, size)
+}
 
-	body, ok := s.admit(w, r, &size)
-	if !ok {
+// recordCompletion counts a finished completion request in the llm_* and
+// GenAI metrics.
+func (s *Server) recordCompletion(x *exchange, size int) {
+	ep, status := endpointNonStreamIdx, statusSuccessIdx
+	if x.stream {
+		ep = endpointStreamIdx
+	}
+	if x.status >= 400 {
+		x.fail(statusErrorType(x.status)) // an answer the handlers did not name
+	}
+	if x.errType != "" {
+		status = statusErrorIdx
+	}
+	// One clock read for the metrics, the HTTP metric and the log: on
+	// virtual machines a read can cost as much as a histogram update.
+	x.end = time.Now()
+	elapsed := x.end.Sub(x.start).Seconds()
+	s.metrics.record(ep, status, elapsed, size)
+
+	ms := x.series
+	if ms == nil { // rejected before a model was known
+		ms = s.genai.lookup("", "", s.provider)
+	}
+	op := x.op
+	if x.prompt > 0 {
+		ms.input[op].Observe(float64(x.prompt))
+	}
+	if x.output > 0 {
+		ms.output[op].Observe(float64(x.output))
+	}
+	if x.errType != "" {
+		s.genai.failed(ms, op, x.errType, elapsed)
 		return
 	}
-	if rl, relay := s.backend.(backend.Relay); relay {
-		ep, status = s.relayCompletion(w, r, rl, body, chat, start)
-		return
+	ms.duration[op].Observe(elapsed)
+	if !x.first.IsZero() {
+		ms.ttft[op].Observe(x.first.Sub(x.start).Seconds())
 	}
-	ep, status = s.generate(w, r, body, chat, start)
+	if x.timed {
+		ms.tpot[op].Observe(x.tpot)
+	}
 }
 
 // generate serves a completion from the backend's tokens (the simulated
-// engine). It returns the endpoint and status to count.
-func (s *Server) generate(w http.ResponseWriter, r *http.Request, body []byte, chat bool, start time.Time) (ep, status int) {
-	req, ep := s.decode(w, body, chat)
+// engine).
+func (s *Server) generate(x *exchange, r *http.Request, body []byte) {
+	req := s.decode(x, body)
 	if req == nil {
-		return ep, statusErrorIdx
+		return
 	}
-	m := s.metrics
-	m.active[ep].Inc()
-	defer m.active[ep].Dec()
-	ok := false
+	m, ep := s.metrics, endpointNonStreamIdx
 	if req.Stream {
-		ok = s.stream(w, r, req, start)
+		ep = endpointStreamIdx
+	}
+	x.series = s.genai.lookup(req.Model, req.Model, s.provider)
+	active := x.series.active[x.op]
+	m.active[ep].Inc()
+	active.Inc()
+	if req.Stream {
+		s.stream(x, r, req)
 	} else {
-		ok = s.nonStream(w, r, req)
+		s.nonStream(x, r, req)
 	}
-	if ok {
-		return ep, statusSuccessIdx
-	}
-	return ep, statusErrorIdx
+	m.active[ep].Dec()
+	active.Dec()
 }
 
 // apiRequest checks that r is a completion request at all (POST, with the
@@ -250,7 +325,8 @@ func (s *Server) apiRequest(w http.ResponseWriter, r *http.Request) bool {
 // keep a smaller goroutine stack.
 //
 //go:noinline
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, size *int) (body []byte, ok bool) {
+func (s *Server) admit(x *exchange, r *http.Request, size *int) (body []byte, ok bool) {
+	var w http.ResponseWriter = x
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			refuse(w, r, &backend.Error{Status: http.StatusUnsupportedMediaType, Type: "invalid_request_error",
@@ -269,27 +345,31 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, size *int) (body 
 
 // decode decodes and validates a request for the backend, and names the
 // model the default when it names none; when the request goes no
-// further, decode has answered it. ep is its endpoint: stream as soon as
-// the body says so, so that a rejected stream counts as one.
+// further, decode has answered it. The request is a stream as soon as the
+// body says so, so that a rejected stream counts as one.
 //
 //go:noinline
-func (s *Server) decode(w http.ResponseWriter, body []byte, chat bool) (req *decodedRequest, ep int) {
-	req, derr := decodeRequest(body, chat)
-	ep = endpointNonStreamIdx
-	if req != nil && req.Stream {
-		ep = endpointStreamIdx
+func (s *Server) decode(x *exchange, body []byte) *decodedRequest {
+	req, derr := decodeRequest(body, x.op == opChat)
+	if req != nil {
+		x.stream = req.Stream
+		x.requested = req.Model
 	}
 	if derr != nil {
-		writeError(w, derr)
-		return nil, ep
+		writeError(x, derr)
+		return nil
 	}
 	if req.Model == "" {
+		if len(s.modelIDs) > 1 {
+			writeError(x, backend.Errorf("model", "", "model is required: this server serves %s", strings.Join(s.modelIDs, ", ")))
+			return nil
+		}
 		req.Model = s.modelIDs[0]
 	} else if !s.models[req.Model] {
-		writeError(w, modelNotFound(req.Model))
-		return nil, ep
+		writeError(x, modelNotFound(req.Model))
+		return nil
 	}
-	return req, ep
+	return req
 }
 
 // readBody reads r's body within BodyReadTimeout. On an error the
@@ -355,7 +435,8 @@ func tooLarge(max int64) *backend.Error {
 			" bytes (llmmon serve --max-body)"}
 }
 
-func (s *Server) nonStream(w http.ResponseWriter, r *http.Request, req *decodedRequest) bool {
+func (s *Server) nonStream(x *exchange, r *http.Request, req *decodedRequest) {
+	var w http.ResponseWriter = x
 	var text strings.Builder
 	res, err := s.backend.Generate(r.Context(), &req.Request, func(chunks []backend.Chunk) error {
 		// The whole answer usually comes in one call: grow once.
@@ -370,10 +451,12 @@ func (s *Server) nonStream(w http.ResponseWriter, r *http.Request, req *decodedR
 		return nil
 	})
 	if err != nil {
-		if r.Context().Err() == nil {
-			writeError(w, asAPIError(err))
+		if r.Context().Err() != nil {
+			x.fail(llmmetrics.ErrorCancelled)
+			return
 		}
-		return false
+		writeError(w, asAPIError(err))
+		return
 	}
 	b := getBuf()
 	defer putBuf(b)
@@ -382,15 +465,18 @@ func (s *Server) nonStream(w http.ResponseWriter, r *http.Request, req *decodedR
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(*b)))
 	if _, err := w.Write(*b); err != nil {
-		return false
+		x.fail(llmmetrics.ErrorCancelled)
+		return
 	}
 	m, ep := s.metrics, endpointNonStreamIdx
 	m.tokens[ep].Add(float64(res.CompletionTokens))
 	m.promptTokens[ep].Add(float64(res.PromptTokens))
-	return true
+	x.prompt, x.output = res.PromptTokens, res.CompletionTokens
 }
 
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *decodedRequest, start time.Time) bool {
+func (s *Server) stream(x *exchange, r *http.Request, req *decodedRequest) {
+	var w http.ResponseWriter = x
+	start := x.start
 	ctx := r.Context()
 	rc := http.NewResponseController(w)
 	m := s.metrics
@@ -443,24 +529,28 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *decodedRequ
 	})
 	if sent > 0 {
 		m.promptTokens[ep].Add(float64(res.PromptTokens))
+		x.prompt = res.PromptTokens
 	}
+	x.output, x.first = sent, first
 	b := getBuf()
 	defer putBuf(b)
 	if err != nil {
 		if ctx.Err() != nil {
-			return false // the client is gone
+			x.fail(llmmetrics.ErrorCancelled) // the client is gone
+			return
 		}
 		apiErr := asAPIError(err)
 		if !started {
 			writeError(w, apiErr)
-			return false
+			return
 		}
+		x.fail(errorType(apiErr))
 		buf := append((*b)[:0], "data: "...)
-		buf = appendError(buf, apiErr)
+		buf = appendError(buf, x.public(apiErr))
 		buf = append(buf, "\n\n"+openai.DoneEvent...)
 		w.Write(buf)
 		rc.Flush()
-		return false
+		return
 	}
 	if !started { // nothing generated: still a well-formed stream
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -475,12 +565,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req *decodedRequ
 	// No flush: the handler's return sends the last events and the end
 	// of the chunked body in one write.
 	if _, err := w.Write(buf); err != nil {
-		return false
+		x.fail(llmmetrics.ErrorCancelled)
+		return
 	}
 	if sent > 1 {
-		m.tpot.Observe(last.Sub(first).Seconds() / float64(sent-1))
+		x.tpot, x.timed = last.Sub(first).Seconds()/float64(sent-1), true
+		m.tpot.Observe(x.tpot)
 	}
-	return true
 }
 
 func asAPIError(err error) *backend.Error {
@@ -488,10 +579,16 @@ func asAPIError(err error) *backend.Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return &backend.Error{Status: http.StatusInternalServerError, Type: "server_error", Message: err.Error()}
+	return &backend.Error{Status: http.StatusInternalServerError, Type: "server_error", Message: "internal error", Detail: err.Error()}
 }
 
+// writeError answers e in OpenAI's error format, and notes its error type
+// for the metrics and the log.
 func writeError(w http.ResponseWriter, e *backend.Error) {
+	if x, ok := w.(*exchange); ok {
+		x.fail(errorType(e))
+		e = x.public(e)
+	}
 	b := getBuf()
 	defer putBuf(b)
 	*b = appendError(*b, e)

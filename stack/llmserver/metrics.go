@@ -30,7 +30,8 @@ var (
 // serverMetrics are the llm_* series llmmon serve exports, the same in
 // both its modes (simulated engine and gateway): the seed's five, TTFT,
 // TPOT and prompt tokens. Every label combination exists from the start, so
-// dashboards show 0 rather than "no data" before traffic.
+// dashboards show 0 rather than "no data" before traffic. The per-model
+// GenAI series and the HTTP series are in genAIMetrics and httpMetrics.
 type serverMetrics struct {
 	requests     [2][2]prometheus.Counter // [endpoint][status]
 	duration     [2]prometheus.Observer
@@ -57,9 +58,11 @@ func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
 	prompt := prometheus.NewCounterVec(prometheus.CounterOpts{Name: llmmetrics.PromptTokens,
 		Help: "Prompt tokens of requests the backend processed."}, ep)
 	ttft := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.TTFT,
-		Help: "Time from request arrival to the first streamed token, in seconds.", Buckets: sim.TTFTBuckets()}, ep)
+		Help: "Time from request arrival to the first streamed token, in seconds. Deprecated: use " +
+			llmmetrics.GenAITTFT + ", per model; removed in the next release.", Buckets: sim.TTFTBuckets()}, ep)
 	tpot := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.TPOT,
-		Help: "Mean time between streamed tokens after the first, per request, in seconds.", Buckets: sim.ITLBuckets()}, ep)
+		Help: "Mean time between streamed tokens after the first, per request, in seconds. Deprecated: use " +
+			llmmetrics.GenAITPOT + ", per model; removed in the next release.", Buckets: sim.ITLBuckets()}, ep)
 	reg.MustRegister(requests, duration, tokens, size, active, prompt, ttft, tpot)
 
 	m := &serverMetrics{
@@ -78,3 +81,13 @@ func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
 	}
 	return m
 }
+
+// discard is a counter, gauge and observer that records nothing, for the
+// instrumentation benchmark's bare handler; only the methods the handler
+// calls are there (the embedded nil Gauge's others would panic).
+type discard struct{ prometheus.Gauge }
+
+func (discard) Inc()            {}
+func (discard) Dec()            {}
+func (discard) Add(float64)     {}
+func (discard) Observe(float64) {}

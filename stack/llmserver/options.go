@@ -12,6 +12,7 @@ package llmserver
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -27,7 +28,8 @@ type Options struct {
 	// scraped from a container.
 	Host string
 	Port int
-	// Model is the served model name (also sim's model_name label).
+	// Model names the served models, comma-separated (also sim's
+	// model_name label); in gateway mode the proxy reads --model itself.
 	Model string
 	// APIKey, when set, is required as "Authorization: Bearer KEY" on /v1/*.
 	// /metrics and /health stay open.
@@ -58,6 +60,10 @@ type Options struct {
 	// Backend, if set, replaces the simulated engine (gateway mode).
 	// The Server closes it.
 	Backend backend.Backend
+
+	// Logger receives one access log line per request (NewLogger); nil
+	// logs nothing.
+	Logger *slog.Logger
 }
 
 // DefaultOptions are llmmon serve's defaults.

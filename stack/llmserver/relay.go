@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/llmmon/llmmon/internal/openai"
+	"github.com/llmmon/llmmon/stack/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver/backend"
 )
 
@@ -14,22 +15,32 @@ import (
 // passed through unchanged. The gateway still owns authentication, the body
 // limit and every llm_* metric, measured where the client sits.
 
-// relayCompletion serves one completion through rl. It returns the endpoint
-// and status to count.
-func (s *Server) relayCompletion(w http.ResponseWriter, r *http.Request, rl backend.Relay, body []byte, chat bool, start time.Time) (ep, status int) {
-	ep, status = endpointNonStreamIdx, statusErrorIdx
-	call, err := rl.NewCall(body, chat, r.Header)
-	if call != nil && call.Stream() {
-		ep = endpointStreamIdx
+// relayCompletion serves one completion through rl.
+func (s *Server) relayCompletion(x *exchange, r *http.Request, rl backend.Relay, body []byte) {
+	var w http.ResponseWriter = x
+	// The upstream sees the request id the client sees.
+	r.Header["X-Request-Id"] = []string{x.id}
+	call, err := rl.NewCall(body, x.op == opChat, r.Header)
+	if call != nil {
+		x.stream = call.Stream()
+		info := call.Info()
+		x.requested = info.Requested
+		x.series = s.genai.lookup(info.Model, info.ResponseModel, info.Provider)
 	}
 	if err != nil {
 		writeError(w, asAPIError(err))
-		return ep, status
+		return
 	}
-	m := s.metrics
+	m, ep := s.metrics, endpointNonStreamIdx
+	if x.stream {
+		ep = endpointStreamIdx
+	}
+	active := x.series.active[x.op]
 	m.active[ep].Inc()
+	active.Inc()
 	defer m.active[ep].Dec()
-	out := &relayOutput{w: w, rc: http.NewResponseController(w), m: m, ep: ep, start: start, stream: call.Stream()}
+	defer active.Dec()
+	out := &relayOutput{w: w, rc: http.NewResponseController(w), m: m, ep: ep, start: x.start, stream: x.stream}
 	res, err := call.Do(r.Context(), out)
 	out.account() // the last events, which the handler's return sends
 	if res.CompletionTokens > out.sent {
@@ -39,32 +50,37 @@ func (s *Server) relayCompletion(w http.ResponseWriter, r *http.Request, rl back
 	if res.PromptTokens > 0 {
 		m.promptTokens[ep].Add(float64(res.PromptTokens))
 	}
+	x.prompt, x.output = res.PromptTokens, max(res.CompletionTokens, out.sent)
+	if x.stream {
+		x.first = out.first
+	}
 	if err != nil {
-		if r.Context().Err() != nil {
-			return ep, status // the client is gone
-		}
-		if !out.started {
+		switch {
+		case r.Context().Err() != nil:
+			x.fail(llmmetrics.ErrorCancelled) // the client is gone
+		case !out.started:
 			writeError(w, asAPIError(err))
-			return ep, status
-		}
-		if out.stream && !isRelayed(err) {
+		case isRelayed(err):
+			x.fail(llmmetrics.ErrorStreamBroken) // the upstream's own error event
+		case out.stream:
+			apiErr := asAPIError(err)
+			x.fail(errorType(apiErr))
 			b := getBuf()
 			*b = append(*b, "data: "...)
-			*b = appendError(*b, asAPIError(err))
+			*b = appendError(*b, x.public(apiErr))
 			*b = append(*b, "\n\n"+openai.DoneEvent...)
 			w.Write(*b)
 			out.rc.Flush()
 			putBuf(b)
+		default:
+			x.fail(errorType(asAPIError(err)))
 		}
-		return ep, status
+		return
 	}
-	if out.stream {
-		n := max(res.CompletionTokens, out.sent)
-		if n > 1 && !out.first.IsZero() {
-			m.tpot.Observe(out.last.Sub(out.first).Seconds() / float64(n-1))
-		}
+	if x.stream && x.output > 1 && !out.first.IsZero() {
+		x.tpot, x.timed = out.last.Sub(out.first).Seconds()/float64(x.output-1), true
+		m.tpot.Observe(x.tpot)
 	}
-	return ep, statusSuccessIdx
 }
 
 func isRelayed(err error) bool {

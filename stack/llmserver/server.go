@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/llmmon/llmmon/stack/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver/backend"
 	"github.com/llmmon/llmmon/stack/llmserver/sim"
 )
@@ -25,6 +27,12 @@ type Server struct {
 	backend  backend.Backend
 	registry *prometheus.Registry
 	metrics  *serverMetrics
+	genai    *genAIMetrics
+	http     *httpMetrics
+	log      *slog.Logger
+	// provider is gen_ai_provider_name for requests no upstream answers
+	// (the simulated engine's, or none in gateway mode).
+	provider string
 	metricsH http.Handler
 	models   map[string]bool
 	modelIDs []string
@@ -44,24 +52,30 @@ func New(opts Options) (*Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s := &Server{opts: opts, registry: reg, created: time.Now().Unix()}
+	s := &Server{opts: opts, registry: reg, created: time.Now().Unix(), log: opts.Logger}
 	s.metrics = newServerMetrics(reg)
+	s.genai = newGenAIMetrics(reg)
+	s.http = newHTTPMetrics(reg)
 	if opts.Backend != nil {
 		s.backend = opts.Backend
 	} else {
+		s.provider = llmmetrics.ProviderSimulated
 		cfg := opts.Sim
 		cfg.Model = opts.Model
 		cfg.Registerer = reg
-		eng, err := sim.New(cfg)
+		fleet, err := sim.NewFleet(cfg)
 		if err != nil {
 			return nil, err
 		}
-		s.backend = eng
+		s.backend = fleet
 	}
 	s.modelIDs = s.backend.Models()
 	s.models = make(map[string]bool, len(s.modelIDs))
 	for _, m := range s.modelIDs {
 		s.models[m] = true
+		if opts.Backend == nil {
+			s.genai.lookup(m, m, s.provider) // every model's series exist at 0
+		}
 	}
 	s.metricsH = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
@@ -74,7 +88,7 @@ func New(opts Options) (*Server, error) {
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
 // Handler is the whole HTTP API: /v1/*, /health and /metrics.
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.route) }
+func (s *Server) Handler() http.Handler { return s }
 
 // Serve serves on ln until ctx is cancelled. Then it stops accepting, lets
 // in-flight requests finish for up to ShutdownTimeout, cuts the rest, closes

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -228,6 +230,20 @@ func TestBadInput(t *testing.T) {
 		{"no API key", "POST", "/v1/chat/completions", "application/json", "", `{"messages":[]}`, 401, "invalid_request_error", "invalid_api_key", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			known := tc.path == "/v1/completions" || tc.path == "/v1/chat/completions"
+			errType := tc.code
+			if errType == "" {
+				errType = strconv.Itoa(tc.status)
+			}
+			route := tc.path
+			if !known {
+				route = "other"
+			}
+			reg := srv.Registry()
+			genAIBefore := testenv.Sum(t, reg, llmmetrics.GenAIRequestDuration, llmmetrics.LabelErrorType, errType)
+			genAITotal := testenv.Sum(t, reg, llmmetrics.GenAIRequestDuration)
+			httpBefore := testenv.Sum(t, reg, llmmetrics.HTTPRequestDuration, llmmetrics.LabelHTTPRoute, route,
+				llmmetrics.LabelHTTPMethod, tc.method, llmmetrics.LabelHTTPStatus, strconv.Itoa(tc.status))
 			before := metricValue(t, srv, llmmetrics.Requests, "endpoint", ep(tc.stream), "status", "error")
 			req, _ := http.NewRequest(tc.method, hs.URL+tc.path, strings.NewReader(tc.body))
 			if tc.ctype != "" {
@@ -253,14 +269,27 @@ func TestBadInput(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q", ct)
 			}
-			// Not API requests (TestJunkCountsInNoLLMSeries): not counted.
-			want := before + 1
-			if tc.status == 404 && tc.code == "unknown_url" || tc.status == 405 || tc.status == 401 {
-				want = before
-			}
+			// The client has its answer; the handler counts just after.
+			eventually(t, "the request counted in the HTTP metric", func() error {
+				if got := testenv.Sum(t, reg, llmmetrics.HTTPRequestDuration, llmmetrics.LabelHTTPRoute, route,
+					llmmetrics.LabelHTTPMethod, tc.method, llmmetrics.LabelHTTPStatus, strconv.Itoa(tc.status)); got != httpBefore+1 {
+					return fmt.Errorf("http_server_request_duration_seconds{http_route=%q} went %v → %v, want +1", route, httpBefore, got)
+				}
+				return nil
+			})
+			// Junk paths, wrong methods and missing keys are not API
+			// requests (TestJunkCountsInNoLLMSeries): only the HTTP metric
+			// counts them.
+			api := known && tc.status != 405 && tc.status != 401
 			after := metricValue(t, srv, llmmetrics.Requests, "endpoint", ep(tc.stream), "status", "error")
-			if after != want {
-				t.Errorf("llm_requests_total{endpoint=%q,status=\"error\"} went %v → %v, want %v", ep(tc.stream), before, after, want)
+			genAIAfter := testenv.Sum(t, reg, llmmetrics.GenAIRequestDuration, llmmetrics.LabelErrorType, errType)
+			switch {
+			case !api && (after != before || testenv.Sum(t, reg, llmmetrics.GenAIRequestDuration) != genAITotal):
+				t.Errorf("a request that is no API request counted in llm_requests_total (%v → %v) or the GenAI metrics", before, after)
+			case api && after != before+1:
+				t.Errorf("llm_requests_total{endpoint=%q,status=\"error\"} went %v → %v, want +1", ep(tc.stream), before, after)
+			case api && genAIAfter != genAIBefore+1:
+				t.Errorf("gen_ai_server_request_duration_seconds{error_type=%q} went %v → %v, want +1", errType, genAIBefore, genAIAfter)
 			}
 		})
 	}
@@ -430,7 +459,7 @@ func TestMetricsExactUnderConcurrency(t *testing.T) {
 				return fmt.Errorf("llm_active_requests{endpoint=%q} = %v", e, v)
 			}
 		}
-		if st := srv.backend.(*sim.Engine).Stats(); st.Running != 0 || st.Waiting != 0 || st.UsedBlocks != 0 {
+		if st := srv.backend.(*sim.Fleet).Stats(); st.Running != 0 || st.Waiting != 0 || st.UsedBlocks != 0 {
 			return fmt.Errorf("engine still busy: %+v", st)
 		}
 		return nil
@@ -469,7 +498,7 @@ func TestQueueFullIs429OverHTTP(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	eng := srv.backend.(*sim.Engine)
+	eng := srv.backend.(*sim.Fleet)
 	var wg sync.WaitGroup
 	for want := range 2 {
 		wg.Add(1)
@@ -525,7 +554,7 @@ func TestQueueFullIs429OverHTTP(t *testing.T) {
 // decode step, is counted as an error, and leaks no goroutine.
 func TestClientDisconnect(t *testing.T) {
 	srv, hs := startServer(t, func(o *Options) { o.Sim.ITL = 50 * time.Millisecond })
-	eng := srv.backend.(*sim.Engine)
+	eng := srv.backend.(*sim.Fleet)
 	warm := post(t, context.Background(), hs.URL+"/v1/completions", `{"prompt":"warm","max_tokens":1}`)
 	io.Copy(io.Discard, warm.Body)
 	warm.Body.Close()
@@ -609,6 +638,18 @@ func TestSeriesExistBeforeTraffic(t *testing.T) {
 		`vllm:request_decode_time_seconds_count{engine="0",model_name="llmmon-sim"} 0`,
 		`vllm:request_prompt_tokens_bucket{engine="0",model_name="llmmon-sim",le="2000"} 0`,
 		`vllm:request_generation_tokens_count{engine="0",model_name="llmmon-sim"} 0`,
+		`vllm:prefix_cache_queries_total{engine="0",model_name="llmmon-sim"} 0`,
+		`vllm:prefix_cache_hits_total{engine="0",model_name="llmmon-sim"} 0`,
+		`vllm:num_preemptions_total{engine="0",model_name="llmmon-sim"} 0`,
+		`gen_ai_server_request_duration_seconds_count{error_type="",gen_ai_operation_name="chat",gen_ai_provider_name="llmmon",gen_ai_request_model="llmmon-sim",gen_ai_response_model="llmmon-sim"} 0`,
+		`gen_ai_server_request_duration_seconds_bucket{error_type="",gen_ai_operation_name="text_completion",gen_ai_provider_name="llmmon",gen_ai_request_model="llmmon-sim",gen_ai_response_model="llmmon-sim",le="81.92"} 0`,
+		`gen_ai_server_time_to_first_token_seconds_bucket{gen_ai_operation_name="chat",gen_ai_provider_name="llmmon",gen_ai_request_model="llmmon-sim",gen_ai_response_model="llmmon-sim",le="10"} 0`,
+		`gen_ai_server_time_per_output_token_seconds_bucket{gen_ai_operation_name="chat",gen_ai_provider_name="llmmon",gen_ai_request_model="llmmon-sim",gen_ai_response_model="llmmon-sim",le="2.5"} 0`,
+		`gen_ai_client_token_usage_bucket{gen_ai_operation_name="chat",gen_ai_provider_name="llmmon",gen_ai_request_model="llmmon-sim",gen_ai_response_model="llmmon-sim",gen_ai_token_type="output",le="6.7108864e+07"} 0`,
+		`llm_model_active_requests{gen_ai_operation_name="text_completion",gen_ai_request_model="llmmon-sim"} 0`,
+		`http_server_request_duration_seconds_count{error_type="",http_request_method="POST",http_response_status_code="200",http_route="/v1/chat/completions",url_scheme="http"} 0`,
+		`http_server_request_duration_seconds_bucket{error_type="",http_request_method="GET",http_response_status_code="200",http_route="/v1/models/{model}",url_scheme="http",le="10"} 0`,
+		"# TYPE gen_ai_client_token_usage histogram",
 		"# TYPE llm_request_duration_seconds histogram",
 		"# TYPE llm_active_requests gauge",
 		"# TYPE vllm:kv_cache_usage_perc gauge",
@@ -622,12 +663,28 @@ func TestSeriesExistBeforeTraffic(t *testing.T) {
 
 // The real promtool accepts the exposition; the only findings are the
 // colons vLLM itself puts in its names.
+// TestPromtoolCheckMetrics: the real /metrics output, after two models'
+// chat and completion requests (streamed and not, some failing), an
+// unknown model and an unknown path, holds every family llmmon serve
+// exports, and promtool finds nothing in it but vLLM's colons.
 func TestPromtoolCheckMetrics(t *testing.T) {
-	_, hs := startServer(t, func(o *Options) { o.Sim.FailRate = 0.3 })
-	client := sdkClient(hs, "")
+	_, hs := startServer(t, func(o *Options) { o.Model = "alpha,beta"; o.Sim.FailRate = 0.3 })
 	for i := range 10 {
-		client.Completions.New(context.Background(), openai.CompletionNewParams{Model: "llmmon-sim",
-			Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String(fmt.Sprint("prompt ", i))}, MaxTokens: openai.Int(4)})
+		for _, model := range []string{"alpha", "beta", "unknown"} {
+			stream := i%2 == 0
+			for _, r := range []struct{ path, body string }{
+				{"/v1/completions", fmt.Sprintf(`{"model":%q,"prompt":"prompt %d","max_tokens":4,"stream":%t}`, model, i, stream)},
+				{"/v1/chat/completions", fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":"hi %d"}],"max_tokens":4,"stream":%t}`, model, i, stream)},
+			} {
+				if resp := post(t, context.Background(), hs.URL+r.path, r.body); resp != nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}
+	}
+	if resp, err := http.Get(hs.URL + "/no/such/path"); err == nil {
+		resp.Body.Close()
 	}
 	resp, err := http.Get(hs.URL + "/metrics")
 	if err != nil {
@@ -635,6 +692,26 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	families := append(llmmetrics.Seed(), llmmetrics.TTFT, llmmetrics.TPOT, llmmetrics.PromptTokens, llmmetrics.ModelActive,
+		llmmetrics.GenAIRequestDuration, llmmetrics.GenAITTFT, llmmetrics.GenAITPOT, llmmetrics.GenAITokenUsage, llmmetrics.HTTPRequestDuration,
+		llmmetrics.VLLMKVCacheUsage, llmmetrics.VLLMInterTokenLatency, llmmetrics.VLLMPrefixCacheHits, llmmetrics.VLLMPreemptions)
+	for _, f := range families {
+		if !strings.Contains(string(body), "\n# TYPE "+f+" ") {
+			t.Errorf("/metrics has no family %s", f)
+		}
+	}
+	for _, want := range []string{ // a failure of a served model (30% of 40 each), tokens, junk
+		`gen_ai_server_request_duration_seconds_count\{error_type="[a-z_]+",[^}]*gen_ai_request_model="alpha"`,
+		`gen_ai_client_token_usage_count\{[^}]*gen_ai_request_model="beta",[^}]*gen_ai_token_type="output"\} [1-9]`,
+		`http_server_request_duration_seconds_count\{[^}]*http_response_status_code="404",http_route="other"[^}]*\} 1\n`,
+	} {
+		if !regexp.MustCompile(want).Match(body) {
+			t.Errorf("/metrics has no series matching %s", want)
+		}
+	}
+	if strings.Contains(string(body), `"unknown"`) {
+		t.Error("a model serve does not expose has series")
+	}
 	cmd := exec.Command(testenv.Tool(t, "promtool"), "check", "metrics")
 	cmd.Stdin = strings.NewReader(string(body))
 	out, _ := cmd.CombinedOutput()

@@ -15,7 +15,9 @@ import (
 // Dashboard row titles (dashboards/llm-server.json).
 const (
 	RowOverview       = "Overview"
+	RowModels         = "Models"
 	RowGatewayLatency = "Gateway latency"
+	RowReplicas       = "Replicas"
 	RowVLLM           = "Engine (vLLM)"
 	RowLlamaCpp       = "llama.cpp"
 	RowTGI            = "TGI"
@@ -44,12 +46,18 @@ var Engines = []Engine{
 // instrumented the seed's way.
 const gatewayMetric = llmmetrics.Requests
 
+// genAIMetric is OpenTelemetry's GenAI request duration, which llmmon serve
+// exports per model once it has served one.
+const genAIMetric = llmmetrics.GenAIRequestDuration
+
 // Detection is what a target's metric names say about it.
 type Detection struct {
 	// Engines whose own metrics are present (usually one).
 	Engines []Engine
 	// Gateway: the seed's llm_* metrics are present.
 	Gateway bool
+	// GenAI: OpenTelemetry's GenAI server metrics are present (per model).
+	GenAI bool
 	// GPU: dcgm-exporter's DCGM_* metrics are present.
 	GPU bool
 	// Metrics is how many metric names were looked at; 0 means the target
@@ -72,6 +80,8 @@ func DetectEngine(names []string) Detection {
 		switch {
 		case n == gatewayMetric || n == strings.TrimSuffix(gatewayMetric, "_total"):
 			d.Gateway = true
+		case strings.HasPrefix(n, genAIMetric):
+			d.GenAI = true
 		case strings.HasPrefix(n, "DCGM_"):
 			d.GPU = true
 		}
@@ -108,7 +118,13 @@ func (d Detection) Kind() string {
 func (d Detection) Rows() []string {
 	var rows []string
 	if d.Gateway {
-		rows = append(rows, RowOverview, RowGatewayLatency)
+		rows = append(rows, RowOverview)
+	}
+	if d.GenAI {
+		rows = append(rows, RowModels)
+	}
+	if d.Gateway {
+		rows = append(rows, RowGatewayLatency, RowReplicas)
 	}
 	for _, e := range d.Engines {
 		rows = append(rows, e.Row)
@@ -124,7 +140,7 @@ func (d Detection) Rows() []string {
 func (d Detection) Describe(target string) string {
 	rows := d.Rows()
 	if len(rows) == 0 {
-		return fmt.Sprintf("target %s has no engine or llm_* metrics (Ollama serves none): no dashboard row applies; put `llmmon serve --upstream URL` in front of it for the Overview and Gateway latency rows", target)
+		return fmt.Sprintf("target %s has no engine or llm_* metrics (Ollama serves none): no dashboard row applies; put `llmmon serve --upstream URL` in front of it for the Overview, Models, Gateway latency and Replicas rows", target)
 	}
 	verb := "rows apply"
 	if len(rows) == 1 {

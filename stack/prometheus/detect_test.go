@@ -26,6 +26,7 @@ var (
 	sglangNames = []string{"sglang:num_running_reqs", "sglang:num_queue_reqs", "sglang:token_usage", "sglang:time_to_first_token_seconds_bucket"}
 	seedNames   = []string{"llm_requests_total", "llm_request_duration_seconds_bucket", "llm_tokens_generated_total", "llm_request_size_bytes_bucket", "llm_active_requests"}
 	dcgmNames   = []string{"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED"}
+	genAINames  = []string{"gen_ai_server_request_duration_seconds_bucket", "gen_ai_client_token_usage_bucket"}
 )
 
 func TestDetectEngine(t *testing.T) {
@@ -41,13 +42,13 @@ func TestDetectEngine(t *testing.T) {
 		{"SGLang", sglangNames, "SGLang", []string{prometheus.RowSGLang}},
 		{"Ollama (no metrics)", nil, "no engine metrics (Ollama or unknown)", nil},
 		{"unknown exporter", []string{"go_goroutines", "process_cpu_seconds_total", "up"}, "no engine metrics (Ollama or unknown)", nil},
-		{"seed server", seedNames, "llmmon gateway", []string{prometheus.RowOverview, prometheus.RowGatewayLatency}},
-		{"llmmon serve (simulated engine)", append(slices.Clone(seedNames), vllmNames...), "vLLM + llmmon gateway",
-			[]string{prometheus.RowOverview, prometheus.RowGatewayLatency, prometheus.RowVLLM}},
+		{"seed server", seedNames, "llmmon gateway", []string{prometheus.RowOverview, prometheus.RowGatewayLatency, prometheus.RowReplicas}},
+		{"llmmon serve (simulated engine)", append(slices.Concat(seedNames, genAINames), vllmNames...), "vLLM + llmmon gateway",
+			[]string{prometheus.RowOverview, prometheus.RowModels, prometheus.RowGatewayLatency, prometheus.RowReplicas, prometheus.RowVLLM}},
 		{"dcgm-exporter", dcgmNames, "GPU exporter", []string{prometheus.RowGPU}},
 		// Prometheus' stored names for the seed counter, as some exporters
 		// write it without _total.
-		{"untyped counter", []string{"llm_requests"}, "llmmon gateway", []string{prometheus.RowOverview, prometheus.RowGatewayLatency}},
+		{"untyped counter", []string{"llm_requests"}, "llmmon gateway", []string{prometheus.RowOverview, prometheus.RowGatewayLatency, prometheus.RowReplicas}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,7 +76,7 @@ func TestRowsExistInDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, row := range []string{prometheus.RowOverview, prometheus.RowGatewayLatency, prometheus.RowVLLM,
+	for _, row := range []string{prometheus.RowOverview, prometheus.RowModels, prometheus.RowGatewayLatency, prometheus.RowReplicas, prometheus.RowVLLM,
 		prometheus.RowLlamaCpp, prometheus.RowTGI, prometheus.RowSGLang, prometheus.RowGPU} {
 		if !strings.Contains(string(b), fmt.Sprintf(`"title": %q`, row)) && !strings.Contains(string(b), fmt.Sprintf(`"title":%q`, row)) {
 			t.Errorf("the dashboard has no row %q", row)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +18,10 @@ type downOptions struct {
 	Volumes bool
 	Output  string
 	Engine  func() (stack.Engine, error)
+	// LockWait bounds the wait for another up or down on --dir.
+	LockWait time.Duration
+	// Command is this command line, for another llmmon that waits on it.
+	Command string
 }
 
 func newDownCmd(f *Factory, runF func(context.Context, *downOptions) error) *cobra.Command {
@@ -31,13 +36,17 @@ volumes are kept, so a later up finds the metrics, silences and dashboards
 again, unless --volumes is given.
 
 The stack is the one recorded in --dir by up, or --name. Running down twice
-is fine.`,
+is fine. Like up, down holds --dir's lock (see llmmon up --help).`,
 		Example: `  llmmon down
   llmmon down --volumes          # also delete the metrics, silences and Grafana data
   llmmon down --name staging`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.NameSet = cmd.Flags().Changed("name")
+			if opts.LockWait < 0 {
+				return fmt.Errorf("invalid --lock-timeout %s: must not be negative", opts.LockWait)
+			}
+			opts.Command = commandLine(cmd)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -47,19 +56,17 @@ is fine.`,
 	cmd.Flags().StringVar(&opts.Name, "name", "", "the stack's --name (default: the one recorded in --dir)")
 	cmd.Flags().BoolVar(&opts.Volumes, "volumes", false, "also remove the stack's data volumes (metrics, silences and Grafana data are lost)")
 	addOutputFlag(cmd, &opts.Output)
+	addLockFlag(cmd, &opts.LockWait)
 	return cmd
 }
 
 func runDown(ctx context.Context, opts *downOptions) error {
-	name, err := stack.ResolveName(opts.Globals.Dir, opts.Name, opts.NameSet)
-	if err != nil {
-		return err
-	}
 	eng, err := opts.Engine()
 	if err != nil {
 		return err
 	}
-	res, err := stack.Down(ctx, eng, name, opts.Volumes)
+	res, err := stack.Down(ctx, eng, stack.DownOptions{Dir: opts.Globals.Dir, Name: opts.Name, NameGiven: opts.NameSet, Volumes: opts.Volumes,
+		Lock: lockOptions(opts.Command, opts.Globals.Dir, opts.LockWait, opts.IO.ErrOut)})
 	if opts.Output == "json" {
 		if err != nil {
 			return err

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/llmmon/llmmon/internal/openai"
 	"github.com/llmmon/llmmon/stack/llmserver"
 	"github.com/llmmon/llmmon/stack/llmserver/proxy"
+	"github.com/llmmon/llmmon/stack/llmserver/sim"
 )
 
 type serveOptions struct {
@@ -32,12 +35,20 @@ type serveOptions struct {
 	ModelSet bool
 	// SimFlags are simulated-engine flags given, which --upstream refuses.
 	SimFlags []string
+	// ModelSpeed and ModelFailRate are --model-speed and --model-fail-rate
+	// as given (NAME=VALUE); RunE reads them into Server.Sim.
+	ModelSpeed, ModelFailRate []string
+	// LogFormat and LogLevel are the access log's --log-format and
+	// --log-level.
+	LogFormat string
+	LogLevel  slog.Level
 }
 
 func newServeCmd(f *Factory, runF func(context.Context, *serveOptions) error) *cobra.Command {
 	opts := &serveOptions{IO: f.IO, Server: llmserver.DefaultOptions()}
 	o := &opts.Server
 	var apiKeyFile, upstreamKeyFile string
+	var logLevel string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run an instrumented OpenAI-compatible LLM server on :8000 (simulated engine, or --upstream a real one)",
@@ -53,12 +64,28 @@ tokens, and prefill/decode timings you set. Text is real BPE tokens
 the prompt back (--mode echo). It lets the monitoring stack be exercised on a
 machine without a GPU.
 
+--model a,b,c serves several simulated models side by side, each with its
+own engine (scheduler, queue, KV cache); --model-speed NAME=X makes one
+faster (2) or slower (0.5), and --model-fail-rate NAME=R fails a share of
+its requests, so per-model panels have something to tell apart.
+
 /metrics carries the seed's llm_* metrics (llm_requests_total,
 llm_request_duration_seconds, llm_tokens_generated_total,
-llm_request_size_bytes, llm_active_requests), latency as the client sees it
-(llm_time_to_first_token_seconds, llm_time_per_output_token_seconds,
-llm_prompt_tokens_total), and the simulated engine's vLLM-compatible vllm:*
-metrics, so a vLLM dashboard works unchanged.
+llm_request_size_bytes, llm_active_requests), OpenTelemetry's GenAI metrics
+per operation and model (gen_ai_server_request_duration_seconds with
+error_type on failures, gen_ai_server_time_to_first_token_seconds,
+gen_ai_server_time_per_output_token_seconds, gen_ai_client_token_usage),
+llm_model_active_requests, http_server_request_duration_seconds for every
+request (unknown paths as route "other", and only there), and the
+simulated engine's vLLM-compatible vllm:* metrics, so a vLLM dashboard works
+unchanged. llm_time_to_first_token_seconds and
+llm_time_per_output_token_seconds are deprecated (the gen_ai_* ones carry
+the model) and go away in the next release.
+
+Every request gets one access log line on stderr (--log-format text or
+json; --log-level debug also logs /metrics and /health): request id, route,
+model, stream, status, error type, tokens, TTFT and duration. An incoming
+X-Request-Id is echoed (and sent upstream), else one is generated.
 
 --host defaults to 0.0.0.0 on purpose: Prometheus runs in a Docker container
 and reaches this server through host-gateway (host.docker.internal), which
@@ -97,6 +124,8 @@ bounded memory with many open streams.`,
   llmmon serve --port 8001 --model my-model --api-key secret
   llmmon serve --itl 0 --prefill-overhead 0 --prefill-per-token 0   # no simulated delay
   llmmon serve --max-num-seqs 8 --max-queue 32 --fail-rate 0.05     # see queueing, 429s and errors
+  llmmon serve --model fast,slow --model-speed slow=0.25 --model-fail-rate slow=0.1
+  llmmon serve --log-format json 2> access.log
   llmmon serve --upstream http://127.0.0.1:8001/v1                  # gateway in front of vLLM on :8001
   llmmon serve --upstream http://127.0.0.1:11434/v1 --model llama3.2 # Ollama, one model exposed
   llmmon serve --upstream llama=http://gpu1:8080/v1 --upstream qwen=http://gpu2:8000/v1
@@ -116,6 +145,19 @@ bounded memory with many open streams.`,
 					opts.SimFlags = append(opts.SimFlags, "--"+f.Name)
 				}
 			})
+			var err error
+			if opts.Server.Sim.Speed, err = sim.ParseModelValues("--model-speed", opts.ModelSpeed); err != nil {
+				return err
+			}
+			if opts.Server.Sim.ModelFailRate, err = sim.ParseModelValues("--model-fail-rate", opts.ModelFailRate); err != nil {
+				return err
+			}
+			if opts.LogLevel, err = llmserver.ParseLogLevel(logLevel); err != nil {
+				return err
+			}
+			if _, err := llmserver.NewLogger(io.Discard, opts.LogFormat, opts.LogLevel); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -123,9 +165,11 @@ bounded memory with many open streams.`,
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&opts.LogFormat, "log-format", llmserver.LogText, "access log format on stderr: text or json")
+	fl.StringVar(&logLevel, "log-level", "info", "least level logged: debug (also /metrics and /health), info (every request), warn (5xx answers), error")
 	fl.StringVar(&o.Host, "host", o.Host, "address to listen on; 0.0.0.0 so Prometheus in Docker can scrape it via host-gateway (127.0.0.1 cannot be reached from a container)")
 	fl.IntVar(&o.Port, "port", o.Port, "port to listen on")
-	fl.StringVar(&o.Model, "model", o.Model, "served model name (the model_name label of vllm:* metrics)")
+	fl.StringVar(&o.Model, "model", o.Model, "served model names, comma-separated (the model label of every per-model metric); with --upstream, the models to expose (NAME or NAME=UPSTREAM_MODEL)")
 	fl.StringVar(&o.APIKey, "api-key", "", "require \"Authorization: Bearer KEY\" on /v1/* (/metrics and /health stay open); shows in ps: prefer --api-key-file or LLMMON_API_KEY")
 	sizeVar(fl, &o.MaxBody, "max-body", "largest request body, in bytes or with KiB/MiB (413 beyond)")
 	sizeVar(fl, &o.MaxHeaderBytes, "max-header-bytes", "largest request headers (431 beyond)")
@@ -161,6 +205,8 @@ bounded memory with many open streams.`,
 	fl.IntVar(&s.MaxModelLen, "max-model-len", s.MaxModelLen, "simulated engine: most prompt + completion tokens per request (400 context_length_exceeded beyond)")
 	fl.StringVar(&s.Mode, "mode", s.Mode, "simulated engine: text to generate, random (fluent corpus text) or echo (the prompt)")
 	fl.Float64Var(&s.FailRate, "fail-rate", s.FailRate, "simulated engine: fraction of requests to fail on purpose (0.05 = 5%) with OpenAI-style errors")
+	fl.StringArrayVar(&opts.ModelSpeed, "model-speed", nil, "simulated engine: MODEL=FACTOR runs one of --model's models faster (2) or slower (0.5); repeat per model")
+	fl.StringArrayVar(&opts.ModelFailRate, "model-fail-rate", nil, "simulated engine: MODEL=RATE fails that share of one model's requests instead of --fail-rate; repeat per model")
 	return cmd
 }
 
@@ -201,6 +247,15 @@ func gatewayConfig(opts *serveOptions) (proxy.Config, error) {
 
 func runServe(ctx context.Context, opts *serveOptions) error {
 	defer tuneGC(ctx)()
+	// Lines are buffered and written out every 100 ms: one write(2) per
+	// request would cost more than all the rest of its instrumentation.
+	logs := llmserver.NewLogWriter(opts.IO.ErrOut, 100*time.Millisecond)
+	defer logs.Close()
+	logger, err := llmserver.NewLogger(logs, opts.LogFormat, opts.LogLevel)
+	if err != nil {
+		return err
+	}
+	opts.Server.Logger = logger
 	what := "simulated engine"
 	if len(opts.Upstreams) > 0 {
 		cfg, err := gatewayConfig(opts)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,7 +18,8 @@ func TestServeFlags(t *testing.T) {
 	var got *serveOptions
 	f := &Factory{IO: IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, Globals: &Globals{}}
 	cmd := newServeCmd(f, func(_ context.Context, o *serveOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"--host", "127.0.0.1", "--port", "8123", "--model", "m", "--api-key", "k",
+	cmd.SetArgs([]string{"--host", "127.0.0.1", "--port", "8123", "--model", "m,n", "--api-key", "k",
+		"--model-speed", "n=0.5", "--model-fail-rate", "n=0.25", "--model-speed", "m=2", "--log-format", "json", "--log-level", "debug",
 		"--max-body", "2048", "--shutdown-timeout", "3s", "--max-header-bytes", "16KiB", "--max-connections", "10",
 		"--read-header-timeout", "2s", "--body-timeout", "4s", "--idle-timeout", "5s",
 		"--max-num-seqs", "4", "--max-queue", "9", "--prefill-overhead", "5ms", "--prefill-per-token", "1us",
@@ -27,7 +29,7 @@ func TestServeFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := llmserver.DefaultOptions()
-	want.Host, want.Port, want.Model, want.APIKey, want.MaxBody = "127.0.0.1", 8123, "m", "k", 2048
+	want.Host, want.Port, want.Model, want.APIKey, want.MaxBody = "127.0.0.1", 8123, "m,n", "k", 2048
 	want.ShutdownTimeout = 3 * time.Second
 	want.MaxHeaderBytes, want.MaxConnections = 16<<10, 10
 	want.ReadHeaderTimeout, want.BodyReadTimeout, want.IdleTimeout = 2*time.Second, 4*time.Second, 5*time.Second
@@ -35,8 +37,12 @@ func TestServeFlags(t *testing.T) {
 	s.MaxNumSeqs, s.MaxQueue, s.PrefillOverhead, s.PrefillPerToken = 4, 9, 5*time.Millisecond, time.Microsecond
 	s.ITL, s.BatchSlowdown, s.TTFT, s.Jitter, s.Seed = 10*time.Millisecond, 0.5, 50*time.Millisecond, 0, 7
 	s.BlockSize, s.KVBlocks, s.MaxModelLen, s.Mode, s.FailRate = 8, 100, 512, "echo", 0.05
+	s.Speed, s.ModelFailRate = map[string]float64{"n": 0.5, "m": 2}, map[string]float64{"n": 0.25}
 	if fmt.Sprintf("%+v", got.Server) != fmt.Sprintf("%+v", want) {
 		t.Fatalf("options\n got %+v\nwant %+v", got.Server, want)
+	}
+	if got.LogFormat != "json" || got.LogLevel != slog.LevelDebug {
+		t.Errorf("log format %q level %v, want json debug", got.LogFormat, got.LogLevel)
 	}
 
 	// Defaults: 0.0.0.0:8000, so Prometheus in Docker can scrape it.
@@ -48,6 +54,9 @@ func TestServeFlags(t *testing.T) {
 	if got.Server.Addr() != "0.0.0.0:8000" || got.Server.Model != "llmmon-sim" || got.Server.MaxBody != 1<<20 {
 		t.Fatalf("defaults: %+v", got.Server)
 	}
+	if got.LogFormat != "text" || got.LogLevel != slog.LevelInfo {
+		t.Errorf("log defaults: %q %v, want text info", got.LogFormat, got.LogLevel)
+	}
 	if !strings.Contains(cmd.Flag("host").Usage, "host-gateway") {
 		t.Error("--host help must say why the default is 0.0.0.0")
 	}
@@ -55,15 +64,22 @@ func TestServeFlags(t *testing.T) {
 
 func TestServeBadFlags(t *testing.T) {
 	for args, want := range map[string]string{
-		"--mode poetry":             "--mode",
-		"--kv-blocks 1":             "raise --kv-blocks",
-		"--max-body 0":              "--max-body",
-		"--max-body 1MB":            `invalid size "1MB"`,
-		"--max-connections -1":      "--max-connections",
-		"--fail-rate 1.5":           "--fail-rate",
-		"--port 70000":              "--port",
-		"--itl fast":                "invalid argument",
-		"--max-num-seqs 0 --seed 1": "--max-num-seqs",
+		"--mode poetry":                           "--mode",
+		"--kv-blocks 1":                           "raise --kv-blocks",
+		"--max-body 0":                            "--max-body",
+		"--max-body 1MB":                          `invalid size "1MB"`,
+		"--max-connections -1":                    "--max-connections",
+		"--fail-rate 1.5":                         "--fail-rate",
+		"--port 70000":                            "--port",
+		"--itl fast":                              "invalid argument",
+		"--max-num-seqs 0 --seed 1":               "--max-num-seqs",
+		"--model-speed slow":                      "MODEL=NUMBER",
+		"--model a --model-speed b=2":             "no model \"b\"",
+		"--model a,b --model-fail-rate b=2":       "[0, 1]",
+		"--model a,a":                             "twice",
+		"--log-format xml":                        "--log-format",
+		"--log-level loud":                        "--log-level",
+		"--upstream http://x:1 --model-speed a=2": "--model-speed set the simulated engine",
 	} {
 		_, _, err := run(t, append([]string{"serve"}, strings.Fields(args)...)...)
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -113,5 +129,11 @@ func TestServeRunsUntilCancelled(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), fmt.Sprintf("127.0.0.1:%d", port)) || !strings.Contains(out.String(), "stopped") {
 		t.Errorf("output: %q", out.String())
+	}
+	// The access log, flushed on the way out: the completion at Info; the
+	// health checks only at Debug.
+	if log := errOut.String(); !strings.Contains(log, "msg=request") || !strings.Contains(log, "route=/v1/completions") ||
+		!strings.Contains(log, "status=200") || strings.Contains(log, "route=/health") {
+		t.Errorf("access log on stderr: %q", log)
 	}
 }

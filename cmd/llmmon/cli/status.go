@@ -87,13 +87,18 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 }
 
 func notUpMessage(r stack.StatusReport) string {
-	running := 0
+	running, paused := 0, 0
 	for _, c := range r.Components {
-		if c.State == "running" {
+		switch c.State {
+		case "running":
 			running++
+		case "paused":
+			paused++
 		}
 	}
 	switch {
+	case paused > 0:
+		return fmt.Sprintf("llmmon stack %q is paused (docker pause): run llmmon up to resume it", r.Stack)
 	case running == 0:
 		return fmt.Sprintf("nothing is up: llmmon stack %q is not running (start it with llmmon up)", r.Stack)
 	case !r.Up:

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,6 +24,9 @@ type targetOptions struct {
 	Addresses []string
 	Labels    []string
 	Output    string // ls only
+	// add and rm hold --dir's lock, as up and down do.
+	LockWait time.Duration
+	Command  string
 }
 
 func newTargetCmd(f *Factory, runF func(context.Context, *targetOptions) error) *cobra.Command {
@@ -62,7 +66,7 @@ sets the --label values on the job. A new JOB is scraped like the others
   llmmon target add vllm gpu3:8000 gpu4:8000 --label model=llama-3.1-8b`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Job, opts.Addresses = args[0], args[1:]
+			opts.Job, opts.Addresses, opts.Command = args[0], args[1:], strings.Join(append([]string{commandLine(cmd)}, args...), " ")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -70,25 +74,28 @@ sets the --label values on the job. A new JOB is scraped like the others
 		},
 	}
 	cmd.Flags().StringArrayVar(&opts.Labels, "label", nil, "label NAME=VALUE on every series of the job (repeatable)")
+	addLockFlag(cmd, &opts.LockWait)
 	return cmd
 }
 
 func newTargetRmCmd(f *Factory, runF func(context.Context, *targetOptions) error) *cobra.Command {
 	opts := &targetOptions{IO: f.IO, Globals: f.Globals, Engine: f.Engine, Remove: true}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "rm JOB [ADDRESS...]",
 		Short: "Remove addresses from a job, or the whole job, without restarting Prometheus",
 		Example: `  llmmon target rm vllm gpu4:8000
   llmmon target rm dcgm`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Job, opts.Addresses = args[0], args[1:]
+			opts.Job, opts.Addresses, opts.Command = args[0], args[1:], strings.Join(append([]string{commandLine(cmd)}, args...), " ")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return runTargetChange(cmd.Context(), opts)
 		},
 	}
+	addLockFlag(cmd, &opts.LockWait)
+	return cmd
 }
 
 func newTargetLsCmd(f *Factory, runF func(context.Context, *targetOptions) error) *cobra.Command {
@@ -117,7 +124,8 @@ func runTargetChange(ctx context.Context, opts *targetOptions) error {
 	if err != nil {
 		return err
 	}
-	c := stack.TargetChange{Dir: opts.Globals.Dir, Job: opts.Job, Addresses: opts.Addresses, Labels: labels}
+	c := stack.TargetChange{Dir: opts.Globals.Dir, Job: opts.Job, Addresses: opts.Addresses, Labels: labels,
+		Lock: lockOptions(opts.Command, opts.Globals.Dir, opts.LockWait, opts.IO.ErrOut)}
 	change := stack.AddTarget
 	if opts.Remove {
 		change = stack.RemoveTarget

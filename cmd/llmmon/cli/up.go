@@ -21,6 +21,10 @@ type upOptions struct {
 	Dashboard stack.DashboardOptions
 	Output    string
 	Engine    func() (stack.Engine, error)
+	// LockWait bounds the wait for another up or down on --dir.
+	LockWait time.Duration
+	// Command is this command line, for another llmmon that waits on it.
+	Command string
 }
 
 func newUpCmd(f *Factory, runF func(context.Context, *upOptions) error) *cobra.Command {
@@ -54,7 +58,11 @@ DIR/grafana-admin-password (mode 0600); it is never printed (see
 
 up is idempotent: a second run with the same settings changes nothing, and a
 changed setting recreates only the container it concerns; the volumes are
-always kept. status, doctor, import and down need only --dir.`,
+always kept. status, doctor, import and down need only --dir.
+
+up and down hold a lock on --dir while they run: a second one waits up to
+--lock-timeout for the first to finish, saying who holds the folder (its
+command, pid and since when), then goes on or fails naming it.`,
 		Example: `  llmmon up
   llmmon up --target vllm=host.docker.internal:8001 --scrape-interval 5s
   llmmon up --name staging --prometheus-port 19090 --grafana-port 13000
@@ -71,6 +79,10 @@ always kept. status, doctor, import and down need only --dir.`,
 			if opts.Wait < 0 {
 				return fmt.Errorf("invalid --wait %s: must not be negative", opts.Wait)
 			}
+			if opts.LockWait < 0 {
+				return fmt.Errorf("invalid --lock-timeout %s: must not be negative", opts.LockWait)
+			}
+			opts.Command = commandLine(cmd)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -84,6 +96,7 @@ always kept. status, doctor, import and down need only --dir.`,
 	fl.BoolVar(&opts.Dashboard.Skip, "no-dashboard", false, "do not import llmmon's dashboard into Grafana")
 	fl.BoolVar(&opts.Dashboard.Force, "force-dashboard", false, "replace llmmon's dashboard even when it was edited in Grafana")
 	addOutputFlag(cmd, &opts.Output)
+	addLockFlag(cmd, &opts.LockWait)
 	return cmd
 }
 
@@ -102,6 +115,7 @@ func runUp(ctx context.Context, opts *upOptions) error {
 		Dir: opts.Globals.Dir, Settings: opts.Settings, Pull: opts.Pull, Wait: opts.Wait, Dashboard: opts.Dashboard,
 		Events:       view.event,
 		PullProgress: stack.Progress{Out: out, Terminal: decorate},
+		Lock:         lockOptions(opts.Command, opts.Globals.Dir, opts.LockWait, opts.IO.ErrOut),
 	})
 	view.done()
 	if err != nil && ctx.Err() != nil {

@@ -19,9 +19,9 @@ func TestPrintEngines(t *testing.T) {
 	var out bytes.Buffer
 	printEngines(&out, engines)
 	want := "\nDashboard rows:\n" +
-		"  target llm-server looks like llmmon gateway: Overview, Gateway latency rows apply\n" +
+		"  target llm-server looks like llmmon gateway: Overview, Gateway latency, Replicas rows apply\n" +
 		"  target vllm looks like vLLM: Engine (vLLM) row applies\n" +
-		"  target ollama has no engine or llm_* metrics (Ollama serves none): no dashboard row applies; put `llmmon serve --upstream URL` in front of it for the Overview and Gateway latency rows\n"
+		"  target ollama has no engine or llm_* metrics (Ollama serves none): no dashboard row applies; put `llmmon serve --upstream URL` in front of it for the Overview, Models, Gateway latency and Replicas rows\n"
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
 	}

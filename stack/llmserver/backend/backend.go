@@ -76,6 +76,10 @@ type Error struct {
 	Code    string // e.g. context_length_exceeded; may be empty
 	Param   string // the offending request field; may be empty
 	Message string
+	// Detail is for the server's log only: what a client must not see
+	// (an upstream's internal address) and the operator's fix. The client
+	// gets Message and the request id to quote.
+	Detail string
 }
 
 func (e *Error) Error() string {

@@ -32,6 +32,9 @@ type Relay interface {
 type Call interface {
 	// Stream reports whether the client asked for a streamed answer.
 	Stream() bool
+	// Info names the models and the engine the call is for, as far as
+	// they are known, also for a call NewCall returned with an error.
+	Info() CallInfo
 	// Do forwards the request and writes the answer to out. Before
 	// out.Start it returns *Error for the gateway to answer with (the
 	// upstream's own 4xx/5xx, 502 unreachable, 504 no first byte in time).
@@ -40,6 +43,21 @@ type Call interface {
 	// The Result's token counts come from the upstream's usage, or are
 	// counted when it gave none.
 	Do(ctx context.Context, out Output) (Result, error)
+}
+
+// CallInfo is what a call is for, as the metrics label it and the access
+// log names it.
+type CallInfo struct {
+	// Requested is the model the client named, as it named it.
+	Requested string
+	// Model is the exposed model name, only when the gateway knows it is
+	// served: a name made up by a client never becomes a label.
+	Model string
+	// ResponseModel is the upstream's own name for Model.
+	ResponseModel string
+	// Provider is the upstream's engine kind (vllm, sglang, llama.cpp,
+	// ollama), when its model list told; else "".
+	Provider string
 }
 
 // Output is where a Call writes the upstream's answer. Tokens written with

@@ -23,12 +23,18 @@ type call struct {
 	stream bool
 	body   []byte
 	auth   string
+	// requestID goes upstream as X-Request-Id, so engine logs match ours.
+	requestID string
 	// prompt and messages locate the client's prompt in orig (the body as
 	// the client sent it), for estimates when the upstream reports no usage.
 	orig             []byte
 	prompt, messages openai.Span
-	// exposed is the model name the client sees.
-	exposed string
+	// exposed is the model name the client sees; requested is what it
+	// asked for, and upModel the upstream's name.
+	exposed, requested, upModel string
+	// known: the gateway knows the model is served, so it may label
+	// metrics with it.
+	known bool
 	// renameFrom/renameTo are the JSON-quoted upstream and exposed names
 	// when --model renames; responses get the exposed name back.
 	renameFrom, renameTo []byte
@@ -38,6 +44,17 @@ type call struct {
 }
 
 func (c *call) Stream() bool { return c.stream }
+
+func (c *call) Info() backend.CallInfo {
+	info := backend.CallInfo{Requested: c.requested}
+	if c.up != nil {
+		info.Provider = c.up.provider()
+	}
+	if c.known {
+		info.Model, info.ResponseModel = c.exposed, c.upModel
+	}
+	return info
+}
 
 var (
 	jsonAccept   = openai.Header{Name: "Accept", Value: "application/json"}
@@ -51,14 +68,18 @@ func (c *call) Do(ctx context.Context, out backend.Output) (backend.Result, erro
 	if c.chat {
 		target = c.up.chat
 	}
-	header := [4]openai.Header{contentJSON, jsonAccept, userAgent, {Name: "Authorization", Value: c.auth}}
+	header := make([]openai.Header, 3, 5)
+	header[0], header[1], header[2] = contentJSON, jsonAccept, userAgent
 	if c.stream {
 		header[1] = streamAccept
 	}
-	req := &openai.Request{Method: http.MethodPost, Header: header[:3], Body: c.body, HeadTimeout: c.p.cfg.Timeout}
-	if c.auth != "" {
-		req.Header = header[:]
+	if c.requestID != "" {
+		header = append(header, openai.Header{Name: "X-Request-Id", Value: c.requestID})
 	}
+	if c.auth != "" {
+		header = append(header, openai.Header{Name: "Authorization", Value: c.auth})
+	}
+	req := &openai.Request{Method: http.MethodPost, Header: header, Body: c.body, HeadTimeout: c.p.cfg.Timeout}
 	resp, err := c.p.client.Do(ctx, target, req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -69,7 +90,8 @@ func (c *call) Do(ctx context.Context, out backend.Output) (backend.Result, erro
 		}
 		if errors.Is(err, openai.ErrHeadTimeout) {
 			return backend.Result{}, &backend.Error{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "upstream_timeout",
-				Message: fmt.Sprintf("the upstream %s sent no response within %s (llmmon serve --upstream-timeout): the engine is overloaded or stuck; raise --upstream-timeout for long non-streamed answers", c.up.base, c.p.cfg.Timeout)}
+				Message: "the model server did not answer in time",
+				Detail:  fmt.Sprintf("the upstream %s sent no response within %s (llmmon serve --upstream-timeout): the engine is overloaded or stuck; raise --upstream-timeout for long non-streamed answers", c.up.base, c.p.cfg.Timeout)}
 		}
 		return backend.Result{}, c.unreachable(err)
 	}
@@ -92,12 +114,14 @@ func (c *call) Do(ctx context.Context, out backend.Output) (backend.Result, erro
 // and the flag that sets the limit.
 func (c *call) tooLarge(err error, flag string) *backend.Error {
 	return &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_response_too_large",
-		Message: fmt.Sprintf("response too large: the upstream %s sent %v (llmmon serve %s)", c.up.base, err, flag)}
+		Message: "response too large: the model server's answer is over this gateway's limit",
+		Detail:  fmt.Sprintf("response too large: the upstream %s sent %v (llmmon serve %s)", c.up.base, err, flag)}
 }
 
 func (c *call) unreachable(err error) *backend.Error {
 	return &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_unreachable",
-		Message: fmt.Sprintf("cannot reach the upstream %s: %v. Is the engine running there? Check llmmon serve --upstream.", c.up.base, err)}
+		Message: "the model server behind this gateway cannot be reached",
+		Detail:  fmt.Sprintf("cannot reach the upstream %s: %v. Is the engine running there? Check llmmon serve --upstream.", c.up.base, err)}
 }
 
 // upstreamError passes the upstream's 4xx/5xx on with its status, in the
@@ -109,7 +133,8 @@ func (c *call) upstreamError(resp *openai.Response, body []byte) *backend.Error 
 		e.Status = http.StatusBadGateway
 		e.Type = "server_error"
 		e.Code = "upstream_redirect"
-		e.Message = fmt.Sprintf("the upstream %s answered HTTP %d (redirect to %q): point llmmon serve --upstream at the engine's OpenAI base URL, e.g. http://HOST:PORT/v1",
+		e.Message = "the model server behind this gateway is misconfigured"
+		e.Detail = fmt.Sprintf("the upstream %s answered HTTP %d (redirect to %q): point llmmon serve --upstream at the engine's OpenAI base URL, e.g. http://HOST:PORT/v1",
 			c.up.base, resp.StatusCode, resp.Location)
 	}
 	return e
@@ -164,7 +189,8 @@ func (c *call) relayBody(ctx context.Context, resp *openai.Response, out backend
 			return backend.Result{}, ctx.Err()
 		}
 		return backend.Result{}, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
-			Message: fmt.Sprintf("the upstream %s broke off its answer: %v", c.up.base, err)}
+			Message: "the model server broke off its answer",
+			Detail:  fmt.Sprintf("the upstream %s broke off its answer: %v", c.up.base, err)}
 	}
 	var res backend.Result
 	if ch, ok := openai.ScanChunk(body); ok {
@@ -276,17 +302,20 @@ func (c *call) relayStream(ctx context.Context, resp *openai.Response, out backe
 		out.Write([]byte(openai.DoneEvent), 0)
 	case err == io.EOF:
 		return res, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
-			Message: fmt.Sprintf("the upstream %s closed its stream before it finished (no finish_reason, no [DONE])", c.up.base)}
+			Message: "the model server ended its stream before it finished",
+			Detail:  fmt.Sprintf("the upstream %s closed its stream before it finished (no finish_reason, no [DONE])", c.up.base)}
 	case errors.Is(err, openai.ErrTooLarge):
 		flag := "--upstream-max-sse-event"
 		if le := (*openai.LimitError)(nil); errors.As(err, &le) && le.What == openai.WhatLine {
 			flag = "--upstream-max-sse-line"
 		}
 		return res, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
-			Message: fmt.Sprintf("the upstream %s sent %v (llmmon serve %s)", c.up.base, err, flag)}
+			Message: "the model server's stream is over this gateway's limits",
+			Detail:  fmt.Sprintf("the upstream %s sent %v (llmmon serve %s)", c.up.base, err, flag)}
 	default:
 		return res, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_broken",
-			Message: fmt.Sprintf("the upstream %s broke off its stream: %v", c.up.base, err)}
+			Message: "the model server broke off its stream",
+			Detail:  fmt.Sprintf("the upstream %s broke off its stream: %v", c.up.base, err)}
 	}
 	if relayedErr {
 		return res, backend.ErrRelayed

@@ -70,16 +70,18 @@ func closedPort(t *testing.T) string {
 }
 
 func TestUpstreamRefusedIs502(t *testing.T) {
-	gw, ghs := startGateway(t, upstreamTo(closedPort(t)))
+	upstream := closedPort(t)
+	gw, ghs, log := startGatewayLogged(t, upstreamTo(upstream))
 	for i, stream := range []bool{false, true} {
 		resp := post(t, context.Background(), ghs.URL+"/v1/chat/completions",
 			fmt.Sprintf(`{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":%t}`, stream))
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		e := decodeError(t, b)
-		if resp.StatusCode != 502 || code(e) != "upstream_unreachable" || !strings.Contains(e.Error.Message, "refused") {
+		if resp.StatusCode != 502 || code(e) != "upstream_unreachable" || !strings.Contains(e.Error.Message, "cannot be reached") {
 			t.Fatalf("stream=%t: %d %s", stream, resp.StatusCode, b)
 		}
+		hidesUpstream(t, log, resp, e.Error.Message, strings.TrimPrefix(upstream, "http://"), "refused", "--upstream")
 		ep := "nonstream"
 		if stream {
 			ep = "stream"
@@ -111,15 +113,16 @@ func TestUpstreamFirstByteTimeoutIs504(t *testing.T) {
 	})
 	cfg := upstreamTo(up.URL)
 	cfg.Timeout = 200 * time.Millisecond
-	gw, ghs := startGateway(t, cfg)
+	gw, ghs, log := startGatewayLogged(t, cfg)
 	for _, stream := range []bool{false, true} {
 		resp := post(t, context.Background(), ghs.URL+"/v1/completions", fmt.Sprintf(`{"model":"m","prompt":"hi","stream":%t}`, stream))
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		e := decodeError(t, b)
-		if resp.StatusCode != 504 || code(e) != "upstream_timeout" || !strings.Contains(e.Error.Message, "--upstream-timeout") {
+		if resp.StatusCode != 504 || code(e) != "upstream_timeout" || !strings.Contains(e.Error.Message, "did not answer in time") {
 			t.Fatalf("stream=%t: %d %s", stream, resp.StatusCode, b)
 		}
+		hidesUpstream(t, log, resp, e.Error.Message, strings.TrimPrefix(up.URL, "http://"), "--upstream-timeout")
 		select {
 		case <-aborted: // the upstream request was cancelled, not left running
 		case <-time.After(5 * time.Second):

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,20 +45,81 @@ func startSim(t testing.TB, mutate func(*llmserver.Options)) (*llmserver.Server,
 // upstreams.
 func startGateway(t testing.TB, cfg proxy.Config) (*llmserver.Server, *httptest.Server) {
 	t.Helper()
+	srv, hs, _ := startGatewayLogged(t, cfg)
+	return srv, hs
+}
+
+// accessLog is a gateway's access log, read while the gateway runs.
+type accessLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *accessLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// line waits (the log is flushed every 100 ms) for the line of the request
+// with this id.
+func (l *accessLog) line(t testing.TB, id string) string {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		l.mu.Lock()
+		s := l.buf.String()
+		l.mu.Unlock()
+		for _, ln := range strings.Split(s, "\n") {
+			if strings.Contains(ln, "request_id="+id) {
+				return ln
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no access log line for request %s in:\n%s", id, s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startGatewayLogged is startGateway with its access log.
+func startGatewayLogged(t testing.TB, cfg proxy.Config) (*llmserver.Server, *httptest.Server, *accessLog) {
+	t.Helper()
 	p, err := proxy.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	log := &accessLog{}
 	o := llmserver.DefaultOptions()
 	o.Host, o.Port = "127.0.0.1", 0
 	o.Backend = p
+	if o.Logger, err = llmserver.NewLogger(log, "text", slog.LevelInfo); err != nil {
+		t.Fatal(err)
+	}
 	srv, err := llmserver.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { hs.Close(); srv.Close() })
-	return srv, hs
+	return srv, hs, log
+}
+
+// hidesUpstream checks a gateway error as its client sees it: a message
+// without the upstream's address, with the request id to quote, and the
+// details in the access log line of that request.
+func hidesUpstream(t testing.TB, log *accessLog, resp *http.Response, message, upstream string, inLog ...string) {
+	t.Helper()
+	id := resp.Header.Get("X-Request-Id")
+	if id == "" || strings.Contains(message, upstream) || !strings.Contains(message, "request id "+id) {
+		t.Errorf("client message %q (request id %q): want no %s and the request id", message, id, upstream)
+	}
+	line := log.line(t, id)
+	for _, want := range append([]string{upstream}, inLog...) {
+		if !strings.Contains(line, want) {
+			t.Errorf("access log line lacks %q:\n%s", want, line)
+		}
+	}
 }
 
 func upstreamTo(url string) proxy.Config {
@@ -209,10 +272,16 @@ func eventually(t *testing.T, what string, f func() error) {
 	testenv.Eventually(t, 10*time.Second, what, f)
 }
 
-// newFakeUpstream serves h as an engine's OpenAI API under /v1.
+// newFakeUpstream serves h as an engine's OpenAI API under /v1. Its
+// GET /v1/models, which the gateway reads in the background, answers 404
+// without reaching h, as from an engine that lists nothing.
 func newFakeUpstream(t *testing.T, h http.HandlerFunc) *httptest.Server {
 	t.Helper()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/models" {
+			http.NotFound(w, r)
+			return
+		}
 		// Read the body first, as engines do: only then does net/http
 		// notice a client (the gateway) hanging up and cancel r.Context().
 		b, _ := io.ReadAll(r.Body)

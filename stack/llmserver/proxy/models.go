@@ -122,7 +122,8 @@ func (p *Proxy) fetchModels(ctx context.Context, u *upstream) ([]map[string]json
 	}
 	timeout := func() error {
 		return &backend.Error{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "upstream_timeout",
-			Message: fmt.Sprintf("the upstream %s did not list its models within %s", u.base, t)}
+			Message: "the model server did not list its models in time",
+			Detail:  fmt.Sprintf("the upstream %s did not list its models within %s", u.base, t)}
 	}
 	header := []openai.Header{jsonAccept, userAgent}
 	if p.cfg.APIKey != "" {
@@ -152,7 +153,9 @@ func (p *Proxy) fetchModels(ctx context.Context, u *upstream) ([]map[string]json
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
 		return nil, &backend.Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_bad_response",
-			Message: fmt.Sprintf("the upstream %s answered GET /models with something that is not a model list: %v", u.base, err)}
+			Message: "the model server's model list is not valid",
+			Detail:  fmt.Sprintf("the upstream %s answered GET /models with something that is not a model list: %v", u.base, err)}
 	}
+	u.learn(list.Data)
 	return list.Data, nil
 }

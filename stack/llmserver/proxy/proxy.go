@@ -26,18 +26,23 @@ type Proxy struct {
 	def       *upstream            // the upstream without a NAME=
 	exposed   map[string]string    // --model: exposed name → upstream name; nil exposes all
 	order     []string             // exposed names in flag order
+	// ctx ends with Close; the catalog reads run under it.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 type upstream struct {
 	name                      string
 	base                      string
 	completions, chat, models *openai.Target
+	state                     upstreamState
 }
 
 var _ backend.Relay = (*Proxy)(nil)
 
-// New builds a Proxy. It does not contact the upstreams: an engine may come
-// up after the gateway, and until then requests answer 502.
+// New builds a Proxy. It reads the upstreams' model lists in the
+// background and never waits for them: an engine may come up after the
+// gateway, and until then requests answer 502.
 func New(cfg Config) (*Proxy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -66,8 +71,11 @@ func New(cfg Config) (*Proxy, error) {
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: cfg.MaxHeaderBytes,
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{
-		cfg: cfg,
+		ctx:    ctx,
+		cancel: cancel,
+		cfg:    cfg,
 		client: &openai.Client{Fallback: tr, Proxy: tr.Proxy, Dial: dialer.DialContext,
 			MaxIdlePerHost: tr.MaxIdleConnsPerHost, IdleTimeout: tr.IdleConnTimeout,
 			MaxResponseHeaderBytes: cfg.MaxHeaderBytes},
@@ -91,6 +99,9 @@ func New(cfg Config) (*Proxy, error) {
 			p.exposed[m.Exposed] = m.Upstream
 			p.order = append(p.order, m.Exposed)
 		}
+	}
+	for _, u := range p.upstreams {
+		p.refresh(u, true)
 	}
 	return p, nil
 }
@@ -129,6 +140,7 @@ func (p *Proxy) Generate(context.Context, *backend.Request, backend.Emit) (backe
 
 // Close aborts what is still going upstream and closes the connections.
 func (p *Proxy) Close() error {
+	p.cancel()
 	p.client.Close()
 	return nil
 }
@@ -239,6 +251,7 @@ func (p *Proxy) NewCall(body []byte, chat bool, header http.Header) (backend.Cal
 		}
 		model = openai.Unquote(body[f.Model.Start:f.Model.End])
 	}
+	c.requested = model
 	upModel, up, rerr := p.resolve(model)
 	if rerr != nil {
 		return c, rerr
@@ -247,6 +260,18 @@ func (p *Proxy) NewCall(body []byte, chat bool, header http.Header) (backend.Cal
 	c.exposed = model
 	if model == "" {
 		c.exposed = upModel
+	}
+	c.upModel = upModel
+	switch {
+	case p.exposed != nil, p.routes[upModel] == up:
+		c.known = true // --model or a NAME= route names it
+	case up.serves(upModel):
+		c.known = true
+	default:
+		p.refresh(up, false) // a model the engine may have added since
+	}
+	if up.provider() == "" {
+		p.refresh(up, false)
 	}
 	var edits []edit
 	open := f.Open // where new members go
@@ -280,6 +305,7 @@ func (p *Proxy) NewCall(body []byte, chat bool, header http.Header) (backend.Cal
 		slices.SortFunc(edits, func(a, b edit) int { return a.start - b.start })
 		c.body = applyEdits(body, edits)
 	}
+	c.requestID = header.Get("X-Request-Id")
 	switch {
 	case p.cfg.APIKey != "":
 		c.auth = "Bearer " + p.cfg.APIKey

@@ -16,6 +16,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,8 @@ const (
 
 // Config is the engine's shape and pacing. Durations of 0 mean no delay.
 type Config struct {
+	// Model names the served model; to New, exactly one, to NewFleet a
+	// comma-separated list, one engine each.
 	Model           string
 	MaxNumSeqs      int           // running slots (vLLM --max-num-seqs)
 	MaxQueue        int           // waiting requests before 429
@@ -52,6 +55,11 @@ type Config struct {
 	MaxModelLen     int           // prompt + completion tokens allowed
 	Mode            string        // ModeRandom or ModeEcho
 	FailRate        float64       // fraction of requests failed on purpose
+	// Speed makes a model of a fleet faster (2) or slower (0.5) than the
+	// timings above say: they are divided by it. Unlisted models run at 1.
+	Speed map[string]float64
+	// ModelFailRate overrides FailRate for the models it lists.
+	ModelFailRate map[string]float64
 	// Registerer receives the vllm:* metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 }
@@ -77,9 +85,27 @@ func DefaultConfig() Config {
 
 // Validate reports the first bad setting, naming its flag.
 func (c Config) Validate() error {
+	names, err := c.Models()
+	if err != nil {
+		return err
+	}
+	for name, v := range c.Speed {
+		if !slices.Contains(names, name) {
+			return fmt.Errorf("--model-speed %s=%g: no model %q is served (--model %s)", name, v, name, c.Model)
+		}
+		if !(v > 0) || math.IsInf(v, 0) {
+			return fmt.Errorf("--model-speed %s=%g: the speed must be a positive factor (2: twice as fast, 0.5: half)", name, v)
+		}
+	}
+	for name, v := range c.ModelFailRate {
+		if !slices.Contains(names, name) {
+			return fmt.Errorf("--model-fail-rate %s=%g: no model %q is served (--model %s)", name, v, name, c.Model)
+		}
+		if !(v >= 0 && v <= 1) {
+			return fmt.Errorf("--model-fail-rate %s=%g: the rate must be in [0, 1]", name, v)
+		}
+	}
 	switch {
-	case c.Model == "":
-		return errors.New("--model must not be empty")
 	case c.MaxNumSeqs < 1:
 		return fmt.Errorf("--max-num-seqs must be at least 1, got %d", c.MaxNumSeqs)
 	case c.MaxQueue < 0:
@@ -105,13 +131,33 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Engine is the simulated engine; it implements backend.Backend.
+// Models returns the served model names, in the order given.
+func (c Config) Models() ([]string, error) {
+	var names []string
+	for _, n := range strings.Split(c.Model, ",") {
+		n = strings.TrimSpace(n)
+		switch {
+		case n == "":
+			return nil, fmt.Errorf("--model %q: a model name is empty; give NAME or NAME,NAME", c.Model)
+		case strings.ContainsAny(n, "= "):
+			return nil, fmt.Errorf("--model %q: %q is not a model name (renames with = exist only with --upstream)", c.Model, n)
+		case slices.Contains(names, n):
+			return nil, fmt.Errorf("--model %q: %q is listed twice", c.Model, n)
+		}
+		names = append(names, n)
+	}
+	return names, nil
+}
+
+// Engine is the simulated engine for one model; it implements
+// backend.Backend.
 type Engine struct {
 	cfg    Config
 	corpus []string
 	// sentences are the corpus offsets where a sentence starts.
 	sentences []int
 	m         *engineMetrics
+	prefix    *prefixCache
 
 	wake chan struct{} // cap 1: new work or an abort
 	stop chan struct{} // closed by Close
@@ -127,20 +173,42 @@ type Engine struct {
 
 var _ backend.Backend = (*Engine)(nil)
 
-// New starts an engine; Close stops it.
+// New starts an engine for cfg's one model; Close stops it.
 func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if names, _ := cfg.Models(); len(names) != 1 {
+		return nil, fmt.Errorf("sim.New serves one model, --model names %d; use NewFleet", len(names))
 	}
 	reg := cfg.Registerer
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
+	return start(cfg, newMetricVecs(reg, cfg.MaxModelLen).engine(cfg.Model), corpusTokens()), nil
+}
+
+// corpusTokens is the embedded corpus, tokenized once for every engine.
+var corpusTokens = sync.OnceValue(func() []string { return tokens(corpusText) })
+
+// start runs an engine with validated settings for one model.
+func start(cfg Config, m *engineMetrics, corpus []string) *Engine {
+	if f, ok := cfg.ModelFailRate[cfg.Model]; ok {
+		cfg.FailRate = f
+	}
+	if v, ok := cfg.Speed[cfg.Model]; ok {
+		scale := func(d *time.Duration) { *d = time.Duration(float64(*d) / v) }
+		scale(&cfg.PrefillOverhead)
+		scale(&cfg.PrefillPerToken)
+		scale(&cfg.ITL)
+		scale(&cfg.TTFT)
+	}
 	seed := uint64(cfg.Seed)
 	e := &Engine{
 		cfg:        cfg,
-		corpus:     tokens(corpusText),
-		m:          newEngineMetrics(reg, cfg.Model, cfg.MaxModelLen),
+		corpus:     corpus,
+		m:          m,
+		prefix:     newPrefixCache(cfg.KVBlocks),
 		wake:       make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
@@ -154,7 +222,7 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	go e.loop()
-	return e, nil
+	return e
 }
 
 // Models lists the one served model.
@@ -207,6 +275,7 @@ func (e *Engine) Close() error {
 type seq struct {
 	stream       bool
 	promptTokens int
+	cached       int  // prompt tokens found in the prefix cache
 	maxTokens    int  // hard limit on generated tokens
 	explicitMax  bool // the client set max_tokens
 	minLen       int  // without max_tokens: stop at a sentence end after this many
@@ -325,20 +394,19 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 	}
 	var last string // what echo mode repeats
 	if req.Chat {
-		// OpenAI's documented approximation of the chat template: each
-		// message costs 3 tokens plus its role and content, and the reply
-		// is primed with 3 more.
-		res.PromptTokens = 3
 		for _, m := range req.Messages {
-			res.PromptTokens += 3 + countTokens(m.Role) + countTokens(m.Content)
 			if m.Role == "user" {
 				last = m.Content
 			}
 		}
 	} else {
-		res.PromptTokens = max(1, countTokens(req.Prompt))
 		last = req.Prompt
 	}
+	rb := ranksPool.Get().(*[]int)
+	defer func() { *rb = (*rb)[:0]; ranksPool.Put(rb) }()
+	ranks := promptRanks((*rb)[:0], req)
+	*rb = ranks
+	res.PromptTokens = len(ranks)
 	var echo []string
 	if e.cfg.Mode == ModeEcho { // only echo needs the tokens themselves
 		echo = tokens(last)
@@ -378,6 +446,11 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 	}
 
 	e.mu.Lock()
+	if !e.closed && len(e.waiting) < e.cfg.MaxQueue {
+		s.cached = e.prefix.match(ranks, e.cfg.BlockSize)
+		e.m.prefixQueries.Add(float64(s.promptTokens))
+		e.m.prefixHits.Add(float64(s.cached))
+	}
 	rng := e.rng
 	if req.Seed != nil {
 		sd := uint64(*req.Seed)
@@ -525,11 +598,13 @@ func (e *Engine) loop() {
 			s.blocks = need
 			e.waiting[0] = nil
 			e.waiting = e.waiting[1:]
+			fill := s.promptTokens + s.generated
 			if s.scheduled.IsZero() {
 				s.scheduled = now
+				fill -= s.cached // a recompute after preemption starts over
 			}
 			s.prefilled = false
-			prefillTokens += s.promptTokens + s.generated
+			prefillTokens += fill
 			e.running = append(e.running, s)
 		}
 		if len(e.running) == 0 || !now.IsZero() {

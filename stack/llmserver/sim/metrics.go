@@ -2,6 +2,8 @@ package sim
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/llmmon/llmmon/stack/llmmetrics"
 )
 
 // Bucket boundaries copied from vLLM v1 (vllm/v1/metrics/loggers.py), so a
@@ -40,11 +42,13 @@ func build125Buckets(maxValue int) []float64 {
 // Finish reasons as vLLM labels vllm:request_success_total.
 var finishReasons = []string{"stop", "length", "abort"}
 
-// engineMetrics are the vllm:* series, labelled model_name and engine like vLLM v1.
+// engineMetrics are one model's vllm:* series, labelled model_name and
+// engine like vLLM v1.
 type engineMetrics struct {
 	running, waiting, kvUsage      prometheus.Gauge
 	promptTokens, generationTokens prometheus.Counter
 	preemptions                    prometheus.Counter
+	prefixQueries, prefixHits      prometheus.Counter
 	success                        map[string]prometheus.Counter
 	ttft, itl                      prometheus.Observer
 	e2e, queue, inference, prefill prometheus.Observer
@@ -53,48 +57,83 @@ type engineMetrics struct {
 	reqMaxTokens                   prometheus.Observer
 }
 
-func newEngineMetrics(reg prometheus.Registerer, model string, maxModelLen int) *engineMetrics {
+// metricVecs are the vllm:* families, registered once per registry; each
+// model served gets its own series of them.
+type metricVecs struct {
+	gauges     map[string]*prometheus.GaugeVec
+	counters   map[string]*prometheus.CounterVec
+	histograms map[string]*prometheus.HistogramVec
+	success    *prometheus.CounterVec
+}
+
+func newMetricVecs(reg prometheus.Registerer, maxModelLen int) *metricVecs {
 	labels := []string{"model_name", "engine"}
-	lv := []string{model, "0"}
-	gauge := func(name, help string) prometheus.Gauge {
-		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
-		reg.MustRegister(g)
-		return g.WithLabelValues(lv...)
+	v := &metricVecs{gauges: map[string]*prometheus.GaugeVec{}, counters: map[string]*prometheus.CounterVec{},
+		histograms: map[string]*prometheus.HistogramVec{}}
+	gauge := func(name, help string) {
+		v.gauges[name] = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+		reg.MustRegister(v.gauges[name])
 	}
-	counter := func(name, help string) prometheus.Counter {
-		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
-		reg.MustRegister(c)
-		return c.WithLabelValues(lv...)
+	counter := func(name, help string) {
+		v.counters[name] = prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+		reg.MustRegister(v.counters[name])
 	}
-	hist := func(name, help string, buckets []float64) prometheus.Observer {
-		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
-		reg.MustRegister(h)
-		return h.WithLabelValues(lv...)
+	hist := func(name, help string, buckets []float64) {
+		v.histograms[name] = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+		reg.MustRegister(v.histograms[name])
 	}
-	m := &engineMetrics{
-		running:          gauge("vllm:num_requests_running", "Number of requests in model execution batches (simulated engine)."),
-		waiting:          gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed (simulated engine)."),
-		kvUsage:          gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage (simulated engine)."),
-		promptTokens:     counter("vllm:prompt_tokens_total", "Number of prefill tokens processed."),
-		generationTokens: counter("vllm:generation_tokens_total", "Number of generation tokens processed."),
-		preemptions:      counter("vllm:num_preemptions_total", "Cumulative number of preemption from the engine."),
-		ttft:             hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttftBuckets),
-		itl:              hist("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", itlBuckets),
-		e2e:              hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", requestLatencyBuckets),
-		queue:            hist("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", requestLatencyBuckets),
-		inference:        hist("vllm:request_inference_time_seconds", "Histogram of time spent in RUNNING phase for request.", requestLatencyBuckets),
-		prefill:          hist("vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", requestLatencyBuckets),
-		decode:           hist("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", requestLatencyBuckets),
-		reqPromptTokens:  hist("vllm:request_prompt_tokens", "Number of prefill tokens processed.", build125Buckets(maxModelLen)),
-		reqGenTokens:     hist("vllm:request_generation_tokens", "Number of generation tokens processed.", build125Buckets(maxModelLen)),
-		reqMaxTokens:     hist("vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", build125Buckets(maxModelLen)),
-	}
-	sv := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vllm:request_success_total",
+	gauge("vllm:num_requests_running", "Number of requests in model execution batches (simulated engine).")
+	gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed (simulated engine).")
+	gauge(llmmetrics.VLLMKVCacheUsage, "KV-cache usage. 1 means 100 percent usage (simulated engine).")
+	counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.")
+	counter("vllm:generation_tokens_total", "Number of generation tokens processed.")
+	counter(llmmetrics.VLLMPreemptions, "Cumulative number of preemption from the engine.")
+	counter(llmmetrics.VLLMPrefixCacheQueries, "Prefix cache queries, in terms of number of queried tokens.")
+	counter(llmmetrics.VLLMPrefixCacheHits, "Prefix cache hits, in terms of number of cached tokens.")
+	hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttftBuckets)
+	hist(llmmetrics.VLLMInterTokenLatency, "Histogram of inter-token latency in seconds.", itlBuckets)
+	hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", requestLatencyBuckets)
+	hist("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", requestLatencyBuckets)
+	hist("vllm:request_inference_time_seconds", "Histogram of time spent in RUNNING phase for request.", requestLatencyBuckets)
+	hist("vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", requestLatencyBuckets)
+	hist("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", requestLatencyBuckets)
+	hist("vllm:request_prompt_tokens", "Number of prefill tokens processed.", build125Buckets(maxModelLen))
+	hist("vllm:request_generation_tokens", "Number of generation tokens processed.", build125Buckets(maxModelLen))
+	hist("vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", build125Buckets(maxModelLen))
+	v.success = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vllm:request_success_total",
 		Help: "Count of successfully processed requests."}, append(labels, "finished_reason"))
-	reg.MustRegister(sv)
+	reg.MustRegister(v.success)
+	return v
+}
+
+// engine returns model's series, all at 0.
+func (v *metricVecs) engine(model string) *engineMetrics {
+	g := func(name string) prometheus.Gauge { return v.gauges[name].WithLabelValues(model, "0") }
+	c := func(name string) prometheus.Counter { return v.counters[name].WithLabelValues(model, "0") }
+	h := func(name string) prometheus.Observer { return v.histograms[name].WithLabelValues(model, "0") }
+	m := &engineMetrics{
+		running:          g("vllm:num_requests_running"),
+		waiting:          g("vllm:num_requests_waiting"),
+		kvUsage:          g(llmmetrics.VLLMKVCacheUsage),
+		promptTokens:     c("vllm:prompt_tokens_total"),
+		generationTokens: c("vllm:generation_tokens_total"),
+		preemptions:      c(llmmetrics.VLLMPreemptions),
+		prefixQueries:    c(llmmetrics.VLLMPrefixCacheQueries),
+		prefixHits:       c(llmmetrics.VLLMPrefixCacheHits),
+		ttft:             h("vllm:time_to_first_token_seconds"),
+		itl:              h(llmmetrics.VLLMInterTokenLatency),
+		e2e:              h("vllm:e2e_request_latency_seconds"),
+		queue:            h("vllm:request_queue_time_seconds"),
+		inference:        h("vllm:request_inference_time_seconds"),
+		prefill:          h("vllm:request_prefill_time_seconds"),
+		decode:           h("vllm:request_decode_time_seconds"),
+		reqPromptTokens:  h("vllm:request_prompt_tokens"),
+		reqGenTokens:     h("vllm:request_generation_tokens"),
+		reqMaxTokens:     h("vllm:request_params_max_tokens"),
+	}
 	m.success = make(map[string]prometheus.Counter, len(finishReasons))
 	for _, r := range finishReasons {
-		m.success[r] = sv.WithLabelValues(model, "0", r)
+		m.success[r] = v.success.WithLabelValues(model, "0", r)
 	}
 	return m
 }
