@@ -16,6 +16,7 @@ import (
 func upArgs(t *testing.T, dir, name string) []string {
 	return []string{"up", "--dir", dir, "--name", name,
 		"--prometheus-image", testenv.PrometheusImage, "--grafana-image", testenv.GrafanaDoubleImage, "--pull", "never",
+		"--alertmanager-image", testenv.AlertmanagerImage, "--alertmanager-port", strconv.Itoa(testenv.FreePort(t)),
 		"--prometheus-port", strconv.Itoa(testenv.FreePort(t)), "--grafana-port", strconv.Itoa(testenv.FreePort(t)), "--wait", "90s"}
 }
 
@@ -37,7 +38,7 @@ func TestConcurrentUpsOnANewName(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: needs the Docker engine and the test images")
 	}
-	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage)
+	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage, testenv.AlertmanagerImage)
 	name := randomName(t, "itest-race")
 	removeStack(t, name)
 	dir := t.TempDir()
@@ -66,7 +67,8 @@ func TestConcurrentUpsOnANewName(t *testing.T) {
 		if r.err != nil {
 			t.Errorf("up %d: %v\n%s%s", i, r.err, r.out, r.errOut)
 		}
-		if strings.Contains(r.errOut, dir+" is in use by `llmmon up --dir "+dir+" ") && strings.Contains(r.errOut, "--name "+name+" ") {
+		// The holder's flags come sorted: --alertmanager-* before --dir.
+		if strings.Contains(r.errOut, dir+" is in use by `llmmon up --") && strings.Contains(r.errOut, "--dir "+dir+" ") && strings.Contains(r.errOut, "--name "+name+" ") {
 			waited++
 			if !strings.Contains(r.out, "is up to date and ready") {
 				t.Errorf("the up that waited did not find the stack up:\n%s", r.out)
@@ -93,7 +95,7 @@ func TestConcurrentUpsFromTwoDirs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: needs the Docker engine and the test images")
 	}
-	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage)
+	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage, testenv.AlertmanagerImage)
 	name := randomName(t, "itest-race2")
 	removeStack(t, name)
 	args := upArgs(t, t.TempDir(), name)
@@ -143,7 +145,7 @@ func TestSharedNetworkNameOnRealEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: needs the Docker engine and the test images")
 	}
-	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage)
+	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage, testenv.AlertmanagerImage)
 	name := randomName(t, "itest-dup")
 	netName := name + "-monitoring"
 	foreign := testenv.Docker(t, "network", "create", "--label", testenv.TestLabel+"=1", netName)

@@ -18,7 +18,7 @@ func TestPausedStackOnRealEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: needs the Docker engine and the test images")
 	}
-	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage)
+	testenv.RequireDocker(t, testenv.PrometheusImage, testenv.GrafanaDoubleImage, testenv.AlertmanagerImage)
 	name := randomName(t, "itest-pause")
 	removeStack(t, name)
 	dir := t.TempDir()
@@ -29,7 +29,7 @@ func TestPausedStackOnRealEngine(t *testing.T) {
 		t.Fatalf("up: %v\n%s%s", err, out, errOut)
 	}
 	ids := map[string]string{}
-	for _, c := range []string{names.Prometheus, names.Grafana} {
+	for _, c := range []string{names.Prometheus, names.Alertmanager, names.Grafana} {
 		ids[c] = containerID(t, c)
 		testenv.Docker(t, "pause", c)
 	}
@@ -46,6 +46,7 @@ func TestPausedStackOnRealEngine(t *testing.T) {
 		"FAIL prometheus: " + names.Prometheus + " is paused",
 		"FAIL prometheus port: " + promPort + " is published by " + names.Prometheus + ", which is paused",
 		resume + names.Prometheus + "`)",
+		"FAIL alertmanager: " + names.Alertmanager + " is paused",
 		"FAIL grafana: " + names.Grafana + " is paused",
 	} {
 		if !strings.Contains(out, want) {
@@ -60,7 +61,7 @@ func TestPausedStackOnRealEngine(t *testing.T) {
 	if err != nil {
 		t.Fatalf("up on the paused stack: %v\n%s%s", err, out, errOut)
 	}
-	for _, c := range []string{names.Prometheus, names.Grafana} {
+	for _, c := range []string{names.Prometheus, names.Alertmanager, names.Grafana} {
 		if !strings.Contains(out, "resumed   container "+c) {
 			t.Errorf("up output lacks resumed %s:\n%s", c, out)
 		}
@@ -77,7 +78,7 @@ func TestPausedStackOnRealEngine(t *testing.T) {
 
 	// Paused, then a changed setting: the containers are replaced or
 	// restarted with the new files, as running ones would be.
-	for _, c := range []string{names.Prometheus, names.Grafana} {
+	for _, c := range []string{names.Prometheus, names.Alertmanager, names.Grafana} {
 		testenv.Docker(t, "pause", c)
 	}
 	out, errOut, err = run(t, append(args, "--scrape-interval", "7s")...)
