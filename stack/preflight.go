@@ -320,7 +320,7 @@ func (e *MissingImagesError) Error() string {
 	for _, m := range e.Missing {
 		fmt.Fprintf(&b, "  %s  (%s)\n", m.Ref, m.Flag)
 	}
-	b.WriteString("Either reach a registry: docker pull " + strings.Join(refs, " ") + ", then run up again (or up --pull missing pulls them itself);\n")
+	b.WriteString("Either reach a registry: docker pull " + strings.Join(refs, " ") + ", then run up again;\n")
 	b.WriteString("or run images this engine has, without pulling:\n  llmmon up --pull never")
 	for _, im := range e.Images {
 		fmt.Fprintf(&b, " %s IMAGE", im.Flag)
