@@ -33,15 +33,19 @@ func chooseNetwork(amb *AmbiguousError, n Names, found map[string]Object) (netwo
 			others = append(others, o)
 		}
 	}
+	// Oldest first, for the choice and for a message that reads the same
+	// every time (the engine lists networks in no fixed order).
+	for _, l := range [][]Object{ours, others} {
+		sort.Slice(l, func(i, j int) bool {
+			if !l[i].Created.Equal(l[j].Created) {
+				return l[i].Created.Before(l[j].Created)
+			}
+			return l[i].ID < l[j].ID
+		})
+	}
 	if len(others) > 0 {
 		return ch, sharedNameError(amb, n, ours, others)
 	}
-	sort.Slice(ours, func(i, j int) bool {
-		if !ours[i].Created.Equal(ours[j].Created) {
-			return ours[i].Created.Before(ours[j].Created)
-		}
-		return ours[i].ID < ours[j].ID
-	})
 	ch.use = ours[0]
 	keys := make([]string, 0, len(found))
 	for k := range found {
