@@ -3,11 +3,12 @@ package kubernetes
 import (
 	"errors"
 	"fmt"
-	corev1 "k8s.io/api/core/v1"
 	"maps"
 	"net/url"
 	"sort"
 	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/api/validate/content"
