@@ -7,13 +7,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/llmmon/llmmon/stack"
-	"github.com/llmmon/llmmon/test/grafanadouble"
 )
 
 // status --name from another folder finds the stack's folder from its
@@ -33,21 +31,9 @@ func TestStatusByNameFromAnotherDir(t *testing.T) {
 	}))
 	defer prom.Close()
 	am := alertmanagerStandIn(t)
-	prov := t.TempDir()
-	os.MkdirAll(filepath.Join(prov, "datasources"), 0o755)
-	os.WriteFile(filepath.Join(prov, "datasources", "ds.yaml"), []byte(fmt.Sprintf(
-		"apiVersion: 1\ndatasources:\n  - name: Prometheus\n    uid: %s\n    type: prometheus\n    url: %s\n"+
-			"  - name: Alertmanager\n    uid: %s\n    type: alertmanager\n    url: %s\n    jsonData: {implementation: prometheus}\n",
-		stack.DatasourceUID, prom.URL, stack.AlertmanagerDatasourceUID, am.URL)), 0o644)
-	double, err := grafanadouble.New(grafanadouble.Config{AdminPassword: "the-stacks-pw", ProvisioningDir: prov})
-	if err != nil {
-		t.Fatal(err)
-	}
-	graf := httptest.NewServer(double.Handler())
-	defer graf.Close()
-	port := func(s *httptest.Server) int { p, _ := strconv.Atoi(s.URL[strings.LastIndex(s.URL, ":")+1:]); return p }
+	_, graf := provisionedGrafana(t, "the-stacks-pw", prom.URL, am.URL)
 	cfg := testConfig(func(c *stack.Config) {
-		c.Name, c.Prometheus.Port, c.Grafana.Port, c.Alertmanager.Port = "far", port(prom), port(graf), port(am)
+		c.Name, c.Prometheus.Port, c.Grafana.Port, c.Alertmanager.Port = "far", serverPort(prom), serverPort(graf), serverPort(am)
 	})
 	eng, dir := fakeEngine(), t.TempDir()
 	os.WriteFile(filepath.Join(dir, stack.AdminPasswordFile), []byte("the-stacks-pw\n"), 0o600)

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -555,21 +554,9 @@ func TestUpWaitsForReadiness(t *testing.T) {
 	defer am.Close()
 	// Grafana, provisioned with the stack's datasources, pointing at the
 	// stand-ins, and started with the password the first up stored.
-	prov := t.TempDir()
-	os.MkdirAll(filepath.Join(prov, "datasources"), 0o755)
-	os.WriteFile(filepath.Join(prov, "datasources", "ds.yaml"), []byte(fmt.Sprintf(
-		"apiVersion: 1\ndatasources:\n  - name: Prometheus\n    uid: %s\n    type: prometheus\n    url: %s\n    isDefault: true\n"+
-			"  - name: Alertmanager\n    uid: %s\n    type: alertmanager\n    url: %s\n    jsonData: {implementation: prometheus}\n",
-		stack.DatasourceUID, prom.URL, stack.AlertmanagerDatasourceUID, am.URL)), 0o644)
-	double, err := grafanadouble.New(grafanadouble.Config{AdminPassword: "known-pw", ProvisioningDir: prov})
-	if err != nil {
-		t.Fatal(err)
-	}
-	graf := httptest.NewServer(double.Handler())
-	defer graf.Close()
-	port := func(s *httptest.Server) int { p, _ := strconv.Atoi(s.URL[strings.LastIndex(s.URL, ":")+1:]); return p }
+	double, graf := provisionedGrafana(t, "known-pw", prom.URL, am.URL)
 	cfg := testConfig(func(c *stack.Config) {
-		c.Prometheus.Port, c.Grafana.Port, c.Alertmanager.Port = port(prom), port(graf), port(am)
+		c.Prometheus.Port, c.Grafana.Port, c.Alertmanager.Port = serverPort(prom), serverPort(graf), serverPort(am)
 	})
 
 	eng, dir := fakeEngine(), t.TempDir()
@@ -845,9 +832,8 @@ func TestUpFreshVolumeRefusedPasswordBlamesTheImage(t *testing.T) {
 	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "Prometheus Server is Ready.") }))
 	defer prom.Close()
 	am := alertmanagerStandIn(t)
-	port := func(s *httptest.Server) int { p, _ := strconv.Atoi(s.URL[strings.LastIndex(s.URL, ":")+1:]); return p }
 	cfg := testConfig(func(c *stack.Config) {
-		c.Prometheus.Port, c.Grafana.Port, c.Alertmanager.Port = port(prom), port(graf), port(am)
+		c.Prometheus.Port, c.Grafana.Port, c.Alertmanager.Port = serverPort(prom), serverPort(graf), serverPort(am)
 	})
 	eng, dir := fakeEngine(), t.TempDir()
 	_, _, err = up(t, eng, dir, cfg, func(o *stack.UpOptions) { o.Wait = 20 * time.Second })
@@ -955,22 +941,4 @@ func TestUpReceiverSecrets(t *testing.T) {
 	if calls := eng.Calls(); len(calls) != 0 || !maps.Equal(before, snapshot(t, dir)) {
 		t.Errorf("a missing secret changed things: %q", calls)
 	}
-}
-
-// alertmanagerStandIn answers what up asks an Alertmanager: ready, and
-// its status through Grafana's datasource proxy.
-func alertmanagerStandIn(t *testing.T) *httptest.Server {
-	t.Helper()
-	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/-/ready":
-			fmt.Fprint(w, "OK")
-		case "/api/v2/status":
-			fmt.Fprint(w, `{"cluster":{"status":"disabled"},"config":{"original":""},"uptime":"2026-12-01T10:00:00Z","versionInfo":{"version":"0.25.0"}}`)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(am.Close)
-	return am
 }
