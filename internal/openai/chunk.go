@@ -1,6 +1,9 @@
 package openai
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // Chunk is what llmmon reads of a completion, a chat completion, or one
 // streamed chunk of either. Both the gateway and load read answers through
@@ -271,10 +274,13 @@ func (s *StreamScanner) Scan(b []byte) (Chunk, bool) {
 	return c, ok
 }
 
-// take makes b the template when it has a text string and its outcome
-// holds no view into b (no error, no finish reason).
+// take makes b the template when it has a text string, its outcome holds
+// no view into b (no error, no finish reason), and it is valid JSON: on
+// invalid JSON, ScanChunk's lenient walk may not read the text span as a
+// string, so another string there would not read the same (the fuzzer
+// found such a chunk). Validating costs once per template, not per chunk.
 func (s *StreamScanner) take(b []byte, c Chunk, ok bool, text Span) {
-	if !ok || text.End == 0 || c.Error != nil || c.finish != nil || len(b) > maxTemplate {
+	if !ok || text.End == 0 || c.Error != nil || c.finish != nil || len(b) > maxTemplate || !json.Valid(b) {
 		return
 	}
 	s.tmpl = append(s.tmpl[:0], b...)
