@@ -3,7 +3,6 @@ package stack
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 )
@@ -146,8 +145,7 @@ func ensureContainer(ctx context.Context, eng Engine, spec ContainerSpec, existi
 		return err
 	})
 	if errors.Is(err, ErrNameInUse) {
-		return "", "", fmt.Errorf("container %s appeared while this up was creating it: another llmmon up is bringing up stack %q "+
-			"(from another --dir: the lock on --dir keeps out only ups of the same folder); let it finish, then run llmmon up again: %w", spec.Name, cfg.Name, ErrNameInUse)
+		return "", "", racingUp(cfg.Name, "container "+spec.Name+" appeared", ErrNameInUse)
 	}
 	if err != nil {
 		return "", "", err

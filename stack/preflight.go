@@ -82,6 +82,14 @@ func preflight(ctx context.Context, eng Engine, cfg Config, names Names, checkPo
 	}
 	if !pre.info.Remote() { // a remote engine's ports are not this machine's
 		if err := checkPorts(cfg, pre.found, checkPort); err != nil {
+			var taken *portInUseError
+			if errors.As(err, &taken) {
+				// Another up of this name (from another --dir) may have
+				// started a container on the port since the lookup.
+				if again, _, ferr := findAll(ctx, eng, names); ferr == nil && stackPorts(again)[taken.port] {
+					return pre, racingUp(cfg.Name, fmt.Sprintf("port %d on %s was taken by this stack's container", taken.port, taken.bind), ErrNameInUse)
+				}
+			}
 			return pre, err
 		}
 	}
@@ -193,14 +201,7 @@ func checkPorts(cfg Config, found map[string]Object, check func(string) error) e
 	if check == nil {
 		check = listenCheck
 	}
-	ours := map[int]bool{}
-	for _, o := range found {
-		if o.Kind == KindContainer && o.Container != nil && (o.Container.Running() || o.Container.Paused()) {
-			for _, p := range o.Container.Ports {
-				ours[p.HostPort] = true
-			}
-		}
-	}
+	ours := stackPorts(found)
 	for _, p := range cfg.Parts() {
 		port := cfg.Part(p.Component).Port
 		if ours[port] {
@@ -213,8 +214,38 @@ func checkPorts(cfg Config, found map[string]Object, check func(string) error) e
 	return nil
 }
 
+// stackPorts are the host ports the stack's running containers publish.
+func stackPorts(found map[string]Object) map[int]bool {
+	ours := map[int]bool{}
+	for _, o := range found {
+		if o.Kind == KindContainer && o.Container != nil && (o.Container.Running() || o.Container.Paused()) {
+			for _, p := range o.Container.Ports {
+				ours[p.HostPort] = true
+			}
+		}
+	}
+	return ours
+}
+
+type portInUseError struct {
+	bind string
+	port int
+	flag string
+}
+
+func (e *portInUseError) Error() string {
+	return fmt.Sprintf("port %d on %s is in use (by another program or container): stop it, or pass %s to publish on another port", e.port, e.bind, e.flag)
+}
+
 func portInUse(bind string, port int, flag string) error {
-	return fmt.Errorf("port %d on %s is in use (by another program or container): stop it, or pass %s to publish on another port", port, bind, flag)
+	return &portInUseError{bind: bind, port: port, flag: flag}
+}
+
+// racingUp is the error for an up that met another up of the same stack
+// name midway; what says what it met.
+func racingUp(stackName, what string, cause error) error {
+	return fmt.Errorf("%s while this up was running: another llmmon up is bringing up stack %q "+
+		"(from another --dir: the lock on --dir keeps out only ups of the same folder); let it finish, then run llmmon up again: %w", what, stackName, cause)
 }
 
 func listenCheck(addr string) error {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -268,6 +269,33 @@ func TestUpPortInUse(t *testing.T) {
 	}
 	if got := eng.Names(stack.KindContainer); len(got) != 0 {
 		t.Errorf("left behind: %v", got)
+	}
+}
+
+// An up from another --dir on the same --name may start a container on
+// a port between this up's lookup and its port check: the error names the
+// other up, not "another program" (found by TestConcurrentUpsFromTwoDirs).
+func TestUpPortTakenByARacingUp(t *testing.T) {
+	eng := fakeEngine()
+	cfg := testConfig()
+	_, _, err := up(t, eng, t.TempDir(), cfg, func(o *stack.UpOptions) {
+		o.CheckPort = func(addr string) error {
+			if addr != net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Grafana.Port)) {
+				return nil
+			}
+			eng.Add(stack.KindContainer, "llm-grafana", map[string]string{stack.LabelStack: cfg.Name})
+			eng.Set("llm-grafana", func(c *stack.ContainerState) {
+				c.Ports = []stack.PortSpec{{HostIP: cfg.Bind, HostPort: cfg.Grafana.Port, ContainerPort: 3000}}
+			})
+			return errors.New("address already in use")
+		}
+	})
+	want := fmt.Sprintf("port %d on %s was taken by this stack's container while this up was running: another llmmon up is bringing up stack %q", cfg.Grafana.Port, cfg.Bind, cfg.Name)
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, stack.ErrNameInUse) {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+	if calls := eng.Calls(); len(calls) != 0 {
+		t.Errorf("created things: %q", calls)
 	}
 }
 
