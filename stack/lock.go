@@ -71,7 +71,9 @@ var ErrLocked = errors.New("the folder is in use by another llmmon")
 
 // LockedError says who holds a folder and what to do.
 type LockedError struct {
-	Dir    string
+	Dir string
+	// What is what the lock guards, as the user names it; empty: Dir.
+	What   string
 	Holder LockHolder
 	Waited time.Duration
 }
@@ -85,7 +87,11 @@ func (e *LockedError) Error() string {
 	if e.Holder.PID != 0 {
 		stop = fmt.Sprintf(", or stop it (kill %d)", e.Holder.PID)
 	}
-	return fmt.Sprintf("%s is in use by %s; %s: let it finish and run this again%s", e.Dir, e.Holder, waited, stop)
+	what := e.What
+	if what == "" {
+		what = e.Dir
+	}
+	return fmt.Sprintf("%s is in use by %s; %s: let it finish and run this again%s", what, e.Holder, waited, stop)
 }
 
 func (e *LockedError) Unwrap() error { return ErrLocked }
@@ -112,6 +118,9 @@ func LockDir(ctx context.Context, dir string, o LockOptions) (*DirLock, error) {
 			return nil, fmt.Errorf("create %s: %w", dir, err)
 		}
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the last holder removed dir, empty, as it left
+		}
 		if err != nil {
 			return nil, fmt.Errorf("open the lock of %s: %w", dir, err)
 		}
@@ -217,4 +226,27 @@ func samePath(f *os.File, path string) (bool, error) {
 		return false, err
 	}
 	return os.SameFile(a, b), nil
+}
+
+// StackLockDir is where up keeps one lock per stack name on this machine
+// (for this user): two ups of one --name from two folders would both
+// create the stack's network, and Docker does not always show one up the
+// other's network in time for it to step aside.
+func StackLockDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("llmmon-%d", os.Getuid()), "stacks")
+}
+
+// lockStackName takes the lock of the stack's name, after Dir's: always
+// in that order, so two ups never wait for each other in a circle.
+func lockStackName(ctx context.Context, o UpOptions, name string) (*DirLock, error) {
+	var busy func(LockHolder)
+	if o.StackBusy != nil {
+		busy = func(h LockHolder) { o.StackBusy(name, h) }
+	}
+	l, err := LockDir(ctx, filepath.Join(o.StackLocks, name), LockOptions{Command: o.Lock.Command, Wait: o.Lock.Wait, Busy: busy})
+	var locked *LockedError
+	if errors.As(err, &locked) {
+		locked.What = fmt.Sprintf("stack %q (from another --dir)", name)
+	}
+	return l, err
 }

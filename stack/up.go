@@ -32,6 +32,11 @@ type UpOptions struct {
 	CheckPort func(addr string) error
 	// Lock says how up waits for another up or down on Dir.
 	Lock LockOptions
+	// StackLocks is the folder of this machine's per-name locks (see
+	// StackLockDir), which keep out an up of the same --name from another
+	// --dir; empty: none. StackBusy is told when one holds it.
+	StackLocks string
+	StackBusy  func(name string, h LockHolder)
 }
 
 // UpResult is what up did and where the stack answers.
@@ -81,6 +86,13 @@ func Up(ctx context.Context, eng Engine, o UpOptions) (*UpResult, error) {
 	}
 	cfg := settings.Config
 	names := NamesFor(cfg.Name)
+	if o.StackLocks != "" {
+		nameLock, err := lockStackName(ctx, o, cfg.Name)
+		if err != nil {
+			return nil, err
+		}
+		defer nameLock.Unlock()
+	}
 
 	pre, err := preflight(ctx, eng, cfg, names, o.CheckPort, pullOptions{o.Pull, o.PullProgress}, emit)
 	if err != nil {

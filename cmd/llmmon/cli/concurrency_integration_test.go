@@ -88,9 +88,11 @@ func TestConcurrentUpsOnANewName(t *testing.T) {
 }
 
 // Two ups at once on one new --name from two folders, which the lock on
-// --dir does not serialise: both used to create a network, so both failed
-// ("ambiguous") and left two. Now the racers keep the oldest network, and
-// one that finds a container the other made says so.
+// --dir does not serialise: both used to create a network, and Docker did
+// not always show either the other's in time, so both failed and left two
+// ("ambiguous"). Now the name's lock on this machine makes one wait for
+// the other, saying so; it then meets a stack whose Grafana holds the
+// other folder's password, and says that.
 func TestConcurrentUpsFromTwoDirs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: needs the Docker engine and the test images")
@@ -117,19 +119,24 @@ func TestConcurrentUpsFromTwoDirs(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	ok := 0
+	ok, waited := 0, 0
 	for i, err := range upErrs {
+		if strings.Contains(errs[i], fmt.Sprintf("stack %q is in use from another --dir by `llmmon up --", name)) {
+			waited++
+		}
 		switch {
 		case err == nil:
 			ok++
-		case !strings.Contains(err.Error(), "another llmmon up is bringing up stack") && !strings.Contains(err.Error(), "grafana rejected the stored admin password"):
-			// The loser either found the winner's container, or replaced
-			// it and met the winner's password in Grafana's volume.
+		case !strings.Contains(err.Error(), "grafana rejected the stored admin password"):
 			t.Errorf("up %d failed without saying why: %v\n%s%s", i, err, outs[i], errs[i])
 		}
 	}
+	t.Logf("the ups ended with: %v", upErrs)
 	if ok == 0 {
 		t.Errorf("no up succeeded:\n%v\n%s\n%s", upErrs, outs, errs)
+	}
+	if waited != 1 {
+		t.Errorf("%d ups said they waited for the other, want 1:\n%s\n%s", waited, outs, errs)
 	}
 	if ids := networksNamed(t, name+"-monitoring"); len(ids) != 1 {
 		t.Errorf("networks named %s-monitoring: %v\n%s\n%s", name, ids, outs, errs)

@@ -116,6 +116,10 @@ func runUp(ctx context.Context, opts *upOptions) error {
 		Events:       view.event,
 		PullProgress: stack.Progress{Out: out, Terminal: decorate},
 		Lock:         lockOptions(opts.Command, opts.Globals.Dir, opts.LockWait, opts.IO.ErrOut),
+		StackLocks:   stack.StackLockDir(),
+		StackBusy: func(name string, h stack.LockHolder) {
+			fmt.Fprintf(opts.IO.ErrOut, "stack %q is in use from another --dir by %s: waiting up to %s for it (--lock-timeout)\n", name, h, opts.LockWait)
+		},
 	})
 	view.done()
 	if err != nil && ctx.Err() != nil {
