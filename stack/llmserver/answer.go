@@ -17,7 +17,7 @@ import (
 func (s *Server) nonStream(x *exchange, r *http.Request, req *decodedRequest) {
 	var w http.ResponseWriter = x
 	var text strings.Builder
-	res, err := s.backend.Generate(r.Context(), &req.Request, func(chunks []backend.Chunk) error {
+	res, err := s.backend.Generate(r.Context(), &req.Request, func(chunks []backend.Chunk, _ bool) error {
 		// The whole answer usually comes in one call: grow once.
 		n := 0
 		for _, c := range chunks {
@@ -67,7 +67,7 @@ func (s *Server) stream(x *exchange, r *http.Request, req *decodedRequest) {
 
 	// A buffer is borrowed per write, not per stream: a thousand idle
 	// streams then hold no buffers at all.
-	res, err := s.backend.Generate(ctx, &req.Request, func(chunks []backend.Chunk) error {
+	res, err := s.backend.Generate(ctx, &req.Request, func(chunks []backend.Chunk, final bool) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -93,8 +93,12 @@ func (s *Server) stream(x *exchange, r *http.Request, req *decodedRequest) {
 		if _, err := w.Write(buf); err != nil {
 			return err
 		}
-		if err := rc.Flush(); err != nil {
-			return err
+		// The last chunks wait for the answer's end: the handler's return
+		// sends both in one write, as a zero-delay engine's whole answer.
+		if !final {
+			if err := rc.Flush(); err != nil {
+				return err
+			}
 		}
 		now := time.Now()
 		if !started {

@@ -860,3 +860,46 @@ func TestGracefulShutdown(t *testing.T) {
 		})
 	}
 }
+
+// flushCounter is a ResponseWriter that counts explicit flushes.
+type flushCounter struct {
+	*httptest.ResponseRecorder
+	flushes int
+}
+
+func (f *flushCounter) Flush() { f.flushes++ }
+
+// A zero-delay engine's whole answer is ready at once: serve sends it with
+// the stream's end in one write instead of flushing first (the floor's
+// shape in hack/bench-serve.sh). A paced engine's tokens are still flushed
+// as they come.
+func TestStreamFlushesOnlyWhatWaits(t *testing.T) {
+	for _, tt := range []struct {
+		itl         time.Duration
+		min, max    int
+		description string
+	}{
+		{0, 0, 0, "zero delay: no flush before the end"},
+		{2 * time.Millisecond, 15, 16, "2ms per token: a flush per token but the last"},
+	} {
+		o := fastOptions()
+		o.Sim.ITL = tt.itl
+		srv, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &flushCounter{ResponseRecorder: httptest.NewRecorder()}
+		body := `{"prompt":"Say something about monitoring.","max_tokens":16,"stream":true}`
+		req := httptest.NewRequest(http.MethodPost, "/v1/completions", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		srv.Handler().ServeHTTP(w, req)
+		srv.Close()
+		events := strings.Count(w.Body.String(), "data: ")
+		if w.Code != 200 || events != 18 || !strings.HasSuffix(w.Body.String(), "data: [DONE]\n\n") {
+			t.Fatalf("%s: status %d, %d events:\n%s", tt.description, w.Code, events, w.Body)
+		}
+		if w.flushes < tt.min || w.flushes > tt.max {
+			t.Errorf("%s: %d flushes, want %d to %d", tt.description, w.flushes, tt.min, tt.max)
+		}
+	}
+}

@@ -54,8 +54,10 @@ type Result struct {
 
 // Emit receives chunks as the backend produces them, in order. A backend
 // hands over everything ready at once, so the gateway can write it with one
-// flush. An error from Emit (the client went away) aborts the generation.
-type Emit func(chunks []Chunk) error
+// flush; final says the generation ended with these chunks, so the answer's
+// end follows at once and one write can carry both. An error from Emit (the
+// client went away) aborts the generation.
+type Emit func(chunks []Chunk, final bool) error
 
 // Backend produces tokens for the gateway.
 type Backend interface {

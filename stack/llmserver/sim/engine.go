@@ -385,7 +385,7 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 		finished, finish, err := s.finished, s.finish, s.err
 		s.mu.Unlock()
 		if len(chunks) > 0 {
-			if eerr := emit(chunks); eerr != nil {
+			if eerr := emit(chunks, finished); eerr != nil {
 				s.aborted.Store(true)
 				e.kick()
 				return res, eerr

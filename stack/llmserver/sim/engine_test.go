@@ -58,7 +58,7 @@ type run struct {
 func generate(ctx context.Context, e *Engine, req *backend.Request) run {
 	var r run
 	var b strings.Builder
-	r.res, r.err = e.Generate(ctx, req, func(cs []backend.Chunk) error {
+	r.res, r.err = e.Generate(ctx, req, func(cs []backend.Chunk, _ bool) error {
 		for _, c := range cs {
 			b.WriteString(c.Text)
 			r.chunks += c.Tokens
@@ -314,7 +314,7 @@ func TestAbortFreesSlotWithinAStep(t *testing.T) {
 	e, reg := newEngine(t, func(c *Config) { c.ITL = 20 * time.Millisecond })
 	ctx, cancel := context.WithCancel(context.Background())
 	got := 0
-	_, err := e.Generate(ctx, &backend.Request{Prompt: "hi", MaxTokens: 1000, Stream: true}, func(cs []backend.Chunk) error {
+	_, err := e.Generate(ctx, &backend.Request{Prompt: "hi", MaxTokens: 1000, Stream: true}, func(cs []backend.Chunk, _ bool) error {
 		got += len(cs)
 		if got >= 3 {
 			cancel()

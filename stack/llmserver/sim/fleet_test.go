@@ -55,13 +55,13 @@ func TestFleetModelsHaveTheirOwnSpeedAndFailRate(t *testing.T) {
 	}
 	start := time.Now()
 	var res backend.Result
-	res, err = f.Generate(context.Background(), &backend.Request{Model: "fast", Prompt: "hi", MaxTokens: 20}, func([]backend.Chunk) error { return nil })
+	res, err = f.Generate(context.Background(), &backend.Request{Model: "fast", Prompt: "hi", MaxTokens: 20}, func([]backend.Chunk, bool) error { return nil })
 	if err != nil || res.CompletionTokens != 20 {
 		t.Fatalf("fast: %+v %v", res, err)
 	}
 	fast := time.Since(start)
 	for range 5 {
-		_, err := f.Generate(context.Background(), &backend.Request{Model: "slow", Prompt: "hi", MaxTokens: 20}, func([]backend.Chunk) error { return nil })
+		_, err := f.Generate(context.Background(), &backend.Request{Model: "slow", Prompt: "hi", MaxTokens: 20}, func([]backend.Chunk, bool) error { return nil })
 		var be *backend.Error
 		if !errors.As(err, &be) {
 			t.Fatalf("slow with fail rate 1: %v", err)
@@ -73,7 +73,7 @@ func TestFleetModelsHaveTheirOwnSpeedAndFailRate(t *testing.T) {
 	slowEngine.cfg.FailRate = 0
 	slowEngine.mu.Unlock()
 	start = time.Now()
-	if _, err := f.Generate(context.Background(), &backend.Request{Model: "slow", Prompt: "hi", MaxTokens: 20}, func([]backend.Chunk) error { return nil }); err != nil {
+	if _, err := f.Generate(context.Background(), &backend.Request{Model: "slow", Prompt: "hi", MaxTokens: 20}, func([]backend.Chunk, bool) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if slow := time.Since(start); slow < 3*fast || slow < 20*10*time.Millisecond {
