@@ -1,41 +1,46 @@
 #!/usr/bin/env bash
-# bench-gateway: what does `llmmon serve --upstream` cost in front of an engine?
+# bench-gateway: `llmmon serve --upstream` against nginx, the best existing
+# tool for the same job, in one run.
 #
-# Starts `llmmon serve` (the simulated engine, model "demo", no simulated
-# delay) and a second `llmmon serve --upstream` in front of it, then in one
-# run sends the same wrk load (../shared/bench/post.lua, 16 tokens) directly
-# to the engine and through the gateway, non-streamed and streamed:
+# Starts a zero-work engine (`llmmon serve`, model "demo", no simulated
+# delay), Debian's nginx as a plain reverse proxy in front of it (one
+# worker, upstream keepalive, proxy_buffering off, proxy_http_version 1.1,
+# an access log buffered as serve's is; it parses no SSE and keeps no
+# metrics), and the gateway in front of the same engine. Then, with the
+# same wrk request (../shared/bench/post.lua, 16 tokens), non-streamed and
+# streamed:
 #
 #   - latency: one connection (-c1), p50 and p99 from wrk --latency, the
-#     median over ROUNDS alternating rounds; the gateway's added latency is
-#     gateway minus direct (goal: p50 <= 0.2 ms, p99 <= 1 ms);
-#   - throughput: CONNS connections; gateway req/s over direct req/s
-#     (goal: >= 85%).
+#     median over ROUNDS alternating rounds; added = proxy minus direct
+#     (goal: the gateway's added p99 <= nginx's added p99 + 0.2 ms);
+#   - throughput: CONNS connections, best of ROUNDS alternating rounds
+#     (goal: gateway req/s >= nginx req/s, while it parses every event and
+#     keeps every metric);
+#   - CPU per request (µs, user + system over requests answered) of the
+#     engine, nginx and the gateway: on shared cores that is what the
+#     throughput ratios measure.
 #
-# Everything shares this machine's cores, so with no simulated delay the
-# gateway competes with the engine and wrk for CPU, and the throughput ratio
-# measures the gateway's CPU cost per request, which the script prints: a
-# gateway serves HTTP on one side and is a client on the other, so it costs
-# at least what a zero-work engine does, and on shared cores the ratio
-# cannot pass ~0.5. ITL=1ms repeats the throughput run with a simulated
-# engine that takes ~16 ms per request, the realistic case where the
-# engine, not the gateway, is the bottleneck.
+# ITL=1ms repeats the throughput run with an engine that takes ~16 ms per
+# request, where the engine, not the proxy, is the bottleneck (goal: the
+# gateway >= 0.85 of direct).
 #
 #   bash hack/bench-gateway.sh
-#   DURATION=10s CONNS=64 ITL=2ms bash hack/bench-gateway.sh
+#   ROUNDS=5 DURATION=10s bash hack/bench-gateway.sh
 #   STRICT=1 bash hack/bench-gateway.sh     # exit 1 when a goal is missed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-6s}
+DURATION=${DURATION:-5s}
 LAT_DURATION=${LAT_DURATION:-3s}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
 ITL=${ITL:-1ms}
 STRICT=${STRICT:-0}
+NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
+[ -x "$NGINX" ] || { echo "nginx not found (the peer): apt-get install -y nginx-light, or set NGINX=PATH" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 pids=()
@@ -50,15 +55,15 @@ trap cleanup EXIT
 lua="$(git rev-parse --show-toplevel 2>/dev/null || pwd)/../shared/bench/post.lua"
 if [ ! -f "$lua" ]; then
 	lua=$tmp/post.lua
-	cat >"$lua" <<'EOF'
+	cat >"$lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local stream = os.getenv("STREAM") == "1"
 wrk.body = '{"model":"demo","prompt":"Say something about monitoring.","max_tokens":16,"stream":' .. (stream and "true" or "false") .. '}'
-EOF
+LUA
 fi
 
-go build -o "$tmp/llmmon" ./cmd/llmmon
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/llmmon" ./cmd/llmmon
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 waitup() {
 	for _ in $(seq 100); do curl -sf "$1/health" >/dev/null && return 0; sleep 0.1; done
@@ -76,86 +81,123 @@ start_gateway() { # port upstream-port log
 	pids+=($!)
 	waitup "http://127.0.0.1:$1" "llmmon serve --upstream" "$3"
 }
+start_nginx() { # port upstream-port
+	mkdir -p "$tmp/nginx"
+	cat >"$tmp/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+	# Every request logged, buffered like serve's access log (100 ms).
+	access_log $tmp/nginx/access.log combined buffer=64k flush=100ms;
+	client_body_temp_path $tmp/nginx/body;
+	proxy_temp_path $tmp/nginx/proxy;
+	upstream engine {
+		server 127.0.0.1:$2;
+		keepalive 64;
+	}
+	server {
+		listen 127.0.0.1:$1;
+		location / {
+			proxy_pass http://engine;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_buffering off;
+		}
+	}
+}
+CONF
+	"$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" >"$tmp/nginx/out.log" 2>&1 &
+	pids+=($!)
+	waitup "http://127.0.0.1:$1" "nginx" "$tmp/nginx/error.log"
+}
 
-eport=$(freeport); gport=$(freeport)
+eport=$(freeport); gport=$(freeport); nport=$(freeport)
 start_engine "$eport" 0 "$tmp/engine.log"
 engine_pid=${pids[-1]}
 start_gateway "$gport" "$eport" "$tmp/gateway.log"
 gateway_pid=${pids[-1]}
+start_nginx "$nport" "$eport"
+# nginx -g 'daemon off' with one worker: the master forks the worker.
+nginx_pid=$(pgrep -P "${pids[-1]}" | head -1)
 # cpu PID → the process's user+system CPU time so far, in clock ticks.
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tick=$(getconf CLK_TCK)
 direct=http://127.0.0.1:$eport/v1/completions
 gateway=http://127.0.0.1:$gport/v1/completions
+nginx=http://127.0.0.1:$nport/v1/completions
 
 # ms converts wrk's "123.45us" / "1.20ms" / "1.01s" to milliseconds.
 ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
 pct() { awk -v p="$1%" '$1 == p { print $2 }' <<<"$2"; }
 rps() { awk '/^Requests\/sec:/ {print $2}' <<<"$1"; }
+reqs() { awk '/requests in/ {print $1}' <<<"$1"; }
 median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
 errs() { awk '/Non-2xx|Socket errors/ {print}' <<<"$1"; }
-
-run() { # stream conns threads duration url
-	STREAM=$1 wrk -t"$3" -c"$2" -d"$4" --latency -s "$lua" "$5"
-}
+us_per() { awk -v c="$1" -v n="$2" -v t="$tick" 'BEGIN { printf "%.1f", (n > 0 ? c / t / n * 1e6 : 0) }'; }
 
 fail=0
-check() { # label ok(0/1)
-	if [ "$2" = 1 ]; then echo "  goal met:    $1"; else echo "  goal MISSED: $1"; fail=1; fi
+verdict() { # label ok(0/1) [word for a miss: BELOW, or OVER for a cap]
+	if [ "$2" = 1 ]; then printf '  %-72s ok\n' "$1"; else printf '  %-72s %s\n' "$1" "${3:-BELOW}"; fail=1; fi
+}
+run() { # stream conns threads duration url
+	local out
+	out=$(STREAM=$1 wrk -t"$3" -c"$2" -d"$4" --latency -s "$lua" "$5")
+	e=$(errs "$out"); [ -n "$e" ] && { echo "  wrk reported errors from $5: $e" >&2; touch "$tmp/wrk-errors"; }
+	printf '%s\n' "$out"
 }
 
-echo "bench-gateway: wrk → llmmon serve --upstream → llmmon serve, vs wrk → llmmon serve (16 tokens, no simulated delay)"
+echo "bench-gateway: wrk → {llmmon serve | nginx → llmmon serve | llmmon serve --upstream → llmmon serve}, 16 tokens, no simulated delay"
+echo "$(nproc) cores shared by wrk, the engine and the proxy; wrk -t$THREADS -c$CONNS -d$DURATION, best of $ROUNDS rounds; latency -c1, median of $ROUNDS"
 for stream in 0 1; do
 	label=non-streamed; [ "$stream" = 1 ] && label=streamed
-	# Warm both paths (connections, pools).
-	run "$stream" 8 1 1s "$direct" >/dev/null
-	run "$stream" 8 1 1s "$gateway" >/dev/null
+	for u in "$direct" "$nginx" "$gateway"; do run "$stream" 8 1 1s "$u" >/dev/null; done
 
-	# Latency: ROUNDS alternating runs of each, and the median of their
-	# percentiles, so a burst of other work on a shared machine lands on one
-	# round rather than on one side.
-	d50s=(); d99s=(); g50s=(); g99s=()
+	d50s=(); d99s=(); n50s=(); n99s=(); g50s=(); g99s=()
 	for _ in $(seq "$ROUNDS"); do
-		d_lat=$(run "$stream" 1 1 "$LAT_DURATION" "$direct")
-		g_lat=$(run "$stream" 1 1 "$LAT_DURATION" "$gateway")
-		for out in "$d_lat" "$g_lat"; do
-			e=$(errs "$out"); [ -n "$e" ] && { echo "  wrk reported errors: $e"; fail=1; }
-		done
-		d50s+=("$(ms "$(pct 50 "$d_lat")")"); d99s+=("$(ms "$(pct 99 "$d_lat")")")
-		g50s+=("$(ms "$(pct 50 "$g_lat")")"); g99s+=("$(ms "$(pct 99 "$g_lat")")")
+		out=$(run "$stream" 1 1 "$LAT_DURATION" "$direct"); d50s+=("$(ms "$(pct 50 "$out")")"); d99s+=("$(ms "$(pct 99 "$out")")")
+		out=$(run "$stream" 1 1 "$LAT_DURATION" "$nginx"); n50s+=("$(ms "$(pct 50 "$out")")"); n99s+=("$(ms "$(pct 99 "$out")")")
+		out=$(run "$stream" 1 1 "$LAT_DURATION" "$gateway"); g50s+=("$(ms "$(pct 50 "$out")")"); g99s+=("$(ms "$(pct 99 "$out")")")
 	done
 	d50=$(median "${d50s[@]}"); d99=$(median "${d99s[@]}")
+	n50=$(median "${n50s[@]}"); n99=$(median "${n99s[@]}")
 	g50=$(median "${g50s[@]}"); g99=$(median "${g99s[@]}")
-	a50=$(awk -v a="$g50" -v b="$d50" 'BEGIN { printf "%.3f", a - b }')
-	a99=$(awk -v a="$g99" -v b="$d99" 'BEGIN { printf "%.3f", a - b }')
+	na99=$(awk -v a="$n99" -v b="$d99" 'BEGIN { printf "%.3f", a - b }')
+	ga99=$(awk -v a="$g99" -v b="$d99" 'BEGIN { printf "%.3f", a - b }')
+	na50=$(awk -v a="$n50" -v b="$d50" 'BEGIN { printf "%.3f", a - b }')
+	ga50=$(awk -v a="$g50" -v b="$d50" 'BEGIN { printf "%.3f", a - b }')
 
-	e0=$(cpu "$engine_pid")
-	d_tp=$(run "$stream" "$CONNS" "$THREADS" "$DURATION" "$direct")
-	e1=$(cpu "$engine_pid"); g1=$(cpu "$gateway_pid")
-	g_tp=$(run "$stream" "$CONNS" "$THREADS" "$DURATION" "$gateway")
-	e2=$(cpu "$engine_pid"); g2=$(cpu "$gateway_pid")
-	drps=$(rps "$d_tp"); grps=$(rps "$g_tp")
-	ratio=$(awk -v a="$grps" -v b="$drps" 'BEGIN { printf "%.3f", a / b }')
-	dreqs=$(awk '/requests in/ {print $1}' <<<"$d_tp"); greqs=$(awk '/requests in/ {print $1}' <<<"$g_tp")
-	# CPU per request: the engine's in the direct run; the gateway's and
-	# the engine's in the gateway run.
-	cpu_e=$(awk -v c=$((e1 - e0)) -v n="$dreqs" -v t="$tick" 'BEGIN { printf "%.1f", c / t / n * 1e6 }')
-	cpu_g=$(awk -v c=$((g2 - g1)) -v n="$greqs" -v t="$tick" 'BEGIN { printf "%.1f", c / t / n * 1e6 }')
-	cpu_ge=$(awk -v c=$((e2 - e1)) -v n="$greqs" -v t="$tick" 'BEGIN { printf "%.1f", c / t / n * 1e6 }')
+	# Throughput, alternating; CPU per request over all rounds of a side.
+	d_best=0 n_best=0 g_best=0
+	d_cpu=0 n_cpu=0 g_cpu=0 ge_cpu=0 ne_cpu=0 d_n=0 n_n=0 g_n=0
+	for _ in $(seq "$ROUNDS"); do
+		e0=$(cpu "$engine_pid")
+		out=$(run "$stream" "$CONNS" "$THREADS" "$DURATION" "$direct")
+		e1=$(cpu "$engine_pid"); x1=$(cpu "$nginx_pid")
+		d_best=$(best "$d_best" "$(rps "$out")"); d_n=$((d_n + $(reqs "$out"))); d_cpu=$((d_cpu + e1 - e0))
+		out=$(run "$stream" "$CONNS" "$THREADS" "$DURATION" "$nginx")
+		e2=$(cpu "$engine_pid"); x2=$(cpu "$nginx_pid"); y2=$(cpu "$gateway_pid")
+		n_best=$(best "$n_best" "$(rps "$out")"); n_n=$((n_n + $(reqs "$out"))); n_cpu=$((n_cpu + x2 - x1)); ne_cpu=$((ne_cpu + e2 - e1))
+		out=$(run "$stream" "$CONNS" "$THREADS" "$DURATION" "$gateway")
+		e3=$(cpu "$engine_pid"); y3=$(cpu "$gateway_pid")
+		g_best=$(best "$g_best" "$(rps "$out")"); g_n=$((g_n + $(reqs "$out"))); g_cpu=$((g_cpu + y3 - y2)); ge_cpu=$((ge_cpu + e3 - e2))
+	done
+	ratio=$(awk -v a="$g_best" -v b="$n_best" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 
 	echo
 	echo "$label:"
-	printf '  latency, 1 connection, median of %s rounds:  direct p50 %s ms  p99 %s ms | gateway p50 %s ms  p99 %s ms\n' "$ROUNDS" "$d50" "$d99" "$g50" "$g99"
-	printf '    rounds: direct p50 %s  p99 %s | gateway p50 %s  p99 %s\n' "${d50s[*]}" "${d99s[*]}" "${g50s[*]}" "${g99s[*]}"
-	printf '  added by the gateway:   p50 %s ms  p99 %s ms\n' "$a50" "$a99"
-	printf '  throughput, %s conns:   direct %s req/s | gateway %s req/s | ratio %s\n' "$CONNS" "$drps" "$grps" "$ratio"
-	printf '  CPU per request:        engine %s us (direct) | gateway %s us + engine %s us (through the gateway)\n' "$cpu_e" "$cpu_g" "$cpu_ge"
-	for out in "$d_tp" "$g_tp"; do
-		e=$(errs "$out"); [ -n "$e" ] && { echo "  wrk reported errors: $e"; fail=1; }
-	done
-	check "added p50 $a50 ms <= 0.2 ms" "$(awk -v a="$a50" 'BEGIN { print (a <= 0.2) }')"
-	check "added p99 $a99 ms <= 1 ms" "$(awk -v a="$a99" 'BEGIN { print (a <= 1) }')"
-	check "throughput ratio $ratio >= 0.85 (CPU-bound: gateway, engine and wrk share the cores)" "$(awk -v r="$ratio" 'BEGIN { print (r >= 0.85) }')"
+	printf '  throughput, %s conns:  direct %8.0f req/s | nginx %8.0f req/s (%.2f of direct) | gateway %8.0f req/s (%.2f of direct)\n' "$CONNS" \
+		"$d_best" "$n_best" "$(awk -v a="$n_best" -v b="$d_best" 'BEGIN { print a / b }')" "$g_best" "$(awk -v a="$g_best" -v b="$d_best" 'BEGIN { print a / b }')"
+	printf '  CPU per request:       engine %s µs (direct) | nginx %s µs + engine %s µs | gateway %s µs + engine %s µs\n' \
+		"$(us_per "$d_cpu" "$d_n")" "$(us_per "$n_cpu" "$n_n")" "$(us_per "$ne_cpu" "$n_n")" "$(us_per "$g_cpu" "$g_n")" "$(us_per "$ge_cpu" "$g_n")"
+	printf '  latency, 1 conn:       direct p50 %s p99 %s ms | nginx p50 %s p99 %s ms | gateway p50 %s p99 %s ms\n' "$d50" "$d99" "$n50" "$n99" "$g50" "$g99"
+	printf '    rounds p99:          direct %s | nginx %s | gateway %s\n' "${d99s[*]}" "${n99s[*]}" "${g99s[*]}"
+	printf '  added over direct:     nginx p50 %s p99 %s ms | gateway p50 %s p99 %s ms\n' "$na50" "$na99" "$ga50" "$ga99"
+	verdict "gateway/nginx throughput $ratio >= 1.00" "$(awk -v r="$ratio" 'BEGIN { print (r >= 1.0) }')"
+	verdict "gateway added p99 $ga99 ms <= nginx added p99 $na99 ms + 0.2 ms" "$(awk -v g="$ga99" -v n="$na99" 'BEGIN { print (g <= n + 0.2) }')" OVER
 done
 
 if [ "$ITL" != 0 ]; then
@@ -171,13 +213,15 @@ if [ "$ITL" != 0 ]; then
 		d_tp=$(run "$stream" "$CONNS" "$THREADS" "$DURATION" "http://127.0.0.1:$eport2/v1/completions")
 		g_tp=$(run "$stream" "$CONNS" "$THREADS" "$DURATION" "http://127.0.0.1:$gport2/v1/completions")
 		drps=$(rps "$d_tp"); grps=$(rps "$g_tp")
-		ratio=$(awk -v a="$grps" -v b="$drps" 'BEGIN { printf "%.3f", a / b }')
-		printf '  %-13s direct %s req/s p50 %s ms | gateway %s req/s p50 %s ms | ratio %s\n' "$label" \
-			"$drps" "$(ms "$(pct 50 "$d_tp")")" "$grps" "$(ms "$(pct 50 "$g_tp")")" "$ratio"
-		check "engine-bound $label throughput ratio $ratio >= 0.85" "$(awk -v r="$ratio" 'BEGIN { print (r >= 0.85) }')"
+		ratio=$(awk -v a="$grps" -v b="$drps" 'BEGIN { printf "%.2f", a / b }')
+		printf '  %-13s direct %s req/s p50 %s ms | gateway %s req/s p50 %s ms\n' "$label" \
+			"$drps" "$(ms "$(pct 50 "$d_tp")")" "$grps" "$(ms "$(pct 50 "$g_tp")")"
+		verdict "engine-bound $label gateway/direct throughput $ratio >= 0.85" "$(awk -v r="$ratio" 'BEGIN { print (r >= 0.85) }')"
 	done
 fi
 
+[ -e "$tmp/wrk-errors" ] && { echo "wrk reported errors (above): the figures count failed requests" >&2; fail=1; }
 if [ "$fail" = 1 ] && [ "$STRICT" = 1 ]; then
 	exit 1
 fi
+exit 0

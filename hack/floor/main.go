@@ -1,0 +1,60 @@
+// Command floor is the benchmarks' floor for llmmon serve: the most a Go
+// HTTP server can do on this machine with the same exchange. It reads and
+// discards the request body and answers fixed bytes of the same shape and
+// size as serve's (captured from serve by hack/bench-serve.sh): one JSON
+// body, or, when the request asks to stream, the whole SSE answer (16
+// chunks and [DONE]) in one write, as a zero-delay engine may coalesce.
+// No JSON decoding, no engine, no metrics, no log.
+//
+//	go run ./hack/floor --addr 127.0.0.1:8100 --body body.json --stream stream.sse
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8100", "address to listen on")
+	bodyFile := flag.String("body", "", "the non-streamed answer's body (required)")
+	streamFile := flag.String("stream", "", "the streamed answer's body, every event and [DONE] (required)")
+	flag.Parse()
+	body, err := os.ReadFile(*bodyFile)
+	if err != nil {
+		fail(fmt.Errorf("--body: %w", err))
+	}
+	stream, err := os.ReadFile(*streamFile)
+	if err != nil {
+		fail(fmt.Errorf("--stream: %w", err))
+	}
+	bodyLen := strconv.Itoa(len(body))
+	// The one byte scan a server must do to tell the two answers apart.
+	streamed := []byte(`"stream":true`)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("POST /v1/completions", func(w http.ResponseWriter, r *http.Request) {
+		var buf [512]byte
+		n, _ := io.ReadFull(r.Body, buf[:])
+		io.Copy(io.Discard, r.Body)
+		if bytes.Contains(buf[:n], streamed) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.Header().Set("Cache-Control", "no-cache")
+			w.Write(stream) // no Content-Length: chunked, as serve's stream
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", bodyLen)
+		w.Write(body)
+	})
+	fail(http.ListenAndServe(*addr, mux))
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "floor:", err)
+	os.Exit(1)
+}
