@@ -158,9 +158,12 @@ type Engine struct {
 	m         *engineMetrics
 	prefix    *prefixCache
 
-	wake chan struct{} // cap 1: new work or an abort
-	stop chan struct{} // closed by Close
-	done chan struct{} // closed when the loop exits
+	// instant: every step takes no time (no TTFT, prefill or ITL), so a
+	// request's caller runs the steps itself (see runInstant).
+	instant bool
+	wake    chan struct{} // cap 1: new work or an abort
+	stop    chan struct{} // closed by Close
+	done    chan struct{} // closed when the loop exits
 
 	mu         sync.Mutex
 	rng        *rand.Rand
@@ -213,6 +216,7 @@ func start(cfg Config, m *engineMetrics, corpus []string) *Engine {
 		done:       make(chan struct{}),
 		rng:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		freeBlocks: cfg.KVBlocks,
+		instant:    cfg.TTFT == 0 && cfg.PrefillOverhead == 0 && cfg.PrefillPerToken == 0 && cfg.ITL == 0,
 	}
 	e.sentences = []int{0}
 	for i, t := range e.corpus[:len(e.corpus)-1] {
@@ -362,8 +366,14 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 	}
 	e.waiting = append(e.waiting, s)
 	e.m.waiting.Set(float64(len(e.waiting)))
+	busy := true
+	if e.instant {
+		busy = e.runInstant()
+	}
 	e.mu.Unlock()
-	e.kick()
+	if busy {
+		e.kick()
+	}
 
 	var buf []backend.Chunk
 	for {

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strings"
@@ -439,4 +440,38 @@ func TestBuild125Buckets(t *testing.T) {
 			t.Fatalf("%v", got)
 		}
 	}
+}
+
+// With no delays the callers run the steps themselves (runInstant), beside
+// the loop: many at once through a small batch must all finish, with every
+// token counted and the batch and KV cache left empty.
+func TestInstantEngineManyCallersAtOnce(t *testing.T) {
+	e, reg := newEngine(t, func(c *Config) { c.MaxNumSeqs, c.MaxQueue, c.KVBlocks, c.BlockSize, c.MaxModelLen = 4, 300, 64, 16, 1024 })
+	if !e.instant {
+		t.Fatal("a zero-delay engine is not instant")
+	}
+	var wg sync.WaitGroup
+	runs := make([]run, 200)
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runs[i] = generate(context.Background(), e, &backend.Request{Prompt: "Say something about monitoring.", MaxTokens: 16, Stream: i%2 == 0})
+		}()
+	}
+	wg.Wait()
+	for i, r := range runs {
+		if r.err != nil || r.res.CompletionTokens != 16 || r.chunks != 16 {
+			t.Fatalf("request %d: %v, %d tokens, %d chunks", i, r.err, r.res.CompletionTokens, r.chunks)
+		}
+	}
+	if got := gauge(t, reg, "vllm:generation_tokens_total"); got != 200*16 {
+		t.Errorf("generation tokens %v, want %d", got, 200*16)
+	}
+	eventually(t, "the batch to empty", func() error {
+		if st := e.Stats(); st.Running != 0 || st.Waiting != 0 || st.UsedBlocks != 0 {
+			return fmt.Errorf("%+v", st)
+		}
+		return nil
+	})
 }

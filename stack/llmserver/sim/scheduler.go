@@ -45,34 +45,7 @@ func (e *Engine) loop() {
 		if len(e.waiting) > 0 {
 			now = time.Now()
 		}
-		prefillTokens := 0
-		for len(e.waiting) > 0 && len(e.running) < e.cfg.MaxNumSeqs {
-			s := e.waiting[0]
-			need := e.blocksFor(s.promptTokens + s.generated + 1)
-			if need > e.cfg.KVBlocks {
-				// It would wait at the head of the queue for ever, and
-				// every request behind it too.
-				e.waiting[0] = nil
-				e.waiting = e.waiting[1:]
-				e.refuse(s)
-				continue
-			}
-			if need > e.freeBlocks {
-				break // head of line waits for KV blocks, as in vLLM's FCFS policy
-			}
-			e.freeBlocks -= need
-			s.blocks = need
-			e.waiting[0] = nil
-			e.waiting = e.waiting[1:]
-			fill := s.promptTokens + s.generated
-			if s.scheduled.IsZero() {
-				s.scheduled = now
-				fill -= s.cached // a recompute after preemption starts over
-			}
-			s.prefilled = false
-			prefillTokens += fill
-			e.running = append(e.running, s)
-		}
+		prefillTokens := e.admit(now)
 		if len(e.running) == 0 || !now.IsZero() {
 			e.setGauges()
 		}
@@ -110,7 +83,7 @@ func (e *Engine) loop() {
 		} else {
 			// Steps that take no time all happen at this instant: run a
 			// batch of them back to back rather than one per lock.
-			steps = 64
+			steps = instantSteps
 		}
 		e.mu.Lock()
 		now = time.Now()
@@ -119,6 +92,62 @@ func (e *Engine) loop() {
 		}
 		e.mu.Unlock()
 	}
+}
+
+// admit moves waiting sequences into the running batch while they fit and
+// returns how many prompt tokens they prefill; e.mu is held.
+func (e *Engine) admit(now time.Time) (prefillTokens int) {
+	for len(e.waiting) > 0 && len(e.running) < e.cfg.MaxNumSeqs {
+		s := e.waiting[0]
+		need := e.blocksFor(s.promptTokens + s.generated + 1)
+		if need > e.cfg.KVBlocks {
+			// It would wait at the head of the queue for ever, and
+			// every request behind it too.
+			e.waiting[0] = nil
+			e.waiting = e.waiting[1:]
+			e.refuse(s)
+			continue
+		}
+		if need > e.freeBlocks {
+			break // head of line waits for KV blocks, as in vLLM's FCFS policy
+		}
+		e.freeBlocks -= need
+		s.blocks = need
+		e.waiting[0] = nil
+		e.waiting = e.waiting[1:]
+		fill := s.promptTokens + s.generated
+		if s.scheduled.IsZero() {
+			s.scheduled = now
+			fill -= s.cached // a recompute after preemption starts over
+		}
+		s.prefilled = false
+		prefillTokens += fill
+		e.running = append(e.running, s)
+	}
+	return prefillTokens
+}
+
+// instantSteps is how many steps that take no time run back to back, at
+// one instant, under one hold of the lock.
+const instantSteps = 64
+
+// runInstant runs, in the caller's goroutine, what the loop would run at
+// this instant when steps take no time: admission and up to instantSteps
+// steps. A request to a zero-delay engine then usually finishes before
+// its caller waits, instead of waking the loop's goroutine and waiting to
+// be woken in turn. It reports whether work remains for the loop; e.mu is
+// held.
+func (e *Engine) runInstant() (busy bool) {
+	e.dropAbortedWaiting()
+	now := time.Now()
+	e.admit(now)
+	for i := 0; i < instantSteps && len(e.running) > 0 && !e.closed; i++ {
+		e.step(now)
+	}
+	if len(e.running) == 0 {
+		e.setGauges()
+	}
+	return len(e.running) > 0 || len(e.waiting) > 0
 }
 
 func (e *Engine) dropAbortedWaiting() {
