@@ -20,6 +20,10 @@
 #     engine, nginx and the gateway: on shared cores that is what the
 #     throughput ratios measure.
 #
+# For the record, the same throughput through Go's standard reverse proxy
+# (hack/floor --upstream: net/http/httputil, no parsing, no metrics): what
+# a Go gateway costs before it does anything of its own.
+#
 # ITL=1ms repeats the throughput run with an engine that takes ~16 ms per
 # request, where the engine, not the proxy, is the bottleneck (goal: the
 # gateway >= 0.85 of direct).
@@ -114,7 +118,7 @@ CONF
 	waitup "http://127.0.0.1:$1" "nginx" "$tmp/nginx/error.log"
 }
 
-eport=$(freeport); gport=$(freeport); nport=$(freeport)
+eport=$(freeport); gport=$(freeport); nport=$(freeport); fport=$(freeport)
 start_engine "$eport" 0 "$tmp/engine.log"
 engine_pid=${pids[-1]}
 start_gateway "$gport" "$eport" "$tmp/gateway.log"
@@ -122,12 +126,18 @@ gateway_pid=${pids[-1]}
 start_nginx "$nport" "$eport"
 # nginx -g 'daemon off' with one worker: the master forks the worker.
 nginx_pid=$(pgrep -P "${pids[-1]}" | head -1)
+go build -o "$tmp/floor" ./hack/floor
+"$tmp/floor" --addr "127.0.0.1:$fport" --upstream "http://127.0.0.1:$eport" >"$tmp/goproxy.log" 2>&1 &
+pids+=($!)
+goproxy_pid=$!
+waitup "http://127.0.0.1:$fport" "the Go reverse proxy" "$tmp/goproxy.log"
 # cpu PID → the process's user+system CPU time so far, in clock ticks.
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tick=$(getconf CLK_TCK)
 direct=http://127.0.0.1:$eport/v1/completions
 gateway=http://127.0.0.1:$gport/v1/completions
 nginx=http://127.0.0.1:$nport/v1/completions
+goproxy=http://127.0.0.1:$fport/v1/completions
 
 # ms converts wrk's "123.45us" / "1.20ms" / "1.01s" to milliseconds.
 ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
@@ -154,7 +164,7 @@ echo "bench-gateway: wrk → {llmmon serve | nginx → llmmon serve | llmmon ser
 echo "$(nproc) cores shared by wrk, the engine and the proxy; wrk -t$THREADS -c$CONNS -d$DURATION, best of $ROUNDS rounds; latency -c1, median of $ROUNDS"
 for stream in 0 1; do
 	label=non-streamed; [ "$stream" = 1 ] && label=streamed
-	for u in "$direct" "$nginx" "$gateway"; do run "$stream" 8 1 1s "$u" >/dev/null; done
+	for u in "$direct" "$nginx" "$goproxy" "$gateway"; do run "$stream" 8 1 1s "$u" >/dev/null; done
 
 	d50s=(); d99s=(); n50s=(); n99s=(); g50s=(); g99s=()
 	for _ in $(seq "$ROUNDS"); do
@@ -172,7 +182,7 @@ for stream in 0 1; do
 
 	# Throughput, alternating; CPU per request over all rounds of a side.
 	d_best=0 n_best=0 g_best=0
-	d_cpu=0 n_cpu=0 g_cpu=0 ge_cpu=0 ne_cpu=0 d_n=0 n_n=0 g_n=0
+	d_cpu=0 n_cpu=0 g_cpu=0 ge_cpu=0 ne_cpu=0 d_n=0 n_n=0 g_n=0 f_best=0 f_cpu=0 f_n=0
 	for _ in $(seq "$ROUNDS"); do
 		e0=$(cpu "$engine_pid")
 		out=$(run "$stream" "$CONNS" "$THREADS" "$DURATION" "$direct")
@@ -181,6 +191,11 @@ for stream in 0 1; do
 		out=$(run "$stream" "$CONNS" "$THREADS" "$DURATION" "$nginx")
 		e2=$(cpu "$engine_pid"); x2=$(cpu "$nginx_pid"); y2=$(cpu "$gateway_pid")
 		n_best=$(best "$n_best" "$(rps "$out")"); n_n=$((n_n + $(reqs "$out"))); n_cpu=$((n_cpu + x2 - x1)); ne_cpu=$((ne_cpu + e2 - e1))
+		f0=$(cpu "$goproxy_pid")
+		out=$(run "$stream" "$CONNS" "$THREADS" "$DURATION" "$goproxy")
+		f1=$(cpu "$goproxy_pid")
+		f_best=$(best "$f_best" "$(rps "$out")"); f_n=$((f_n + $(reqs "$out"))); f_cpu=$((f_cpu + f1 - f0))
+		e2=$(cpu "$engine_pid"); y2=$(cpu "$gateway_pid")
 		out=$(run "$stream" "$CONNS" "$THREADS" "$DURATION" "$gateway")
 		e3=$(cpu "$engine_pid"); y3=$(cpu "$gateway_pid")
 		g_best=$(best "$g_best" "$(rps "$out")"); g_n=$((g_n + $(reqs "$out"))); g_cpu=$((g_cpu + y3 - y2)); ge_cpu=$((ge_cpu + e3 - e2))
@@ -193,6 +208,8 @@ for stream in 0 1; do
 		"$d_best" "$n_best" "$(awk -v a="$n_best" -v b="$d_best" 'BEGIN { print a / b }')" "$g_best" "$(awk -v a="$g_best" -v b="$d_best" 'BEGIN { print a / b }')"
 	printf '  CPU per request:       engine %s µs (direct) | nginx %s µs + engine %s µs | gateway %s µs + engine %s µs\n' \
 		"$(us_per "$d_cpu" "$d_n")" "$(us_per "$n_cpu" "$n_n")" "$(us_per "$ne_cpu" "$n_n")" "$(us_per "$g_cpu" "$g_n")" "$(us_per "$ge_cpu" "$g_n")"
+	printf '  for the record:        Go httputil.ReverseProxy %8.0f req/s (%.2f of nginx), %s µs per request\n' \
+		"$f_best" "$(awk -v a="$f_best" -v b="$n_best" 'BEGIN { print a / b }')" "$(us_per "$f_cpu" "$f_n")"
 	printf '  latency, 1 conn:       direct p50 %s p99 %s ms | nginx p50 %s p99 %s ms | gateway p50 %s p99 %s ms\n' "$d50" "$d99" "$n50" "$n99" "$g50" "$g99"
 	printf '    rounds p99:          direct %s | nginx %s | gateway %s\n' "${d99s[*]}" "${n99s[*]}" "${g99s[*]}"
 	printf '  added over direct:     nginx p50 %s p99 %s ms | gateway p50 %s p99 %s ms\n' "$na50" "$na99" "$ga50" "$ga99"

@@ -6,7 +6,12 @@
 // chunks and [DONE]) in one write, as a zero-delay engine may coalesce.
 // No JSON decoding, no engine, no metrics, no log.
 //
+// With --upstream it is instead the floor for a Go gateway: the standard
+// library's reverse proxy (net/http/httputil, flushing at once, keep-alive
+// to the upstream), which parses no event and keeps no metric.
+//
 //	go run ./hack/floor --addr 127.0.0.1:8100 --body body.json --stream stream.sse
+//	go run ./hack/floor --addr 127.0.0.1:8101 --upstream http://127.0.0.1:8000
 package main
 
 import (
@@ -15,6 +20,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strconv"
 )
@@ -23,7 +30,11 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8100", "address to listen on")
 	bodyFile := flag.String("body", "", "the non-streamed answer's body (required)")
 	streamFile := flag.String("stream", "", "the streamed answer's body, every event and [DONE] (required)")
+	upstream := flag.String("upstream", "", "be a reverse proxy to this URL instead")
 	flag.Parse()
+	if *upstream != "" {
+		fail(http.ListenAndServe(*addr, reverseProxy(*upstream)))
+	}
 	body, err := os.ReadFile(*bodyFile)
 	if err != nil {
 		fail(fmt.Errorf("--body: %w", err))
@@ -52,6 +63,20 @@ func main() {
 		w.Write(body)
 	})
 	fail(http.ListenAndServe(*addr, mux))
+}
+
+func reverseProxy(upstream string) http.Handler {
+	u, err := url.Parse(upstream)
+	if err != nil {
+		fail(fmt.Errorf("--upstream: %w", err))
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.FlushInterval = -1 // as proxy_buffering off: every write goes on at once
+	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("/", rp)
+	return mux
 }
 
 func fail(err error) {
