@@ -54,10 +54,12 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-# Go benchmarks, then each load comparison script (hack/bench-*.sh).
+# Go benchmarks, then each load comparison script (hack/bench-*.sh); every
+# script runs, and a script that fails fails the target at the end.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	@for s in hack/bench-*.sh; do [ -e "$$s" ] || continue; echo "== $$s"; bash "$$s" || exit 1; done
+	@failed=""; for s in hack/bench-*.sh; do [ -e "$$s" ] || continue; echo "== $$s"; bash "$$s" || failed="$$failed $$s"; done; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed" >&2; exit 1; fi
 
 fmt:
 	gofmt -s -w $$(git ls-files '*.go')
