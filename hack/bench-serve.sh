@@ -28,7 +28,7 @@ cd "$(git rev-parse --show-toplevel)"
 DURATION=${DURATION:-8s}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 MIN_FLOOR=${MIN_FLOOR:-0.85}
 MAX_INSTR=${MAX_INSTR:-5} # percent of serve's CPU per request
 STREAMS=${STREAMS:-1000}
