@@ -446,7 +446,9 @@ func TestBuild125Buckets(t *testing.T) {
 // the loop: many at once through a small batch must all finish, with every
 // token counted and the batch and KV cache left empty.
 func TestInstantEngineManyCallersAtOnce(t *testing.T) {
-	e, reg := newEngine(t, func(c *Config) { c.MaxNumSeqs, c.MaxQueue, c.KVBlocks, c.BlockSize, c.MaxModelLen = 4, 300, 64, 16, 1024 })
+	e, reg := newEngine(t, func(c *Config) {
+		c.MaxNumSeqs, c.MaxQueue, c.KVBlocks, c.BlockSize, c.MaxModelLen = 4, 300, 64, 16, 1024
+	})
 	if !e.instant {
 		t.Fatal("a zero-delay engine is not instant")
 	}
