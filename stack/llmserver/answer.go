@@ -48,8 +48,8 @@ func (s *Server) nonStream(x *exchange, r *http.Request, req *decodedRequest) {
 		return
 	}
 	m, ep := s.metrics, endpointNonStreamIdx
-	m.tokens[ep].Add(float64(res.CompletionTokens))
-	m.promptTokens[ep].Add(float64(res.PromptTokens))
+	m.tokens[ep].Add(res.CompletionTokens)
+	m.promptTokens[ep].Add(res.PromptTokens)
 	x.prompt, x.output = res.PromptTokens, res.CompletionTokens
 }
 
@@ -107,11 +107,11 @@ func (s *Server) stream(x *exchange, r *http.Request, req *decodedRequest) {
 		}
 		last = now
 		sent += n
-		m.tokens[ep].Add(float64(n))
+		m.tokens[ep].Add(n)
 		return nil
 	})
 	if sent > 0 {
-		m.promptTokens[ep].Add(float64(res.PromptTokens))
+		m.promptTokens[ep].Add(res.PromptTokens)
 		x.prompt = res.PromptTokens
 	}
 	x.output, x.first = sent, first

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/llmmon/llmmon/internal/intmetric"
 	"github.com/llmmon/llmmon/stack/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver/backend"
 )
@@ -50,7 +51,7 @@ type seriesKey struct{ model, response, provider string }
 type modelSeries struct {
 	key                                 seriesKey
 	duration, ttft, tpot, input, output [2]prometheus.Observer
-	active                              [2]prometheus.Gauge
+	active                              [2]upDown
 }
 
 // genAIMetrics are gen_ai_server_request_duration_seconds,
@@ -58,8 +59,8 @@ type modelSeries struct {
 // gen_ai_server_time_per_output_token_seconds, gen_ai_client_token_usage
 // and llm_model_active_requests.
 type genAIMetrics struct {
-	duration, ttft, tpot, tokens *prometheus.HistogramVec
-	active                       *prometheus.GaugeVec
+	duration, ttft, tpot, tokens *intmetric.HistogramVec
+	active                       *intmetric.GaugeVec
 
 	// series is read on every request and written once per label set:
 	// an immutable map, replaced whole under mu (a read lock's shared
@@ -73,19 +74,19 @@ type genAIMetrics struct {
 func newGenAIMetrics(reg prometheus.Registerer) *genAIMetrics {
 	base := []string{llmmetrics.LabelOperation, llmmetrics.LabelProvider, llmmetrics.LabelRequestModel, llmmetrics.LabelResponseModel}
 	g := &genAIMetrics{
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.GenAIRequestDuration,
+		duration: intmetric.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.GenAIRequestDuration,
 			Help:    "GenAI server request duration (gen_ai.server.request.duration): arrival to the answer's last byte, in seconds; failed requests carry error_type.",
-			Buckets: genAIDurationBuckets}, append(slices.Clone(base), llmmetrics.LabelErrorType)),
-		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.GenAITTFT,
+			Buckets: genAIDurationBuckets}, append(slices.Clone(base), llmmetrics.LabelErrorType), intmetric.Nanosecond),
+		ttft: intmetric.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.GenAITTFT,
 			Help:    "Time to first token of successful streamed responses (gen_ai.server.time_to_first_token), as the client receives it, in seconds.",
-			Buckets: genAITTFTBuckets}, base),
-		tpot: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.GenAITPOT,
+			Buckets: genAITTFTBuckets}, base, intmetric.Nanosecond),
+		tpot: intmetric.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.GenAITPOT,
 			Help:    "Time per output token after the first, of successful streamed responses (gen_ai.server.time_per_output_token), in seconds.",
-			Buckets: genAITPOTBuckets}, base),
-		tokens: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.GenAITokenUsage,
+			Buckets: genAITPOTBuckets}, base, intmetric.Nanosecond),
+		tokens: intmetric.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.GenAITokenUsage,
 			Help:    "Input and output tokens per request (gen_ai.client.token.usage, unit {token}).",
-			Buckets: genAITokenBuckets}, append(slices.Clone(base), llmmetrics.LabelTokenType)),
-		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: llmmetrics.ModelActive,
+			Buckets: genAITokenBuckets}, append(slices.Clone(base), llmmetrics.LabelTokenType), intmetric.Unit),
+		active: intmetric.NewGaugeVec(prometheus.GaugeOpts{Name: llmmetrics.ModelActive,
 			Help: "Completion requests in flight, per operation and model."},
 			[]string{llmmetrics.LabelOperation, llmmetrics.LabelRequestModel}),
 	}
@@ -199,7 +200,7 @@ func methodIndex(m string) int {
 // httpMetrics is http_server_request_duration_seconds: every request, by
 // method, route template and status.
 type httpMetrics struct {
-	vec  *prometheus.HistogramVec
+	vec  *intmetric.HistogramVec
 	mu   sync.Mutex
 	byID atomic.Pointer[map[uint32]prometheus.Observer] // immutable, as genAIMetrics.series
 	none bool
@@ -207,11 +208,11 @@ type httpMetrics struct {
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	h := &httpMetrics{
-		vec: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.HTTPRequestDuration,
+		vec: intmetric.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.HTTPRequestDuration,
 			Help:    "Duration of HTTP server requests (http.server.request.duration), in seconds; every path the server does not serve has the route \"other\".",
 			Buckets: httpDurationBuckets},
 			[]string{llmmetrics.LabelHTTPMethod, llmmetrics.LabelHTTPRoute, llmmetrics.LabelHTTPStatus,
-				llmmetrics.LabelURLScheme, llmmetrics.LabelErrorType}),
+				llmmetrics.LabelURLScheme, llmmetrics.LabelErrorType}, intmetric.Nanosecond),
 	}
 	h.byID.Store(&map[uint32]prometheus.Observer{})
 	reg.MustRegister(h.vec)

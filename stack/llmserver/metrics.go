@@ -3,6 +3,7 @@ package llmserver
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/llmmon/llmmon/internal/intmetric"
 	"github.com/llmmon/llmmon/stack/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver/sim"
 )
@@ -33,36 +34,38 @@ var (
 // dashboards show 0 rather than "no data" before traffic. The per-model
 // GenAI series and the HTTP series are in genAIMetrics and httpMetrics.
 type serverMetrics struct {
-	requests     [2][2]prometheus.Counter // [endpoint][status]
+	requests     [2][2]counter // [endpoint][status]
 	duration     [2]prometheus.Observer
-	tokens       [2]prometheus.Counter
+	tokens       [2]counter
 	size         [2]prometheus.Observer
-	active       [2]prometheus.Gauge
-	promptTokens [2]prometheus.Counter
+	active       [2]upDown
+	promptTokens [2]counter
 	ttft, tpot   prometheus.Observer // streams only: only they show token timing
 }
 
 func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
 	ep := []string{llmmetrics.LabelEndpoint}
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: llmmetrics.Requests,
+	requests := intmetric.NewCounterVec(prometheus.CounterOpts{Name: llmmetrics.Requests,
 		Help: "LLM completion requests by endpoint (stream, nonstream) and status (success, error)."},
 		[]string{llmmetrics.LabelEndpoint, llmmetrics.LabelStatus})
-	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.Duration,
-		Help: "End-to-end request time in seconds.", Buckets: durationBuckets}, ep)
-	tokens := prometheus.NewCounterVec(prometheus.CounterOpts{Name: llmmetrics.Tokens,
+	// Every request moves these: they count in integers, per core
+	// (intmetric).
+	duration := intmetric.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.Duration,
+		Help: "End-to-end request time in seconds.", Buckets: durationBuckets}, ep, intmetric.Nanosecond)
+	tokens := intmetric.NewCounterVec(prometheus.CounterOpts{Name: llmmetrics.Tokens,
 		Help: "Completion tokens sent to clients."}, ep)
-	size := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.RequestSize,
-		Help: "Request body size in bytes.", Buckets: sizeBuckets}, ep)
-	active := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: llmmetrics.Active,
+	size := intmetric.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.RequestSize,
+		Help: "Request body size in bytes.", Buckets: sizeBuckets}, ep, intmetric.Unit)
+	active := intmetric.NewGaugeVec(prometheus.GaugeOpts{Name: llmmetrics.Active,
 		Help: "Requests in flight."}, ep)
-	prompt := prometheus.NewCounterVec(prometheus.CounterOpts{Name: llmmetrics.PromptTokens,
+	prompt := intmetric.NewCounterVec(prometheus.CounterOpts{Name: llmmetrics.PromptTokens,
 		Help: "Prompt tokens of requests the backend processed."}, ep)
-	ttft := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.TTFT,
+	ttft := intmetric.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.TTFT,
 		Help: "Time from request arrival to the first streamed token, in seconds. Deprecated: use " +
-			llmmetrics.GenAITTFT + ", per model; removed in the next release.", Buckets: sim.TTFTBuckets()}, ep)
-	tpot := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.TPOT,
+			llmmetrics.GenAITTFT + ", per model; removed in the next release.", Buckets: sim.TTFTBuckets()}, ep, intmetric.Nanosecond)
+	tpot := intmetric.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.TPOT,
 		Help: "Mean time between streamed tokens after the first, per request, in seconds. Deprecated: use " +
-			llmmetrics.GenAITPOT + ", per model; removed in the next release.", Buckets: sim.ITLBuckets()}, ep)
+			llmmetrics.GenAITPOT + ", per model; removed in the next release.", Buckets: sim.ITLBuckets()}, ep, intmetric.Nanosecond)
 	reg.MustRegister(requests, duration, tokens, size, active, prompt, ttft, tpot)
 
 	m := &serverMetrics{
@@ -82,12 +85,23 @@ func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
 	return m
 }
 
+// upDown is an in-flight gauge.
+type upDown interface {
+	Inc()
+	Dec()
+}
+
+// counter counts whole things: requests, tokens.
+type counter interface {
+	Inc()
+	Add(int)
+}
+
 // discard is a counter, gauge and observer that records nothing, for the
-// instrumentation benchmark's bare handler; only the methods the handler
-// calls are there (the embedded nil Gauge's others would panic).
-type discard struct{ prometheus.Gauge }
+// instrumentation benchmark's bare handler.
+type discard struct{}
 
 func (discard) Inc()            {}
 func (discard) Dec()            {}
-func (discard) Add(float64)     {}
+func (discard) Add(int)         {}
 func (discard) Observe(float64) {}

@@ -45,10 +45,10 @@ func (s *Server) relayCompletion(x *exchange, r *http.Request, rl backend.Relay,
 	out.account() // the last events, which the handler's return sends
 	if res.CompletionTokens > out.sent {
 		// The upstream's usage is the exact count; chunks were an estimate.
-		m.tokens[ep].Add(float64(res.CompletionTokens - out.sent))
+		m.tokens[ep].Add(res.CompletionTokens - out.sent)
 	}
 	if res.PromptTokens > 0 {
-		m.promptTokens[ep].Add(float64(res.PromptTokens))
+		m.promptTokens[ep].Add(res.PromptTokens)
 	}
 	x.prompt, x.output = res.PromptTokens, max(res.CompletionTokens, out.sent)
 	if x.stream {
@@ -160,7 +160,7 @@ func (o *relayOutput) account() {
 		}
 	}
 	o.last = now
-	o.m.tokens[o.ep].Add(float64(o.pending))
+	o.m.tokens[o.ep].Add(o.pending)
 	o.sent += o.pending
 	o.pending = 0
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/llmmon/llmmon/internal/intmetric"
 	"github.com/llmmon/llmmon/stack/llmmetrics"
 )
 
@@ -62,14 +63,14 @@ type engineMetrics struct {
 type metricVecs struct {
 	gauges     map[string]*prometheus.GaugeVec
 	counters   map[string]*prometheus.CounterVec
-	histograms map[string]*prometheus.HistogramVec
+	histograms map[string]*intmetric.HistogramVec
 	success    *prometheus.CounterVec
 }
 
 func newMetricVecs(reg prometheus.Registerer, maxModelLen int) *metricVecs {
 	labels := []string{"model_name", "engine"}
 	v := &metricVecs{gauges: map[string]*prometheus.GaugeVec{}, counters: map[string]*prometheus.CounterVec{},
-		histograms: map[string]*prometheus.HistogramVec{}}
+		histograms: map[string]*intmetric.HistogramVec{}}
 	gauge := func(name, help string) {
 		v.gauges[name] = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 		reg.MustRegister(v.gauges[name])
@@ -78,8 +79,9 @@ func newMetricVecs(reg prometheus.Registerer, maxModelLen int) *metricVecs {
 		v.counters[name] = prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 		reg.MustRegister(v.counters[name])
 	}
-	hist := func(name, help string, buckets []float64) {
-		v.histograms[name] = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+	// Every token moves a histogram: they count in integers, per core.
+	hist := func(name, help string, buckets []float64, quantum float64) {
+		v.histograms[name] = intmetric.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels, quantum)
 		reg.MustRegister(v.histograms[name])
 	}
 	gauge("vllm:num_requests_running", "Number of requests in model execution batches (simulated engine).")
@@ -90,16 +92,16 @@ func newMetricVecs(reg prometheus.Registerer, maxModelLen int) *metricVecs {
 	counter(llmmetrics.VLLMPreemptions, "Cumulative number of preemption from the engine.")
 	counter(llmmetrics.VLLMPrefixCacheQueries, "Prefix cache queries, in terms of number of queried tokens.")
 	counter(llmmetrics.VLLMPrefixCacheHits, "Prefix cache hits, in terms of number of cached tokens.")
-	hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttftBuckets)
-	hist(llmmetrics.VLLMInterTokenLatency, "Histogram of inter-token latency in seconds.", itlBuckets)
-	hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", requestLatencyBuckets)
-	hist("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", requestLatencyBuckets)
-	hist("vllm:request_inference_time_seconds", "Histogram of time spent in RUNNING phase for request.", requestLatencyBuckets)
-	hist("vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", requestLatencyBuckets)
-	hist("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", requestLatencyBuckets)
-	hist("vllm:request_prompt_tokens", "Number of prefill tokens processed.", build125Buckets(maxModelLen))
-	hist("vllm:request_generation_tokens", "Number of generation tokens processed.", build125Buckets(maxModelLen))
-	hist("vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", build125Buckets(maxModelLen))
+	hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttftBuckets, intmetric.Nanosecond)
+	hist(llmmetrics.VLLMInterTokenLatency, "Histogram of inter-token latency in seconds.", itlBuckets, intmetric.Nanosecond)
+	hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", requestLatencyBuckets, intmetric.Nanosecond)
+	hist("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", requestLatencyBuckets, intmetric.Nanosecond)
+	hist("vllm:request_inference_time_seconds", "Histogram of time spent in RUNNING phase for request.", requestLatencyBuckets, intmetric.Nanosecond)
+	hist("vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", requestLatencyBuckets, intmetric.Nanosecond)
+	hist("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", requestLatencyBuckets, intmetric.Nanosecond)
+	hist("vllm:request_prompt_tokens", "Number of prefill tokens processed.", build125Buckets(maxModelLen), intmetric.Unit)
+	hist("vllm:request_generation_tokens", "Number of generation tokens processed.", build125Buckets(maxModelLen), intmetric.Unit)
+	hist("vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", build125Buckets(maxModelLen), intmetric.Unit)
 	v.success = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vllm:request_success_total",
 		Help: "Count of successfully processed requests."}, append(labels, "finished_reason"))
 	reg.MustRegister(v.success)
