@@ -274,6 +274,13 @@ func (e *Engine) Close() error {
 	return nil
 }
 
+func putRanks(rb *[]int) {
+	if rb != nil && cap(*rb) <= 64<<10 {
+		*rb = (*rb)[:0]
+		ranksPool.Put(rb)
+	}
+}
+
 // Generate queues req, waits for the scheduler, and hands tokens to emit.
 func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backend.Emit) (backend.Result, error) {
 	var res backend.Result
@@ -290,8 +297,11 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 	} else {
 		last = req.Prompt
 	}
+	// The ranks are only matched against the prefix cache: their buffer
+	// goes back before the wait, or a thousand open streams would hold
+	// 2 KB each.
 	rb := ranksPool.Get().(*[]int)
-	defer func() { *rb = (*rb)[:0]; ranksPool.Put(rb) }()
+	defer func() { putRanks(rb) }()
 	ranks := promptRanks((*rb)[:0], req)
 	*rb = ranks
 	res.PromptTokens = len(ranks)
@@ -371,6 +381,8 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 		busy = e.runInstant()
 	}
 	e.mu.Unlock()
+	putRanks(rb)
+	rb = nil
 	if busy {
 		e.kick()
 	}
