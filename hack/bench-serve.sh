@@ -15,7 +15,9 @@
 # instrumentation's CPU per request (BenchmarkInstrumentationPerRequest)
 # as a share of serve's (goal: at most MAX_INSTR, 5%).
 # Then it holds STREAMS (1000) concurrent streams against llmmon serve and
-# prints its peak RSS (goal: under 50 MB); see memory() below. Then
+# prints its peak RSS (goal: under 50 MB); see memory() below; and the
+# same streams against the floor (--itl: one event every 20 ms), whose
+# peak RSS is what net/http and a Go binary alone take. Then
 # BIG_STREAMS (5000), reported without a goal, with serve's CPU per
 # finished request: the GC default must not collect back to back there.
 # A missed goal is printed; STRICT=1 also makes it the exit status.
@@ -83,7 +85,7 @@ for stream in false true; do
 	curl -sf -o "$tmp/answer-$stream" -H 'Content-Type: application/json' \
 		-d '{"model":"demo","prompt":"Say something about monitoring.","max_tokens":16,"stream":'"$stream"'}' "$serve/v1/completions"
 done
-go build -o "$tmp/floor" ./hack/floor
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/floor" ./hack/floor
 floor_port=$(free_port)
 "$tmp/floor" --addr "127.0.0.1:$floor_port" --body "$tmp/answer-false" --stream "$tmp/answer-true" >"$tmp/floor.log" 2>&1 &
 floor_pid=$!
@@ -165,13 +167,19 @@ fi
 #            of the open streams (printed for information).
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
 ulimit -n 8192 2>/dev/null || true
-memory() { # label max_tokens check(0/1) [streams]
+memory() { # label max_tokens check(0/1) [streams [floor]]
 	local rss_port rss_pid wrk_pid peak_running=0 r hwm_kb rss_mb rss_mib verdict file_mb used_mb
-	local streams=${4:-$STREAMS} ticks done_reqs cpu_us
+	local streams=${4:-$STREAMS} who=${5:-serve} ticks done_reqs cpu_us bin=$tmp/llmmon
 	rss_port=$(free_port)
-	"$tmp/llmmon" serve --host 127.0.0.1 --port "$rss_port" --model demo --itl 20ms --jitter 0 --batch-slowdown 0 \
-		--max-num-seqs "$streams" --max-queue "$streams" --kv-blocks 100000 \
-		--max-connections $((streams + 64)) >"$tmp/rss.log" 2>&1 &
+	if [ "$who" = floor ]; then
+		bin=$tmp/floor
+		"$bin" --addr "127.0.0.1:$rss_port" --body "$tmp/answer-false" --stream "$tmp/answer-true" \
+			--itl 20ms --tokens "$2" >"$tmp/rss.log" 2>&1 &
+	else
+		"$bin" serve --host 127.0.0.1 --port "$rss_port" --model demo --itl 20ms --jitter 0 --batch-slowdown 0 \
+			--max-num-seqs "$streams" --max-queue "$streams" --kv-blocks 100000 \
+			--max-connections $((streams + 64)) >"$tmp/rss.log" 2>&1 &
+	fi
 	rss_pid=$!
 	pids+=($rss_pid)
 	wait_up "http://127.0.0.1:$rss_port" "$tmp/rss.log"
@@ -187,7 +195,11 @@ LUA
 	wrk -t2 -c"$streams" -d8s --timeout 12s -s "$tmp/long.lua" "http://127.0.0.1:$rss_port/v1/completions" >"$tmp/rss-wrk.txt" &
 	wrk_pid=$!
 	while kill -0 "$wrk_pid" 2>/dev/null; do
-		r=$(curl -s -m 2 "http://127.0.0.1:$rss_port/metrics" | awk '/^llm_active_requests\{endpoint="stream"\}/ {print $2}')
+		if [ "$who" = floor ]; then # no metrics: its open connections
+			r=$(ss -Htn state established "( sport = :$rss_port )" | wc -l)
+		else
+			r=$(curl -s -m 2 "http://127.0.0.1:$rss_port/metrics" | awk '/^llm_active_requests\{endpoint="stream"\}/ {print $2}')
+		fi
 		peak_running=$(best "$peak_running" "${r:-0}")
 		sleep 0.5
 	done
@@ -196,7 +208,7 @@ LUA
 	rss_mb=$(awk -v k="$hwm_kb" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }')
 	rss_mib=$(awk -v k="$hwm_kb" 'BEGIN { printf "%.1f", k / 1024 }')
 	file_mb=$(awk '/^RssFile:/ {printf "%.1f", $2 / 1024}' "/proc/$rss_pid/status")
-	used_mb=$(awk -v bin="$tmp/llmmon" '/^[0-9a-f]+-/ {name = $6} /^Referenced:/ && name == bin {k += $2} END {printf "%.1f", k / 1024}' "/proc/$rss_pid/smaps")
+	used_mb=$(awk -v bin="$bin" '/^[0-9a-f]+-/ {name = $6} /^Referenced:/ && name == bin {k += $2} END {printf "%.1f", k / 1024}' "/proc/$rss_pid/smaps")
 	verdict=""
 	if [ "$3" = 1 ]; then
 		verdict=ok
@@ -208,12 +220,13 @@ LUA
 	ticks=$(awk '{print $14 + $15}' "/proc/$rss_pid/stat")
 	done_reqs=$(awk '/requests in/ {print $1}' "$tmp/rss-wrk.txt")
 	cpu_us=$(awk -v t="$ticks" -v n="${done_reqs:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.0f µs/request", t / hz * 1e6 / n; else printf "-" }')
-	printf 'memory %-8s %5d streams: peak RSS %s MB (%s MiB; binary pages %s MiB, %s MiB of them touched while serving), up to %.0f open at once, CPU %s  %s\n' \
-		"$1" "$streams" "$rss_mb" "$rss_mib" "$file_mb" "$used_mb" "$peak_running" "$cpu_us" "$verdict"
+	printf 'memory %-8s %5d streams, %-5s peak RSS %s MB (%s MiB; binary pages %s MiB, %s MiB of them touched while serving), up to %.0f open at once, CPU %s  %s\n' \
+		"$1" "$streams" "$who:" "$rss_mb" "$rss_mib" "$file_mb" "$used_mb" "$peak_running" "$cpu_us" "$verdict"
 	kill "$rss_pid"; wait "$rss_pid" 2>/dev/null || true
 }
 if [ "$ONLY" != throughput ]; then
 	memory held 500 1
+	memory held 500 0 "$STREAMS" floor # the same streams on bare net/http
 	memory churned 40 0
 	# Reported, no goal: the GC default must stay sane with much more live data.
 	memory held 500 0 "$BIG_STREAMS"
