@@ -346,8 +346,8 @@ func (e *Engine) Generate(ctx context.Context, req *backend.Request, emit backen
 	e.mu.Lock()
 	if !e.closed && len(e.waiting) < e.cfg.MaxQueue {
 		s.cached = e.prefix.match(ranks, e.cfg.BlockSize)
-		e.m.prefixQueries.Add(float64(s.promptTokens))
-		e.m.prefixHits.Add(float64(s.cached))
+		e.m.prefixQueries.Add(s.promptTokens)
+		e.m.prefixHits.Add(s.cached)
 	}
 	rng := e.rng
 	if req.Seed != nil {

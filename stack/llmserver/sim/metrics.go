@@ -47,10 +47,10 @@ var finishReasons = []string{"stop", "length", "abort"}
 // engine like vLLM v1.
 type engineMetrics struct {
 	running, waiting, kvUsage      prometheus.Gauge
-	promptTokens, generationTokens prometheus.Counter
-	preemptions                    prometheus.Counter
-	prefixQueries, prefixHits      prometheus.Counter
-	success                        map[string]prometheus.Counter
+	promptTokens, generationTokens *intmetric.Counter
+	preemptions                    *intmetric.Counter
+	prefixQueries, prefixHits      *intmetric.Counter
+	success                        map[string]*intmetric.Counter
 	ttft, itl                      prometheus.Observer
 	e2e, queue, inference, prefill prometheus.Observer
 	decode                         prometheus.Observer
@@ -62,24 +62,25 @@ type engineMetrics struct {
 // model served gets its own series of them.
 type metricVecs struct {
 	gauges     map[string]*prometheus.GaugeVec
-	counters   map[string]*prometheus.CounterVec
+	counters   map[string]*intmetric.CounterVec
 	histograms map[string]*intmetric.HistogramVec
-	success    *prometheus.CounterVec
+	success    *intmetric.CounterVec
 }
 
 func newMetricVecs(reg prometheus.Registerer, maxModelLen int) *metricVecs {
 	labels := []string{"model_name", "engine"}
-	v := &metricVecs{gauges: map[string]*prometheus.GaugeVec{}, counters: map[string]*prometheus.CounterVec{},
+	v := &metricVecs{gauges: map[string]*prometheus.GaugeVec{}, counters: map[string]*intmetric.CounterVec{},
 		histograms: map[string]*intmetric.HistogramVec{}}
 	gauge := func(name, help string) {
 		v.gauges[name] = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 		reg.MustRegister(v.gauges[name])
 	}
 	counter := func(name, help string) {
-		v.counters[name] = prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+		v.counters[name] = intmetric.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 		reg.MustRegister(v.counters[name])
 	}
-	// Every token moves a histogram: they count in integers, per core.
+	// Every token moves a counter and a histogram: they count in
+	// integers, per core (intmetric).
 	hist := func(name, help string, buckets []float64, quantum float64) {
 		v.histograms[name] = intmetric.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels, quantum)
 		reg.MustRegister(v.histograms[name])
@@ -102,7 +103,7 @@ func newMetricVecs(reg prometheus.Registerer, maxModelLen int) *metricVecs {
 	hist("vllm:request_prompt_tokens", "Number of prefill tokens processed.", build125Buckets(maxModelLen), intmetric.Unit)
 	hist("vllm:request_generation_tokens", "Number of generation tokens processed.", build125Buckets(maxModelLen), intmetric.Unit)
 	hist("vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", build125Buckets(maxModelLen), intmetric.Unit)
-	v.success = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vllm:request_success_total",
+	v.success = intmetric.NewCounterVec(prometheus.CounterOpts{Name: "vllm:request_success_total",
 		Help: "Count of successfully processed requests."}, append(labels, "finished_reason"))
 	reg.MustRegister(v.success)
 	return v
@@ -111,7 +112,7 @@ func newMetricVecs(reg prometheus.Registerer, maxModelLen int) *metricVecs {
 // engine returns model's series, all at 0.
 func (v *metricVecs) engine(model string) *engineMetrics {
 	g := func(name string) prometheus.Gauge { return v.gauges[name].WithLabelValues(model, "0") }
-	c := func(name string) prometheus.Counter { return v.counters[name].WithLabelValues(model, "0") }
+	c := func(name string) *intmetric.Counter { return v.counters[name].WithLabelValues(model, "0") }
 	h := func(name string) prometheus.Observer { return v.histograms[name].WithLabelValues(model, "0") }
 	m := &engineMetrics{
 		running:          g("vllm:num_requests_running"),
@@ -133,7 +134,7 @@ func (v *metricVecs) engine(model string) *engineMetrics {
 		reqGenTokens:     h("vllm:request_generation_tokens"),
 		reqMaxTokens:     h("vllm:request_params_max_tokens"),
 	}
-	m.success = make(map[string]prometheus.Counter, len(finishReasons))
+	m.success = make(map[string]*intmetric.Counter, len(finishReasons))
 	for _, r := range finishReasons {
 		m.success[r] = v.success.WithLabelValues(model, "0", r)
 	}

@@ -192,7 +192,7 @@ func (e *Engine) step(now time.Time) {
 		}
 		if !s.countedFill {
 			s.countedFill = true
-			e.m.promptTokens.Add(float64(s.promptTokens))
+			e.m.promptTokens.Add(s.promptTokens)
 		}
 		s.prefilled = true
 		chunk, finish := s.next()
