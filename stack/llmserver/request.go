@@ -27,8 +27,8 @@ type decodedRequest struct {
 // parses, the request is returned even with an error, so a rejected
 // streaming request is still counted under endpoint="stream".
 func decodeRequest(body []byte, chat bool) (*decodedRequest, *backend.Error) {
-	var w openai.CompletionRequest
-	if err := json.Unmarshal(body, &w); err != nil {
+	w, err := openai.DecodeCompletionRequest(body)
+	if err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			return nil, backend.Errorf(te.Field, "", "%s must be %s, not a JSON %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
