@@ -4,7 +4,7 @@
 // atomic operations, one of them a compare-and-swap loop on the float sum,
 // all on cache lines every core shares (its gauges' Inc and Dec are such
 // loops too). And each series keeps one copy of its counts per P (up to
-// maxShards), each on cache lines of its own, summed at scrape time: a
+// percpu.Max), each on cache lines of its own, summed at scrape time: a
 // cache line moving between cores costs more than the rest of an
 // observation on virtual machines (see BenchmarkObserve: on two cores,
 // client_golang's 2.0–2.6 µs for a request's observations against 0.1 µs).
@@ -20,7 +20,6 @@ package intmetric
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +28,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/llmmon/llmmon/internal/percpu"
 )
 
 // Quanta of the histograms' sums.
@@ -62,7 +63,7 @@ func NewHistogramVec(opts prometheus.HistogramOpts, labels []string, quantum flo
 	}
 	v.family.init(len(labels), func(lvs []string) *Histogram {
 		stride := padded(len(bounds) + 2)
-		return &Histogram{vec: v, lvs: lvs, stride: stride, counts: make([]atomic.Uint64, shards*stride), created: time.Now()}
+		return &Histogram{vec: v, lvs: lvs, stride: stride, counts: make([]atomic.Uint64, percpu.N*stride), created: time.Now()}
 	})
 	return v
 }
@@ -113,7 +114,7 @@ func (h *Histogram) Observe(v float64) {
 	for i < len(b) && !(v <= b[i]) { // a dozen bounds: a scan beats a binary search
 		i++
 	}
-	c := h.counts[shard()*h.stride:]
+	c := h.counts[percpu.Shard()*h.stride:]
 	c[i].Add(1)
 	if q := v / h.vec.quantum; q == q { // not NaN
 		c[len(b)+1].Add(uint64(int64(math.Round(max(min(q, math.MaxInt64/2), math.MinInt64/2)))))
@@ -123,7 +124,7 @@ func (h *Histogram) Observe(v float64) {
 func (h *Histogram) metric() prometheus.Metric {
 	v := h.vec
 	counts := make([]uint64, len(v.bounds)+2)
-	for s := range shards {
+	for s := range percpu.N {
 		for i := range counts {
 			counts[i] += h.counts[s*h.stride+i].Load()
 		}
@@ -152,7 +153,7 @@ type GaugeVec struct {
 // NewGaugeVec is prometheus.NewGaugeVec for gauges that only count.
 func NewGaugeVec(opts prometheus.GaugeOpts, labels []string) *GaugeVec {
 	v := &GaugeVec{desc: prometheus.NewDesc(prometheus.BuildFQName(opts.Namespace, opts.Subsystem, opts.Name), opts.Help, labels, opts.ConstLabels)}
-	v.family.init(len(labels), func(lvs []string) *Gauge { return &Gauge{lvs: lvs, n: make([]paddedInt, shards)} })
+	v.family.init(len(labels), func(lvs []string) *Gauge { return &Gauge{lvs: lvs, n: make([]paddedInt, percpu.N)} })
 	return v
 }
 
@@ -186,8 +187,8 @@ type paddedInt struct {
 	_ [cacheLine - 8]byte
 }
 
-func (g *Gauge) Inc() { g.n[shard()].Add(1) }
-func (g *Gauge) Dec() { g.n[shard()].Add(-1) }
+func (g *Gauge) Inc() { g.n[percpu.Shard()].Add(1) }
+func (g *Gauge) Dec() { g.n[percpu.Shard()].Add(-1) }
 
 // Value is the gauge's value now.
 func (g *Gauge) Value() int64 {
@@ -208,7 +209,7 @@ type CounterVec struct {
 func NewCounterVec(opts prometheus.CounterOpts, labels []string) *CounterVec {
 	v := &CounterVec{desc: prometheus.NewDesc(prometheus.BuildFQName(opts.Namespace, opts.Subsystem, opts.Name), opts.Help, labels, opts.ConstLabels)}
 	v.family.init(len(labels), func(lvs []string) *Counter {
-		return &Counter{lvs: lvs, n: make([]paddedInt, shards), created: time.Now()}
+		return &Counter{lvs: lvs, n: make([]paddedInt, percpu.N), created: time.Now()}
 	})
 	return v
 }
@@ -238,14 +239,14 @@ type Counter struct {
 	created time.Time
 }
 
-func (c *Counter) Inc() { c.n[shard()].Add(1) }
+func (c *Counter) Inc() { c.n[percpu.Shard()].Add(1) }
 
 // Add adds n, which must not be negative: a counter never goes down.
 func (c *Counter) Add(n int) {
 	if n < 0 {
 		panic("intmetric: a counter cannot decrease")
 	}
-	c.n[shard()].Add(int64(n))
+	c.n[percpu.Shard()].Add(int64(n))
 }
 
 // Value is the count now.
@@ -255,36 +256,6 @@ func (c *Counter) Value() int64 {
 		n += c.n[i].Load()
 	}
 	return n
-}
-
-// maxShards bounds the copies a series keeps: a histogram of 20 buckets
-// then takes at most 2 KiB.
-const maxShards = 8
-
-// shards is how many copies each series keeps: one per P, up to
-// maxShards; a power of two.
-var shards = func() int {
-	n := 1
-	for n < min(runtime.GOMAXPROCS(0), maxShards) {
-		n *= 2
-	}
-	return n
-}()
-
-// tokens hands each P a shard number: a pool's Get and Put on one P use
-// that P's own slot, so a P keeps its token, and Go has no other way to
-// ask which P code runs on. A token the GC drops is replaced by the next
-// number; two Ps may then share a shard, which costs speed, not counts.
-var (
-	tokens    = sync.Pool{New: func() any { t := nextToken.Add(1) - 1; return &t }}
-	nextToken atomic.Uint32
-)
-
-func shard() int {
-	t := tokens.Get().(*uint32)
-	i := int(*t) & (shards - 1)
-	tokens.Put(t)
-	return i
 }
 
 // family is a vec's children by label values. Lookups take a lock: the hot
