@@ -1,5 +1,5 @@
 // Package percpu numbers shards of data that every core writes, such as
-// serve's metrics and its access log buffers, so that each P (the
+// serve's metrics (intmetric), so that each P (the
 // scheduler's slot for a running goroutine, one per core) keeps writing
 // its own: a cache line that moves between cores costs more than the rest
 // of a metric update on virtual machines.
