@@ -266,3 +266,22 @@ func floatPointer(b []byte, at int, p **float64) (int, bool) {
 	*p = &f
 	return at + len(lit), true
 }
+
+// StringValue is json.Unmarshal(raw, &s) of one JSON value: ok is false
+// where that fails. A string with nothing to unescape or replace is cut
+// out of raw directly; any other value goes to encoding/json.
+func StringValue(raw []byte) (s string, ok bool) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		body, plain := raw[1:n-1], true
+		for _, c := range body {
+			if c == '"' || c == '\\' || c < 0x20 {
+				plain = false
+				break
+			}
+		}
+		if plain && utf8.Valid(body) {
+			return string(body), true
+		}
+	}
+	return s, json.Unmarshal(raw, &s) == nil
+}

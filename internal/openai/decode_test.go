@@ -102,3 +102,18 @@ func BenchmarkDecodeCompletionRequest(b *testing.B) {
 		})
 	}
 }
+
+// FuzzStringValue holds StringValue to json.Unmarshal into a string.
+func FuzzStringValue(f *testing.F) {
+	for _, s := range []string{`"Say something."`, `"a\"b"`, `"é"`, "\"\xff\"", `"a" "b"`, `null`, `1`, `["x"]`, ` "x" `, `""`, "\"\t\""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, ok := StringValue(raw)
+		var want string
+		wantOK := json.Unmarshal(raw, &want) == nil
+		if ok != wantOK || (ok && got != want) {
+			t.Fatalf("%q: %q, %v; encoding/json %q, %v", raw, got, ok, want, wantOK)
+		}
+	})
+}

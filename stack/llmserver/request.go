@@ -131,13 +131,13 @@ func promptText(raw json.RawMessage) (string, error) {
 	if isNull(raw) {
 		return "", errors.New("is required")
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
+	if s, ok := openai.StringValue(raw); ok {
 		if s == "" {
 			return "", errors.New("must not be empty")
 		}
 		return s, nil
 	}
+	var s string
 	var list []json.RawMessage
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return "", errors.New("must be a string")
@@ -159,8 +159,7 @@ func messageText(raw json.RawMessage) (string, error) {
 	if isNull(raw) {
 		return "", nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
+	if s, ok := openai.StringValue(raw); ok {
 		return s, nil
 	}
 	var parts []struct {
@@ -185,8 +184,7 @@ func stopList(raw json.RawMessage) ([]string, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
+	if s, ok := openai.StringValue(raw); ok {
 		if s == "" {
 			return nil, nil
 		}
