@@ -14,6 +14,11 @@ type Answer struct {
 	ID      string // "chatcmpl-..." or "cmpl-..."
 	Created int64  // Unix seconds
 	Model   string
+
+	// chunkHead is every chunk's start up to its text, the same for the
+	// whole stream: written once, copied for each chunk. So an Answer does
+	// not change once a chunk is appended.
+	chunkHead []byte
 }
 
 // Usage is an answer's token counts.
@@ -82,18 +87,25 @@ func (a *Answer) AppendRoleChunk(b []byte) []byte {
 // AppendChunk appends one streamed event carrying text, or, with a finish
 // reason, the event that closes the choice (chat: an empty delta).
 func (a *Answer) AppendChunk(b []byte, text, finish string) []byte {
-	b = append(b, "data: "...)
+	if a.chunkHead == nil {
+		h := append(make([]byte, 0, 128), "data: "...)
+		if a.Chat {
+			h = a.appendHead(h, "chat.completion.chunk")
+			h = append(h, `,"choices":[{"index":0,"delta":{`...)
+		} else {
+			h = a.appendHead(h, "text_completion")
+			h = append(h, `,"choices":[{"index":0,"text":`...)
+		}
+		a.chunkHead = h
+	}
+	b = append(b, a.chunkHead...)
 	if a.Chat {
-		b = a.appendHead(b, "chat.completion.chunk")
-		b = append(b, `,"choices":[{"index":0,"delta":{`...)
 		if finish == "" {
 			b = append(b, `"content":`...)
 			b = AppendString(b, text)
 		}
 		b = append(b, `},"logprobs":null,"finish_reason":`...)
 	} else {
-		b = a.appendHead(b, "text_completion")
-		b = append(b, `,"choices":[{"index":0,"text":`...)
 		b = AppendString(b, text)
 		b = append(b, `,"logprobs":null,"finish_reason":`...)
 	}

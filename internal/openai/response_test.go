@@ -67,3 +67,26 @@ func TestAnswersScanBack(t *testing.T) {
 		t.Errorf("error body %s: scanned %+v, read %+v %v", body, c, e, ok)
 	}
 }
+
+// A stream's chunks share their start, written once: every chunk is what
+// a fresh Answer writes, and decodes to its id, object, created and model.
+func TestChunksShareTheirHead(t *testing.T) {
+	for _, chat := range []bool{false, true} {
+		a := Answer{Chat: chat, ID: "chatcmpl-9", Created: 1795895517, Model: "m \"q\""}
+		a.AppendChunk(nil, "first", "")
+		for _, text := range []string{"a", "b\n", ""} {
+			fresh := Answer{Chat: chat, ID: a.ID, Created: a.Created, Model: a.Model}
+			got, want := a.AppendChunk(nil, text, ""), fresh.AppendChunk(nil, text, "")
+			if string(got) != string(want) {
+				t.Fatalf("chat=%v: %q, a fresh answer writes %q", chat, got, want)
+			}
+			var ev struct {
+				ID, Object, Model string
+				Created           int64
+			}
+			if err := json.Unmarshal(got[6:], &ev); err != nil || ev.ID != a.ID || ev.Created != a.Created || ev.Model != a.Model {
+				t.Fatalf("chat=%v: %+v, %v from %s", chat, ev, err, got)
+			}
+		}
+	}
+}
