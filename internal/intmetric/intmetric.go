@@ -1,5 +1,5 @@
-// Package intmetric holds the Prometheus histograms and gauges on serve's
-// per-request path. They count in integer atomics: an observation is one
+// Package intmetric holds the Prometheus histograms, counters and gauges on
+// serve's per-request path. They count in integer atomics: an observation is one
 // bucket add and one sum add, where client_golang's histogram does four
 // atomic operations, one of them a compare-and-swap loop on the float sum,
 // all on cache lines every core shares (its gauges' Inc and Dec are such
@@ -9,8 +9,8 @@
 // observation on virtual machines (see BenchmarkObserve: on two cores,
 // client_golang's 2.0–2.6 µs for a request's observations against 0.1 µs).
 //
-// What a scrape sees is the same classic histogram or gauge: the same
-// name, help, labels, buckets, _sum, _count and created timestamp.
+// What a scrape sees is the same classic histogram, counter or gauge: the
+// same name, help, labels, buckets, _sum, _count and created timestamp.
 // The price: a histogram's sum is kept in whole multiples of a quantum
 // (1 ns for seconds, 1 for tokens and bytes), and a scrape that races an
 // observation may see its bucket before its sum. _count is always the
