@@ -40,7 +40,6 @@ const (
 
 // HistogramVec is a family of classic histograms, one per label set.
 type HistogramVec struct {
-	desc    *prometheus.Desc
 	bounds  []float64 // upper bounds, ascending, without +Inf
 	quantum float64
 	family[Histogram]
@@ -56,30 +55,12 @@ func NewHistogramVec(opts prometheus.HistogramOpts, labels []string, quantum flo
 	if math.IsInf(bounds[len(bounds)-1], +1) {
 		bounds = bounds[:len(bounds)-1]
 	}
-	v := &HistogramVec{
-		desc:    prometheus.NewDesc(prometheus.BuildFQName(opts.Namespace, opts.Subsystem, opts.Name), opts.Help, labels, opts.ConstLabels),
-		bounds:  bounds,
-		quantum: quantum,
-	}
-	v.family.init(len(labels), func(lvs []string) *Histogram {
+	v := &HistogramVec{bounds: bounds, quantum: quantum}
+	v.init(opts.Namespace, opts.Subsystem, opts.Name, opts.Help, labels, opts.ConstLabels, func(lvs []string) *Histogram {
 		stride := padded(len(bounds) + 2)
 		return &Histogram{vec: v, lvs: lvs, stride: stride, counts: make([]atomic.Uint64, percpu.N*stride), created: time.Now()}
-	})
+	}, (*Histogram).metric)
 	return v
-}
-
-// WithLabelValues returns the histogram of these label values, creating it
-// the first time. Callers on a hot path keep what it returns.
-func (v *HistogramVec) WithLabelValues(lvs ...string) *Histogram { return v.get(lvs) }
-
-// Describe implements prometheus.Collector.
-func (v *HistogramVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
-
-// Collect implements prometheus.Collector.
-func (v *HistogramVec) Collect(ch chan<- prometheus.Metric) {
-	for _, h := range v.all() {
-		ch <- h.metric()
-	}
 }
 
 // Histogram is one label set's histogram.
@@ -121,7 +102,7 @@ func (h *Histogram) Observe(v float64) {
 	}
 }
 
-func (h *Histogram) metric() prometheus.Metric {
+func (h *Histogram) metric(desc *prometheus.Desc) prometheus.Metric {
 	v := h.vec
 	counts := make([]uint64, len(v.bounds)+2)
 	for s := range percpu.N {
@@ -137,48 +118,61 @@ func (h *Histogram) metric() prometheus.Metric {
 	}
 	n += counts[len(v.bounds)]
 	sum := float64(int64(counts[len(v.bounds)+1])) * v.quantum
-	m, err := prometheus.NewConstHistogramWithCreatedTimestamp(v.desc, n, sum, buckets, h.created, h.lvs...)
+	m, err := prometheus.NewConstHistogramWithCreatedTimestamp(desc, n, sum, buckets, h.created, h.lvs...)
 	if err != nil { // the scrape reports it; serving goes on
-		return prometheus.NewInvalidMetric(v.desc, err)
+		return prometheus.NewInvalidMetric(desc, err)
 	}
 	return m
 }
 
 // GaugeVec is a family of integer gauges, one per label set.
-type GaugeVec struct {
-	desc *prometheus.Desc
-	family[Gauge]
-}
+type GaugeVec struct{ family[Gauge] }
 
 // NewGaugeVec is prometheus.NewGaugeVec for gauges that only count.
 func NewGaugeVec(opts prometheus.GaugeOpts, labels []string) *GaugeVec {
-	v := &GaugeVec{desc: prometheus.NewDesc(prometheus.BuildFQName(opts.Namespace, opts.Subsystem, opts.Name), opts.Help, labels, opts.ConstLabels)}
-	v.family.init(len(labels), func(lvs []string) *Gauge { return &Gauge{lvs: lvs, n: make([]paddedInt, percpu.N)} })
+	v := &GaugeVec{}
+	v.init(opts.Namespace, opts.Subsystem, opts.Name, opts.Help, labels, opts.ConstLabels,
+		func(lvs []string) *Gauge { return &Gauge{newInts(lvs)} },
+		func(g *Gauge, d *prometheus.Desc) prometheus.Metric { return g.metric(d, prometheus.GaugeValue) })
 	return v
 }
 
-// WithLabelValues returns the gauge of these label values, creating it (at
-// 0) the first time.
-func (v *GaugeVec) WithLabelValues(lvs ...string) *Gauge { return v.get(lvs) }
+// Gauge is one label set's gauge.
+type Gauge struct{ ints }
 
-// Describe implements prometheus.Collector.
-func (v *GaugeVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
+func (g *Gauge) Inc() { g.add(1) }
+func (g *Gauge) Dec() { g.add(-1) }
 
-// Collect implements prometheus.Collector.
-func (v *GaugeVec) Collect(ch chan<- prometheus.Metric) {
-	for _, g := range v.all() {
-		m, err := prometheus.NewConstMetric(v.desc, prometheus.GaugeValue, float64(g.Value()), g.lvs...)
-		if err != nil {
-			m = prometheus.NewInvalidMetric(v.desc, err)
-		}
-		ch <- m
-	}
+// CounterVec is a family of integer counters, one per label set.
+type CounterVec struct{ family[Counter] }
+
+// NewCounterVec is prometheus.NewCounterVec for counters of whole things.
+func NewCounterVec(opts prometheus.CounterOpts, labels []string) *CounterVec {
+	v := &CounterVec{}
+	v.init(opts.Namespace, opts.Subsystem, opts.Name, opts.Help, labels, opts.ConstLabels,
+		func(lvs []string) *Counter { return &Counter{newInts(lvs)} },
+		func(c *Counter, d *prometheus.Desc) prometheus.Metric { return c.metric(d, prometheus.CounterValue) })
+	return v
 }
 
-// Gauge is one label set's gauge.
-type Gauge struct {
-	lvs []string
-	n   []paddedInt // per shard
+// Counter is one label set's counter.
+type Counter struct{ ints }
+
+func (c *Counter) Inc() { c.add(1) }
+
+// Add adds n, which must not be negative: a counter never goes down.
+func (c *Counter) Add(n int) {
+	if n < 0 {
+		panic("intmetric: a counter cannot decrease")
+	}
+	c.add(int64(n))
+}
+
+// ints is a gauge's or counter's value, one part per shard.
+type ints struct {
+	lvs     []string
+	n       []paddedInt
+	created time.Time
 }
 
 // paddedInt fills its cache lines alone.
@@ -187,89 +181,66 @@ type paddedInt struct {
 	_ [cacheLine - 8]byte
 }
 
-func (g *Gauge) Inc() { g.n[percpu.Shard()].Add(1) }
-func (g *Gauge) Dec() { g.n[percpu.Shard()].Add(-1) }
+func newInts(lvs []string) ints {
+	return ints{lvs: lvs, n: make([]paddedInt, percpu.N), created: time.Now()}
+}
 
-// Value is the gauge's value now.
-func (g *Gauge) Value() int64 {
+func (s *ints) add(d int64) { s.n[percpu.Shard()].Add(d) }
+
+// Value is the value now.
+func (s *ints) Value() int64 {
 	var n int64
-	for i := range g.n {
-		n += g.n[i].Load()
+	for i := range s.n {
+		n += s.n[i].Load()
 	}
 	return n
 }
 
-// CounterVec is a family of integer counters, one per label set.
-type CounterVec struct {
-	desc *prometheus.Desc
-	family[Counter]
-}
-
-// NewCounterVec is prometheus.NewCounterVec for counters of whole things.
-func NewCounterVec(opts prometheus.CounterOpts, labels []string) *CounterVec {
-	v := &CounterVec{desc: prometheus.NewDesc(prometheus.BuildFQName(opts.Namespace, opts.Subsystem, opts.Name), opts.Help, labels, opts.ConstLabels)}
-	v.family.init(len(labels), func(lvs []string) *Counter {
-		return &Counter{lvs: lvs, n: make([]paddedInt, percpu.N), created: time.Now()}
-	})
-	return v
-}
-
-// WithLabelValues returns the counter of these label values, creating it
-// (at 0) the first time.
-func (v *CounterVec) WithLabelValues(lvs ...string) *Counter { return v.get(lvs) }
-
-// Describe implements prometheus.Collector.
-func (v *CounterVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
-
-// Collect implements prometheus.Collector.
-func (v *CounterVec) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range v.all() {
-		m, err := prometheus.NewConstMetricWithCreatedTimestamp(v.desc, prometheus.CounterValue, float64(c.Value()), c.created, c.lvs...)
-		if err != nil {
-			m = prometheus.NewInvalidMetric(v.desc, err)
-		}
-		ch <- m
+// metric is the value as a scrape shows it; a counter's with its created
+// timestamp, as client_golang's.
+func (s *ints) metric(desc *prometheus.Desc, kind prometheus.ValueType) prometheus.Metric {
+	v := float64(s.Value())
+	m, err := prometheus.NewConstMetric(desc, kind, v, s.lvs...)
+	if kind == prometheus.CounterValue {
+		m, err = prometheus.NewConstMetricWithCreatedTimestamp(desc, kind, v, s.created, s.lvs...)
 	}
-}
-
-// Counter is one label set's counter.
-type Counter struct {
-	lvs     []string
-	n       []paddedInt // per shard
-	created time.Time
-}
-
-func (c *Counter) Inc() { c.n[percpu.Shard()].Add(1) }
-
-// Add adds n, which must not be negative: a counter never goes down.
-func (c *Counter) Add(n int) {
-	if n < 0 {
-		panic("intmetric: a counter cannot decrease")
+	if err != nil { // the scrape reports it; serving goes on
+		return prometheus.NewInvalidMetric(desc, err)
 	}
-	c.n[percpu.Shard()].Add(int64(n))
+	return m
 }
 
-// Value is the count now.
-func (c *Counter) Value() int64 {
-	var n int64
-	for i := range c.n {
-		n += c.n[i].Load()
-	}
-	return n
-}
-
-// family is a vec's children by label values. Lookups take a lock: the hot
-// path keeps its children instead of looking them up.
+// family is a vec's children by label values, and what the vec's
+// prometheus.Collector methods need. Lookups take a lock: the hot path
+// keeps its children instead of looking them up.
 type family[T any] struct {
+	desc   *prometheus.Desc
 	labels int
 	make   func(lvs []string) *T
+	metric func(*T, *prometheus.Desc) prometheus.Metric
 	mu     sync.Mutex
 	byKey  map[string]*T
 	order  []*T
 }
 
-func (f *family[T]) init(labels int, mk func([]string) *T) {
-	f.labels, f.make, f.byKey = labels, mk, map[string]*T{}
+func (f *family[T]) init(namespace, subsystem, name, help string, labels []string, constLabels prometheus.Labels,
+	mk func([]string) *T, metric func(*T, *prometheus.Desc) prometheus.Metric) {
+	f.desc = prometheus.NewDesc(prometheus.BuildFQName(namespace, subsystem, name), help, labels, constLabels)
+	f.labels, f.make, f.metric, f.byKey = len(labels), mk, metric, map[string]*T{}
+}
+
+// WithLabelValues returns the series of these label values, creating it
+// (at 0) the first time. Callers on a hot path keep what it returns.
+func (f *family[T]) WithLabelValues(lvs ...string) *T { return f.get(lvs) }
+
+// Describe implements prometheus.Collector.
+func (f *family[T]) Describe(ch chan<- *prometheus.Desc) { ch <- f.desc }
+
+// Collect implements prometheus.Collector.
+func (f *family[T]) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range f.all() {
+		ch <- f.metric(c, f.desc)
+	}
 }
 
 func (f *family[T]) get(lvs []string) *T {

@@ -183,46 +183,50 @@ func BenchmarkObserve(b *testing.B) {
 	opts := prometheus.HistogramOpts{Name: "x", Help: "X.", Buckets: buckets}
 	gopts := prometheus.GaugeOpts{Name: "g", Help: "G."}
 	b.Run("client_golang", func(b *testing.B) {
-		var hs []prometheus.Observer
-		var gs []prometheus.Gauge
+		var hs []observer
+		var gs []upDown
 		for i := range 10 {
 			hs = append(hs, prometheus.NewHistogramVec(opts, []string{"k"}).WithLabelValues("k"))
 			if i < 2 {
 				gs = append(gs, prometheus.NewGaugeVec(gopts, []string{"k"}).WithLabelValues("k"))
 			}
 		}
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				gs[0].Inc()
-				gs[1].Inc()
-				for i, h := range hs {
-					h.Observe(0.01 * float64(i))
-				}
-				gs[0].Dec()
-				gs[1].Dec()
-			}
-		})
+		observeAsARequest(b, hs, gs)
 	})
 	b.Run("intmetric", func(b *testing.B) {
-		var hs []*Histogram
-		var gs []*Gauge
+		var hs []observer
+		var gs []upDown
 		for i := range 10 {
 			hs = append(hs, NewHistogramVec(opts, []string{"k"}, Nanosecond).WithLabelValues("k"))
 			if i < 2 {
 				gs = append(gs, NewGaugeVec(gopts, []string{"k"}).WithLabelValues("k"))
 			}
 		}
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				gs[0].Inc()
-				gs[1].Inc()
-				for i, h := range hs {
-					h.Observe(0.01 * float64(i))
-				}
-				gs[0].Dec()
-				gs[1].Dec()
+		observeAsARequest(b, hs, gs)
+	})
+}
+
+type (
+	observer interface{ Observe(float64) }
+	upDown   interface {
+		Inc()
+		Dec()
+	}
+)
+
+func observeAsARequest(b *testing.B, hs []observer, gs []upDown) {
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			for _, g := range gs {
+				g.Inc()
 			}
-		})
+			for i, h := range hs {
+				h.Observe(0.01 * float64(i))
+			}
+			for _, g := range gs {
+				g.Dec()
+			}
+		}
 	})
 }
 
