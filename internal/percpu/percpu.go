@@ -1,11 +1,12 @@
 // Package percpu numbers shards of data that every core writes, such as
-// serve's metrics (intmetric), so that each P (the
-// scheduler's slot for a running goroutine, one per core) keeps writing
-// its own: a cache line that moves between cores costs more than the rest
-// of a metric update on virtual machines.
+// serve's metrics (intmetric), so that each P (the scheduler's slot for a
+// running goroutine, one per core) keeps writing its own: a cache line
+// that moves between cores costs more than the rest of a metric update on
+// virtual machines.
 package percpu
 
 import (
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -25,20 +26,46 @@ var N = func() int {
 	return n
 }()
 
-// tokens hands each P a shard number: a pool's Get and Put on one P use
-// that P's own slot, so a P keeps its token, and Go has no other way to
-// ask which P code runs on. A token the GC drops is replaced by the next
-// number; two Ps may then share a shard, which costs speed, never
-// correctness: shards are written with atomics or under locks.
+// tokens hands each P a shard: a pool's Get and Put on one P use that P's
+// own slot, so a P keeps its token, and Go has no other public way to ask
+// which P code runs on. The pool drops a token that an idle P left
+// unused through two collections; its shard is freed when the token is
+// collected, and the next token takes a free shard, so two busy Ps do not
+// end up sharing one. With every shard taken, tokens share them, which
+// costs speed, never correctness: shards are written with atomics.
 var (
-	tokens = sync.Pool{New: func() any { t := next.Add(1) - 1; return &t }}
-	next   atomic.Uint32
+	tokens = sync.Pool{New: func() any { return newToken() }}
+	taken  atomic.Uint32 // a bit per shard a live token holds
+	next   atomic.Uint32 // for sharing, once all are taken
 )
+
+// token is 16 bytes: a smaller one, with no pointers, would share a
+// tiny-allocator block, and its cleanup might never run.
+type token struct {
+	shard int
+	_     int
+}
+
+func newToken() *token {
+	for {
+		t := taken.Load()
+		free := ^t & (1<<N - 1)
+		if free == 0 {
+			return &token{shard: int(next.Add(1)) & (N - 1)}
+		}
+		s := bits.TrailingZeros32(free)
+		if taken.CompareAndSwap(t, t|1<<s) {
+			tk := &token{shard: s}
+			runtime.AddCleanup(tk, func(s int) { taken.And(^(uint32(1) << s)) }, s)
+			return tk
+		}
+	}
+}
 
 // Shard is the calling P's shard, in [0, N).
 func Shard() int {
-	t := tokens.Get().(*uint32)
-	i := int(*t) & (N - 1)
+	t := tokens.Get().(*token)
+	s := t.shard
 	tokens.Put(t)
-	return i
+	return s
 }

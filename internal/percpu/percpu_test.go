@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestShards(t *testing.T) {
@@ -25,4 +26,38 @@ func TestShards(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// Live tokens hold distinct shards while there are free ones, and a
+// collected token's shard is taken again, not shared.
+func TestTokensTakeFreeShards(t *testing.T) {
+	// Tokens the pool holds take shards too; this test needs its own.
+	for taken.Load() != 0 {
+		tokens = sync.Pool{New: tokens.New}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	held := make([]*token, N)
+	seen := map[int]bool{}
+	for i := range held {
+		held[i] = newToken()
+		if seen[held[i].shard] {
+			t.Fatalf("token %d got shard %d, already held, with shards free", i, held[i].shard)
+		}
+		seen[held[i].shard] = true
+	}
+	dropped := held[N-1].shard
+	held[N-1] = nil
+	deadline := time.Now().Add(10 * time.Second)
+	for taken.Load()&(1<<dropped) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("shard %d still taken 10 s after its token was dropped", dropped)
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	if s := newToken().shard; s != dropped {
+		t.Fatalf("new token got shard %d, want the freed %d", s, dropped)
+	}
+	runtime.KeepAlive(held)
 }
