@@ -46,44 +46,21 @@ NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 [ -x "$NGINX" ] || { echo "nginx not found (the peer): apt-get install -y nginx-light, or set NGINX=PATH" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# The request wrk sends: post.lua from ../shared/bench next to the checkout
-# when present, else the same script inline (a fresh checkout has no ../shared).
-lua="$(git rev-parse --show-toplevel 2>/dev/null || pwd)/../shared/bench/post.lua"
-if [ ! -f "$lua" ]; then
-	lua=$tmp/post.lua
-	cat >"$lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local stream = os.getenv("STREAM") == "1"
-wrk.body = '{"model":"demo","prompt":"Say something about monitoring.","max_tokens":16,"stream":' .. (stream and "true" or "false") .. '}'
-LUA
-fi
+. hack/lib.sh
+post_lua
 
 CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$tmp/llmmon" ./cmd/llmmon
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-waitup() {
-	for _ in $(seq 100); do curl -sf "$1/health" >/dev/null && return 0; sleep 0.1; done
-	echo "$2 did not start:" >&2; cat "$3" >&2; exit 1
-}
 start_engine() { # port itl log
 	"$tmp/llmmon" serve --host 127.0.0.1 --port "$1" --model demo \
 		--ttft 0 --itl "$2" --prefill-overhead 0 --prefill-per-token 0 --jitter 0 \
 		--max-num-seqs 256 >"$3" 2>&1 &
 	pids+=($!)
-	waitup "http://127.0.0.1:$1" "llmmon serve" "$3"
+	wait_up "http://127.0.0.1:$1" "$3" "llmmon serve"
 }
 start_gateway() { # port upstream-port log
 	"$tmp/llmmon" serve --host 127.0.0.1 --port "$1" --upstream "http://127.0.0.1:$2/v1" >"$3" 2>&1 &
 	pids+=($!)
-	waitup "http://127.0.0.1:$1" "llmmon serve --upstream" "$3"
+	wait_up "http://127.0.0.1:$1" "$3" "llmmon serve --upstream"
 }
 start_nginx() { # port upstream-port
 	mkdir -p "$tmp/nginx"
@@ -115,10 +92,10 @@ http {
 CONF
 	"$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" >"$tmp/nginx/out.log" 2>&1 &
 	pids+=($!)
-	waitup "http://127.0.0.1:$1" "nginx" "$tmp/nginx/error.log"
+	wait_up "http://127.0.0.1:$1" "$tmp/nginx/error.log" "nginx"
 }
 
-eport=$(freeport); gport=$(freeport); nport=$(freeport); fport=$(freeport)
+eport=$(free_port); gport=$(free_port); nport=$(free_port); fport=$(free_port)
 start_engine "$eport" 0 "$tmp/engine.log"
 engine_pid=${pids[-1]}
 start_gateway "$gport" "$eport" "$tmp/gateway.log"
@@ -130,7 +107,7 @@ go build -o "$tmp/floor" ./hack/floor
 "$tmp/floor" --addr "127.0.0.1:$fport" --upstream "http://127.0.0.1:$eport" >"$tmp/goproxy.log" 2>&1 &
 pids+=($!)
 goproxy_pid=$!
-waitup "http://127.0.0.1:$fport" "the Go reverse proxy" "$tmp/goproxy.log"
+wait_up "http://127.0.0.1:$fport" "$tmp/goproxy.log" "the Go reverse proxy"
 # cpu PID → the process's user+system CPU time so far, in clock ticks.
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tick=$(getconf CLK_TCK)
@@ -145,7 +122,6 @@ pct() { awk -v p="$1%" '$1 == p { print $2 }' <<<"$2"; }
 rps() { awk '/^Requests\/sec:/ {print $2}' <<<"$1"; }
 reqs() { awk '/requests in/ {print $1}' <<<"$1"; }
 median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
-best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
 errs() { awk '/Non-2xx|Socket errors/ {print}' <<<"$1"; }
 us_per() { awk -v c="$1" -v n="$2" -v t="$tick" 'BEGIN { printf "%.1f", (n > 0 ? c / t / n * 1e6 : 0) }'; }
 
@@ -219,7 +195,7 @@ done
 
 if [ "$ITL" != 0 ]; then
 	# The engine as the bottleneck: a simulated engine taking ~16 x ITL per request.
-	eport2=$(freeport); gport2=$(freeport)
+	eport2=$(free_port); gport2=$(free_port)
 	start_engine "$eport2" "$ITL" "$tmp/engine2.log"
 	start_gateway "$gport2" "$eport2" "$tmp/gateway2.log"
 	echo

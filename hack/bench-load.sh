@@ -25,37 +25,18 @@ DURATION=${DURATION:-5s}
 
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-serve_pid=
-cleanup() {
-	[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# The request wrk sends: ../shared/bench/post.lua when present, else the same
-# script inline (a fresh checkout has no ../shared).
-lua=../shared/bench/post.lua
-if [ ! -f "$lua" ]; then
-	lua=$tmp/post.lua
-	cat >"$lua" <<'EOF'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local stream = os.getenv("STREAM") == "1"
-wrk.body = '{"model":"demo","prompt":"Say something about monitoring.","max_tokens":16,"stream":' .. (stream and "true" or "false") .. '}'
-EOF
-fi
+. hack/lib.sh
+post_lua
 
 go build -o "$tmp/llmmon" ./cmd/llmmon
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 base=http://127.0.0.1:$port
 # post.lua asks for model "demo"; serve it so every answer is a 200.
 "$tmp/llmmon" serve --host 127.0.0.1 --port "$port" --model demo \
 	--ttft 0 --itl 0 --prefill-overhead 0 --prefill-per-token 0 --jitter 0 \
 	--max-num-seqs 256 >"$tmp/serve.log" 2>&1 &
-serve_pid=$!
-for _ in $(seq 100); do curl -sf "$base/health" >/dev/null && break; sleep 0.1; done
-curl -sf "$base/health" >/dev/null || { echo "llmmon serve did not start:" >&2; cat "$tmp/serve.log" >&2; exit 1; }
+pids+=($!)
+wait_up "$base" "$tmp/serve.log" "llmmon serve"
 
 echo "best of $ROUNDS alternating rounds of $DURATION, $CONNS connections, against llmmon serve with no simulated delay"
 fail=0

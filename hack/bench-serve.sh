@@ -46,19 +46,7 @@ command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2;
 /usr/bin/python3 -c 'import fastapi, uvicorn, prometheus_client' 2>/dev/null || {
 	echo "the seed server needs: apt-get install -y python3-fastapi python3-uvicorn python3-prometheus-client" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_up() {
-	for _ in $(seq 150); do curl -sf "$1/health" >/dev/null && return 0; sleep 0.1; done
-	echo "server at $1 did not start; its log:" >&2; cat "$2" >&2; exit 1
-}
+. hack/lib.sh
 
 # The binary `make build` ships (no symbol tables, no DWARF): its mapped
 # pages are part of the RSS measured below.
@@ -104,7 +92,6 @@ load() {
 	if grep -q "Non-2xx\|Socket errors" <<<"$out"; then echo "errors from $1:" >&2; echo "$out" >&2; echo 0 0; return; fi
 	awk '/^Requests\/sec:/ {r = $2} /requests in/ {n = $1} END {print r, n}' <<<"$out"
 }
-best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
 us_per() { awk -v c="$1" -v n="$2" -v t="$tick" 'BEGIN { if (n > 0) printf "%.1f", c / t / n * 1e6; else printf "-" }'; }
 
 fail=0

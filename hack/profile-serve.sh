@@ -23,44 +23,24 @@ OUT=${OUT:-/tmp/llmmon-serve.pprof}
 BENCH=${BENCH:-$(git rev-parse --show-toplevel)/../shared/bench}
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-lua=$BENCH/post.lua
-if [ ! -f "$lua" ]; then
-	lua=$tmp/post.lua
-	cat >"$lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local stream = os.getenv("STREAM") == "1"
-wrk.body = '{"model":"demo","prompt":"Say something about monitoring.","max_tokens":16,"stream":' .. (stream and "true" or "false") .. '}'
-LUA
-fi
+. hack/lib.sh
+post_lua "$BENCH"
 
 go build -trimpath -o "$tmp/llmmon" ./cmd/llmmon
 go build -trimpath -o "$tmp/profiled" ./hack/profiled
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-waitup() {
-	for _ in $(seq 100); do curl -sf "$1/health" >/dev/null && return 0; sleep 0.1; done
-	echo "$1 did not start:" >&2; cat "$2" >&2; exit 1
-}
 engine=(serve --model demo --ttft 0 --itl 0 --prefill-overhead 0 --prefill-per-token 0 --jitter 0 --max-num-seqs 256)
-port=$(freeport)
+port=$(free_port)
 if [ "$GATEWAY" = 1 ]; then
-	eport=$(freeport)
+	eport=$(free_port)
 	"$tmp/llmmon" "${engine[@]}" --host 127.0.0.1 --port "$eport" >"$tmp/engine.log" 2>&1 &
 	pids+=($!)
-	waitup "http://127.0.0.1:$eport" "$tmp/engine.log"
+	wait_up "http://127.0.0.1:$eport" "$tmp/engine.log"
 	CPUPROFILE=$OUT "$tmp/profiled" serve --host 127.0.0.1 --port "$port" --upstream "http://127.0.0.1:$eport/v1" >"$tmp/serve.log" 2>&1 &
 else
 	CPUPROFILE=$OUT "$tmp/profiled" "${engine[@]}" --host 127.0.0.1 --port "$port" >"$tmp/serve.log" 2>&1 &
 fi
 prof_pid=$!
-waitup "http://127.0.0.1:$port" "$tmp/serve.log"
+wait_up "http://127.0.0.1:$port" "$tmp/serve.log"
 STREAM=$STREAM wrk -t2 -c"$CONNS" -d"$DURATION" -s "$lua" "http://127.0.0.1:$port/v1/completions" | grep -E "Requests/sec|Non-2xx|errors"
 kill -TERM "$prof_pid"; wait "$prof_pid" || true
 go tool pprof -top -nodecount "$TOP" "$tmp/profiled" "$OUT" 2>/dev/null | sed -n '1,/^ *flat/p;/^ *flat/,$p' | head -$((TOP + 6))
