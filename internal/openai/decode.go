@@ -44,19 +44,19 @@ func (r *CompletionRequest) decodeFast(b []byte) bool {
 			end, ok = r.decodeMessages(b, at)
 		case "max_tokens":
 			bit = 1 << 3
-			end, ok = intPointer(b, at, &r.MaxTokens)
+			end, ok = intPointer(b, at, &r.MaxTokens, strconv.IntSize)
 		case "max_completion_tokens":
 			bit = 1 << 4
-			end, ok = intPointer(b, at, &r.MaxCompletionTokens)
+			end, ok = intPointer(b, at, &r.MaxCompletionTokens, strconv.IntSize)
 		case "stop":
 			bit = 1 << 5
 			end, r.Stop = rawValue(b, at)
 		case "n":
 			bit = 1 << 6
-			end, ok = intPointer(b, at, &r.N)
+			end, ok = intPointer(b, at, &r.N, strconv.IntSize)
 		case "seed":
 			bit = 1 << 7
-			end, ok = int64Pointer(b, at, &r.Seed)
+			end, ok = intPointer(b, at, &r.Seed, 64)
 		case "temperature":
 			bit = 1 << 8
 			end, ok = floatPointer(b, at, &r.Temperature)
@@ -209,7 +209,8 @@ func literal(b []byte, at int) []byte {
 }
 
 func boolean(b []byte, at int, v *bool) (int, bool) {
-	switch lit := literal(b, at); string(lit) {
+	lit := literal(b, at)
+	switch string(lit) {
 	case "true":
 		*v = true
 	case "false":
@@ -218,35 +219,23 @@ func boolean(b []byte, at int, v *bool) (int, bool) {
 	default:
 		return 0, false
 	}
-	return skipValue(b, at)
-}
-
-func intPointer(b []byte, at int, p **int) (int, bool) {
-	lit := literal(b, at)
-	if string(lit) == "null" {
-		*p = nil
-		return at + 4, true
-	}
-	n, err := strconv.ParseInt(string(lit), 10, strconv.IntSize)
-	if err != nil {
-		return 0, false
-	}
-	v := int(n)
-	*p = &v
 	return at + len(lit), true
 }
 
-func int64Pointer(b []byte, at int, p **int64) (int, bool) {
+// intPointer reads an integer of bits bits (T's size), as encoding/json
+// does, or null.
+func intPointer[T int | int64](b []byte, at int, p **T, bits int) (int, bool) {
 	lit := literal(b, at)
 	if string(lit) == "null" {
 		*p = nil
 		return at + 4, true
 	}
-	n, err := strconv.ParseInt(string(lit), 10, 64)
+	n, err := strconv.ParseInt(string(lit), 10, bits)
 	if err != nil {
 		return 0, false
 	}
-	*p = &n
+	v := T(n)
+	*p = &v
 	return at + len(lit), true
 }
 
