@@ -404,6 +404,11 @@ func (b *fallbackBody) Read(p []byte) (int, error) {
 	case err == io.EOF && errors.Is(context.Cause(b.ctx), context.DeadlineExceeded):
 		// net/http may end a body that its deadline cut with a clean EOF.
 		err = fmt.Errorf("%w (the body was cut off)", os.ErrDeadlineExceeded)
+	case err == io.EOF && b.ctx.Err() != nil:
+		// Cancelled or closed: closing a TLS connection first sends
+		// close_notify, and the server may end the response before the
+		// socket closes. The body was cut by us, not complete.
+		err = fallbackError(b.ctx, context.Cause(b.ctx))
 	case err != nil && err != io.EOF:
 		err = fallbackError(b.ctx, err)
 	}
