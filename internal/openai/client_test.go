@@ -450,3 +450,39 @@ func TestClientClose(t *testing.T) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }
+
+// A net/http body that ends cleanly once the exchange was cancelled or the
+// Client closed was cut by us: closing a TLS connection sends close_notify
+// first, and the server may end its response before the socket closes
+// (TestClientClose met this about once in 300 runs). Its read reports the
+// cut.
+func TestFallbackBodyCutByUsIsNotClean(t *testing.T) {
+	cause := errors.New("the caller's cause")
+	for _, tc := range []struct {
+		name   string
+		cancel func(context.CancelCauseFunc)
+		want   error
+	}{
+		{"live", func(context.CancelCauseFunc) {}, io.EOF},
+		{"closed", func(c context.CancelCauseFunc) { c(ErrClosed) }, ErrClosed},
+		{"cancelled", func(c context.CancelCauseFunc) { c(nil) }, context.Canceled},
+		{"cancelled with a cause", func(c context.CancelCauseFunc) { c(cause) }, cause},
+		{"deadline", func(c context.CancelCauseFunc) { c(context.DeadlineExceeded) }, os.ErrDeadlineExceeded},
+	} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		tc.cancel(cancel)
+		b := &fallbackBody{ctx: ctx, rc: io.NopCloser(strings.NewReader("data: 1\n\n"))}
+		got, err := io.ReadAll(b)
+		if string(got) != "data: 1\n\n" {
+			t.Errorf("%s: read %q", tc.name, got)
+		}
+		if tc.want == io.EOF {
+			if err != nil {
+				t.Errorf("%s: %v, want a clean end", tc.name, err)
+			}
+		} else if !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+		cancel(nil)
+	}
+}
