@@ -401,14 +401,12 @@ type fallbackBody struct {
 func (b *fallbackBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	switch {
-	case err == io.EOF && errors.Is(context.Cause(b.ctx), context.DeadlineExceeded):
-		// net/http may end a body that its deadline cut with a clean EOF.
-		err = fmt.Errorf("%w (the body was cut off)", os.ErrDeadlineExceeded)
 	case err == io.EOF && b.ctx.Err() != nil:
-		// Cancelled or closed: closing a TLS connection first sends
-		// close_notify, and the server may end the response before the
-		// socket closes. The body was cut by us, not complete.
-		err = fallbackError(b.ctx, context.Cause(b.ctx))
+		// Cut by a deadline, a cancellation or Close, not complete: net/http
+		// may still end such a body with a clean EOF (closing a TLS
+		// connection sends close_notify first, and the server may end its
+		// response before the socket closes).
+		err = fallbackError(b.ctx, fmt.Errorf("the body was cut off: %w", context.Cause(b.ctx)))
 	case err != nil && err != io.EOF:
 		err = fallbackError(b.ctx, err)
 	}
