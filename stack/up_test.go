@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/llmmon/llmmon/dashboards"
+	"github.com/llmmon/llmmon/internal/testenv"
 
 	"github.com/llmmon/llmmon/stack"
 	"github.com/llmmon/llmmon/stack/enginetest"
@@ -250,7 +251,7 @@ func TestUpPortInUse(t *testing.T) {
 	defer l.Close()
 	taken := l.Addr().(*net.TCPAddr).Port
 	eng := fakeEngine()
-	_, _, err = up(t, eng, t.TempDir(), testConfig(func(c *stack.Config) { c.Grafana.Port = taken; c.Prometheus.Port = freePort(t) }),
+	_, _, err = up(t, eng, t.TempDir(), testConfig(func(c *stack.Config) { c.Grafana.Port = taken; c.Prometheus.Port = testenv.FreePort(t) }),
 		func(o *stack.UpOptions) { o.CheckPort = nil })
 	want := fmt.Sprintf("port %d on 127.0.0.1 is in use (by another program or container): stop it, or pass --grafana-port to publish on another port", taken)
 	if err == nil || err.Error() != want {
@@ -297,15 +298,6 @@ func TestUpPortTakenByARacingUp(t *testing.T) {
 	if calls := eng.Calls(); len(calls) != 0 {
 		t.Errorf("created things: %q", calls)
 	}
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func TestUpImages(t *testing.T) {

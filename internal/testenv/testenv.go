@@ -9,13 +9,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -91,26 +89,6 @@ func Amtool(t testing.TB, args ...string) (string, error) {
 	out, err := exec.Command(Tool(t, "amtool"), args...).CombinedOutput()
 	return string(out), err
 }
-
-// FreePort returns a TCP port free on 127.0.0.1 at the time of the call,
-// and never one it returned before in this process: the kernel may hand
-// a just-closed port out again, and two settings must not share one.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if _, taken := givenPorts.LoadOrStore(port, true); !taken {
-			return port
-		}
-	}
-}
-
-var givenPorts sync.Map
 
 // Prometheus is a running Prometheus process.
 type Prometheus struct {

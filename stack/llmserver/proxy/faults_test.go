@@ -7,10 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/llmmon/llmmon/internal/testenv"
 	"github.com/llmmon/llmmon/stack/llmmetrics"
 	"github.com/llmmon/llmmon/stack/llmserver"
 	"github.com/llmmon/llmmon/stack/llmserver/proxy"
@@ -58,15 +60,10 @@ func expectCounted(t *testing.T, gw *llmserver.Server, ep string, errors, succes
 	})
 }
 
+// closedPort is a port nothing listens on, and nothing will while the test runs.
 func closedPort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
+	return "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 }
 
 func TestUpstreamRefusedIs502(t *testing.T) {

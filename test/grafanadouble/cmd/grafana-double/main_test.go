@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,17 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+	"github.com/llmmon/llmmon/internal/testenv"
+)
 
 // syncBuffer is a log sink safe to read while the server writes.
 type syncBuffer struct {
@@ -59,7 +50,7 @@ func TestRefusesBadProvisioning(t *testing.T) {
 	os.MkdirAll(filepath.Join(prov, "datasources"), 0o755)
 	os.WriteFile(filepath.Join(prov, "datasources", "a.yaml"), []byte("apiVersion: 1\ndatasources:\n  - type: prometheus\n"), 0o644)
 	setEnv(t, t.TempDir(), prov)
-	t.Setenv("GF_SERVER_HTTP_PORT", fmt.Sprint(freePort(t)))
+	t.Setenv("GF_SERVER_HTTP_PORT", fmt.Sprint(testenv.FreePort(t)))
 	var log syncBuffer
 	if code := run(nil, nil, &log); code != 1 {
 		t.Errorf("exit %d, want 1", code)
@@ -73,7 +64,7 @@ func TestRefusesBadProvisioning(t *testing.T) {
 // with stop (SIGTERM), which returns the exit code.
 func serve(t *testing.T, log *syncBuffer) (base string, stop func() int) {
 	t.Helper()
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	t.Setenv("GF_SERVER_HTTP_PORT", fmt.Sprint(port))
 	done := make(chan int, 1)
 	go func() { done <- run([]string{"server"}, nil, log) }()
