@@ -2,7 +2,6 @@ package doctor
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -32,12 +31,8 @@ func benchDoctor(b *testing.B, dockerHost, promURL, grafURL, metricsURL string) 
 
 // BenchmarkDoctorEverythingDown: no daemon, nothing listening.
 func BenchmarkDoctorEverythingDown(b *testing.B) {
-	closed := func() string {
-		l, _ := net.Listen("tcp", "127.0.0.1:0")
-		defer l.Close()
-		return l.Addr().String()
-	}
-	benchDoctor(b, "unix:///nonexistent.sock", "http://"+closed(), "http://"+closed(), "http://"+closed()+"/metrics")
+	closed := func() string { return closedURL(b) }
+	benchDoctor(b, "unix:///nonexistent.sock", closed(), closed(), closed()+"/metrics")
 }
 
 // BenchmarkDoctorEverythingHangs: the daemon, Prometheus, Grafana and the

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmmon/llmmon/internal/testenv"
 	"github.com/llmmon/llmmon/stack"
 	"github.com/llmmon/llmmon/stack/enginetest"
 )
@@ -157,16 +158,15 @@ func (rs results) get(group, check string) Result {
 
 // runChecks runs every check against closed local ports, so only the
 // engine (a fake) decides the Docker-side results.
+// closedURL is an address nothing listens on while the test runs.
+func closedURL(tb testing.TB) string {
+	tb.Helper()
+	return fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(tb))
+}
+
 func runChecks(t *testing.T, o Options) results {
 	t.Helper()
-	closed := func() string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return "http://" + l.Addr().String()
-	}
+	closed := func() string { return closedURL(t) }
 	if o.PrometheusURL == "" {
 		o.PrometheusURL, o.GrafanaURL, o.MetricsURL = closed(), closed(), closed()+"/metrics"
 	}

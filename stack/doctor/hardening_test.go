@@ -128,11 +128,7 @@ func TestServersOnTheBridgeAddress(t *testing.T) {
 	defer other.Close()
 	llmPort, otherPort := llm.Addr().(*net.TCPAddr).Port, other.Addr().(*net.TCPAddr).Port
 
-	closed := func() string {
-		l, _ := net.Listen("tcp", "127.0.0.1:0")
-		defer l.Close()
-		return "http://" + l.Addr().String()
-	}
+	closed := func() string { return closedURL(t) }
 	options := func(bind string) Options {
 		cfg := stack.Default()
 		cfg.Bind = bind

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/llmmon/llmmon/internal/testenv"
 )
 
 // The datasource proxy reaches an Alertmanager datasource as Grafana's
@@ -27,8 +29,7 @@ func TestDatasourceProxy(t *testing.T) {
 		}
 	}))
 	defer am.Close()
-	dead := httptest.NewServer(http.NotFoundHandler())
-	dead.Close()
+	deadURL := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t)) // nothing listens there
 	prov := t.TempDir()
 	writeFiles(t, prov, map[string]string{"datasources/ds.yaml": `
 apiVersion: 1
@@ -41,7 +42,7 @@ datasources:
   - name: Gone
     uid: gone
     type: alertmanager
-    url: ` + dead.URL + `
+    url: ` + deadURL + `
 `})
 	_, base := StartTest(t, Config{AdminPassword: "pw", ProvisioningDir: prov})
 	code, st := call(t, base, admin, "GET", "/api/datasources/proxy/uid/am/api/v2/status", nil)

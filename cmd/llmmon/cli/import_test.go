@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/llmmon/llmmon/dashboards"
+	"github.com/llmmon/llmmon/internal/testenv"
 	"github.com/llmmon/llmmon/stack"
 	"github.com/llmmon/llmmon/stack/doctor"
 	"github.com/llmmon/llmmon/stack/enginetest"
@@ -196,17 +197,16 @@ func TestDoctorDashboardFixesWork(t *testing.T) {
 	}
 	os.WriteFile(stack.AdminPasswordPath(dir), []byte("s3cret\n"), 0o600)
 	srv, url := grafanadouble.StartTest(t, grafanadouble.Config{AdminPassword: "s3cret", ProvisioningDir: filepath.Join(dir, "grafana", "provisioning")})
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
-	st := stack.State{Config: cfg, Names: stack.NamesFor(cfg.Name), GrafanaURL: url, PrometheusURL: closed.URL, AdminUser: stack.AdminUser}
+	closed := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t)) // nothing listens there
+	st := stack.State{Config: cfg, Names: stack.NamesFor(cfg.Name), GrafanaURL: url, PrometheusURL: closed, AdminUser: stack.AdminUser}
 	if err := stack.SaveState(dir, st); err != nil {
 		t.Fatal(err)
 	}
 	dashboardCheck := func() doctor.Result {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		o := doctor.Options{Dir: dir, Config: cfg, State: &st, Engine: enginetest.New(), GrafanaURL: url, PrometheusURL: closed.URL,
-			MetricsURL: closed.URL + "/metrics", Getenv: func(string) string { return "" }}
+		o := doctor.Options{Dir: dir, Config: cfg, State: &st, Engine: enginetest.New(), GrafanaURL: url, PrometheusURL: closed,
+			MetricsURL: closed + "/metrics", Getenv: func(string) string { return "" }}
 		for _, res := range doctor.Run(ctx, doctor.Checks(ctx, o)).Results {
 			if res.Group == "Grafana" && res.Check == "dashboard" {
 				return res
