@@ -28,7 +28,7 @@ type SLO struct {
 	// TTFTSeconds is the time to first token a request must beat, and
 	// TTFTTarget the share of streamed requests that must beat it. The
 	// share is counted from histogram buckets, so TTFTSeconds must be
-	// one of their boundaries (llmmetrics.TTFTBuckets).
+	// one of their boundaries (llmmetrics.GenAITTFTBuckets).
 	TTFTSeconds float64 `yaml:"ttft_seconds" json:"ttft_seconds"`
 	TTFTTarget  float64 `yaml:"ttft_target" json:"ttft_target"`
 }

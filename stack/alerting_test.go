@@ -78,6 +78,9 @@ func TestAlertingValidation(t *testing.T) {
 			[]string{"alerting.group_wait", "shorter than alerting.group_interval"}},
 		{"ttft threshold between buckets", "slo:\n  ttft_seconds: 2\n",
 			[]string{"slo.ttft_seconds is 2: it must be a bucket boundary", "use 1 or 2.5"}},
+		// 20 is one of vLLM's boundaries, not one of the GenAI histogram's.
+		{"ttft threshold past the last shared bucket", "slo:\n  ttft_seconds: 20\n",
+			[]string{"slo.ttft_seconds is 20: it must be a bucket boundary of the TTFT histograms (..., 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)", "use 10"}},
 		{"objectives", "slo:\n  availability: 100\n  ttft_target: 0\n", []string{"slo.availability is 100", "slo.ttft_target is 0"}},
 		{"alert timings", "scrape_interval: 15s\nalerts:\n  window: 20s\n  min_requests: 0\n  runbook_url: 'https://x.example.com/r.md#a'\n",
 			[]string{"alerts.window (20s) must be at least twice scrape_interval", "alerts.min_requests is 0", "alerts.runbook_url"}},

@@ -26,7 +26,7 @@ func (s SLO) validate(add adder) {
 			add(one(o.path), "{} is %g: an objective is a percentage above 0 and below 100, such as 99.5", o.v)
 		}
 	}
-	if !slices.Contains(llmmetrics.TTFTBuckets, s.TTFTSeconds) {
+	if !slices.Contains(llmmetrics.GenAITTFTBuckets, s.TTFTSeconds) {
 		add(one("slo.ttft_seconds"), "{} is %g: it must be a bucket boundary of the TTFT histograms (%s), "+
 			"since the share of slow requests is counted from buckets and between two boundaries it would be a guess; %s",
 			s.TTFTSeconds, bucketList(), nearestBuckets(s.TTFTSeconds))
@@ -35,17 +35,17 @@ func (s SLO) validate(add adder) {
 
 func bucketList() string {
 	var b []string
-	for _, v := range llmmetrics.TTFTBuckets {
-		if v >= 0.1 && v <= 20 {
+	for _, v := range llmmetrics.GenAITTFTBuckets {
+		if v >= 0.1 {
 			b = append(b, strconv.FormatFloat(v, 'g', -1, 64))
 		}
 	}
-	return strings.Join(b, ", ") + ", ..."
+	return "..., " + strings.Join(b, ", ")
 }
 
 // nearestBuckets suggests the boundaries around v.
 func nearestBuckets(v float64) string {
-	bs := llmmetrics.TTFTBuckets
+	bs := llmmetrics.GenAITTFTBuckets
 	i, _ := slices.BinarySearch(bs, v)
 	switch {
 	case i == 0:

@@ -45,9 +45,14 @@ func Seed() []string { return []string{Requests, Duration, Tokens, RequestSize, 
 
 // TTFTBuckets are the bucket boundaries of llm_time_to_first_token_seconds,
 // copied from vLLM v1's vllm:time_to_first_token_seconds, so one PromQL
-// bucket selector reads both. The TTFT objective must be one of them.
+// bucket selector reads both.
 var TTFTBuckets = []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5,
 	0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}
+
+// GenAITTFTBuckets are the boundaries of GenAITTFT, the ones the semantic
+// conventions recommend: TTFTBuckets up to 10 s. The TTFT objective reads
+// all three histograms, so it must be one of these.
+var GenAITTFTBuckets = []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0}
 
 // OpenTelemetry GenAI semantic conventions (semconv "Semantic conventions
 // for generative AI metrics"), named as OpenTelemetry's Prometheus

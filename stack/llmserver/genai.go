@@ -32,7 +32,6 @@ var operations = [2]string{llmmetrics.OperationTextCompl, llmmetrics.OperationCh
 // Bucket boundaries the semantic conventions recommend (ExplicitBucketBoundaries).
 var (
 	genAIDurationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
-	genAITTFTBuckets     = []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0}
 	genAITPOTBuckets     = []float64{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5}
 	genAITokenBuckets    = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
 	httpDurationBuckets  = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
@@ -79,7 +78,7 @@ func newGenAIMetrics(reg prometheus.Registerer) *genAIMetrics {
 			Buckets: genAIDurationBuckets}, append(slices.Clone(base), llmmetrics.LabelErrorType), intmetric.Nanosecond),
 		ttft: intmetric.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.GenAITTFT,
 			Help:    "Time to first token of successful streamed responses (gen_ai.server.time_to_first_token), as the client receives it, in seconds.",
-			Buckets: genAITTFTBuckets}, base, intmetric.Nanosecond),
+			Buckets: llmmetrics.GenAITTFTBuckets}, base, intmetric.Nanosecond),
 		tpot: intmetric.NewHistogramVec(prometheus.HistogramOpts{Name: llmmetrics.GenAITPOT,
 			Help:    "Time per output token after the first, of successful streamed responses (gen_ai.server.time_per_output_token), in seconds.",
 			Buckets: genAITPOTBuckets}, base, intmetric.Nanosecond),
