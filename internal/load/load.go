@@ -95,8 +95,8 @@ type generator struct {
 
 // aggregate is every finished request's measurements.
 type aggregate struct {
-	ttft, e2e             []float64
-	itl                   []float32
+	ttft, e2e             samples[float64]
+	itl                   samples[float32]
 	ok, failed, cancelled int
 	good                  int // succeeded and met every SLO set
 	outTokens, inTokens   int64
@@ -305,11 +305,11 @@ func (g *generator) record(o *outcome) {
 		if g.meetsSLOs(o) {
 			a.good++
 		}
-		a.e2e = append(a.e2e, o.e2e.Seconds())
+		a.e2e.add(o.e2e.Seconds())
 		if o.hasTTFT {
-			a.ttft = append(a.ttft, o.ttft.Seconds())
+			a.ttft.add(o.ttft.Seconds())
 		}
-		a.itl = append(a.itl, o.gaps...)
+		a.itl.add(o.gaps...)
 		a.outTokens += int64(o.outTokens)
 		a.inTokens += int64(o.inTokens)
 		g.tokens.Add(int64(o.outTokens))

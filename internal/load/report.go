@@ -99,9 +99,9 @@ func (g *generator) report(ctx, parent context.Context, start time.Time) *Report
 		Errors:       []ErrorCount{},
 		OutputTokens: a.outTokens,
 		InputTokens:  a.inTokens,
-		TTFT:         summarize(a.ttft),
-		ITL:          summarize(a.itl),
-		E2E:          summarize(a.e2e),
+		TTFT:         summarize(a.ttft.all()),
+		ITL:          summarize(a.itl.all()),
+		E2E:          summarize(a.e2e.all()),
 	}
 	if g.opts.Rate == 0 {
 		r.Concurrency = g.opts.Concurrency

@@ -59,3 +59,36 @@ func quantile[T float32 | float64](sorted []T, q float64) float64 {
 	a, b := float64(sorted[lo]), float64(sorted[lo+1])
 	return a + (h-float64(lo))*(b-a)
 }
+
+// samples keeps measurements in fixed-size blocks. Appending to one long
+// slice copies all of it each time it grows, under record's lock: at
+// thousands of streamed requests a second that copying was 5% of the
+// client's CPU and stalled every request waiting on the lock.
+type samples[T float32 | float64] struct {
+	blocks [][]T
+	n      int
+}
+
+const sampleBlock = 1 << 14
+
+func (s *samples[T]) add(xs ...T) {
+	for len(xs) > 0 {
+		if len(s.blocks) == 0 || len(s.blocks[len(s.blocks)-1]) == sampleBlock {
+			s.blocks = append(s.blocks, make([]T, 0, sampleBlock))
+		}
+		last := &s.blocks[len(s.blocks)-1]
+		k := min(len(xs), sampleBlock-len(*last))
+		*last = append(*last, xs[:k]...)
+		xs = xs[k:]
+		s.n += k
+	}
+}
+
+// all is every sample in one slice of its own, in the order added.
+func (s *samples[T]) all() []T {
+	out := make([]T, 0, s.n)
+	for _, b := range s.blocks {
+		out = append(out, b...)
+	}
+	return out
+}

@@ -116,3 +116,55 @@ func TestProgressLineShowsTotalAndETA(t *testing.T) {
 		t.Errorf("open-ended line %q", s)
 	}
 }
+
+func TestSamplesKeepEveryValueInOrderAcrossBlocks(t *testing.T) {
+	var s samples[float32]
+	var want []float32
+	// Runs of several sizes, so adds both fill blocks exactly and straddle them.
+	for i, n := range []int{1, sampleBlock - 1, 2, sampleBlock, 3*sampleBlock + 5, 0, 7} {
+		run := make([]float32, n)
+		for j := range run {
+			run[j] = float32(i*1_000_000 + j)
+		}
+		s.add(run...)
+		want = append(want, run...)
+	}
+	got := s.all()
+	if !slices.Equal(got, want) {
+		t.Fatalf("all() has %d values, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
+	}
+	for i, b := range s.blocks {
+		if cap(b) != sampleBlock || (i < len(s.blocks)-1 && len(b) != sampleBlock) {
+			t.Errorf("block %d: len %d cap %d, want full blocks of %d", i, len(b), cap(b), sampleBlock)
+		}
+	}
+	got[0] = -1 // all's slice is the caller's to sort
+	if s.blocks[0][0] == -1 {
+		t.Error("all() shares memory with the blocks")
+	}
+}
+
+func firstDiff(a, b []float32) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func BenchmarkRecordGaps(b *testing.B) {
+	gaps := make([]float32, 16)
+	b.Run("slice", func(b *testing.B) {
+		var s []float32
+		for b.Loop() {
+			s = append(s, gaps...)
+		}
+	})
+	b.Run("samples", func(b *testing.B) {
+		var s samples[float32]
+		for b.Loop() {
+			s.add(gaps...)
+		}
+	})
+}
