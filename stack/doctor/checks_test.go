@@ -339,3 +339,11 @@ func TestRenderedConfigMatchesWhatUpStarted(t *testing.T) {
 	r = runChecks(t, o)
 	assertResult(t, r.get("Rendered config", "prometheus files"), StatusFail, "missing from", "renders them again")
 }
+
+func TestSuggestPortStaysInRange(t *testing.T) {
+	for _, c := range []struct{ port, want int }{{3000, 13000}, {55535, 65535}, {55536, 55535}, {65535, 65534}} {
+		if got := suggestPort(c.port); got != c.want {
+			t.Errorf("suggestPort(%d) = %d, want %d", c.port, got, c.want)
+		}
+	}
+}
