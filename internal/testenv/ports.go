@@ -21,8 +21,8 @@ import (
 // ephemeral range, so any ":0" listener or outgoing connection, in this
 // process or in the other binaries of `go test -p N`, may be handed it
 // before the test binds it (CI once failed on "port ... is in use"). So the
-// port comes from below that range, where the kernel never hands ports out,
-// and a lock file claims it across processes.
+// port comes from outside that range, where the kernel never hands ports
+// out, and a lock file claims it across processes.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	port, err := claimPort()
