@@ -49,7 +49,7 @@ func (d *doctor) checkStackPort(ctx context.Context, port int, m *memo[stack.Obj
 	}
 	return Fail(fmt.Sprintf("%d is in use by another program%s, not by %s", port, owner, name),
 		fmt.Sprintf("`llmmon up` cannot publish %s on %s while it is taken", name, addr),
-		fmt.Sprintf("stop that program, or give %s another port: %s", name, d.upCmd(fmt.Sprintf("%s %d", flag, suggestPort(port)))))
+		fmt.Sprintf("stop that program, or give %s another port: %s", name, d.upCmd(fmt.Sprintf("%s %d", flag, suggestPort(port, d.portFree(ctx, bind))))))
 }
 
 // portHeld reports whether something listens on port at an address that
@@ -57,11 +57,7 @@ func (d *doctor) checkStackPort(ctx context.Context, port int, m *memo[stack.Obj
 // not bind). Without the kernel's socket tables, or for a remote engine's
 // ports, it dials instead.
 func (d *doctor) portHeld(ctx context.Context, bind string, port int) (bool, string) {
-	remote := false
-	if info, err := d.info.get(ctx); err == nil && info.Remote() {
-		remote = true
-	}
-	if !remote {
+	if !d.remote(ctx) {
 		if ls, ok := takenBy(bind, port); ok {
 			if len(ls) == 0 {
 				return false, ""
@@ -89,6 +85,7 @@ func (d *doctor) checkLLMPort(ctx context.Context) Result {
 		return Pass("%d is free for the LLM server", port)
 	}
 	owner := ownerDesc(listenerDesc(ls), where(ls))
+	other := suggestPort(port, d.portFree(ctx, ""))
 	sr, err := d.metrics.get(ctx)
 	if err == nil {
 		if hasSeedMetric(sr.families) {
@@ -101,7 +98,7 @@ func (d *doctor) checkLLMPort(ctx context.Context) Result {
 	return Fail(fmt.Sprintf("%d is in use by another program%s that is not an LLM server", port, owner),
 		fmt.Sprintf("`llmmon serve` cannot listen on %d, and Prometheus scrapes whatever holds it", port),
 		fmt.Sprintf("stop that program, or serve on another port and scrape it there: `llmmon serve --host 0.0.0.0 --port %d` and %s",
-			suggestPort(port), d.upCmd(fmt.Sprintf("--llm-target host.docker.internal:%d", suggestPort(port)))))
+			other, d.upCmd(fmt.Sprintf("--llm-target host.docker.internal:%d", other))))
 }
 
 func publishes(st *stack.ContainerState, port int) bool {
@@ -116,11 +113,52 @@ func publishes(st *stack.ContainerState, port int) bool {
 	return false
 }
 
-func suggestPort(p int) int {
-	if p+10000 <= 65535 {
-		return p + 10000
+// remote reports whether the Docker engine is on another machine, so its
+// ports are not this machine's.
+func (d *doctor) remote(ctx context.Context) bool {
+	info, err := d.info.get(ctx)
+	return err == nil && info.Remote()
+}
+
+// suggestPort is a port to move to from p: 10000 above it (below it, near
+// the top of the range), or the next one that way that free accepts, so
+// the fix doctor prints works when it is run.
+func suggestPort(p int, free func(int) bool) int {
+	q, step := p+10000, 1
+	if q > 65535 {
+		q, step = p-1, -1
 	}
-	return p - 1
+	first := q
+	for range 100 {
+		if q <= 1024 || q > 65535 {
+			break
+		}
+		if free(q) {
+			return q
+		}
+		q += step
+	}
+	return first
+}
+
+// portFree says whether nothing on this machine listens on a port at an
+// address overlapping bind, and no part of the stack is set to use it.
+// For a remote engine, or without the kernel's socket tables, only the
+// stack's own ports are known.
+func (d *doctor) portFree(ctx context.Context, bind string) func(int) bool {
+	remote := d.remote(ctx)
+	return func(port int) bool {
+		for _, p := range d.o.Config.Parts() {
+			if d.o.Config.Part(p.Component).Port == port {
+				return false
+			}
+		}
+		if remote {
+			return true
+		}
+		ls, ok := takenBy(bind, port)
+		return !ok || len(ls) == 0
+	}
 }
 
 // ownerDesc is " (owner, on 172.17.0.1)" for a message, "" when both are unknown.

@@ -4,15 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/llmmon/llmmon/dashboards"
+	"github.com/llmmon/llmmon/internal/testenv"
 	"github.com/llmmon/llmmon/stack"
 	"github.com/llmmon/llmmon/stack/enginetest"
 	"github.com/llmmon/llmmon/stack/grafana"
@@ -340,10 +345,60 @@ func TestRenderedConfigMatchesWhatUpStarted(t *testing.T) {
 	assertResult(t, r.get("Rendered config", "prometheus files"), StatusFail, "missing from", "renders them again")
 }
 
-func TestSuggestPortStaysInRange(t *testing.T) {
-	for _, c := range []struct{ port, want int }{{3000, 13000}, {55535, 65535}, {55536, 55535}, {65535, 65534}} {
-		if got := suggestPort(c.port); got != c.want {
+func TestSuggestPortStaysInRangeAndSkipsTakenPorts(t *testing.T) {
+	all := func(int) bool { return true }
+	except := func(taken ...int) func(int) bool {
+		return func(p int) bool { return !slices.Contains(taken, p) }
+	}
+	for _, c := range []struct {
+		port int
+		free func(int) bool
+		want int
+	}{
+		{3000, all, 13000}, {55535, all, 65535}, {55536, all, 55535}, {65535, all, 65534},
+		{3000, except(13000, 13001), 13002},
+		{60000, except(59999), 59998},
+		{3000, func(int) bool { return false }, 13000}, // nothing free nearby: the rule's port
+	} {
+		if got := suggestPort(c.port, c.free); got != c.want {
 			t.Errorf("suggestPort(%d) = %d, want %d", c.port, got, c.want)
 		}
 	}
+}
+
+// The fix for a taken port names one that works: not one another program
+// listens on, nor one another part of the stack is set to use.
+func TestTakenPortFixSuggestsAFreePort(t *testing.T) {
+	listen := func(port int) net.Listener {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	port := testenv.FreePort(t)
+	listen(port) // another program on Grafana's port
+	first, step := port+10000, 1
+	if first+2 > 65535 {
+		first, step = port-1, -1
+	}
+	if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(first))); err == nil {
+		t.Cleanup(func() { l.Close() }) // another program on the rule's port
+	}
+	cfg := stack.Default()
+	cfg.Grafana.Port = port
+	cfg.Prometheus.Port = first + step // and Prometheus set to use the next
+	r := runChecks(t, Options{Dir: t.TempDir(), Config: cfg, Engine: enginetest.New()})
+	got := r.get("Ports", "grafana port")
+	assertResult(t, got, StatusFail, fmt.Sprintf("%d is in use by another program", port))
+	m := regexp.MustCompile(`--grafana-port (\d+)`).FindStringSubmatch(got.Fix)
+	if m == nil {
+		t.Fatalf("fix names no port: %s", got.Fix)
+	}
+	suggested, _ := strconv.Atoi(m[1])
+	if (suggested-first)*step < 2 {
+		t.Errorf("suggested %d: %d is taken and %d is Prometheus'", suggested, first, first+step)
+	}
+	listen(suggested) // free, so it binds
 }

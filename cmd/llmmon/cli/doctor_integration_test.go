@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -379,14 +380,19 @@ func TestDoctorOnRealStack(t *testing.T) {
 		}
 		r := s.doctor(t)
 		l.Close()
-		// doctor suggests the port 10000 above, or the one below near the top.
-		suggested := s.grafPort + 10000
-		if suggested > 65535 {
-			suggested = s.grafPort - 1
-		}
 		expectCheck(t, r, "Ports", "grafana port", doctor.StatusFail,
 			[]string{fmt.Sprintf("%d is in use by another program (pid %d", s.grafPort, os.Getpid()), "cannot publish " + s.names.Grafana},
-			[]string{fmt.Sprintf("--grafana-port %d", suggested)})
+			[]string{"llmmon up --dir " + s.dir + " --name " + s.name + " --grafana-port "})
+		// The first free port from 10000 above (or from the one below, near the top).
+		first, step := s.grafPort+10000, 1
+		if first > 65535 {
+			first, step = s.grafPort-1, -1
+		}
+		if m := regexp.MustCompile(`--grafana-port (\d+)`).FindStringSubmatch(r.get("Ports", "grafana port").Fix); m == nil {
+			t.Error("the fix names no port")
+		} else if p, _ := strconv.Atoi(m[1]); (p-first)*step < 0 || (p-first)*step >= 100 {
+			t.Errorf("suggested --grafana-port %d, want the first free one from %d", p, first)
+		}
 		expectDoctorExit(t, r, ExitError)
 
 		testenv.Docker(t, "start", s.names.Grafana)
