@@ -85,7 +85,6 @@ func (d *doctor) checkLLMPort(ctx context.Context) Result {
 		return Pass("%d is free for the LLM server", port)
 	}
 	owner := ownerDesc(listenerDesc(ls), where(ls))
-	other := suggestPort(port, d.portFree(ctx, ""))
 	sr, err := d.metrics.get(ctx)
 	if err == nil {
 		if hasSeedMetric(sr.families) {
@@ -95,6 +94,7 @@ func (d *doctor) checkLLMPort(ctx context.Context) Result {
 			return Pass("%d is held by an inference engine%s", port, owner)
 		}
 	}
+	other := suggestPort(port, d.portFree(ctx, ""))
 	return Fail(fmt.Sprintf("%d is in use by another program%s that is not an LLM server", port, owner),
 		fmt.Sprintf("`llmmon serve` cannot listen on %d, and Prometheus scrapes whatever holds it", port),
 		fmt.Sprintf("stop that program, or serve on another port and scrape it there: `llmmon serve --host 0.0.0.0 --port %d` and %s",
